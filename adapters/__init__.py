@@ -1,0 +1,1 @@
+"""Agency adapters and the client SDK that agency systems use to reach the hub."""

@@ -1,0 +1,1 @@
+"""The case-event hub: decides, records and discloses multi-agency case events."""

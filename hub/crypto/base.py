@@ -1,0 +1,67 @@
+"""Error type, stable error codes and the algorithm allow-list of the crypto room.
+
+Every failure to open or verify an envelope raises :class:`EnvelopeError` with one
+:class:`ErrorCode`. Messages name parts of the format (a header, a claim, a
+disclosure's position), never content: an error may be logged, quarantined and
+sent back to the sender, and must carry no personal data.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable, documented reasons an envelope is refused (docs/envelope.md)."""
+
+    MALFORMED = "envelope.malformed"
+    TOO_LARGE = "payload.too_large"
+    ALGORITHM = "algorithm.not_allowed"
+    UNDECRYPTABLE = "envelope.undecryptable"
+    SIGNATURE = "signature.invalid"
+    SENDER_UNKNOWN = "sender.unknown"
+    KEY_NOT_VALID = "key.not_valid"
+    DISCLOSURE = "disclosure.mismatch"
+    BINDING = "binding.invalid"
+    CLOCK_SKEW = "clock.skew"
+
+
+class EnvelopeError(Exception):
+    """An envelope could not be opened or verified.
+
+    Attributes:
+        code: the stable reason code.
+        detail: a short description of which part failed; never content.
+    """
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        """Make an error with a stable ``code`` and a content-free ``detail``."""
+        super().__init__(f"{code.value}: {detail}")
+        self.code = code
+        self.detail = detail
+
+    def diagnostics(self) -> dict[str, str]:
+        """Return the machine-readable form used in refusal notices and logs."""
+        return {"code": self.code.value, "detail": self.detail}
+
+
+#: JWS algorithm for every signature: EdDSA over Ed25519, fully specified (RFC 9864).
+SIGNING_ALG: Final = "Ed25519"
+#: JWE key management: ECDH-ES over X25519 (RFC 8037) with AES-256 key wrap.
+KEY_ALG: Final = "ECDH-ES+A256KW"
+#: JWE content encryption.
+CONTENT_ALG: Final = "A256GCM"
+#: The one digest algorithm for disclosures (RFC 9901 section 4.1.1).
+SD_ALG: Final = "sha-256"
+
+#: `typ` of the issuer-signed JWT and of the Key Binding JWT (RFC 9901 section 4.3).
+ISSUANCE_TYP: Final = "case-event+sd-jwt"
+KB_TYP: Final = "kb+jwt"
+#: `cty` of a JWE whose plaintext is an SD-JWT (media type application/sd-jwt).
+SD_JWT_CTY: Final = "sd-jwt"
+
+#: Largest envelope accepted, in characters of the compact serialization.
+MAX_ENVELOPE_CHARS: Final = 256 * 1024
+#: Clock skew tolerated on `iat` claims.
+MAX_CLOCK_SKEW_SECONDS: Final = 300

@@ -1,0 +1,398 @@
+"""The envelope recipes of ARCHITECTURE section 5: issue, open, present, open a delivery.
+
+publisher: :func:`issue_event` signs the event as an SD-JWT and seals it to the hub.
+hub:       :func:`open_ingress` opens and verifies it into an :class:`Issuance`;
+           :func:`present` seals a chosen subset of its disclosures to one recipient
+           with a Key Binding JWT.
+recipient: :func:`open_delivery` opens and verifies everything end to end.
+
+Each step checks everything it can and raises :class:`EnvelopeError` with a stable
+code. Nothing here knows about agreements: which groups to present is decided
+elsewhere (``hub.policy``), this room only makes the decision cryptographically true.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hub.crypto import sdjwt
+from hub.crypto.base import (
+    ISSUANCE_TYP,
+    KB_TYP,
+    MAX_CLOCK_SKEW_SECONDS,
+    SD_ALG,
+    EnvelopeError,
+    ErrorCode,
+)
+from hub.crypto.jwe import seal, unseal
+from schemas.base import CaseEvent, FieldGroup, split_groups
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+
+    from hub.crypto.keys import KeyDirectory, KeyRecord, PartyKeyring
+
+HUB_PARTY = "hub"
+
+
+@dataclass(frozen=True)
+class EventClaims:
+    """The plain (always visible) claims of an issued event: routing metadata only."""
+
+    issuer: str
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    issued_at: datetime
+
+    def as_event_fields(self) -> dict[str, Any]:
+        """The header fields these claims stand for, in the event's JSON form."""
+        return {
+            "event_id": str(self.event_id),
+            "event_type": self.event_type,
+            "schema_version": self.schema_version,
+            "author_agency": self.issuer,
+        }
+
+
+@dataclass(frozen=True)
+class Issuance:
+    """A verified event as the hub holds it after :func:`open_ingress`."""
+
+    claims: EventClaims
+    issuer_jwt: str
+    disclosures: Mapping[FieldGroup, str]
+    groups: Mapping[FieldGroup, Any]
+
+    def event_data(self) -> dict[str, Any]:
+        """The whole event as JSON data, for schema validation."""
+        data = self.claims.as_event_fields()
+        for value in self.groups.values():
+            data.update(value)
+        return data
+
+
+@dataclass(frozen=True)
+class DecisionHeader:
+    """What the hub states, authenticated, about one delivery."""
+
+    decision_id: uuid.UUID
+    agreement_id: str
+    agreement_version: int
+    recipient: str
+
+    def as_header(self) -> dict[str, Any]:
+        """The JWE protected header members."""
+        return {
+            "decision_id": str(self.decision_id),
+            "agreement_id": self.agreement_id,
+            "agreement_version": self.agreement_version,
+            "recipient": self.recipient,
+        }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified delivery as a recipient holds it after :func:`open_delivery`."""
+
+    decision: DecisionHeader
+    claims: EventClaims
+    groups: Mapping[FieldGroup, Any]
+    presented_at: datetime
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def issue_sd_jwt(
+    event: CaseEvent,
+    signing_key: KeyRecord,
+    holder_key: KeyRecord,
+    issued_at: datetime,
+    salt: sdjwt.Salt = sdjwt.random_salt,
+) -> str:
+    """Sign ``event`` as an SD-JWT with one disclosure per field group (no I/O, no clock).
+
+    Args:
+        event: the validated case event.
+        signing_key: the issuer's private Ed25519 key.
+        holder_key: the hub's public signing key, named in ``cnf``.
+        issued_at: the ``iat`` claim.
+        salt: source of salts; inject a fixed one only to reproduce test vectors.
+
+    Returns:
+        ``<issuer-signed JWT>~<disclosure>~...~``
+    """
+    groups = {group.value: value for group, value in split_groups(event).items()}
+    disclosures = sdjwt.make_disclosures(groups, salt)
+    claims = {
+        "iss": signing_key.party,
+        "iat": _epoch(issued_at),
+        "jti": str(event.event_id),
+        "event_type": event.event_type,
+        "schema_version": event.schema_version,
+        "cnf": {"jwk": sdjwt.public_jwk(holder_key.key)},
+        "_sd_alg": SD_ALG,
+        "_sd": sdjwt.sd_digests(disclosures, salt),
+    }
+    header = {"typ": ISSUANCE_TYP, "kid": signing_key.kid}
+    token = sdjwt.sign_jwt(header, claims, signing_key.key)
+    return "~".join([token, *disclosures.values()]) + "~"
+
+
+def issue_event(
+    event: CaseEvent,
+    keyring: PartyKeyring,
+    directory: KeyDirectory,
+    *,
+    hub: str = HUB_PARTY,
+    now: datetime | None = None,
+) -> str:
+    """Issue ``event`` as the publishing agency and seal it to the hub.
+
+    Returns:
+        The compact JWE to publish on ``hub.ingress``.
+
+    Raises:
+        EnvelopeError: ``key.not_valid`` when the agency or the hub lacks a valid key.
+    """
+    at = _now(now)
+    hub_sig = _newest(directory, hub, "sig", at)
+    text = issue_sd_jwt(event, keyring.signing_key(at), hub_sig, at)
+    return seal(text, directory.encryption_key(hub, at))
+
+
+def _newest(directory: KeyDirectory, party: str, use: str, at: datetime) -> KeyRecord:
+    keys = directory.valid_keys(party, "sig" if use == "sig" else "enc", at)
+    if not keys:
+        raise EnvelopeError(ErrorCode.KEY_NOT_VALID, f"{party} has no valid {use} key now")
+    return keys[0]
+
+
+def _check_iat(value: Any, at: datetime) -> datetime:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EnvelopeError(ErrorCode.MALFORMED, "iat is not an integer")
+    if value > _epoch(at) + MAX_CLOCK_SKEW_SECONDS:
+        raise EnvelopeError(ErrorCode.CLOCK_SKEW, "iat lies in the future")
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise EnvelopeError(ErrorCode.MALFORMED, "iat is out of range") from None
+
+
+def _event_claims(claims: Mapping[str, Any], at: datetime) -> EventClaims:
+    try:
+        event_id = uuid.UUID(claims["jti"])
+        event_type, version = claims["event_type"], claims["schema_version"]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise EnvelopeError(ErrorCode.MALFORMED, "jti or event claims missing") from None
+    if not isinstance(event_type, str) or not isinstance(version, int):
+        raise EnvelopeError(ErrorCode.MALFORMED, "event_type or schema_version has wrong type")
+    return EventClaims(
+        claims["iss"], event_id, event_type, version, _check_iat(claims.get("iat"), at)
+    )
+
+
+def verify_issuer_jwt(
+    token: str, directory: KeyDirectory, at: datetime
+) -> tuple[EventClaims, dict[str, Any]]:
+    """Verify the issuer-signed JWT: algorithm, type, key, signature and sender.
+
+    Returns:
+        The event claims and all claims.
+
+    Raises:
+        EnvelopeError: ``algorithm.not_allowed``, ``envelope.malformed``,
+            ``sender.unknown``, ``key.not_valid`` or ``signature.invalid``.
+    """
+    header = sdjwt.read_jwt_header(token)
+    if header.get("typ") != ISSUANCE_TYP or not isinstance(header.get("kid"), str):
+        raise EnvelopeError(ErrorCode.MALFORMED, "issuer JWT lacks typ or kid")
+    key = directory.verification_key(header["kid"], at)
+    claims = sdjwt.verify_jwt(token, key.key)
+    if claims.get("iss") != key.party:
+        raise EnvelopeError(ErrorCode.SIGNATURE, "iss is not the owner of the signing key")
+    return _event_claims(claims, at), claims
+
+
+def _cnf_key(claims: Mapping[str, Any], directory: KeyDirectory, hub: str, at: datetime) -> Any:
+    cnf = claims.get("cnf")
+    key = sdjwt.import_public_jwk(cnf.get("jwk") if isinstance(cnf, dict) else None)
+    hub_kids = {record.kid for record in directory.valid_keys(hub, "sig", at)}
+    if str(key.thumbprint()) not in hub_kids:
+        raise EnvelopeError(ErrorCode.BINDING, "cnf names no valid key of the hub")
+    return key
+
+
+def open_ingress(
+    envelope: str,
+    keyring: PartyKeyring,
+    directory: KeyDirectory,
+    *,
+    now: datetime | None = None,
+) -> Issuance:
+    """Open and verify an event sealed to the hub.
+
+    Args:
+        envelope: the compact JWE from ``hub.ingress``.
+        keyring: the hub's private keys.
+        directory: every party's public keys.
+        now: the verification time; the clock if not given.
+
+    Returns:
+        The verified issuance, holding every disclosure.
+
+    Raises:
+        EnvelopeError: with the code of the first check that fails.
+    """
+    at = _now(now)
+    _, text = unseal(envelope, keyring, at)
+    token, disclosures, kb = sdjwt.split_sd_jwt(text)
+    if kb is not None:
+        raise EnvelopeError(ErrorCode.MALFORMED, "an issuance carries no key binding")
+    event_claims, claims = verify_issuer_jwt(token, directory, at)
+    _cnf_key(claims, directory, keyring.party, at)
+    matched = sdjwt.match_disclosures(claims, disclosures)
+    return Issuance(
+        claims=event_claims,
+        issuer_jwt=token,
+        disclosures={FieldGroup(name): text for name, (text, _) in matched.items()},
+        groups={FieldGroup(name): value for name, (_, value) in matched.items()},
+    )
+
+
+def build_presentation(
+    issuance: Issuance,
+    groups: Collection[FieldGroup],
+    decision: DecisionHeader,
+    hub_key: KeyRecord,
+    presented_at: datetime,
+) -> str:
+    """Build ``<jwt>~<granted disclosures>~<KB-JWT>`` (no I/O, no clock).
+
+    Raises:
+        ValueError: a granted group is not in the issuance.
+    """
+    missing = set(groups) - set(issuance.disclosures)
+    if missing:
+        raise ValueError(f"groups not in the event: {sorted(missing)}")
+    chosen = [issuance.disclosures[g] for g in sorted(groups)]
+    prefix = "~".join([issuance.issuer_jwt, *chosen]) + "~"
+    kb_claims = {
+        "iat": _epoch(presented_at),
+        "aud": decision.recipient,
+        "nonce": str(decision.decision_id),
+        "sd_hash": sdjwt.sd_hash(prefix),
+    }
+    return prefix + sdjwt.sign_jwt({"typ": KB_TYP}, kb_claims, hub_key.key)
+
+
+def present(  # noqa: PLR0913 - each argument is one distinct input of the step
+    issuance: Issuance,
+    groups: Collection[FieldGroup],
+    decision: DecisionHeader,
+    keyring: PartyKeyring,
+    directory: KeyDirectory,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """Seal the granted groups of ``issuance`` to ``decision.recipient``.
+
+    Withheld disclosures are not sent at all, not even encrypted (P3).
+
+    Returns:
+        The compact JWE for ``agency.<recipient>.inbox``.
+
+    Raises:
+        EnvelopeError: ``key.not_valid`` when the hub or the recipient lacks a valid key.
+    """
+    at = _now(now)
+    text = build_presentation(issuance, groups, decision, keyring.signing_key(at), at)
+    recipient_key = directory.encryption_key(decision.recipient, at)
+    return seal(text, recipient_key, decision.as_header())
+
+
+def _decision_header(header: Mapping[str, Any], me: str) -> DecisionHeader:
+    try:
+        decision = DecisionHeader(
+            decision_id=uuid.UUID(header["decision_id"]),
+            agreement_id=header["agreement_id"],
+            agreement_version=header["agreement_version"],
+            recipient=header["recipient"],
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise EnvelopeError(ErrorCode.BINDING, "delivery header incomplete") from None
+    if decision.recipient != me:
+        raise EnvelopeError(ErrorCode.BINDING, "delivery is addressed to another party")
+    return decision
+
+
+def verify_key_binding(
+    kb_jwt: str, prefix: str, holder_key: Any, decision: DecisionHeader, at: datetime
+) -> datetime:
+    """Verify the hub's Key Binding JWT against the decision it claims to carry.
+
+    Returns:
+        The presentation time (``iat``).
+
+    Raises:
+        EnvelopeError: ``binding.invalid`` for any mismatch, ``clock.skew`` for a
+            future ``iat``.
+    """
+    header = sdjwt.read_jwt_header(kb_jwt)
+    if header.get("typ") != KB_TYP:
+        raise EnvelopeError(ErrorCode.BINDING, "key binding JWT has the wrong typ")
+    try:
+        claims = sdjwt.verify_jwt(kb_jwt, holder_key)
+    except EnvelopeError:
+        raise EnvelopeError(ErrorCode.BINDING, "key binding signature does not verify") from None
+    if claims.get("aud") != decision.recipient:
+        raise EnvelopeError(ErrorCode.BINDING, "key binding aud is another party")
+    if claims.get("nonce") != str(decision.decision_id):
+        raise EnvelopeError(ErrorCode.BINDING, "key binding nonce is another decision")
+    if claims.get("sd_hash") != sdjwt.sd_hash(prefix):
+        raise EnvelopeError(ErrorCode.BINDING, "key binding sd_hash does not match")
+    return _check_iat(claims.get("iat"), at)
+
+
+def open_delivery(
+    envelope: str,
+    keyring: PartyKeyring,
+    directory: KeyDirectory,
+    *,
+    hub: str = HUB_PARTY,
+    now: datetime | None = None,
+) -> Delivery:
+    """Open and verify a delivery end to end, as its recipient.
+
+    Checks the recipient's own key, the issuer's signature and key, every
+    disclosure digest, and the hub's key binding to this recipient and decision.
+
+    Raises:
+        EnvelopeError: with the code of the first check that fails.
+    """
+    at = _now(now)
+    header, text = unseal(envelope, keyring, at)
+    decision = _decision_header(header, keyring.party)
+    token, disclosures, kb = sdjwt.split_sd_jwt(text)
+    if kb is None:
+        raise EnvelopeError(ErrorCode.BINDING, "delivery carries no key binding")
+    event_claims, claims = verify_issuer_jwt(token, directory, at)
+    matched = sdjwt.match_disclosures(claims, disclosures)
+    holder_key = _cnf_key(claims, directory, hub, at)
+    prefix = text[: len(text) - len(kb)]
+    presented_at = verify_key_binding(kb, prefix, holder_key, decision, at)
+    return Delivery(
+        decision=decision,
+        claims=event_claims,
+        groups={FieldGroup(name): value for name, (_, value) in matched.items()},
+        presented_at=presented_at,
+    )

@@ -1,0 +1,115 @@
+"""Compact JWE (RFC 7516) sealed with ECDH-ES+A256KW over X25519 and A256GCM, nothing else.
+
+The protected header is parsed and checked against the allow-list before any key
+is touched, so ``alg: none``, ``dir``, RSA, password-based or unknown algorithms
+and unknown header parameters are refused up front (RFC 8725 section 3.1).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from joserfc import jwe
+from joserfc.errors import JoseError
+from joserfc.registry import HeaderParameter
+
+from hub import safejson
+from hub.crypto.base import (
+    CONTENT_ALG,
+    KEY_ALG,
+    MAX_ENVELOPE_CHARS,
+    SD_JWT_CTY,
+    EnvelopeError,
+    ErrorCode,
+)
+from hub.crypto.sdjwt import b64url_decode
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from hub.crypto.keys import KeyRecord, PartyKeyring
+
+#: Protected header members the hub adds to a delivery (docs/envelope.md).
+DELIVERY_HEADER: Final = {
+    "decision_id": HeaderParameter("Decision id (ledger)", "str"),
+    "agreement_id": HeaderParameter("Information-sharing agreement id", "str"),
+    "agreement_version": HeaderParameter("Agreement version", "int"),
+    "recipient": HeaderParameter("Recipient party id", "str"),
+}
+_STANDARD_MEMBERS: Final = frozenset({"alg", "enc", "kid", "cty", "epk", "typ"})
+_ALLOWED_MEMBERS: Final = _STANDARD_MEMBERS | frozenset(DELIVERY_HEADER)
+
+
+def _registry() -> jwe.JWERegistry:
+    registry = jwe.JWERegistry(header_registry=DELIVERY_HEADER, algorithms=[KEY_ALG, CONTENT_ALG])
+    registry.max_ciphertext_length = MAX_ENVELOPE_CHARS
+    return registry
+
+
+_REGISTRY: Final = _registry()
+
+
+def seal(plaintext: str, recipient: KeyRecord, extra: Mapping[str, Any] | None = None) -> str:
+    """Encrypt ``plaintext`` to one recipient's X25519 key.
+
+    Args:
+        plaintext: the SD-JWT text.
+        recipient: the recipient's public encryption key.
+        extra: further protected header members (delivery header), authenticated
+            as additional data.
+
+    Returns:
+        The compact JWE.
+    """
+    header = {"alg": KEY_ALG, "enc": CONTENT_ALG, "kid": recipient.kid, "cty": SD_JWT_CTY}
+    header.update(extra or {})
+    return jwe.encrypt_compact(header, plaintext.encode("ascii"), recipient.key, registry=_REGISTRY)
+
+
+def read_header(envelope: str) -> dict[str, Any]:
+    """Parse and check the protected header of a compact JWE without decrypting.
+
+    Raises:
+        EnvelopeError: ``payload.too_large``, ``envelope.malformed`` or
+            ``algorithm.not_allowed``.
+    """
+    if len(envelope) > MAX_ENVELOPE_CHARS:
+        raise EnvelopeError(ErrorCode.TOO_LARGE, f"envelope exceeds {MAX_ENVELOPE_CHARS} chars")
+    parts = envelope.split(".")
+    if len(parts) != 5:  # noqa: PLR2004 - compact JWE has five parts
+        raise EnvelopeError(ErrorCode.MALFORMED, "JWE is not five parts")
+    try:
+        header = safejson.loads(b64url_decode(parts[0]))
+    except ValueError:
+        raise EnvelopeError(ErrorCode.MALFORMED, "JWE header is not JSON") from None
+    if not isinstance(header, dict):
+        raise EnvelopeError(ErrorCode.MALFORMED, "JWE header is not an object")
+    if header.get("alg") != KEY_ALG or header.get("enc") != CONTENT_ALG:
+        raise EnvelopeError(ErrorCode.ALGORITHM, "JWE alg or enc is not allowed")
+    if not set(header) <= _ALLOWED_MEMBERS:
+        raise EnvelopeError(ErrorCode.MALFORMED, "JWE header has unknown members")
+    if header.get("cty") != SD_JWT_CTY or not isinstance(header.get("kid"), str):
+        raise EnvelopeError(ErrorCode.MALFORMED, "JWE header lacks kid or sd-jwt cty")
+    return header
+
+
+def unseal(envelope: str, keyring: PartyKeyring, at: datetime) -> tuple[dict[str, Any], str]:
+    """Decrypt a compact JWE sealed to one of ``keyring``'s encryption keys.
+
+    Returns:
+        The protected header and the plaintext.
+
+    Raises:
+        EnvelopeError: any header error of :func:`read_header`, ``key.not_valid``
+            for a key outside its validity, ``envelope.undecryptable`` otherwise.
+    """
+    header = read_header(envelope)
+    key = keyring.encryption_key(header["kid"], at)
+    try:
+        plaintext = jwe.decrypt_compact(envelope, key.key, registry=_REGISTRY).plaintext
+    except JoseError:
+        raise EnvelopeError(ErrorCode.UNDECRYPTABLE, "JWE does not decrypt") from None
+    if plaintext is None or not plaintext.isascii():
+        raise EnvelopeError(ErrorCode.MALFORMED, "JWE plaintext is not an SD-JWT")
+    return header, plaintext.decode("ascii")

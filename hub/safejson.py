@@ -1,0 +1,94 @@
+"""Strict JSON parsing for untrusted input.
+
+Python's ``json`` accepts things an attacker can use: duplicate object keys (two
+readers may see two different values), ``NaN`` and ``Infinity``, integers of any
+length (quadratic to convert), and nesting deep enough to exhaust the stack. Every
+JSON that arrives from outside the process goes through :func:`loads`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+MAX_DEPTH: Final = 32
+#: Longest integer literal accepted: enough for any 64-bit value and then some.
+MAX_INT_DIGITS: Final = 20
+MAX_FLOAT_CHARS: Final = 40
+
+
+class UnsafeJSONError(ValueError):
+    """The text is not JSON, or is JSON this project refuses to read."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise UnsafeJSONError("duplicate object key")
+        result[key] = value
+    return result
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise UnsafeJSONError("integer literal too long")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_FLOAT_CHARS:
+        raise UnsafeJSONError("number literal too long")
+    return float(text)
+
+
+def _parse_constant(_: str) -> float:
+    raise UnsafeJSONError("NaN and Infinity are not JSON")
+
+
+def _depth(value: Any, limit: int) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise UnsafeJSONError("nesting too deep")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+
+
+def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse untrusted JSON strictly.
+
+    Args:
+        data: UTF-8 bytes or text.
+        max_depth: deepest nesting of objects and arrays accepted.
+
+    Returns:
+        The parsed value.
+
+    Raises:
+        UnsafeJSONError: invalid UTF-8 or JSON, duplicate keys, NaN or Infinity,
+            overlong numbers, or nesting deeper than ``max_depth``.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(
+            text,
+            object_pairs_hook=_pairs,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except UnsafeJSONError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise UnsafeJSONError(type(error).__name__) from None
+    _depth(value, max_depth)
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Serialize compactly (no spaces), keeping non-ASCII characters as they are."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
