@@ -112,6 +112,41 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+def issue_groups(
+    claims: EventClaims,
+    groups: Mapping[str, Any],
+    signing_key: KeyRecord,
+    holder_key: KeyRecord,
+    salt: sdjwt.Salt = sdjwt.random_salt,
+) -> str:
+    """Sign event claims and field-group values as an SD-JWT (no I/O, no clock).
+
+    Args:
+        claims: the plain claims; ``claims.issuer`` must own ``signing_key``.
+        groups: group letter -> the JSON value of that group.
+        signing_key: the issuer's private Ed25519 key.
+        holder_key: the hub's public signing key, named in ``cnf``.
+        salt: source of salts; inject a fixed one only to reproduce test vectors.
+
+    Returns:
+        ``<issuer-signed JWT>~<disclosure>~...~``
+    """
+    disclosures = sdjwt.make_disclosures(groups, salt)
+    payload = {
+        "iss": claims.issuer,
+        "iat": _epoch(claims.issued_at),
+        "jti": str(claims.event_id),
+        "event_type": claims.event_type,
+        "schema_version": claims.schema_version,
+        "cnf": {"jwk": sdjwt.public_jwk(holder_key.key)},
+        "_sd_alg": SD_ALG,
+        "_sd": sdjwt.sd_digests(disclosures, salt),
+    }
+    header = {"typ": ISSUANCE_TYP, "kid": signing_key.kid}
+    token = sdjwt.sign_jwt(header, payload, signing_key.key)
+    return "~".join([token, *disclosures.values()]) + "~"
+
+
 def issue_sd_jwt(
     event: CaseEvent,
     signing_key: KeyRecord,
@@ -119,33 +154,12 @@ def issue_sd_jwt(
     issued_at: datetime,
     salt: sdjwt.Salt = sdjwt.random_salt,
 ) -> str:
-    """Sign ``event`` as an SD-JWT with one disclosure per field group (no I/O, no clock).
-
-    Args:
-        event: the validated case event.
-        signing_key: the issuer's private Ed25519 key.
-        holder_key: the hub's public signing key, named in ``cnf``.
-        issued_at: the ``iat`` claim.
-        salt: source of salts; inject a fixed one only to reproduce test vectors.
-
-    Returns:
-        ``<issuer-signed JWT>~<disclosure>~...~``
-    """
+    """Sign ``event`` as an SD-JWT, one disclosure per field group (:func:`issue_groups`)."""
+    claims = EventClaims(
+        signing_key.party, event.event_id, event.event_type, event.schema_version, issued_at
+    )
     groups = {group.value: value for group, value in split_groups(event).items()}
-    disclosures = sdjwt.make_disclosures(groups, salt)
-    claims = {
-        "iss": signing_key.party,
-        "iat": _epoch(issued_at),
-        "jti": str(event.event_id),
-        "event_type": event.event_type,
-        "schema_version": event.schema_version,
-        "cnf": {"jwk": sdjwt.public_jwk(holder_key.key)},
-        "_sd_alg": SD_ALG,
-        "_sd": sdjwt.sd_digests(disclosures, salt),
-    }
-    header = {"typ": ISSUANCE_TYP, "kid": signing_key.kid}
-    token = sdjwt.sign_jwt(header, claims, signing_key.key)
-    return "~".join([token, *disclosures.values()]) + "~"
+    return issue_groups(claims, groups, signing_key, holder_key, salt)
 
 
 def issue_event(

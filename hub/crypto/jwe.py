@@ -79,6 +79,8 @@ def read_header(envelope: str) -> dict[str, Any]:
     parts = envelope.split(".")
     if len(parts) != 5:  # noqa: PLR2004 - compact JWE has five parts
         raise EnvelopeError(ErrorCode.MALFORMED, "JWE is not five parts")
+    for part in parts[1:]:
+        b64url_decode(part)
     try:
         header = safejson.loads(b64url_decode(parts[0]))
     except ValueError:

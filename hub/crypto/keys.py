@@ -272,6 +272,11 @@ class KeyDirectory:
         """Return every party that has at least one key."""
         return {record.party for record in self._by_kid.values()}
 
+    def records(self, party: str, use: KeyUse) -> list[KeyRecord]:
+        """Return every key of ``party`` for ``use``, valid or not, oldest first."""
+        found = [r for r in self._by_kid.values() if r.party == party and r.use == use]
+        return sorted(found, key=lambda r: r.not_before)
+
     def valid_keys(self, party: str, use: KeyUse, at: datetime) -> list[KeyRecord]:
         """Return the keys of ``party`` for ``use`` valid at ``at``, newest first."""
         valid = [

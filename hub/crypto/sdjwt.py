@@ -52,9 +52,14 @@ def b64url_decode(text: str) -> bytes:
     if not _B64URL.match(text) or len(text) % 4 == 1:
         raise EnvelopeError(ErrorCode.MALFORMED, "not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise EnvelopeError(ErrorCode.MALFORMED, "not base64url") from None
+    # Refuse non-canonical encodings (stray bits in the last character): one byte
+    # string must have exactly one encoding, or a changed token could still verify.
+    if b64url_encode(data) != text:
+        raise EnvelopeError(ErrorCode.MALFORMED, "not canonical base64url")
+    return data
 
 
 def random_salt() -> str:
@@ -163,6 +168,8 @@ def read_jwt_header(token: str) -> dict[str, Any]:
     parts = token.split(".")
     if len(parts) != 3:  # noqa: PLR2004 - header, payload, signature
         raise EnvelopeError(ErrorCode.MALFORMED, "JWS is not three parts")
+    for part in parts[1:]:
+        b64url_decode(part)
     try:
         header = safejson.loads(b64url_decode(parts[0]))
     except ValueError:

@@ -1,0 +1,169 @@
+"""The ``hub`` command line: keys, schemas and the demo.
+
+Every failure ends with one line ``error <code>: <detail>`` on stderr and a non-zero
+exit status, never a traceback. Output names ids, parties and codes, never content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hub.crypto.keys import (
+    KeyDirectory,
+    KeyFileError,
+    add_keys,
+    generate_party_keys,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+PARTY_PATTERN = r"^[a-z][a-z0-9-]{1,31}$"
+
+
+class CommandError(Exception):
+    """A command failed for a reason the user can act on."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        """Make an error with a stable ``code``."""
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+def _party(value: str) -> str:
+    import re  # noqa: PLC0415 - only the argument parser needs it
+
+    if not re.match(PARTY_PATTERN, value):
+        raise argparse.ArgumentTypeError("party ids are 2-32 of a-z, 0-9 and -, starting a-z")
+    return value
+
+
+def _time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("the time needs a zone, e.g. 2027-01-01T00:00:00Z")
+    return moment
+
+
+def keys_init(args: argparse.Namespace) -> int:
+    """Create (or, with --add, rotate in) a party's signing and encryption keys."""
+    out: Path = args.out
+    private = out / f"{args.party}.private.jwks.json"
+    if private.exists() and not args.add:
+        raise CommandError("keys.exist", f"{private} exists; use --add to rotate in new keys")
+    fresh = generate_party_keys(args.party, args.not_before, timedelta(days=args.valid_days))
+    try:
+        add_keys(out, fresh)
+    except KeyFileError as error:
+        raise CommandError("keys.unreadable", str(error)) from None
+    for record in fresh.keys:
+        print(
+            f"{record.party} {record.use} {record.kid} {_span(record.not_before, record.not_after)}"
+        )
+    print(f"private keys: {private} (mode 0600); public JWK Set: {out / args.party}.jwks.json")
+    return 0
+
+
+def keys_list(args: argparse.Namespace) -> int:
+    """List every party's public keys and whether each is valid at a time."""
+    try:
+        directory = KeyDirectory.load(args.dir)
+    except KeyFileError as error:
+        raise CommandError("keys.unreadable", str(error)) from None
+    at = args.at or datetime.now(UTC)
+    for party in sorted(directory.parties()):
+        for use in ("sig", "enc"):
+            valid = {r.kid for r in directory.valid_keys(party, use, at)}
+            for record in directory.records(party, use):
+                state = "valid" if record.kid in valid else "not valid"
+                span = _span(record.not_before, record.not_after)
+                print(f"{party} {use} {record.kid} {span} {state}")
+    return 0
+
+
+def _span(start: datetime, end: datetime) -> str:
+    return f"{start.isoformat()}..{end.isoformat()}"
+
+
+def schemas_export(args: argparse.Namespace) -> int:
+    """Write the JSON Schema of every catalogued event type."""
+    from schemas.export import export_all  # noqa: PLC0415 - keep `hub keys` fast
+
+    for path in export_all(args.out):
+        print(path)
+    return 0
+
+
+def schemas_check(args: argparse.Namespace) -> int:
+    """Fail when the committed JSON Schemas differ from the models."""
+    from schemas.export import stale_files  # noqa: PLC0415 - keep `hub keys` fast
+
+    stale = stale_files(args.out)
+    if stale:
+        raise CommandError("schemas.stale", f"run `make schemas`; stale: {', '.join(stale)}")
+    print("JSON Schemas are up to date")
+    return 0
+
+
+def demo(_: argparse.Namespace) -> int:
+    """Play a fictional event through the envelope from publisher to recipients."""
+    from hub.demo import run  # noqa: PLC0415 - the demo pulls in samples
+
+    return run(print)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    keys = commands.add_parser("keys", help="party keys").add_subparsers(dest="keys", required=True)
+    init = keys.add_parser("init", help="create a party's signing and encryption keys")
+    init.add_argument("--party", required=True, type=_party)
+    init.add_argument("--out", required=True, type=Path, help="folder for the key files")
+    init.add_argument("--valid-days", type=int, default=365)
+    init.add_argument("--not-before", type=_time, default=None, help="default: now")
+    init.add_argument("--add", action="store_true", help="add keys beside existing ones")
+    init.set_defaults(func=keys_init)
+    listing = keys.add_parser("list", help="list public keys and their validity")
+    listing.add_argument("dir", type=Path)
+    listing.add_argument("--at", type=_time, default=None, help="default: now")
+    listing.set_defaults(func=keys_list)
+
+    schemas = commands.add_parser("schemas", help="event JSON Schemas")
+    schema_commands = schemas.add_subparsers(dest="schemas", required=True)
+    default_dir = Path(__file__).resolve().parent.parent / "schemas" / "json"
+    for name, func in (("export", schemas_export), ("check", schemas_check)):
+        sub = schema_commands.add_parser(name)
+        sub.add_argument("--out", type=Path, default=default_dir)
+        sub.set_defaults(func=func)
+
+    commands.add_parser("demo", help="walk a fictional event through").set_defaults(func=demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CommandError as error:
+        print(f"error {error.code}: {error.detail}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as error:
+        print(f"error io.failed: {error.strerror or type(error).__name__}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
