@@ -68,9 +68,16 @@ class Issuance:
     groups: Mapping[FieldGroup, Any]
 
     def event_data(self) -> dict[str, Any]:
-        """The whole event as JSON data, for schema validation."""
+        """The whole event as JSON data, for schema validation.
+
+        Raises:
+            EnvelopeError: ``envelope.malformed`` when a field appears in two
+                groups or repeats a plain claim; merging would hide one value.
+        """
         data = self.claims.as_event_fields()
         for value in self.groups.values():
+            if not data.keys().isdisjoint(value):
+                raise EnvelopeError(ErrorCode.MALFORMED, "a field appears twice in the event")
             data.update(value)
         return data
 

@@ -48,6 +48,8 @@ def _registry() -> jwe.JWERegistry:
 
 
 _REGISTRY: Final = _registry()
+#: base64url length of a 32-byte X25519 public key.
+X25519_PUBLIC_CHARS: Final = 43
 
 
 def seal(plaintext: str, recipient: KeyRecord, extra: Mapping[str, Any] | None = None) -> str:
@@ -93,7 +95,20 @@ def read_header(envelope: str) -> dict[str, Any]:
         raise EnvelopeError(ErrorCode.MALFORMED, "JWE header has unknown members")
     if header.get("cty") != SD_JWT_CTY or not isinstance(header.get("kid"), str):
         raise EnvelopeError(ErrorCode.MALFORMED, "JWE header lacks kid or sd-jwt cty")
+    _check_epk(header.get("epk"))
     return header
+
+
+def _check_epk(epk: Any) -> None:
+    """The ephemeral key must be a bare X25519 public key (RFC 8037 section 3.2)."""
+    if (
+        not isinstance(epk, dict)
+        or set(epk) != {"kty", "crv", "x"}
+        or (epk["kty"], epk["crv"]) != ("OKP", "X25519")
+        or not isinstance(epk["x"], str)
+        or len(epk["x"]) != X25519_PUBLIC_CHARS
+    ):
+        raise EnvelopeError(ErrorCode.MALFORMED, "JWE epk is not an X25519 public key")
 
 
 def unseal(envelope: str, keyring: PartyKeyring, at: datetime) -> tuple[dict[str, Any], str]:
@@ -110,7 +125,8 @@ def unseal(envelope: str, keyring: PartyKeyring, at: datetime) -> tuple[dict[str
     key = keyring.encryption_key(header["kid"], at)
     try:
         plaintext = jwe.decrypt_compact(envelope, key.key, registry=_REGISTRY).plaintext
-    except JoseError:
+    except (JoseError, ValueError, KeyError, TypeError):
+        # Any failure inside the JOSE library on attacker-chosen input is a refusal.
         raise EnvelopeError(ErrorCode.UNDECRYPTABLE, "JWE does not decrypt") from None
     if plaintext is None or not plaintext.isascii():
         raise EnvelopeError(ErrorCode.MALFORMED, "JWE plaintext is not an SD-JWT")

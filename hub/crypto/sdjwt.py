@@ -227,6 +227,8 @@ def match_disclosures(
             raise EnvelopeError(ErrorCode.MALFORMED, f"disclosure {position} salt too short")
         if name not in GROUP_NAMES or name in groups:
             raise EnvelopeError(ErrorCode.DISCLOSURE, f"disclosure {position} names no new group")
+        if not isinstance(value, dict):
+            raise EnvelopeError(ErrorCode.MALFORMED, f"disclosure {position} is not an object")
         groups[name] = (disclosure, value)
     return groups
 

@@ -56,7 +56,9 @@ def test_keys_init_refuses_to_overwrite_without_add(
 
 def test_rotation_keeps_both_keys_valid_during_overlap(tmp_path: Path) -> None:
     """Adding keys keeps the old ones; during the overlap both are valid, newest first."""
-    assert main(["keys", "init", "--party", "health", "--out", str(tmp_path)]) == 0
+    earlier = (NOW - timedelta(days=1)).isoformat()
+    first = ["keys", "init", "--party", "health", "--out", str(tmp_path), "--not-before", earlier]
+    assert main(first) == 0
     later = (NOW + timedelta(days=30)).isoformat()
     args = ["keys", "init", "--party", "health", "--out", str(tmp_path), "--add"]
     assert main([*args, "--not-before", later]) == 0
@@ -82,7 +84,7 @@ def test_keys_list_shows_validity(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_private_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     """A private key file with group or other permissions is not loaded."""
-    private, _ = save_keyring(generate_party_keys("police"), tmp_path)
+    private, _ = save_keyring(generate_party_keys("police", NOW - timedelta(days=1)), tmp_path)
     private.chmod(0o644)
     with pytest.raises(KeyFileError, match="0600"):
         load_keyring(private)
@@ -107,7 +109,7 @@ def test_keyring_without_valid_signing_key_refuses() -> None:
 
 def test_directory_refuses_private_keys_and_duplicate_kids() -> None:
     """The directory holds public keys only, each key id once."""
-    ring = generate_party_keys("police")
+    ring = generate_party_keys("police", NOW - timedelta(days=1))
     with pytest.raises(KeyFileError, match="public"):
         KeyDirectory(list(ring.keys))
     public = ring.public_records()
@@ -117,7 +119,7 @@ def test_directory_refuses_private_keys_and_duplicate_kids() -> None:
 
 def test_directory_lookup_codes() -> None:
     """Unknown kids are sender.unknown; encryption keys used to sign are key.not_valid."""
-    ring = generate_party_keys("police")
+    ring = generate_party_keys("police", NOW - timedelta(days=1))
     directory = KeyDirectory.of(ring)
     with pytest.raises(EnvelopeError) as unknown:
         directory.verification_key("no-such-kid", NOW)
@@ -139,7 +141,7 @@ def test_directory_lookup_codes() -> None:
 )
 def test_jwk_checks(member: str, value: str, message: str) -> None:
     """A JWK with the wrong curve, algorithm, use or a kid that is not its thumbprint is refused."""
-    jwk = generate_party_keys("police").signing_key(NOW).public().to_jwk()
+    jwk = generate_party_keys("police", NOW - timedelta(days=1)).signing_key(NOW).public().to_jwk()
     jwk[member] = value
     with pytest.raises(KeyFileError, match=message):
         KeyRecord.from_jwk("police", jwk)
@@ -147,7 +149,7 @@ def test_jwk_checks(member: str, value: str, message: str) -> None:
 
 def test_public_jwk_round_trips() -> None:
     """A public JWK read back is the same key with the same validity."""
-    record = generate_party_keys("police").signing_key(NOW).public()
+    record = generate_party_keys("police", NOW - timedelta(days=1)).signing_key(NOW).public()
     again = KeyRecord.from_jwk("police", record.to_jwk())
     assert again.kid == record.kid
     assert (again.not_before, again.not_after) == (record.not_before, record.not_after)
