@@ -8,19 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import case_events
 
 from hub.crypto import sdjwt
 from hub.crypto.base import EnvelopeError, ErrorCode
 from hub.crypto.envelope import (
     DecisionHeader,
     EventClaims,
+    issue_event,
     issue_groups,
     open_delivery,
     open_ingress,
     present,
 )
 from hub.crypto.jwe import seal
-from schemas.base import FieldGroup
+from hub.events import event_from_issuance, groups_from_delivery
+from schemas.base import CaseEvent, FieldGroup, split_groups
 
 if TYPE_CHECKING:
     from hub.crypto.keys import KeyDirectory, PartyKeyring
@@ -98,3 +101,33 @@ def test_envelope_parsing_never_crashes(text: str) -> None:
     else:
         code = ErrorCode.MALFORMED
     assert code is ErrorCode.MALFORMED
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(event=case_events(), data=st.data())
+def test_generated_events_round_trip_through_the_envelope(
+    event: CaseEvent,
+    data: st.DataObject,
+    keyrings: dict[str, PartyKeyring],
+    directory: KeyDirectory,
+) -> None:
+    """Any valid event, issued and opened, validates back to itself; any grant arrives intact."""
+    author = event.author_agency if event.author_agency in keyrings else "police"
+    event = event.model_copy(update={"author_agency": author})
+    issuance = open_ingress(
+        issue_event(event, keyrings[author], directory), keyrings["hub"], directory
+    )
+    assert event_from_issuance(issuance) == event
+    granted = data.draw(st.sets(st.sampled_from(sorted(issuance.groups))))
+    decision = DecisionHeader(uuid.uuid4(), "masip", 1, "probation")
+    delivery = open_delivery(
+        present(issuance, granted, decision, keyrings["hub"], directory),
+        keyrings["probation"],
+        directory,
+    )
+    expected = split_groups(event)
+    assert {g: m.model_dump(mode="json") for g, m in groups_from_delivery(delivery).items()} == {
+        g: expected[g] for g in granted
+    }

@@ -1,0 +1,1 @@
+"""Canonical case-event models, field groups and their exported JSON Schemas."""

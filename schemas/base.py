@@ -1,0 +1,244 @@
+"""The building blocks every case event shares: field groups, bounded types and the header.
+
+A field group (ARCHITECTURE section 4) is the unit of disclosure: the hub grants or
+withholds whole groups, never single fields. Every top-level field of an event model
+carries exactly one group tag, written as ``Annotated[T, A]`` (or ``B`` ... ``H``);
+nested models inherit the group of the field that holds them, so a nested model never
+mixes groups. The tag also appears in the exported JSON Schema as ``x-field-group``.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+if TYPE_CHECKING:
+    from pydantic import GetJsonSchemaHandler
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import CoreSchema
+
+
+class FieldGroup(enum.StrEnum):
+    """The eight field groups of ARCHITECTURE section 4."""
+
+    A = "A"  # case: references, event ids, pseudonymous person references, dates
+    B = "B"  # justice: offences, crime references, bail, orders, charges, outcomes
+    C = "C"  # supervision: licence conditions, supervision level, MAPPA level
+    D = "D"  # clinical: diagnosis, treatment, engagement (special category data)
+    E = "E"  # risk: priority, typology, key risk factors, formulation summary
+    F = "F"  # victim identity: name, safe contact method
+    G = "G"  # victim location: addresses, workplace, routines, exclusion zones
+    H = "H"  # victim needs: needs, safety plan
+
+
+class InGroup:
+    """Annotation marker that puts one model field into one field group."""
+
+    __slots__ = ("group",)
+
+    def __init__(self, group: FieldGroup) -> None:
+        """Tag a field with ``group``."""
+        self.group = group
+
+    def __repr__(self) -> str:
+        """Show the group, for error messages and debugging."""
+        return f"InGroup({self.group.value})"
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Write the group into the field's JSON Schema as ``x-field-group``."""
+        schema = handler(core_schema)
+        schema["x-field-group"] = self.group.value
+        return schema
+
+
+A: Final = InGroup(FieldGroup.A)
+B: Final = InGroup(FieldGroup.B)
+C: Final = InGroup(FieldGroup.C)
+D: Final = InGroup(FieldGroup.D)
+E: Final = InGroup(FieldGroup.E)
+F: Final = InGroup(FieldGroup.F)
+G: Final = InGroup(FieldGroup.G)
+H: Final = InGroup(FieldGroup.H)
+
+#: Clock skew tolerated between agencies' systems for times that must not be in the future.
+CLOCK_SKEW: Final = timedelta(minutes=5)
+#: The furthest ahead a planned date (review, expiry, hearing) may lie.
+PLANNING_HORIZON: Final = timedelta(days=366 * 25)
+#: Nothing in a case record predates this.
+EARLIEST_DATE: Final = date(1900, 1, 1)
+
+
+def _not_in_future(value: datetime) -> datetime:
+    if value > datetime.now(UTC) + CLOCK_SKEW:
+        raise PydanticCustomError("time_in_future", "time lies in the future")
+    if value.date() < EARLIEST_DATE:
+        raise PydanticCustomError("time_too_early", "time lies implausibly far in the past")
+    return value
+
+
+def _plausible_date(value: date) -> date:
+    if value < EARLIEST_DATE:
+        raise PydanticCustomError("date_too_early", "date lies implausibly far in the past")
+    if value > (datetime.now(UTC) + PLANNING_HORIZON).date():
+        raise PydanticCustomError("date_too_far_ahead", "date lies beyond the planning horizon")
+    return value
+
+
+def _past_date(value: date) -> date:
+    _plausible_date(value)
+    if value > (datetime.now(UTC) + CLOCK_SKEW).date():
+        raise PydanticCustomError("date_in_future", "date lies in the future")
+    return value
+
+
+#: A timezone-aware time that has already happened (give or take clock skew).
+PastTime = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+#: A calendar date that has already happened.
+PastDate = Annotated[date, AfterValidator(_past_date)]
+#: A calendar date in a plausible planning window (past or future).
+PlannedDate = Annotated[date, AfterValidator(_plausible_date)]
+
+#: Short single-line text: a label, a name, a code.
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^[^\r\n]*$")]
+#: Free text, bounded: a summary, a rationale, a formulation.
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+#: A party (agency) identifier, as used in queue names and keys: `agency.<id>.inbox`.
+PartyId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,31}$")]
+#: A partnership case reference, e.g. ``MASIP-2026-000123``.
+CaseReference = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,11}-[0-9]{4}-[0-9]{6}$")
+]
+#: A pseudonymous person reference issued by the partnership (never a name or NHS number).
+PersonReference = Annotated[str, StringConstraints(pattern=r"^P-[0-9A-HJKMNP-TV-Z]{10}$")]
+
+
+class StrictModel(BaseModel):
+    """Base of every schema model: frozen, strict and closed to unknown fields."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class CaseEvent(StrictModel):
+    """The common header of every case event.
+
+    Subclasses set ``event_type`` and ``schema_version`` as literals and add their
+    own grouped fields. ``recorded_at`` may not precede ``occurred_at`` by more
+    than :data:`CLOCK_SKEW`. ``ENVELOPE_CLAIMS`` are the header fields that travel as
+    plain claims of the SD-JWT (routing metadata, no personal data); every other
+    field travels in the disclosure of its group.
+    """
+
+    ENVELOPE_CLAIMS: ClassVar[tuple[str, ...]] = (
+        "event_id",
+        "event_type",
+        "schema_version",
+        "author_agency",
+    )
+
+    event_id: Annotated[uuid.UUID, A]
+    event_type: Annotated[str, A]
+    schema_version: Annotated[int, A]
+    case_reference: Annotated[CaseReference, A]
+    occurred_at: Annotated[PastTime, A]
+    recorded_at: Annotated[PastTime, A]
+    author_agency: Annotated[PartyId, A]
+
+    @model_validator(mode="after")
+    def _recorded_after_occurred(self) -> Self:
+        if self.recorded_at < self.occurred_at - CLOCK_SKEW:
+            raise PydanticCustomError("recorded_before_occurred", "recorded before it occurred")
+        return self
+
+
+def field_group(model: type[BaseModel], name: str) -> FieldGroup:
+    """Return the field group of one field of ``model``.
+
+    Raises:
+        LookupError: the field does not exist or carries no (or more than one) group.
+    """
+    info = model.model_fields[name]
+    tags = [m.group for m in info.metadata if isinstance(m, InGroup)]
+    if len(tags) != 1:
+        raise LookupError(f"{model.__name__}.{name} has {len(tags)} field group tags")
+    return tags[0]
+
+
+def fields_by_group(model: type[CaseEvent]) -> dict[FieldGroup, tuple[str, ...]]:
+    """Map each group used by ``model`` to its field names, envelope claims excluded."""
+    grouped: dict[FieldGroup, list[str]] = {}
+    for name in model.model_fields:
+        if name not in model.ENVELOPE_CLAIMS:
+            grouped.setdefault(field_group(model, name), []).append(name)
+    return {group: tuple(names) for group, names in sorted(grouped.items())}
+
+
+def split_groups(event: CaseEvent) -> dict[FieldGroup, dict[str, Any]]:
+    """Split an event into the JSON values of its field groups (envelope claims excluded)."""
+    data = event.model_dump(mode="json")
+    return {
+        group: {name: data[name] for name in names}
+        for group, names in fields_by_group(type(event)).items()
+    }
+
+
+def group_model(model: type[CaseEvent], group: FieldGroup) -> type[StrictModel]:
+    """Build the strict model of one group of ``model``, to validate a partial disclosure."""
+    fields: dict[str, Any] = {}
+    for name in fields_by_group(model).get(group, ()):
+        info = model.model_fields[name]
+        fields[name] = (info.annotation, info)
+    return create_model(f"{model.__name__}{group.value}", __base__=StrictModel, **fields)
+
+
+def new_event_id() -> uuid.UUID:
+    """Return a fresh random event id (UUID version 4)."""
+    return uuid.uuid4()
+
+
+__all__ = [
+    "CLOCK_SKEW",
+    "EARLIEST_DATE",
+    "PLANNING_HORIZON",
+    "A",
+    "B",
+    "C",
+    "CaseEvent",
+    "CaseReference",
+    "D",
+    "E",
+    "F",
+    "Field",
+    "FieldGroup",
+    "G",
+    "H",
+    "InGroup",
+    "PartyId",
+    "PastDate",
+    "PastTime",
+    "PersonReference",
+    "PlannedDate",
+    "ShortText",
+    "StrictModel",
+    "Text",
+    "field_group",
+    "fields_by_group",
+    "group_model",
+    "new_event_id",
+    "split_groups",
+]

@@ -1,0 +1,62 @@
+"""The `hub` command line: demo, schema check and errors without tracebacks."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+
+SCHEMA_DIR = Path(__file__).parents[2] / "schemas" / "json"
+
+
+def test_demo_verifies_every_delivery(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hub demo` walks an event to three recipients and each verifies it; G only to police."""
+    assert main(["demo"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    deliveries = [line for line in lines if line.lstrip().startswith("->")]
+    assert len(deliveries) == 3
+    assert all("verified end to end" in line for line in deliveries)
+    health = next(line for line in deliveries if "health" in line)
+    received = health.split("received")[1].split("withheld")[0]
+    assert "G" not in received
+
+
+def test_schemas_check_passes_on_committed_schemas(capsys: pytest.CaptureFixture[str]) -> None:
+    """The committed JSON Schemas match the models."""
+    assert main(["schemas", "check"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_schemas_check_names_a_stale_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A changed schema file fails the check with a stable code and its name."""
+    shutil.copytree(SCHEMA_DIR, tmp_path / "json")
+    victim = min((tmp_path / "json").glob("*.json"))
+    victim.write_text(victim.read_text().replace('"type"', '"kind"', 1))
+    assert main(["schemas", "check", "--out", str(tmp_path / "json")]) == 1
+    err = capsys.readouterr().err
+    assert "error schemas.stale" in err
+    assert victim.name in err
+
+
+def test_bad_arguments_exit_2_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    """An invalid party id is a usage error, not a traceback."""
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "init", "--party", "Police Service", "--out", "x"])
+    assert exited.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_unreadable_key_folder_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corrupt public key file is reported with a stable code and its file name."""
+    (tmp_path / "police.jwks.json").write_text("{not json")
+    assert main(["keys", "list", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "error keys.unreadable" in err
+    assert "police.jwks.json" in err
