@@ -115,6 +115,37 @@ def schemas_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def agreements_check(args: argparse.Namespace) -> int:
+    """Validate a folder of agreements, report rule conflicts and print the matrix."""
+    from hub.policy.base import PolicyError  # noqa: PLC0415 - keep `hub keys` fast
+    from hub.policy.check import conflicts, matrix, render_matrix  # noqa: PLC0415
+    from hub.policy.load import load_policy  # noqa: PLC0415
+
+    deploy = args.dir.resolve().parent
+    try:
+        policy = load_policy(
+            args.dir, args.parties or deploy / "parties.toml", args.rules or deploy / "rules.toml"
+        )
+    except PolicyError as error:
+        raise CommandError(error.code, f"{error.location}: {error.detail}") from None
+    at = args.at or datetime.now(UTC)
+    print(f"who sees what on {at.date().isoformat()} (safety rules applied; - = nothing):")
+    for line in render_matrix(matrix(policy, at)):
+        print(line)
+    found = conflicts(policy)
+    for conflict in found:
+        print(f"conflict: {conflict.describe()}")
+    clauses = sum(len(a.clauses) for a in policy.agreements)
+    print(
+        f"{len(policy.agreements)} agreement(s), {clauses} clauses, "
+        f"{len(policy.rules.rules)} safety rules, {len(found)} conflict(s); "
+        f"policy hash {policy.hash[:16]}"
+    )
+    if found and args.strict:
+        raise CommandError("policy.conflict", f"{len(found)} clause(s) conflict with safety rules")
+    return 0
+
+
 def demo(_: argparse.Namespace) -> int:
     """Play a fictional event through the envelope from publisher to recipients."""
     from hub.demo import run  # noqa: PLC0415 - the demo pulls in samples
@@ -146,6 +177,16 @@ def _parser() -> argparse.ArgumentParser:
         sub = schema_commands.add_parser(name)
         sub.add_argument("--out", type=Path, default=default_dir)
         sub.set_defaults(func=func)
+
+    agreements = commands.add_parser("agreements", help="information-sharing agreements")
+    agreement_commands = agreements.add_subparsers(dest="agreements", required=True)
+    check = agreement_commands.add_parser("check", help="validate agreements, print the matrix")
+    check.add_argument("dir", type=Path, help="folder of agreement *.toml files")
+    check.add_argument("--parties", type=Path, default=None, help="default: DIR/../parties.toml")
+    check.add_argument("--rules", type=Path, default=None, help="default: DIR/../rules.toml")
+    check.add_argument("--at", type=_time, default=None, help="date of the matrix; default: now")
+    check.add_argument("--strict", action="store_true", help="fail on conflicts with safety rules")
+    check.set_defaults(func=agreements_check)
 
     commands.add_parser("demo", help="walk a fictional event through").set_defaults(func=demo)
     return parser

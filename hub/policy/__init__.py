@@ -1,0 +1,1 @@
+"""Who may see what: agreements, hub-wide safety rules and the pure decision function."""

@@ -1,0 +1,97 @@
+"""Decision values and the errors of the policy room.
+
+A :class:`Decisions` is what :func:`hub.policy.decide.decide` returns: for every
+other party either a :class:`Disclosure` (the groups it gets, the groups withheld,
+and the clauses that justify each granted group) or ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from schemas.base import FieldGroup
+
+
+class PolicyError(Exception):
+    """A policy file or folder is invalid.
+
+    Attributes:
+        code: stable reason code (``policy.invalid``, ``policy.unreadable``).
+        location: ``file``, ``file: clause id`` or ``file: field path``.
+    """
+
+    def __init__(self, code: str, location: str, detail: str) -> None:
+        """Make an error naming where the problem is."""
+        super().__init__(f"{code}: {location}: {detail}")
+        self.code = code
+        self.location = location
+        self.detail = detail
+
+
+class NotEntitledError(Exception):
+    """The sender has no active clause to provide this event type (``sender.not_entitled``)."""
+
+    code = "sender.not_entitled"
+
+    def __init__(self, sender: str, event_type: str) -> None:
+        """Name the sender and event type; both are ids, not personal data."""
+        super().__init__(f"{self.code}: {sender} may not provide {event_type}")
+        self.sender = sender
+        self.event_type = event_type
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One clause's contribution to a disclosure."""
+
+    agreement_id: str
+    agreement_version: int
+    clause_id: str
+    purpose: str
+    lawful_basis: str
+    gateway: str
+    groups: frozenset[FieldGroup]
+
+    @property
+    def reference(self) -> str:
+        """``agreement@version#clause``."""
+        return f"{self.agreement_id}@{self.agreement_version}#{self.clause_id}"
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What one recipient gets of one event, and why."""
+
+    recipient: str
+    disclosed: frozenset[FieldGroup]
+    withheld: frozenset[FieldGroup]
+    grants: tuple[Grant, ...]
+    blocked_by: Mapping[str, frozenset[FieldGroup]]
+
+    @property
+    def primary(self) -> Grant:
+        """The grant that names the delivery's agreement (the one granting most groups)."""
+        return max(self.grants, key=lambda g: (len(g.groups & self.disclosed), g.reference))
+
+    @property
+    def clauses(self) -> str:
+        """Every contributing clause, as ``agreement@version#clause`` joined by ``;``."""
+        return ";".join(sorted(g.reference for g in self.grants))
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The decision for every other party about one event."""
+
+    sender: str
+    event_type: str
+    event_groups: frozenset[FieldGroup]
+    recipients: Mapping[str, Disclosure | None]
+
+    def disclosures(self) -> list[Disclosure]:
+        """The recipients that get something, in party order."""
+        return [d for _, d in sorted(self.recipients.items()) if d is not None]
