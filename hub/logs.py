@@ -1,0 +1,83 @@
+"""Structured logs that cannot carry personal data.
+
+Logs are structlog events: JSON lines in production, readable lines in a terminal.
+P1 says log lines carry ids, types, agencies and reason codes only. Rather than
+trust every call site, the last processor before rendering keeps only allow-listed
+keys whose values match a safe shape (an id, a code, a number), and replaces
+anything else with ``"[withheld]"``. A call site that tries to log content loses
+the value, not the hub's promise.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import structlog
+
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+
+#: Keys a log line may carry. Values are checked against SAFE_VALUE as well.
+ALLOWED_KEYS: Final = frozenset(
+    {
+        "event", "level", "timestamp", "logger",
+        "event_id", "event_type", "schema_version", "decision_id", "decision_ids",
+        "sender", "recipient", "recipients", "party", "agreement", "clause", "clauses",
+        "groups", "withheld", "code", "reason", "queue", "exchange", "message_id",
+        "count", "entries", "seq", "tree_size", "delivery_count", "redelivered",
+        "elapsed_ms", "worker", "attempt", "store", "status", "policy_hash", "kid",
+    }
+)  # fmt: skip
+#: ids, codes, party names, group letters, numbers: no spaces, no free text.
+SAFE_VALUE: Final = re.compile(r"^[A-Za-z0-9._:@#+/=,;-]{0,200}$")
+WITHHELD: Final = "[withheld]"
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_safe(v) for v in value][:50]
+    text = str(value)
+    return text if SAFE_VALUE.match(text) else WITHHELD
+
+
+def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Keep allow-listed keys with safe values; withhold everything else (structlog processor)."""
+    for key in list(event_dict):
+        if key not in ALLOWED_KEYS:
+            event_dict.pop(key)
+            event_dict.setdefault("withheld", []).append(key if SAFE_VALUE.match(key) else "?")
+        elif key != "event":
+            event_dict[key] = _safe(event_dict[key])
+    event = str(event_dict.get("event", ""))
+    event_dict["event"] = event if re.fullmatch(r"[a-z0-9_.]{1,64}", event) else WITHHELD
+    return event_dict
+
+
+def configure(fmt: Literal["json", "console", "auto"] = "auto", level: str = "INFO") -> None:
+    """Configure structlog for the process: JSON lines, or a console renderer on a terminal."""
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> Any:
+    """A bound logger for one room of the hub."""
+    return structlog.get_logger().bind(logger=name)
