@@ -1,0 +1,123 @@
+"""Settings of a hub worker: a TOML file, overridden by ``HUB_*`` environment variables.
+
+A bad setting stops the worker with ``error settings.invalid: <name>: <problem>``,
+naming the setting, never with a traceback and never echoing a value (a URL may
+hold a password).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; ``setting`` names it."""
+
+    code = "settings.invalid"
+
+    def __init__(self, setting: str, problem: str) -> None:
+        """Name the setting and the problem."""
+        super().__init__(f"{self.code}: {setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class HubSettings(BaseSettings):
+    """Everything one hub worker needs to run."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="forbid", frozen=True)
+
+    party: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")] = "hub"
+    keys_dir: Path
+    private_keys: Path
+    ledger_url: SecretStr = SecretStr("sqlite:///hub-ledger.db")
+    ledger_key_file: Path
+    broker_url: SecretStr = SecretStr("memory://")
+    agreements_dir: Path = DEPLOY / "agreements"
+    parties_file: Path = DEPLOY / "parties.toml"
+    rules_file: Path = DEPLOY / "rules.toml"
+    prefetch: Annotated[int, Field(ge=1, le=1000)] = 32
+    delivery_limit: Annotated[int, Field(ge=1, le=100)] = 5
+    max_envelope_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 256 * 1024
+    checkpoint_every_entries: Annotated[int, Field(ge=1)] = 1000
+    checkpoint_every_seconds: Annotated[float, Field(gt=0)] = 60.0
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("keys_dir", "agreements_dir")
+    @classmethod
+    def _folder_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError("folder does not exist")
+        return value
+
+    @field_validator("private_keys", "ledger_key_file", "parties_file", "rules_file")
+    @classmethod
+    def _file_exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError("file does not exist")
+        return value
+
+    @field_validator("ledger_url")
+    @classmethod
+    def _ledger_scheme(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("sqlite:///", "postgresql://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("memory://", "amqp://", "amqps://")):
+            raise ValueError("must start with memory://, amqp:// or amqps://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment variables beat the file (passed in as init values)."""
+        del settings_cls, dotenv_settings, file_secret_settings
+        return (env_settings, init_settings)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise SettingsError("--config", error.strerror or "cannot read") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError("--config", f"not TOML ({error})") from None
+    base = path.resolve().parent
+    for key, value in data.items():  # relative paths are relative to the file
+        if key.endswith(("_dir", "_file", "_keys")) and isinstance(value, str):
+            data[key] = str(base / value)
+    return data
+
+
+def load_settings(path: Path | None) -> HubSettings:
+    """Read settings from ``path`` (if given) and the environment.
+
+    Raises:
+        SettingsError: naming the first bad or missing setting.
+    """
+    data = _read(path) if path is not None else {}
+    try:
+        return HubSettings(**data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "(settings)"
+        raise SettingsError(name, first["msg"].removeprefix("Value error, ")) from None
