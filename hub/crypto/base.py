@@ -60,6 +60,10 @@ ISSUANCE_TYP: Final = "case-event+sd-jwt"
 KB_TYP: Final = "kb+jwt"
 #: `cty` of a JWE whose plaintext is an SD-JWT (media type application/sd-jwt).
 SD_JWT_CTY: Final = "sd-jwt"
+#: `cty` of a JWE whose plaintext is a signed JWT notice.
+NOTICE_CTY: Final = "JWT"
+#: `typ` of a refusal notice.
+NOTICE_TYP: Final = "refusal-notice+jwt"
 
 #: Largest envelope accepted, in characters of the compact serialization.
 MAX_ENVELOPE_CHARS: Final = 256 * 1024

@@ -18,6 +18,7 @@ from hub.crypto.base import (
     CONTENT_ALG,
     KEY_ALG,
     MAX_ENVELOPE_CHARS,
+    NOTICE_CTY,
     SD_JWT_CTY,
     EnvelopeError,
     ErrorCode,
@@ -37,6 +38,8 @@ DELIVERY_HEADER: Final = {
     "agreement_version": HeaderParameter("Agreement version", "int"),
     "recipient": HeaderParameter("Recipient party id", "str"),
 }
+#: Content types of what we seal: SD-JWT events and JWT refusal notices.
+CONTENT_TYPES: Final = frozenset({SD_JWT_CTY, NOTICE_CTY})
 _STANDARD_MEMBERS: Final = frozenset({"alg", "enc", "kid", "cty", "epk", "typ"})
 _ALLOWED_MEMBERS: Final = _STANDARD_MEMBERS | frozenset(DELIVERY_HEADER)
 
@@ -52,7 +55,12 @@ _REGISTRY: Final = _registry()
 X25519_PUBLIC_CHARS: Final = 43
 
 
-def seal(plaintext: str, recipient: KeyRecord, extra: Mapping[str, Any] | None = None) -> str:
+def seal(
+    plaintext: str,
+    recipient: KeyRecord,
+    extra: Mapping[str, Any] | None = None,
+    cty: str = SD_JWT_CTY,
+) -> str:
     """Encrypt ``plaintext`` to one recipient's X25519 key.
 
     Args:
@@ -60,11 +68,12 @@ def seal(plaintext: str, recipient: KeyRecord, extra: Mapping[str, Any] | None =
         recipient: the recipient's public encryption key.
         extra: further protected header members (delivery header), authenticated
             as additional data.
+        cty: the content type: ``sd-jwt`` for events, ``JWT`` for notices.
 
     Returns:
         The compact JWE.
     """
-    header = {"alg": KEY_ALG, "enc": CONTENT_ALG, "kid": recipient.kid, "cty": SD_JWT_CTY}
+    header = {"alg": KEY_ALG, "enc": CONTENT_ALG, "kid": recipient.kid, "cty": cty}
     header.update(extra or {})
     return jwe.encrypt_compact(header, plaintext.encode("ascii"), recipient.key, registry=_REGISTRY)
 
@@ -93,8 +102,8 @@ def read_header(envelope: str) -> dict[str, Any]:
         raise EnvelopeError(ErrorCode.ALGORITHM, "JWE alg or enc is not allowed")
     if not set(header) <= _ALLOWED_MEMBERS:
         raise EnvelopeError(ErrorCode.MALFORMED, "JWE header has unknown members")
-    if header.get("cty") != SD_JWT_CTY or not isinstance(header.get("kid"), str):
-        raise EnvelopeError(ErrorCode.MALFORMED, "JWE header lacks kid or sd-jwt cty")
+    if header.get("cty") not in CONTENT_TYPES or not isinstance(header.get("kid"), str):
+        raise EnvelopeError(ErrorCode.MALFORMED, "JWE header lacks kid or a known cty")
     _check_epk(header.get("epk"))
     return header
 
@@ -111,7 +120,9 @@ def _check_epk(epk: Any) -> None:
         raise EnvelopeError(ErrorCode.MALFORMED, "JWE epk is not an X25519 public key")
 
 
-def unseal(envelope: str, keyring: PartyKeyring, at: datetime) -> tuple[dict[str, Any], str]:
+def unseal(
+    envelope: str, keyring: PartyKeyring, at: datetime, cty: str = SD_JWT_CTY
+) -> tuple[dict[str, Any], str]:
     """Decrypt a compact JWE sealed to one of ``keyring``'s encryption keys.
 
     Returns:
@@ -122,6 +133,8 @@ def unseal(envelope: str, keyring: PartyKeyring, at: datetime) -> tuple[dict[str
             for a key outside its validity, ``envelope.undecryptable`` otherwise.
     """
     header = read_header(envelope)
+    if header["cty"] != cty:
+        raise EnvelopeError(ErrorCode.MALFORMED, f"JWE cty is not {cty}")
     key = keyring.encryption_key(header["kid"], at)
     try:
         plaintext = jwe.decrypt_compact(envelope, key.key, registry=_REGISTRY).plaintext
