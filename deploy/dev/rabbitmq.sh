@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# A private RabbitMQ node for development and tests (ARCHITECTURE section 9).
+#
+#   rabbitmq.sh start DIR PORT   start a node in DIR listening on 127.0.0.1:PORT and
+#                                print its AMQP URL (vhost hub-test, an admin user)
+#   rabbitmq.sh stop DIR         stop the node started in DIR
+#   rabbitmq.sh url DIR          print the AMQP URL of the node started in DIR
+#
+# Everything lives in DIR (data, logs, Erlang cookie, credentials), so several nodes
+# can run side by side without touching a system node. Both commands are idempotent
+# and bounded in time. Installs Debian's rabbitmq-server when it is missing (root).
+set -euo pipefail
+
+readonly VHOST="hub-test"
+readonly ADMIN="hub-admin"
+readonly WAIT_SECONDS="${RABBITMQ_WAIT_SECONDS:-60}"
+# Debian's /usr/sbin wrappers switch to rabbitmq with `su`, which resets HOME (and so
+# the cookie) to the system node's. We run the real scripts, keeping our environment.
+readonly BIN=/usr/lib/rabbitmq/bin
+
+die() { echo "rabbitmq.sh: $*" >&2; exit 1; }
+
+usage() { die "usage: rabbitmq.sh start DIR PORT | stop DIR | url DIR"; }
+
+ensure_installed() {
+    [[ -x "${BIN}/rabbitmq-server" ]] && return
+    [[ $(id -u) -eq 0 ]] || die "rabbitmq-server is not installed and we are not root"
+    echo "rabbitmq.sh: installing rabbitmq-server" >&2
+    # Debian's package would start a system node; this script needs none. Block it
+    # with policy-rc.d unless the machine already has one (containers usually do).
+    local blocker=""
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        blocker=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' >"${blocker}"
+        chmod 755 "${blocker}"
+    fi
+    local rc=0
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >&2 || rc=$?
+    [[ -z "${blocker}" ]] || rm -f "${blocker}"
+    [[ ${rc} -eq 0 ]] || die "apt-get install rabbitmq-server failed (${rc})"
+}
+
+# Export the environment of the node in $1 listening on port $2.
+node_env() {
+    local dir=$1 port=$2
+    export RABBITMQ_NODENAME="hubtest-${port}@localhost"
+    export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+    export RABBITMQ_NODE_PORT="${port}"
+    # RabbitMQ's own convention is PORT + 20000; above 45535 that is no port, so below.
+    if ((port + 20000 <= 65535)); then
+        export RABBITMQ_DIST_PORT="$((port + 20000))"
+    else
+        export RABBITMQ_DIST_PORT="$((port - 20000))"
+    fi
+    export RABBITMQ_MNESIA_BASE="${dir}/mnesia"
+    export RABBITMQ_LOG_BASE="${dir}/log"
+    export RABBITMQ_ENABLED_PLUGINS_FILE="${dir}/enabled_plugins"
+    export RABBITMQ_PID_FILE="${dir}/rabbitmq.pid"
+    # Loopback only: Erlang distribution and epmd (if this node starts it) too.
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    export ERL_EPMD_ADDRESS=127.0.0.1
+    # A config file that does not exist keeps the system's /etc/rabbitmq out of it.
+    export RABBITMQ_CONFIG_FILE="${dir}/rabbitmq"
+    export RABBITMQ_ADVANCED_CONFIG_FILE="${dir}/advanced.config"
+    export RABBITMQ_CONF_ENV_FILE="${dir}/rabbitmq-env.conf"
+    # HOME holds .erlang.cookie: a private cookie, so no clash with any other node.
+    export HOME="${dir}/home"
+}
+
+as_rabbitmq() {
+    (cd "${RABBITMQ_MNESIA_BASE}" && timeout "${WAIT_SECONDS}" runuser -u rabbitmq -m -- "$@")
+}
+
+ctl() { as_rabbitmq "${BIN}/rabbitmqctl" -q -n "${RABBITMQ_NODENAME}" "$@"; }
+
+running() { ctl status >/dev/null 2>&1; }
+
+prepare_dir() {
+    local dir=$1
+    mkdir -p "${dir}/mnesia" "${dir}/log" "${dir}/home"
+    [[ -f "${dir}/enabled_plugins" ]] || echo "[]." >"${dir}/enabled_plugins"
+    if [[ ! -f "${dir}/home/.erlang.cookie" ]]; then
+        (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"${dir}/home/.erlang.cookie")
+    fi
+    [[ -f "${dir}/password" ]] || (umask 077; head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"${dir}/password")
+    chmod 600 "${dir}/home/.erlang.cookie"
+    # The server drops root and runs as rabbitmq; the CLI (as root) reads the same cookie.
+    chown -R rabbitmq:rabbitmq "${dir}"
+    chmod 755 "${dir}"
+}
+
+print_url() {
+    local dir=$1 port
+    port=$(cat "${dir}/port")
+    echo "amqp://${ADMIN}:$(cat "${dir}/password")@127.0.0.1:${port}/${VHOST}"
+}
+
+configure() {
+    local dir=$1
+    ctl add_vhost "${VHOST}" 2>/dev/null || true
+    if ! ctl list_users | grep -q "^${ADMIN}[[:space:]]"; then
+        ctl add_user "${ADMIN}" "$(cat "${dir}/password")"
+    fi
+    ctl change_password "${ADMIN}" "$(cat "${dir}/password")"
+    ctl set_user_tags "${ADMIN}" administrator
+    ctl set_permissions -p "${VHOST}" "${ADMIN}" ".*" ".*" ".*"
+}
+
+start() {
+    local dir port
+    [[ $# -eq 2 ]] || usage
+    dir=$(realpath -m "$1"); port=$2
+    [[ ${port} =~ ^[0-9]+$ ]] && ((port > 1024 && port <= 65535)) || die "PORT must be 1025..65535"
+    ensure_installed
+    prepare_dir "${dir}"
+    echo "${port}" >"${dir}/port"
+    node_env "${dir}" "${port}"
+    if ! running; then
+        as_rabbitmq "${BIN}/rabbitmq-server" -detached >>"${dir}/log/startup.log" 2>&1 || true
+        ctl wait --timeout "${WAIT_SECONDS}" "${RABBITMQ_PID_FILE}" >/dev/null \
+            || die "node did not start within ${WAIT_SECONDS}s; see ${dir}/log"
+    fi
+    configure "${dir}"
+    print_url "${dir}"
+}
+
+stop() {
+    local dir
+    [[ $# -eq 1 ]] || usage
+    dir=$(realpath -m "$1")
+    [[ -f "${dir}/port" ]] || { echo "rabbitmq.sh: no node in ${dir}" >&2; return 0; }
+    [[ -x "${BIN}/rabbitmqctl" ]] || return 0
+    node_env "${dir}" "$(cat "${dir}/port")"
+    if running; then
+        ctl stop "${RABBITMQ_PID_FILE}" >/dev/null \
+            || die "node did not stop within ${WAIT_SECONDS}s"
+    fi
+}
+
+url() {
+    [[ $# -eq 1 ]] || usage
+    local dir
+    dir=$(realpath -m "$1")
+    [[ -f "${dir}/port" ]] || die "no node in ${dir}"
+    print_url "${dir}"
+}
+
+case "${1:-}" in
+    start) shift; start "$@" ;;
+    stop) shift; stop "$@" ;;
+    url) shift; url "$@" ;;
+    *) usage ;;
+esac

@@ -1,0 +1,351 @@
+"""The broker over a real RabbitMQ, with aio-pika.
+
+One robust connection (``connect_robust``): when the link drops it reconnects and
+reopens its channels, re-applies their QoS and restarts their consumers by itself.
+Publishing uses one channel with publisher confirms and ``mandatory``; each consumer
+has its own channel, so its ``prefetch`` (``basic.qos``) is its own and closing it
+returns exactly its unsettled deliveries. Declarations use a short-lived channel, so
+a conflict (which closes the channel it happens on) touches nothing else.
+
+Across a reconnect: a publish whose confirm had not arrived when the link dropped
+fails (aio-pika does not replay it), and the broker may or may not have stored it.
+:meth:`AmqpBroker.publish` therefore raises :class:`BrokerError` instead of
+returning, and it never waits longer than ``confirm_timeout`` in all, reconnecting
+included. The caller keeps the message and publishes again: the adapter from its
+outbox, the hub by not acknowledging the ingress message. A duplicate is harmless,
+being recognised by its event or decision id (P5). Deliveries that were unsettled
+when the link dropped come back redelivered; settling the stale copy raises
+``broker.stale_delivery``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import aio_pika
+from aio_pika import exceptions as amqp_errors
+from aiormq.exceptions import ChannelAccessRefused
+from yarl import URL
+
+from hub.broker.base import (
+    BrokerError,
+    BrokerErrorCode,
+    IncomingMessage,
+    Outcome,
+    delivery_count,
+    readable_headers,
+)
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+
+    from hub.broker.base import OutgoingMessage
+    from hub.broker.topology import Topology
+
+#: Seconds a publish may take, confirm included, before it raises ``broker.unconfirmed``.
+DEFAULT_CONFIRM_TIMEOUT: Final = 10.0
+#: Seconds to connect, or to declare a topology, before ``broker.unavailable``.
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+
+
+def _error(error: BaseException, name: str) -> BrokerError:
+    """Translate an aio-pika / aiormq failure into a stable code (never its text)."""
+    match error:
+        case amqp_errors.PublishError():
+            return BrokerError(BrokerErrorCode.UNROUTABLE, f"no queue bound on {name}")
+        case amqp_errors.DeliveryError():
+            return BrokerError(BrokerErrorCode.NACKED, f"the broker refused to store for {name}")
+        case TimeoutError():
+            return BrokerError(BrokerErrorCode.UNCONFIRMED, f"no answer in time for {name}")
+        case amqp_errors.ChannelNotFoundEntity():
+            return BrokerError(BrokerErrorCode.NOT_FOUND, f"no exchange or queue {name}")
+        case amqp_errors.ChannelPreconditionFailed() | ChannelAccessRefused():
+            return BrokerError(
+                BrokerErrorCode.REFUSED, f"the broker refused an operation on {name}"
+            )
+        case _:
+            return BrokerError(BrokerErrorCode.UNAVAILABLE, f"the broker is unreachable ({name})")
+
+
+#: What a broker operation may raise: AMQP errors, socket errors, closed channels.
+_FAILURES: Final = (*amqp_errors.CONNECTION_EXCEPTIONS, TimeoutError)
+
+
+class AmqpBroker:
+    """A :class:`~hub.broker.base.Broker` over RabbitMQ (aio-pika ``RobustConnection``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        confirm_timeout: float = DEFAULT_CONFIRM_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        reconnect_interval: float = 1.0,
+        name: str = "case-event-hub",
+    ) -> None:
+        """Prepare a connection to ``url``; :meth:`connect` opens it.
+
+        Args:
+            url: ``amqp://user:password@host:port/vhost``; never logged.
+            confirm_timeout: the longest a :meth:`publish` waits, confirm included.
+            connect_timeout: the longest :meth:`connect` and :meth:`apply` wait.
+            reconnect_interval: seconds between reconnection attempts.
+            name: the connection name RabbitMQ shows its operators.
+        """
+        self._url = url
+        self.user = URL(url).user or "guest"
+        self.confirm_timeout = confirm_timeout
+        self.connect_timeout = connect_timeout
+        self._reconnect_interval = reconnect_interval
+        self._name = name
+        self._connection: AbstractRobustConnection | None = None
+        self._publisher: AbstractChannel | None = None
+        self._publisher_lock = asyncio.Lock()
+        self._consumers: set[AmqpConsumer] = set()
+
+    async def connect(self) -> None:
+        """Open the robust connection (idempotent).
+
+        Raises:
+            BrokerError: ``broker.unavailable``.
+        """
+        if self._connection is not None and not self._connection.is_closed:
+            return
+        try:
+            self._connection = await aio_pika.connect_robust(
+                self._url,
+                timeout=self.connect_timeout,
+                reconnect_interval=self._reconnect_interval,
+                client_properties={"connection_name": self._name},
+            )
+        except _FAILURES as error:
+            raise _error(error, "connect") from error
+
+    async def close(self) -> None:
+        """Close every consumer (their unsettled deliveries come back) and the connection."""
+        for consumer in list(self._consumers):
+            await consumer.aclose()
+        connection, self._connection, self._publisher = self._connection, None, None
+        if connection is not None:
+            await connection.close()
+
+    async def __aenter__(self) -> Self:
+        """Connect."""
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close."""
+        await self.close()
+
+    def _live(self) -> AbstractRobustConnection:
+        if self._connection is None or self._connection.is_closed:
+            raise BrokerError(BrokerErrorCode.UNAVAILABLE, "connection is not open")
+        return self._connection
+
+    async def apply(self, topology: Topology) -> None:
+        """Declare ``topology``: durable exchanges and queues with their arguments, bindings.
+
+        Declaring what exists with the same arguments changes nothing.
+
+        Raises:
+            BrokerError: ``broker.topology_conflict`` when a name exists with other
+                arguments or type; ``broker.unavailable``.
+        """
+        connection = self._live()
+        try:
+            async with (
+                asyncio.timeout(self.connect_timeout),
+                connection.channel(publisher_confirms=False) as channel,
+            ):
+                await _declare(channel, topology)
+        except amqp_errors.ChannelPreconditionFailed as error:
+            raise BrokerError(
+                BrokerErrorCode.TOPOLOGY_CONFLICT, "a name exists with other arguments"
+            ) from error
+        except _FAILURES as error:
+            raise _error(error, "apply") from error
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        """Publish persistently and return once RabbitMQ has confirmed it.
+
+        Raises:
+            BrokerError: ``broker.unroutable``, ``broker.nacked``,
+                ``broker.unconfirmed`` (no confirm within ``confirm_timeout``; the
+                message may or may not be stored), ``broker.not_found``,
+                ``broker.refused`` or ``broker.unavailable``.
+        """
+        connection = self._live()
+        amqp_message = aio_pika.Message(
+            message.body,
+            headers=dict(message.headers),
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            user_id=message.user_id,
+        )
+        try:
+            async with asyncio.timeout(self.confirm_timeout):
+                channel = await self._publish_channel(connection)
+                exchange = await channel.get_exchange(message.exchange, ensure=False)
+                await exchange.publish(amqp_message, message.routing_key, mandatory=True)
+        except _FAILURES as error:
+            if not isinstance(error, amqp_errors.DeliveryError):
+                # A channel error (404, 406) closes the channel; the next publish opens
+                # a fresh one rather than racing the robust channel's own reopening.
+                await self._drop_publish_channel()
+            raise _error(error, message.exchange) from error
+
+    async def _publish_channel(self, connection: AbstractRobustConnection) -> AbstractChannel:
+        async with self._publisher_lock:  # concurrent publishes share one channel
+            if self._publisher is None or self._publisher.is_closed:
+                self._publisher = await connection.channel(
+                    publisher_confirms=True, on_return_raises=True
+                )
+            return self._publisher
+
+    async def _drop_publish_channel(self) -> None:
+        channel, self._publisher = self._publisher, None
+        if channel is not None and not channel.is_closed:
+            # Bounded too: over a silent link the close would wait for its answer.
+            with contextlib.suppress(*_FAILURES):
+                async with asyncio.timeout(self.confirm_timeout):
+                    await channel.close()
+
+    def consume(self, queue: str, prefetch: int) -> AmqpConsumer:
+        """Return a consumer of ``queue`` on its own channel with ``basic.qos(prefetch)``.
+
+        Raises:
+            ValueError: ``prefetch`` is below 1.
+        """
+        if prefetch < 1:
+            raise ValueError("prefetch must be at least 1")
+        return AmqpConsumer(self, queue, prefetch)
+
+    async def _open_consumer_channel(self, prefetch: int) -> AbstractChannel:
+        channel = await self._live().channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=prefetch)
+        return channel
+
+
+async def _declare(channel: AbstractChannel, topology: Topology) -> None:
+    for exchange in topology.exchanges:
+        await channel.declare_exchange(exchange.name, exchange.type.value, durable=True)
+    queues = {}
+    for queue in topology.queues:
+        queues[queue.name] = await channel.declare_queue(
+            queue.name, durable=True, arguments=dict(queue.arguments())
+        )
+    for binding in topology.bindings:
+        await queues[binding.queue].bind(binding.exchange, binding.routing_key)
+
+
+def _incoming(message: AbstractIncomingMessage) -> IncomingMessage:
+    raw_headers: dict[str, Any] = dict(message.headers)
+
+    async def settle(outcome: Outcome) -> None:
+        try:
+            if outcome is Outcome.ACK:
+                await message.ack()
+            else:
+                await message.reject(requeue=outcome is Outcome.REQUEUE)
+        except _FAILURES as error:
+            raise BrokerError(
+                BrokerErrorCode.STALE_DELIVERY, "the delivery's channel is gone"
+            ) from error
+
+    return IncomingMessage(
+        body=message.body,
+        headers=readable_headers(raw_headers),
+        message_id=message.message_id,
+        user_id=message.user_id,
+        routing_key=message.routing_key or "",
+        exchange=message.exchange or "",
+        redelivered=bool(message.redelivered),
+        delivery_count=delivery_count(raw_headers),
+        persistent=message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT,
+        settle=settle,
+    )
+
+
+class AmqpConsumer:
+    """Deliveries from one queue, on a channel of their own."""
+
+    def __init__(self, broker: AmqpBroker, queue: str, prefetch: int) -> None:
+        """Prepare to consume ``queue``; consuming starts on entry or first iteration."""
+        self._broker = broker
+        self.queue_name = queue
+        self.prefetch = prefetch
+        self._channel: AbstractChannel | None = None
+        self._buffer: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
+        self._closed = False
+
+    async def __aenter__(self) -> Self:
+        """Start consuming.
+
+        Raises:
+            BrokerError: ``broker.not_found`` or ``broker.unavailable``.
+        """
+        await self._start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close, as :meth:`aclose`."""
+        await self.aclose()
+
+    def __aiter__(self) -> Self:
+        """Return this consumer."""
+        return self
+
+    async def _start(self) -> None:
+        if self._channel is not None or self._closed:
+            return
+        try:
+            async with asyncio.timeout(self._broker.connect_timeout):
+                self._channel = await self._broker._open_consumer_channel(self.prefetch)  # noqa: SLF001
+                queue = await self._channel.get_queue(self.queue_name, ensure=True)
+                await queue.consume(self._buffer.put, no_ack=False)
+        except _FAILURES as error:
+            await self.aclose()
+            raise _error(error, self.queue_name) from error
+        self._broker._consumers.add(self)  # noqa: SLF001 (one room, two classes)
+
+    async def __anext__(self) -> IncomingMessage:
+        """Wait for the next delivery; RabbitMQ sends at most ``prefetch`` unsettled.
+
+        Raises:
+            StopAsyncIteration: the consumer is closed.
+        """
+        await self._start()
+        message = None if self._closed else await self._buffer.get()
+        if message is None:
+            self._buffer.put_nowait(None)
+            raise StopAsyncIteration
+        return _incoming(message)
+
+    async def aclose(self) -> None:
+        """Close the channel: RabbitMQ requeues every unsettled delivery (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._broker._consumers.discard(self)  # noqa: SLF001 (one room, two classes)
+        self._buffer.put_nowait(None)
+        channel, self._channel = self._channel, None
+        if channel is not None and not channel.is_closed:
+            # The broker requeues a closed channel's deliveries, however it closes.
+            with contextlib.suppress(*_FAILURES):
+                await channel.close()
