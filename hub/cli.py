@@ -188,6 +188,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--strict", action="store_true", help="fail on conflicts with safety rules")
     check.set_defaults(func=agreements_check)
 
+    from hub.ledger.cli import add_audit_commands  # noqa: PLC0415 - the ledger pulls in drivers
+
+    add_audit_commands(commands)
     commands.add_parser("demo", help="walk a fictional event through").set_defaults(func=demo)
     return parser
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 #: Keys a log line may carry. Values are checked against SAFE_VALUE as well.
 ALLOWED_KEYS: Final = frozenset(
     {
-        "event", "level", "timestamp", "logger",
+        "event", "level", "timestamp", "logger", "logger_name",
         "event_id", "event_type", "schema_version", "decision_id", "decision_ids",
         "sender", "recipient", "recipients", "party", "agreement", "clause", "clauses",
         "groups", "withheld", "code", "reason", "queue", "exchange", "message_id",
@@ -80,4 +80,5 @@ def configure(fmt: Literal["json", "console", "auto"] = "auto", level: str = "IN
 
 def get_logger(name: str) -> Any:
     """A bound logger for one room of the hub."""
-    return structlog.get_logger().bind(logger=name)
+    # A lazy proxy: configuration (and structlog.testing.capture_logs) applies at each call.
+    return structlog.get_logger(logger_name=name)

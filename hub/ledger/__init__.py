@@ -1,0 +1,38 @@
+"""The tamper-evident ledger of ARCHITECTURE section 6: who saw what, when and why.
+
+Entries (:class:`EntryDraft` in, :class:`LedgerEntry` out) are RFC 8785 canonical
+JSON, chained by hash and leaves of an RFC 9162 Merkle tree whose head the hub
+signs at intervals. :class:`Ledger` appends with group commit and is idempotent by
+decision id; :mod:`hub.ledger.verify` checks a ledger with public keys only.
+Stores: SQLite (embedded) and PostgreSQL (several workers), one protocol.
+"""
+
+from hub.ledger.base import ErrorCode, LedgerError, LedgerStore, StoredCheckpoint, StoredEntry
+from hub.ledger.checkpoints import CheckpointPolicy
+from hub.ledger.entries import EntryDraft, LedgerEntry
+from hub.ledger.pseudonyms import Pseudonymizer, generate_ledger_key, load_ledger_key
+from hub.ledger.service import Ledger, LedgerConfig, open_ledger
+from hub.ledger.stores import open_store, store_for_url
+from hub.ledger.verify import VerifyReport, verify_ledger, verify_store
+
+__all__ = [
+    "CheckpointPolicy",
+    "EntryDraft",
+    "ErrorCode",
+    "Ledger",
+    "LedgerConfig",
+    "LedgerEntry",
+    "LedgerError",
+    "LedgerStore",
+    "Pseudonymizer",
+    "StoredCheckpoint",
+    "StoredEntry",
+    "VerifyReport",
+    "generate_ledger_key",
+    "load_ledger_key",
+    "open_ledger",
+    "open_store",
+    "store_for_url",
+    "verify_ledger",
+    "verify_store",
+]

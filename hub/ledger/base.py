@@ -1,0 +1,176 @@
+"""Interfaces and errors of the ledger room: the store protocol, raw rows, stable codes.
+
+The chain logic (sequence numbers, hashes, idempotency, checkpoints) lives once, in
+:mod:`hub.ledger.service`; a store only keeps rows and serialises writers. A store
+offers a write transaction (:class:`LedgerTransaction`) that holds the ledger's one
+write lock from its first statement to its commit, so every writer, in this process
+or another, sees the head it extends.
+
+Errors carry a stable :class:`ErrorCode` and a detail that names ids and parts of
+the format, never content: the ledger itself names nobody, and its errors must not
+either.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import uuid
+    from collections.abc import Collection, Sequence
+    from contextlib import AbstractAsyncContextManager
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable, documented reasons a ledger operation fails or a verification breaks."""
+
+    UNAVAILABLE = "ledger.unavailable"
+    CONFLICT = "ledger.conflict"
+    CLOSED = "ledger.closed"
+    URL_INVALID = "ledger.url_invalid"
+    KEY_INVALID = "ledger.key_invalid"
+    HASH_MISMATCH = "ledger.hash_mismatch"
+    ENTRY_MALFORMED = "ledger.entry_malformed"
+    CHAIN_BROKEN = "ledger.chain_broken"
+    SEQUENCE_GAP = "ledger.sequence_gap"
+    CHECKPOINT_INVALID = "ledger.checkpoint_invalid"
+    CHECKPOINT_MISMATCH = "ledger.checkpoint_mismatch"
+
+
+class LedgerError(Exception):
+    """A ledger operation failed.
+
+    Attributes:
+        code: the stable reason code.
+        detail: which part failed, by id or position; never content.
+    """
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        """Make an error with a stable ``code`` and a content-free ``detail``."""
+        super().__init__(f"{code.value}: {detail}")
+        self.code = code
+        self.detail = detail
+
+    def diagnostics(self) -> dict[str, str]:
+        """Return the machine-readable form used in logs and command output."""
+        return {"code": self.code.value, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One entry row as stored: its position, its canonical JSON body and its hash.
+
+    ``body`` is the RFC 8785 canonical JSON of the entry without ``entry_hash``,
+    byte for byte as it was hashed; verification starts from these bytes, never
+    from a re-serialisation.
+    """
+
+    seq: int
+    body: str
+    entry_hash: str
+
+
+@dataclass(frozen=True)
+class NewEntry(StoredEntry):
+    """An entry about to be inserted, with the ids the store indexes."""
+
+    decision_id: uuid.UUID
+    event_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """One signed checkpoint as stored: the tree size it covers and its compact JWS."""
+
+    tree_size: int
+    token: str
+
+
+@dataclass(frozen=True)
+class Head:
+    """The end of the chain: its size, last entry hash and Merkle frontier.
+
+    ``frontier`` holds the hex roots of the perfect subtrees that make up the tree
+    of ``size`` leaves, largest first (see :class:`hub.ledger.merkle.Frontier`), so
+    any writer can compute the current root without reading old entries.
+    """
+
+    size: int
+    last_entry_hash: str
+    frontier: tuple[str, ...]
+
+
+class LedgerTransaction(Protocol):
+    """One write transaction, holding the ledger's write lock until it ends."""
+
+    async def head(self) -> Head:
+        """Return the head as of this transaction (under the write lock)."""
+        ...
+
+    async def find(self, decision_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, StoredEntry]:
+        """Return the committed entries among ``decision_ids``."""
+        ...
+
+    async def insert(self, entries: Sequence[NewEntry], head: Head) -> None:
+        """Insert new entries and move the head to ``head``."""
+        ...
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """Return the checkpoint of the largest tree size, if any."""
+        ...
+
+    async def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        """Store a signed checkpoint."""
+        ...
+
+
+class LedgerStore(Protocol):
+    """Where the ledger's rows live: append-only entries and checkpoints, one head.
+
+    Implementations: :class:`hub.ledger.sqlite.SqliteStore` (embedded, one writer)
+    and :class:`hub.ledger.postgres.PostgresStore` (several hub workers). Neither has
+    an update or delete path for entries or checkpoints.
+    """
+
+    @property
+    def transactions(self) -> int:
+        """How many write transactions this store object has committed."""
+        ...
+
+    async def open(self) -> None:
+        """Connect and create the schema if it is missing (idempotent)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+    def write(self) -> AbstractAsyncContextManager[LedgerTransaction]:
+        """Begin a write transaction; it commits on normal exit and rolls back on error."""
+        ...
+
+    async def ledger_id(self) -> str:
+        """Return the ledger's id, fixed when the schema was created."""
+        ...
+
+    async def read(self, start: int, stop: int | None) -> list[StoredEntry]:
+        """Return the entries with ``start <= seq < stop`` (to the end if ``stop`` is None)."""
+        ...
+
+    async def scan(self, start: int, limit: int) -> list[StoredEntry]:
+        """Return up to ``limit`` entries with ``seq >= start`` in order, gaps and all."""
+        ...
+
+    async def entries_for_event(self, event_id: uuid.UUID) -> list[StoredEntry]:
+        """Return every entry about one event, in sequence order."""
+        ...
+
+    async def checkpoints(self) -> list[StoredCheckpoint]:
+        """Return every checkpoint, smallest tree size first."""
+        ...
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """Return the checkpoint of the largest tree size, if any."""
+        ...

@@ -1,0 +1,104 @@
+"""``hub audit verify``: an IG officer checks the ledger with the hub's public keys only.
+
+    hub audit verify --ledger sqlite:///hub-ledger.db --keys keys/
+    intact: 1520 entries, checkpoint at size 1500
+
+    broken at entry 612: ledger.hash_mismatch
+
+Exit status 0 when intact, 1 when broken; user errors (a bad URL, an unreadable
+key folder, a ledger that cannot be opened) end in ``error <code>: <detail>`` from
+the ``hub`` command. The store is opened read-only; no private key is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hub.crypto.keys import KeyDirectory, KeyFileError
+from hub.ledger.base import LedgerError
+from hub.ledger.stores import open_store
+from hub.ledger.verify import VerifyReport, verify_store
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+EXIT_BROKEN = 1
+
+
+def add_audit_commands(subparsers: Any) -> None:
+    """Add ``audit verify`` to the ``hub`` command's subparsers.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers()`` returned.
+    """
+    audit = subparsers.add_parser("audit", help="check the ledger")
+    commands = audit.add_subparsers(dest="audit", required=True)
+    verify = commands.add_parser(
+        "verify", help="verify the ledger's hash chain and signed checkpoints"
+    )
+    verify.add_argument("--ledger", required=True, help="sqlite:///FILE or postgresql://...")
+    verify.add_argument("--keys", required=True, type=Path, help="folder of public JWK Sets")
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        help="a checkpoint kept outside the hub (a file holding its JWS); repeatable",
+    )
+    verify.set_defaults(func=audit_verify)
+
+
+def _user_error(code: str, detail: str) -> Exception:
+    from hub.cli import CommandError  # noqa: PLC0415 - hub.cli imports this module
+
+    return CommandError(code, detail)
+
+
+def _load_keys(folder: Path) -> KeyDirectory:
+    try:
+        return KeyDirectory.load(folder)
+    except KeyFileError as error:
+        raise _user_error("keys.unreadable", str(error)) from None
+
+
+def _read_checkpoints(paths: Sequence[Path]) -> list[str]:
+    try:
+        return [path.read_text(encoding="ascii").strip() for path in paths]
+    except (OSError, UnicodeDecodeError) as error:
+        raise _user_error("checkpoint.unreadable", type(error).__name__) from None
+
+
+async def _verify(url: str, directory: KeyDirectory, extra: list[str]) -> VerifyReport:
+    store = await open_store(url, read_only=True)
+    try:
+        return await verify_store(store, directory, extra_checkpoints=extra)
+    finally:
+        await store.close()
+
+
+def render(report: VerifyReport) -> list[str]:
+    """The lines ``audit verify`` prints for a report."""
+    if not report.intact:
+        code = report.code.value if report.code else ""
+        return [f"broken at entry {report.broken_at}: {code}", report.detail]
+    lines = [f"intact: {report.entries} entries, checkpoint at size {report.checkpoint_size}"]
+    if report.checkpoint_size < report.entries:
+        unsigned = report.entries - report.checkpoint_size
+        lines.append(f"{unsigned} newest entries are chained but not yet in a signed checkpoint")
+    return lines
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    """Verify a ledger; print the verdict; 0 when intact, 1 when broken."""
+    directory = _load_keys(args.keys)
+    extra = _read_checkpoints(args.checkpoint)
+    try:
+        report = asyncio.run(_verify(args.ledger, directory, extra))
+    except LedgerError as error:
+        raise _user_error(error.code.value, error.detail) from None
+    sys.stdout.write("".join(f"{line}\n" for line in render(report)))
+    return 0 if report.intact else EXIT_BROKEN

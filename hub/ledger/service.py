@@ -1,0 +1,349 @@
+"""The ledger service: atomic, idempotent appends with group commit, reads, checkpoints.
+
+``await ledger.append(drafts)`` returns once the drafts are committed, and they
+commit together or not at all. Appends are queued (a bounded queue: a flood waits
+rather than grows memory) and one writer task commits whatever has queued in one
+transaction, up to a bounded batch: while one batch waits for its fsync the next
+one gathers, so a hundred concurrent appends cost a handful of transactions, not a
+hundred. Each call keeps its own all-or-nothing: a call is only rejected before
+it is queued, and a transaction that fails fails every call in it (retried one
+by one after a conflict, so one bad call cannot sink the others).
+
+A draft whose ``decision_id`` is already recorded returns the recorded entry and
+adds nothing: a redelivered ingress message finds its decisions recorded and
+re-publishes the same deliveries (ARCHITECTURE section 6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, Self
+
+from hub.crypto.base import EnvelopeError
+from hub.ledger import chain
+from hub.ledger.base import ErrorCode, Head, LedgerError, LedgerTransaction
+from hub.ledger.checkpoints import CheckpointPolicy, write_checkpoint
+from hub.ledger.merkle import Frontier
+from hub.ledger.stores import open_store
+from hub.logs import get_logger
+
+if TYPE_CHECKING:
+    import uuid
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
+
+    from hub.crypto.keys import PartyKeyring
+    from hub.ledger.base import LedgerStore, NewEntry, StoredCheckpoint
+    from hub.ledger.entries import EntryDraft, LedgerEntry
+
+_log = get_logger("hub.ledger")
+_STOP: Final = None
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    """Tuning of the writer: checkpoint intervals, queue and batch bounds."""
+
+    checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
+    queue_size: int = 1024
+    max_batch_entries: int = 1000
+
+    def __post_init__(self) -> None:
+        """Refuse bounds that would stall the writer.
+
+        Raises:
+            ValueError: a queue or batch bound below 1.
+        """
+        if self.queue_size < 1 or self.max_batch_entries < 1:
+            raise ValueError("queue and batch bounds must be at least 1")
+
+
+@dataclass
+class _Request:
+    drafts: tuple[EntryDraft, ...]
+    done: asyncio.Future[list[LedgerEntry]]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_call(drafts: tuple[EntryDraft, ...]) -> None:
+    """Refuse a call that records one decision twice, differently."""
+    seen: dict[uuid.UUID, EntryDraft] = {}
+    for draft in drafts:
+        earlier = seen.setdefault(draft.decision_id, draft)
+        if earlier is not draft and earlier != draft:
+            raise LedgerError(ErrorCode.CONFLICT, f"decision {draft.decision_id} appears twice")
+
+
+class Ledger:
+    """The hub's tamper-evident record of disclosures, refusals and consultations."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        *,
+        keyring: PartyKeyring | None = None,
+        config: LedgerConfig | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        """Wrap an open store.
+
+        Args:
+            store: an open :class:`~hub.ledger.base.LedgerStore`.
+            keyring: the hub's private keys, to sign checkpoints; without it none
+                are written (a read-only or test ledger).
+            config: writer tuning; defaults if None.
+            clock: the time checkpoints carry.
+        """
+        self.store = store
+        self._keyring = keyring
+        self._config = config or LedgerConfig()
+        self._clock = clock
+        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue(self._config.queue_size)
+        self._writer: asyncio.Task[None] | None = None
+        self._ledger_id = ""
+        self._closed = False
+        self._unsigned = True  # entries may predate this process: check once the timer fires
+        self._last_checkpoint = time.monotonic()
+
+    async def start(self) -> None:
+        """Start the writer task (idempotent); :meth:`append` calls it when needed."""
+        if self._writer is None:
+            self._ledger_id = await self.store.ledger_id()
+            if self._writer is None:
+                self._writer = asyncio.create_task(self._run(), name="ledger-writer")
+
+    async def __aenter__(self) -> Self:
+        """Start the writer."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the ledger (see :meth:`close`)."""
+        await self.close()
+
+    async def append(self, drafts: Sequence[EntryDraft]) -> list[LedgerEntry]:
+        """Record ``drafts`` atomically and return their entries, in the same order.
+
+        A draft whose decision is already recorded returns the recorded entry
+        instead of adding one.
+
+        Raises:
+            LedgerError: ``ledger.conflict`` when one call holds one decision twice
+                with different content; ``ledger.closed`` after :meth:`close`;
+                ``ledger.unavailable`` when the store fails (nothing was recorded).
+        """
+        batch = tuple(drafts)
+        if not batch:
+            return []
+        if self._closed:
+            raise LedgerError(ErrorCode.CLOSED, "the ledger is closed")
+        _check_call(batch)
+        await self.start()
+        done: asyncio.Future[list[LedgerEntry]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Request(batch, done))
+        return await asyncio.shield(done)
+
+    async def _run(self) -> None:
+        try:
+            await self._serve()
+        finally:
+            # However the writer ends, nobody may wait for it in vain.
+            self._closed = True
+            leftover = []
+            while not self._queue.empty():
+                request = self._queue.get_nowait()
+                if request is not None:
+                    leftover.append(request)
+            _fail(leftover, LedgerError(ErrorCode.CLOSED, "the ledger closed"))
+
+    async def _serve(self) -> None:
+        while True:
+            try:
+                first = await asyncio.wait_for(self._queue.get(), self._until_checkpoint())
+            except TimeoutError:
+                await self._timed_checkpoint()
+                continue
+            if first is _STOP:
+                return
+            batch, stop = self._gather(first)
+            await self._commit(batch)
+            if stop:
+                return
+
+    def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
+        batch, size = [first], len(first.drafts)
+        while size < self._config.max_batch_entries and not self._queue.empty():
+            request = self._queue.get_nowait()
+            if request is _STOP:
+                return batch, True
+            batch.append(request)
+            size += len(request.drafts)
+        return batch, False
+
+    def _until_checkpoint(self) -> float | None:
+        if self._keyring is None or not self._unsigned:
+            return None
+        due = self._last_checkpoint + self._config.checkpoints.every_seconds
+        return max(0.0, due - time.monotonic())
+
+    async def _commit(self, batch: list[_Request]) -> None:
+        try:
+            results = await self._write(batch)
+        except LedgerError as error:
+            if error.code is ErrorCode.CONFLICT and len(batch) > 1:
+                for request in batch:
+                    await self._commit([request])
+                return
+            _fail(batch, error)
+        except Exception as error:  # noqa: BLE001 - any failure fails the batch, not the writer
+            _fail(batch, LedgerError(ErrorCode.UNAVAILABLE, f"append: {type(error).__name__}"))
+        else:
+            for request, entries in zip(batch, results, strict=True):
+                if not request.done.done():
+                    request.done.set_result(entries)
+
+    async def _write(self, batch: list[_Request]) -> list[list[LedgerEntry]]:
+        async with self.store.write() as tx:
+            head = await tx.head()
+            ids = {draft.decision_id for request in batch for draft in request.drafts}
+            known = {key: chain.parse(row) for key, row in (await tx.find(ids)).items()}
+            rows, new_head = _extend(head, batch, known)
+            if rows:
+                await tx.insert(rows, new_head)
+                self._unsigned = True
+                await self._checkpoint(tx, self._config.checkpoints.every_entries)
+        if rows:
+            _log.debug("ledger.appended", entries=len(rows), count=len(batch), seq=rows[0].seq)
+        return [[known[d.decision_id] for d in request.drafts] for request in batch]
+
+    async def _checkpoint(self, tx: LedgerTransaction, min_new: int) -> StoredCheckpoint | None:
+        if self._keyring is None:
+            return None
+        try:
+            made = await write_checkpoint(
+                tx, self._keyring, self._ledger_id, self._clock(), min_new=min_new
+            )
+        except EnvelopeError as error:
+            # No valid signing key: the entries still commit; the gap is loud.
+            _log.error("ledger.checkpoint_failed", code=error.code.value)
+            return None
+        if made is not None:
+            self._unsigned = False
+            self._last_checkpoint = time.monotonic()
+            _log.info("ledger.checkpoint", tree_size=made.tree_size)
+        return made
+
+    async def _timed_checkpoint(self) -> None:
+        try:
+            async with self.store.write() as tx:
+                await self._checkpoint(tx, 1)
+        except LedgerError as error:
+            _log.error("ledger.checkpoint_failed", code=error.code.value)
+        self._unsigned = False
+        self._last_checkpoint = time.monotonic()
+
+    async def read(self, start: int = 0, stop: int | None = None) -> list[LedgerEntry]:
+        """Return the entries with ``start <= seq < stop`` (to the end if None), checked.
+
+        Raises:
+            LedgerError: ``ledger.hash_mismatch`` or ``ledger.entry_malformed`` for
+                a stored row that does not check out; ``ledger.unavailable``.
+        """
+        return [chain.parse(row) for row in await self.store.read(start, stop)]
+
+    async def entries_for_event(self, event_id: uuid.UUID) -> list[LedgerEntry]:
+        """Return every entry about one event, in order (see :meth:`read` for errors)."""
+        return [chain.parse(row) for row in await self.store.entries_for_event(event_id)]
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """Return the newest signed checkpoint, if any."""
+        return await self.store.latest_checkpoint()
+
+    async def checkpoint_now(self) -> StoredCheckpoint | None:
+        """Write a checkpoint now if any entry is not yet covered by one."""
+        await self.start()
+        async with self.store.write() as tx:
+            return await self._checkpoint(tx, 1)
+
+    async def close(self) -> None:
+        """Commit what is queued, checkpoint what is unsigned, stop, and close the store."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            if not self._writer.done():
+                await self._queue.put(_STOP)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            if self._unsigned and self._keyring is not None:
+                with contextlib.suppress(LedgerError):
+                    await self.checkpoint_now()
+        await self.store.close()
+
+
+def _extend(
+    head: Head, batch: list[_Request], known: dict[uuid.UUID, LedgerEntry]
+) -> tuple[list[NewEntry], Head]:
+    """Seal every draft not yet recorded onto the chain; ``known`` gains the new entries."""
+    frontier = Frontier(head.size, (bytes.fromhex(h) for h in head.frontier))
+    last = head.last_entry_hash
+    rows: list[NewEntry] = []
+    for request in batch:
+        for draft in request.drafts:
+            recorded = known.get(draft.decision_id)
+            if recorded is not None:
+                if not recorded.draft().same_decision(draft):
+                    _log.warning("ledger.duplicate_differs", decision_id=str(draft.decision_id))
+                continue
+            row = chain.seal(draft, frontier.size, last)
+            known[draft.decision_id] = chain.parse(row)
+            frontier.append(chain.leaf_of(row.body))
+            last = row.entry_hash
+            rows.append(row)
+    return rows, Head(frontier.size, last, tuple(h.hex() for h in frontier.hashes))
+
+
+def _fail(batch: list[_Request], error: LedgerError) -> None:
+    for request in batch:
+        if not request.done.done():
+            request.done.set_exception(error)
+
+
+async def open_ledger(
+    url: str,
+    *,
+    keyring: PartyKeyring | None = None,
+    config: LedgerConfig | None = None,
+    schema: str | None = None,
+) -> Ledger:
+    """Open the ledger a URL names and start its writer.
+
+    Args:
+        url: ``sqlite:///FILE`` or ``postgresql://...``.
+        keyring: the hub's private keys, for signing checkpoints.
+        config: writer tuning.
+        schema: PostgreSQL only: the schema holding the ledger.
+
+    Raises:
+        LedgerError: ``ledger.url_invalid`` or ``ledger.unavailable``.
+    """
+    store = await open_store(url, schema=schema)
+    ledger = Ledger(store, keyring=keyring, config=config)
+    try:
+        await ledger.start()
+    except BaseException:
+        await store.close()
+        raise
+    return ledger

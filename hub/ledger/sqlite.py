@@ -1,0 +1,302 @@
+"""The embedded ledger store: one SQLite file in WAL mode, one writer connection.
+
+SQLite serialises writers itself: a write transaction starts with ``BEGIN
+IMMEDIATE``, which takes the database's write lock at once, so the head read at
+the start of a transaction is still the head at its commit, even if another
+process opens the same file. ``synchronous=FULL``: a committed entry survives a
+power cut, which is what "recorded before delivered" needs; group commit pays
+that fsync once per batch. Reads use a second connection, which WAL lets run
+beside the writer and never sees a write before it commits.
+
+Triggers refuse ``UPDATE`` and ``DELETE`` on entries and checkpoints: nothing in the
+hub changes a recorded row, and an accident cannot either. (Someone with the file
+can drop the triggers; that is what the hash chain and signed checkpoints catch.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import aiosqlite
+
+from hub import safejson
+from hub.ledger.base import (
+    ErrorCode,
+    Head,
+    LedgerError,
+    NewEntry,
+    StoredCheckpoint,
+    StoredEntry,
+)
+from hub.ledger.entries import GENESIS_HASH
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_entries (
+    seq INTEGER PRIMARY KEY,
+    decision_id TEXT NOT NULL UNIQUE,
+    event_id TEXT,
+    entry_hash TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_entries_event ON ledger_entries (event_id);
+CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+    tree_size INTEGER PRIMARY KEY,
+    token TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    size INTEGER NOT NULL,
+    last_entry_hash TEXT NOT NULL,
+    frontier TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS ledger_entries_no_update BEFORE UPDATE ON ledger_entries
+    BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+    BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_checkpoints_no_update BEFORE UPDATE ON ledger_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_checkpoints_no_delete BEFORE DELETE ON ledger_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only'); END;
+"""
+_ENTRY_COLUMNS: Final = "seq, body, entry_hash"
+#: Most ids per ``IN (...)`` list, well below SQLite's variable limit.
+_CHUNK: Final = 500
+
+
+@contextlib.contextmanager
+def _mapped(action: str) -> Iterator[None]:
+    """Turn SQLite errors into ledger errors that name the action, not the data."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise LedgerError(ErrorCode.CONFLICT, f"{action}: a row already exists") from None
+    except (sqlite3.Error, OSError) as error:
+        raise LedgerError(ErrorCode.UNAVAILABLE, f"{action}: {type(error).__name__}") from None
+
+
+def _entries(rows: Any) -> list[StoredEntry]:
+    return [StoredEntry(int(seq), str(body), str(digest)) for seq, body, digest in rows]
+
+
+class _SqliteTransaction:
+    """One ``BEGIN IMMEDIATE`` transaction on the writer connection."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def head(self) -> Head:
+        with _mapped("read head"):
+            cursor = await self._db.execute(
+                "SELECT size, last_entry_hash, frontier FROM ledger_head WHERE id = 1"
+            )
+            row = await cursor.fetchone()
+        if row is None:
+            raise LedgerError(ErrorCode.UNAVAILABLE, "read head: the ledger has no head row")
+        return Head(int(row[0]), str(row[1]), tuple(safejson.loads(row[2])))
+
+    async def find(self, decision_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, StoredEntry]:
+        ids = [str(i) for i in decision_ids]
+        found: dict[uuid.UUID, StoredEntry] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT decision_id, {_ENTRY_COLUMNS} FROM ledger_entries WHERE decision_id IN ({marks})"  # noqa: E501, S608 - only placeholders are interpolated
+            with _mapped("find decisions"):
+                rows = await self._db.execute_fetchall(query, chunk)
+            for decision_id, *rest in rows:
+                found[uuid.UUID(decision_id)] = _entries([rest])[0]
+        return found
+
+    async def insert(self, entries: Sequence[NewEntry], head: Head) -> None:
+        rows = [
+            (e.seq, str(e.decision_id), e.event_id and str(e.event_id), e.entry_hash, e.body)
+            for e in entries
+        ]
+        with _mapped("insert entries"):
+            await self._db.executemany(
+                "INSERT INTO ledger_entries (seq, decision_id, event_id, entry_hash, body)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            await self._db.execute(
+                "UPDATE ledger_head SET size = ?, last_entry_hash = ?, frontier = ? WHERE id = 1",
+                (head.size, head.last_entry_hash, safejson.dumps(list(head.frontier))),
+            )
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return await _latest_checkpoint(self._db)
+
+    async def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with _mapped("add checkpoint"):
+            await self._db.execute(
+                "INSERT INTO ledger_checkpoints (tree_size, token) VALUES (?, ?)",
+                (checkpoint.tree_size, checkpoint.token),
+            )
+
+
+async def _latest_checkpoint(db: aiosqlite.Connection) -> StoredCheckpoint | None:
+    with _mapped("read checkpoint"):
+        rows = await db.execute_fetchall(
+            "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
+        )
+    return next((StoredCheckpoint(int(size), str(token)) for size, token in rows), None)
+
+
+class SqliteStore:
+    """A ledger in one SQLite file (:class:`hub.ledger.base.LedgerStore`)."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        """Name the file; nothing is opened until :meth:`open`.
+
+        Args:
+            path: the database file.
+            read_only: open an existing ledger for reading only (audits): no
+                schema is created and no write is possible.
+        """
+        self._path = Path(path)
+        self._read_only = read_only
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._transactions = 0
+
+    @property
+    def transactions(self) -> int:
+        """How many write transactions this store object has committed."""
+        return self._transactions
+
+    async def open(self) -> None:
+        """Open the file (creating the schema unless read-only).
+
+        Raises:
+            LedgerError: ``ledger.unavailable`` when the file cannot be opened, or
+                a read-only ledger does not exist or is not a ledger.
+        """
+        try:
+            await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _connect(self) -> None:
+        if self._read_only and not self._path.is_file():
+            # Checked here rather than left to SQLite: a failed aiosqlite connect
+            # leaves its worker thread to finish after the caller's loop is gone.
+            raise LedgerError(ErrorCode.UNAVAILABLE, "open ledger: no ledger file there")
+        with _mapped("open ledger"):
+            if self._read_only:
+                uri = f"{self._path.resolve().as_uri()}?mode=ro"
+                self._reader = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+                await _latest_checkpoint(self._reader)
+                return
+            self._writer = await aiosqlite.connect(self._path, isolation_level=None)
+            for pragma in ("journal_mode = WAL", "synchronous = FULL", "busy_timeout = 10000"):
+                await self._writer.execute(f"PRAGMA {pragma}")
+            await self._create_schema(self._writer)
+            self._reader = await aiosqlite.connect(self._path, isolation_level=None)
+            await self._reader.execute("PRAGMA busy_timeout = 10000")
+            await self._reader.execute("PRAGMA query_only = ON")
+
+    @staticmethod
+    async def _create_schema(db: aiosqlite.Connection) -> None:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";\n"):
+                if statement.strip():
+                    await db.execute(statement)
+            await db.execute(
+                "INSERT OR IGNORE INTO ledger_head VALUES (1, 0, ?, '[]')", (GENESIS_HASH,)
+            )
+            await db.execute(
+                "INSERT OR IGNORE INTO ledger_meta VALUES ('ledger_id', ?)", (str(uuid.uuid4()),)
+            )
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        await db.execute("COMMIT")
+
+    async def close(self) -> None:
+        """Close both connections."""
+        for db in (self._writer, self._reader):
+            if db is not None:
+                with _mapped("close ledger"):
+                    await db.close()
+        self._writer = self._reader = None
+
+    def _connection(self, *, write: bool) -> aiosqlite.Connection:
+        db = self._writer if write else self._reader
+        if db is None:
+            raise LedgerError(ErrorCode.CLOSED, "the ledger store is not open for this")
+        return db
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[_SqliteTransaction]:
+        """Begin a write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``."""
+        db = self._connection(write=True)
+        with _mapped("begin"):
+            await db.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SqliteTransaction(db)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                await db.execute("ROLLBACK")
+            raise
+        with _mapped("commit"):
+            await db.execute("COMMIT")
+        self._transactions += 1
+
+    async def ledger_id(self) -> str:
+        """Return the ledger's id."""
+        with _mapped("read ledger id"):
+            rows = list(
+                await self._connection(write=False).execute_fetchall(
+                    "SELECT value FROM ledger_meta WHERE key = 'ledger_id'"
+                )
+            )
+        if not rows:
+            raise LedgerError(ErrorCode.UNAVAILABLE, "read ledger id: not a ledger")
+        return str(rows[0][0])
+
+    async def _select(self, query: str, parameters: Sequence[Any]) -> list[StoredEntry]:
+        with _mapped("read entries"):
+            return _entries(await self._connection(write=False).execute_fetchall(query, parameters))
+
+    async def read(self, start: int, stop: int | None) -> list[StoredEntry]:
+        """Return the entries with ``start <= seq < stop``, in order."""
+        return await self._select(
+            f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE seq >= ? AND seq < ? ORDER BY seq",  # noqa: S608 - a constant column list
+            (start, stop if stop is not None else 2**62),
+        )
+
+    async def scan(self, start: int, limit: int) -> list[StoredEntry]:
+        """Return up to ``limit`` entries with ``seq >= start``, in order, gaps and all."""
+        return await self._select(
+            f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE seq >= ? ORDER BY seq LIMIT ?",  # noqa: S608 - a constant column list
+            (start, limit),
+        )
+
+    async def entries_for_event(self, event_id: uuid.UUID) -> list[StoredEntry]:
+        """Return every entry about one event, in order."""
+        return await self._select(
+            f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE event_id = ? ORDER BY seq",  # noqa: S608 - a constant column list
+            (str(event_id),),
+        )
+
+    async def checkpoints(self) -> list[StoredCheckpoint]:
+        """Return every checkpoint, smallest tree size first."""
+        with _mapped("read checkpoints"):
+            rows = await self._connection(write=False).execute_fetchall(
+                "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size"
+            )
+        return [StoredCheckpoint(int(size), str(token)) for size, token in rows]
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """Return the checkpoint of the largest tree size, if any."""
+        return await _latest_checkpoint(self._connection(write=False))

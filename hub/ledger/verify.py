@@ -1,0 +1,254 @@
+"""Verifying a ledger with public keys only: intact, or the first entry that breaks.
+
+:class:`LedgerVerifier` is a state machine that does no I/O: feed it the stored
+rows in order and it checks, for each one, that it sits at the next position,
+that its body hashes to its ``entry_hash`` and is the canonical JSON of a valid
+entry claiming that position, and that its ``prev_hash`` is the hash before it.
+It grows the Merkle tree as it goes, and at each checkpoint's size compares the
+root and last entry hash with what the hub signed. :func:`verify_store` does the
+reading around it.
+
+Where a break is named:
+
+- a row that is missing, out of place, altered or unlinked: that row's position;
+- a checkpoint that does not match, or whose signature does not verify: the first
+  entry after the last checkpoint that did (the break lies between the two);
+- a checkpoint covering more entries than exist: the first missing position.
+
+Without a checkpoint, someone with write access to the store could rewrite the
+chain from some entry onwards; checkpoints kept outside the hub (``--checkpoint``)
+or published elsewhere take that away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hub.crypto.base import EnvelopeError
+from hub.crypto.checkpoint import verify_checkpoint
+from hub.ledger import chain
+from hub.ledger.base import ErrorCode, LedgerError, StoredEntry
+from hub.ledger.checkpoints import claimed_size
+from hub.ledger.entries import GENESIS_HASH
+from hub.ledger.merkle import Frontier
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from datetime import datetime
+
+    from hub.crypto.keys import KeyDirectory
+    from hub.ledger.base import LedgerStore
+    from hub.ledger.entries import LedgerEntry
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What verification found.
+
+    Attributes:
+        entries: how many entries were checked before stopping (all, when intact).
+        checkpoint_size: the largest tree size confirmed by a valid checkpoint.
+        checkpoints: how many checkpoints verified and matched.
+        broken_at: the position named as the first break, None when intact.
+        code: the reason code of the break, None when intact.
+        detail: a one-line explanation naming positions, never content.
+    """
+
+    entries: int
+    checkpoint_size: int
+    checkpoints: int
+    broken_at: int | None = None
+    code: ErrorCode | None = None
+    detail: str = ""
+
+    @property
+    def intact(self) -> bool:
+        """Whether no break was found."""
+        return self.code is None
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    size: int
+    claims: dict[str, Any] | None
+    problem: str
+
+
+class LedgerVerifier:
+    """Checks rows one by one against the chain and the signed checkpoints; no I/O."""
+
+    def __init__(
+        self,
+        checkpoints: Iterable[str],
+        directory: KeyDirectory,
+        *,
+        party: str = "hub",
+        ledger_id: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Verify every checkpoint's signature and queue it at its tree size.
+
+        Args:
+            checkpoints: compact JWS checkpoints, from the store or kept elsewhere.
+            directory: public keys; checkpoints must be signed by ``party``.
+            party: whose checkpoints these are.
+            ledger_id: the ledger's id; checkpoints of another ledger are invalid.
+                If None, the first valid checkpoint's id is taken.
+            now: the verifier's clock (for checkpoints dated in the future).
+        """
+        self._pending = sorted(
+            (self._check_signature(t, directory, party, now) for t in checkpoints),
+            key=lambda c: c.size,
+        )
+        self._ledger_id = ledger_id
+        self._frontier = Frontier()
+        self._last = GENESIS_HASH
+        self._confirmed = 0
+        self._matched = 0
+        self._report: VerifyReport | None = None
+        self._settle()
+
+    @staticmethod
+    def _check_signature(
+        token: str, directory: KeyDirectory, party: str, now: datetime | None
+    ) -> _Checkpoint:
+        try:
+            claims = verify_checkpoint(token, directory, party, now=now)
+        except EnvelopeError as error:
+            return _Checkpoint(claimed_size(token), None, error.code.value)
+        return _Checkpoint(claims["tree_size"], claims, "")
+
+    @property
+    def size(self) -> int:
+        """How many entries have been checked."""
+        return self._frontier.size
+
+    def _break(self, at: int, code: ErrorCode, detail: str) -> bool:
+        self._report = VerifyReport(self.size, self._confirmed, self._matched, at, code, detail)
+        return False
+
+    def feed(self, row: StoredEntry) -> bool:
+        """Check the next stored row.
+
+        Returns:
+            False once a break has been found (further rows are ignored).
+        """
+        if self._report is not None:
+            return False
+        at = self.size
+        if row.seq != at:
+            word = "missing" if row.seq > at else "repeated or out of order"
+            return self._break(at, ErrorCode.SEQUENCE_GAP, f"entry {at} is {word}")
+        try:
+            entry = chain.parse(row)
+        except LedgerError as error:
+            return self._break(at, error.code, error.detail)
+        if entry.seq != at:
+            return self._break(
+                at, ErrorCode.SEQUENCE_GAP, f"entry {at} claims position {entry.seq}"
+            )
+        if entry.prev_hash != self._last:
+            return self._break(at, ErrorCode.CHAIN_BROKEN, f"entry {at} does not link to {at - 1}")
+        self._frontier.append(chain.leaf_of(row.body))
+        self._last = row.entry_hash
+        return self._settle()
+
+    def _settle(self) -> bool:
+        """Check every checkpoint whose size has been reached."""
+        while self._pending and self._pending[0].size <= self.size and self._report is None:
+            self._check_tree(self._pending.pop(0))
+        return self._report is None
+
+    def _check_tree(self, checkpoint: _Checkpoint) -> None:
+        where = f"checkpoint at size {checkpoint.size}"
+        claims = checkpoint.claims
+        if claims is None:
+            self._break(
+                self._confirmed, ErrorCode.CHECKPOINT_INVALID, f"{where}: {checkpoint.problem}"
+            )
+            return
+        if self._ledger_id is None:
+            self._ledger_id = claims["ledger_id"]
+        if claims["ledger_id"] != self._ledger_id:
+            self._break(self._confirmed, ErrorCode.CHECKPOINT_INVALID, f"{where}: another ledger")
+            return
+        root = self._frontier.root().hex()
+        if claims["root_hash"] != root or claims["last_entry_hash"] != self._last:
+            self._break(self._confirmed, ErrorCode.CHECKPOINT_MISMATCH, f"{where}: entries differ")
+            return
+        self._confirmed = max(self._confirmed, checkpoint.size)
+        self._matched += 1
+
+    def finish(self) -> VerifyReport:
+        """Close the walk: a checkpoint beyond the last entry means entries are missing."""
+        if self._report is None and self._pending:
+            checkpoint = self._pending[0]
+            if checkpoint.claims is None:
+                problem = f"checkpoint at size {checkpoint.size}: {checkpoint.problem}"
+                self._break(self._confirmed, ErrorCode.CHECKPOINT_INVALID, problem)
+            else:
+                detail = f"checkpoint covers {checkpoint.size} entries; {self.size} present"
+                self._break(self.size, ErrorCode.CHECKPOINT_MISMATCH, detail)
+        return self._report or VerifyReport(self.size, self._confirmed, self._matched)
+
+
+def verify_ledger(
+    rows: Iterable[StoredEntry],
+    checkpoints: Iterable[str],
+    directory: KeyDirectory,
+    **options: Any,
+) -> VerifyReport:
+    """Verify stored rows, in order, against signed checkpoints (pure; no I/O).
+
+    Args:
+        rows: every stored row, in sequence order.
+        checkpoints: compact JWS checkpoints.
+        directory: public keys of the hub.
+        **options: ``party``, ``ledger_id`` and ``now``, as for :class:`LedgerVerifier`.
+    """
+    verifier = LedgerVerifier(checkpoints, directory, **options)
+    for row in rows:
+        if not verifier.feed(row):
+            break
+    return verifier.finish()
+
+
+def verify_entries(
+    entries: Sequence[LedgerEntry],
+    checkpoints: Iterable[str],
+    directory: KeyDirectory,
+    **options: Any,
+) -> VerifyReport:
+    """Verify parsed entries (serialised back to rows) as :func:`verify_ledger` does."""
+    return verify_ledger((chain.stored_of(e) for e in entries), checkpoints, directory, **options)
+
+
+async def verify_store(
+    store: LedgerStore,
+    directory: KeyDirectory,
+    *,
+    extra_checkpoints: Sequence[str] = (),
+    page: int = 1000,
+    now: datetime | None = None,
+) -> VerifyReport:
+    """Read a store page by page and verify it with public keys only.
+
+    Args:
+        store: an open store (read-only is enough).
+        directory: public keys of the hub.
+        extra_checkpoints: checkpoints kept outside the store, checked as well.
+        page: rows read per query.
+        now: the verifier's clock.
+
+    Raises:
+        LedgerError: ``ledger.unavailable`` when the store cannot be read.
+    """
+    tokens = [c.token for c in await store.checkpoints()] + list(extra_checkpoints)
+    verifier = LedgerVerifier(tokens, directory, ledger_id=await store.ledger_id(), now=now)
+    start = 0
+    while rows := await store.scan(start, page):
+        if not all(verifier.feed(row) for row in rows):
+            break
+        start = rows[-1].seq + 1
+    return verifier.finish()
