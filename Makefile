@@ -5,7 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all test lint typecheck unit demo bench schemas clean
+# Private RabbitMQ and PostgreSQL for the tests, on loopback, stopped after the run.
+SERVICES := /tmp/case-event-hub-test
+AMQP_PORT ?= 56729
+PG_PORT ?= 54329
+
+.PHONY: all test lint typecheck unit unit-fast services-down demo bench schemas asyncapi clean
 
 all: test
 
@@ -22,8 +27,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The whole suite against real services: started here, stopped on any exit.
 unit: $(STAMP)
+	@set -e; \
+	trap '$(MAKE) --no-print-directory services-down' EXIT; \
+	amqp="$$(deploy/dev/rabbitmq.sh start $(SERVICES)/rabbitmq $(AMQP_PORT))"; \
+	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
+	export HUB_TEST_AMQP_URL="$$amqp" HUB_TEST_POSTGRES_DSN="$$postgres" HUB_REQUIRE_SERVICES=1; \
 	$(BIN)/pytest
+
+# The suite without services: RabbitMQ and PostgreSQL cases skip.
+unit-fast: $(STAMP)
+	$(BIN)/pytest
+
+services-down:
+	-@deploy/dev/rabbitmq.sh stop $(SERVICES)/rabbitmq >/dev/null 2>&1
+	-@deploy/dev/postgres.sh stop $(SERVICES)/postgres >/dev/null 2>&1
 
 test: lint typecheck unit
 
@@ -35,6 +54,9 @@ bench: $(STAMP)
 
 schemas: $(STAMP)
 	$(BIN)/hub schemas export
+
+asyncapi: $(STAMP)
+	$(BIN)/python -m hub.broker.asyncapi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,284 @@
+"""One ingress message through the hub: open, verify, validate, dedupe, decide, record, disclose.
+
+The order is the design (ARCHITECTURE sections 6 to 8):
+
+1. size check, before any decryption;
+2. open and verify the envelope (``hub.crypto``); the AMQP ``user_id``, checked by
+   the broker, must be the signed issuer;
+3. validate the event, group by group (``hub.events``);
+4. dedupe by event id: a message seen before re-publishes its recorded deliveries
+   and records nothing new; the same event id with other content is a replay;
+5. decide (``hub.policy``), pure;
+6. record every decision in the ledger, committed before anything is published;
+7. present and seal to each recipient; publish with confirms;
+8. only then ack. Refusals go through :mod:`hub.refusals` and are acked too.
+
+Decision ids are derived from the event id, the hash of the issuer-signed JWT and
+the recipient, so a redelivered message finds exactly the entries it made before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from hub.broker.base import OutgoingMessage
+from hub.crypto.base import EnvelopeError
+from hub.crypto.envelope import DecisionHeader, Issuance, open_ingress, present
+from hub.events import event_from_issuance
+from hub.ledger.entries import EntryDraft
+from hub.logs import get_logger
+from hub.policy.base import Disclosure, NotEntitledError
+from hub.policy.decide import decide
+from hub.refusals import Refusal, refuse
+from schemas.errors import SchemaError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hub.broker.base import Broker, IncomingMessage
+    from hub.broker.topology import TopologyNames
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from hub.ledger.entries import Group, LedgerEntry
+    from hub.ledger.pseudonyms import Pseudonymizer
+    from hub.ledger.service import Ledger
+    from hub.policy.load import Policy
+    from schemas.base import CaseEvent, FieldGroup
+
+log = get_logger("hub.pipeline")
+#: Namespace of derived decision ids (a fixed random UUID of this project).
+DECISION_NAMESPACE: Final = uuid.UUID("3f0c6b7e-2d4a-4e8e-9a51-6c0f1d2b8e73")
+_PERSON_REF: Final = re.compile(r"^P-[0-9A-HJKMNP-TV-Z]{10}$")
+_MAX_LABEL: Final = 240
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class HubContext:
+    """Everything the pipeline needs, built once per worker."""
+
+    keyring: PartyKeyring
+    directory: KeyDirectory
+    policy: Policy
+    ledger: Ledger
+    broker: Broker
+    pseudonyms: Pseudonymizer
+    names: TopologyNames
+    max_envelope_bytes: int
+    require_user_id: bool = True
+    clock: Callable[[], datetime] = field(default=_utcnow)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An event that passed every check before the decision."""
+
+    issuance: Issuance
+    event: CaseEvent
+    content_hash: str
+
+
+def decision_id(event_id: uuid.UUID, content_hash: str, recipient: str | None) -> uuid.UUID:
+    """The decision id for one recipient (or ``None``: nothing disclosed) of one event."""
+    return uuid.uuid5(DECISION_NAMESPACE, f"{event_id}|{content_hash}|{recipient or '-'}")
+
+
+def accept(ctx: HubContext, message: IncomingMessage) -> Accepted:
+    """Steps 1 to 3: size, envelope, sender and schema.
+
+    Raises:
+        Refusal: with the reason code of the first failed check.
+    """
+    if len(message.body) > ctx.max_envelope_bytes:
+        raise Refusal("payload.too_large")
+    try:
+        issuance = open_ingress(
+            message.body.decode("ascii"), ctx.keyring, ctx.directory, now=ctx.clock()
+        )
+    except UnicodeDecodeError:
+        raise Refusal("envelope.malformed") from None
+    except EnvelopeError as error:
+        raise Refusal(error.code.value) from None
+    claims = issuance.claims
+    if message.user_id != claims.issuer and (ctx.require_user_id or message.user_id is not None):
+        raise Refusal("sender.mismatch", event_id=claims.event_id, event_type=claims.event_type)
+    try:
+        event = event_from_issuance(issuance)
+    except (SchemaError, EnvelopeError) as error:
+        raise Refusal(str(error.code), claims.event_id, claims.issuer, claims.event_type) from None
+    content_hash = hashlib.sha256(issuance.issuer_jwt.encode("ascii")).hexdigest()
+    return Accepted(issuance, event, content_hash)
+
+
+def _persons(event: CaseEvent) -> tuple[str, ...]:
+    found: set[str] = set()
+    stack: list[Any] = [event.model_dump(mode="json")]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and _PERSON_REF.match(node):
+            found.add(node)
+    return tuple(sorted(found))
+
+
+def _letters(groups: frozenset[FieldGroup]) -> tuple[Group, ...]:
+    return tuple(g.value for g in sorted(groups))
+
+
+def _clauses(disclosure: Disclosure) -> str:
+    text = disclosure.clauses
+    if len(text) <= _MAX_LABEL:
+        return text
+    return f"{disclosure.primary.reference};+{len(disclosure.grants) - 1} more"
+
+
+def _drafts(ctx: HubContext, accepted: Accepted, disclosures: list[Disclosure]) -> list[EntryDraft]:
+    event, now = accepted.event, ctx.clock()
+    common: dict[str, Any] = {
+        "kind": "disclosure",
+        "recorded_at": now,
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "case_pseudonym": ctx.pseudonyms.case(event.case_reference),
+        "person_pseudonyms": ctx.pseudonyms.persons(_persons(event)),
+        "provider": event.author_agency,
+        "policy_hash": ctx.policy.hash,
+    }
+    if not disclosures:
+        did = decision_id(event.event_id, accepted.content_hash, None)
+        return [EntryDraft(**common, decision_id=did, outcome="nothing_disclosed")]
+    return [
+        EntryDraft(
+            **common,
+            decision_id=decision_id(event.event_id, accepted.content_hash, d.recipient),
+            recipient=d.recipient,
+            agreement_id=d.primary.agreement_id,
+            agreement_version=d.primary.agreement_version,
+            clause=_clauses(d),
+            purpose=d.primary.purpose,
+            lawful_basis=d.primary.lawful_basis,
+            groups_disclosed=_letters(d.disclosed),
+            groups_withheld=_letters(d.withheld),
+            outcome="disclosed",
+        )
+        for d in disclosures
+    ]
+
+
+async def _publish_deliveries(
+    ctx: HubContext, accepted: Accepted, entries: list[LedgerEntry]
+) -> None:
+    claims = accepted.issuance.claims
+    publishes = []
+    for entry in entries:
+        if entry.outcome != "disclosed" or entry.recipient is None:
+            continue
+        header = DecisionHeader(
+            entry.decision_id,
+            entry.agreement_id or "",
+            entry.agreement_version or 1,
+            entry.recipient,
+        )
+        groups: set[FieldGroup] = {
+            g for g in accepted.issuance.groups if g.value in entry.groups_disclosed
+        }
+        sealed = present(
+            accepted.issuance, groups, header, ctx.keyring, ctx.directory, now=ctx.clock()
+        )
+        message = OutgoingMessage(
+            exchange=ctx.names.deliveries,
+            routing_key=entry.recipient,
+            body=sealed.encode("ascii"),
+            message_id=str(entry.decision_id),
+            headers={
+                "kind": "delivery",
+                "event-id": str(claims.event_id),
+                "event-type": claims.event_type,
+                "decision-id": str(entry.decision_id),
+                "sender": claims.issuer,
+                "recipient": entry.recipient,
+                "agreement-id": header.agreement_id,
+                "agreement-version": header.agreement_version,
+            },
+        )
+        publishes.append(ctx.broker.publish(message))
+    await asyncio.gather(*publishes)
+
+
+def _is_replay(accepted: Accepted, recorded: list[LedgerEntry]) -> bool:
+    event_id = accepted.event.event_id
+    return any(
+        e.kind == "disclosure"
+        and e.decision_id != decision_id(event_id, accepted.content_hash, e.recipient)
+        for e in recorded
+    )
+
+
+async def disclose(ctx: HubContext, accepted: Accepted) -> tuple[list[LedgerEntry], bool]:
+    """Steps 4 to 7 for an accepted event.
+
+    Returns:
+        The ledger entries the deliveries rest on, and whether they were recorded
+        before (a redelivery).
+
+    Raises:
+        Refusal: ``event.replayed`` or ``sender.not_entitled``.
+    """
+    event = accepted.event
+    recorded = [
+        e for e in await ctx.ledger.entries_for_event(event.event_id) if e.kind == "disclosure"
+    ]
+    seen = bool(recorded)
+    if seen and _is_replay(accepted, recorded):
+        raise Refusal("event.replayed", event.event_id, event.author_agency, event.event_type)
+    if not seen:
+        try:
+            decisions = decide(
+                event, event.author_agency, ctx.policy.agreements, ctx.policy.rules, ctx.clock()
+            )
+        except NotEntitledError as error:
+            raise Refusal(
+                error.code, event.event_id, event.author_agency, event.event_type
+            ) from None
+        recorded = await ctx.ledger.append(_drafts(ctx, accepted, decisions.disclosures()))
+    await _publish_deliveries(ctx, accepted, recorded)
+    return recorded, seen
+
+
+async def process(ctx: HubContext, message: IncomingMessage) -> str:
+    """Carry one ingress message through every step and ack it.
+
+    Returns:
+        ``disclosed``, ``redelivered`` or the refusal code.
+
+    Raises:
+        Exception: anything unexpected (ledger or broker down) propagates unacked;
+            the consumer loop returns the message to the queue.
+    """
+    try:
+        accepted = accept(ctx, message)
+        entries, seen = await disclose(ctx, accepted)
+    except Refusal as refusal:
+        await refuse(ctx, message, refusal)
+        await message.ack()
+        return refusal.code
+    await message.ack()
+    log.info(
+        "event.redelivered" if seen else "event.disclosed",
+        event_id=str(accepted.event.event_id),
+        event_type=accepted.event.event_type,
+        sender=accepted.event.author_agency,
+        recipients=[e.recipient for e in entries if e.recipient],
+    )
+    return "redelivered" if seen else "disclosed"

@@ -1,0 +1,141 @@
+"""Refusals (ARCHITECTURE section 8): record, quarantine whole, tell the sender.
+
+A refused message is recorded in the ledger first (P4), then published whole to
+the quarantine exchange with its reason code in the headers (it can be replayed
+later, say once a key is registered), then the sender gets a signed notice naming
+the code and the event id. The sender is the broker-authenticated AMQP user (never
+an unverified claim inside the message), so a forged message cannot make the hub
+send notices to a party that did not send it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import TYPE_CHECKING, Any, Final
+
+from hub.broker.base import OutgoingMessage
+from hub.crypto.base import EnvelopeError
+from hub.crypto.notice import RefusalNotice, seal_notice
+from hub.ledger.entries import EntryDraft
+from hub.logs import get_logger
+
+if TYPE_CHECKING:
+    from hub.broker.base import IncomingMessage
+    from hub.pipeline import HubContext
+
+log = get_logger("hub.refusals")
+REFUSAL_NAMESPACE: Final = uuid.UUID("8b7f5c2e-9d1a-4c36-b0e4-2f6a9c3d5e81")
+
+
+class Refusal(Exception):  # noqa: N818 - a refusal is an outcome, not a fault
+    """An ingress message the hub will not deliver, with its stable reason code."""
+
+    def __init__(
+        self,
+        code: str,
+        event_id: uuid.UUID | None = None,
+        sender: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        """Make a refusal; every argument is an id or a code, never content."""
+        super().__init__(code)
+        self.code = code
+        self.event_id = event_id
+        self.sender = sender
+        self.event_type = event_type
+
+
+_EVENT_TYPE: Final = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
+
+
+def _event_type(refusal: Refusal) -> str | None:
+    """A signed but uncatalogued event type may be any text: keep it only if id-shaped."""
+    value = refusal.event_type
+    return value if value is not None and _EVENT_TYPE.match(value) else None
+
+
+def refusal_id(body: bytes) -> uuid.UUID:
+    """The decision id of a refusal: the same message refused twice is one entry."""
+    return uuid.uuid5(REFUSAL_NAMESPACE, hashlib.sha256(body).hexdigest())
+
+
+def _notify_party(ctx: HubContext, message: IncomingMessage, refusal: Refusal) -> str | None:
+    party = message.user_id or refusal.sender
+    if (
+        party is None
+        or party == ctx.keyring.party
+        or not ctx.directory.valid_keys(party, "enc", ctx.clock())
+    ):
+        return None
+    return party
+
+
+def _headers(
+    refusal: Refusal, decision: uuid.UUID, kind: str, sender: str | None
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {"kind": kind, "reason": refusal.code, "decision-id": str(decision)}
+    if refusal.event_id is not None:
+        headers["event-id"] = str(refusal.event_id)
+    if _event_type(refusal) is not None:
+        headers["event-type"] = _event_type(refusal)
+    if sender is not None:
+        headers["sender"] = sender
+    return headers
+
+
+async def _notify(ctx: HubContext, party: str, refusal: Refusal, decision: uuid.UUID) -> None:
+    notice = RefusalNotice(refusal.code, decision, refusal.event_id, party, ctx.clock())
+    try:
+        sealed = seal_notice(notice, ctx.keyring, ctx.directory)
+    except EnvelopeError as error:
+        log.warning("notice.not_sent", decision_id=str(decision), code=error.code.value)
+        return
+    await ctx.broker.publish(
+        OutgoingMessage(
+            exchange=ctx.names.deliveries,
+            routing_key=party,
+            body=sealed.encode("ascii"),
+            message_id=str(uuid.uuid5(decision, "notice")),
+            headers=_headers(refusal, decision, "refusal-notice", party),
+        )
+    )
+
+
+async def refuse(ctx: HubContext, message: IncomingMessage, refusal: Refusal) -> None:
+    """Record, quarantine and notify one refusal; the caller acks after this returns."""
+    decision = refusal_id(message.body)
+    party = _notify_party(ctx, message, refusal)
+    sender = party or refusal.sender
+    draft = EntryDraft(
+        kind="refusal",
+        decision_id=decision,
+        recorded_at=ctx.clock(),
+        event_id=refusal.event_id,
+        event_type=_event_type(refusal),
+        provider=sender,
+        policy_hash=ctx.policy.hash,
+        outcome="refused",
+        reason_code=refusal.code,
+    )
+    await ctx.ledger.append([draft])
+    await ctx.broker.publish(
+        OutgoingMessage(
+            exchange=ctx.names.quarantine,
+            routing_key="",
+            body=message.body,
+            message_id=str(decision),
+            content_type="application/octet-stream",
+            headers=_headers(refusal, decision, "refusal", sender),
+        )
+    )
+    if party is not None:
+        await _notify(ctx, party, refusal, decision)
+    log.warning(
+        "event.refused",
+        decision_id=str(decision),
+        code=refusal.code,
+        sender=sender,
+        event_id=str(refusal.event_id) if refusal.event_id else None,
+    )

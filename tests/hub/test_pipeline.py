@@ -1,0 +1,271 @@
+"""The pipeline end to end on the in-memory broker and a SQLite ledger."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from hub.broker.base import IncomingMessage, OutgoingMessage
+from hub.broker.memory import MemoryBroker, MemoryNode
+from hub.broker.testing import next_delivery
+from hub.broker.topology import TopologyNames, default_topology
+from hub.crypto.envelope import issue_event, open_delivery
+from hub.crypto.notice import open_notice
+from hub.ledger.base import ErrorCode as LedgerErrorCode
+from hub.ledger.base import LedgerError
+from hub.ledger.pseudonyms import Pseudonymizer
+from hub.ledger.service import open_ledger
+from hub.ledger.verify import verify_entries
+from hub.pipeline import HubContext, process
+from hub.policy.load import load_policy
+from schemas.base import new_event_id, split_groups
+from schemas.samples import sample_event
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from schemas.base import CaseEvent
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+AGENCIES = ("police", "probation", "health", "advocacy")
+
+
+@dataclass
+class Hub:
+    """A hub worker's context plus the agencies' connections to the same node."""
+
+    ctx: HubContext
+    node: MemoryNode
+    keyrings: dict[str, PartyKeyring]
+    agencies: dict[str, MemoryBroker] = field(default_factory=dict)
+
+    async def publish(self, agency: str, event: CaseEvent, *, user: str | None = None) -> bytes:
+        """Issue ``event`` as ``agency`` and publish it over ``user``'s connection."""
+        envelope = issue_event(event, self.keyrings[agency], self.ctx.directory).encode()
+        await self.send(user or agency, envelope, event.event_id)
+        return envelope
+
+    async def send(self, user: str, body: bytes, message_id: uuid.UUID) -> None:
+        """Publish raw bytes to ingress over ``user``'s connection."""
+        broker = self.agencies[user]
+        names = self.ctx.names
+        await broker.publish(
+            OutgoingMessage(names.ingress, user, body, str(message_id), user_id=user)
+        )
+
+    async def step(self) -> str:
+        """Consume one ingress message and process it."""
+        async with self.ctx.broker.consume(self.ctx.names.ingress_queue, 1) as consumer:
+            return await process(self.ctx, await next_delivery(consumer))
+
+    async def drain(self, queue: str) -> list[IncomingMessage]:
+        """Take every message waiting in ``queue``, acking each."""
+        taken: list[IncomingMessage] = []
+        async with self.agencies["police"].consume(queue, 100) as consumer:
+            while True:
+                try:
+                    message = await next_delivery(consumer, 0.05)
+                except TimeoutError:
+                    return taken
+                await message.ack()
+                taken.append(message)
+
+
+@pytest.fixture
+async def hub(
+    tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> AsyncIterator[Hub]:
+    """A fresh hub on a fresh memory node with a SQLite ledger."""
+    node, names = MemoryNode(), TopologyNames()
+    policy = load_policy(DEPLOY / "agreements", DEPLOY / "parties.toml", DEPLOY / "rules.toml")
+    async with AsyncExitStack() as stack:
+        broker = await stack.enter_async_context(MemoryBroker(node, user="hub"))
+        await broker.apply(default_topology(AGENCIES, names=names))
+        ledger = await open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", keyring=keyrings["hub"])
+        stack.push_async_callback(ledger.close)
+        ctx = HubContext(
+            keyrings["hub"],
+            directory,
+            policy,
+            ledger,
+            broker,
+            Pseudonymizer(b"k" * 32),
+            names,
+            256 * 1024,
+        )
+        result = Hub(ctx, node, keyrings)
+        for agency in AGENCIES:
+            result.agencies[agency] = await stack.enter_async_context(
+                MemoryBroker(node, user=agency)
+            )
+        yield result
+
+
+def _fresh(event_type: str) -> CaseEvent:
+    return sample_event(event_type).model_copy(update={"event_id": new_event_id()})
+
+
+async def test_event_reaches_each_entitled_recipient_with_its_groups(hub: Hub) -> None:
+    """A safety plan reaches police, probation and health with exactly their groups, verified."""
+    event = _fresh("VictimSafetyPlanUpdated")
+    await hub.publish("advocacy", event)
+    assert await hub.step() == "disclosed"
+    expected = {"police": "AEFGH", "probation": "AEF", "health": "AE"}
+    groups = split_groups(event)
+    for party, letters in expected.items():
+        [message] = await hub.drain(hub.ctx.names.inbox(party))
+        delivery = open_delivery(message.body.decode(), hub.keyrings[party], hub.ctx.directory)
+        assert "".join(sorted(delivery.groups)) == letters
+        assert all(delivery.groups[g] == groups[g] for g in delivery.groups)
+        assert message.headers["decision-id"] == str(delivery.decision.decision_id)
+    assert await hub.drain(hub.ctx.names.inbox("advocacy")) == []
+    entries = await hub.ctx.ledger.read()
+    assert sorted(e.recipient or "" for e in entries) == ["health", "police", "probation"]
+    health = next(e for e in entries if e.recipient == "health")
+    assert health.groups_withheld == ("F", "G", "H")
+    assert health.clause == "masip-exampleshire@1#advocacy-to-health-core"
+    assert health.lawful_basis == "UK GDPR Art 6(1)(e); Art 9(2)(g), DPA 2018 Sch 1 para 18"
+
+
+async def test_redelivered_message_republishes_without_a_second_entry(hub: Hub) -> None:
+    """The same message twice gives the same deliveries again and no new ledger entry."""
+    event = _fresh("ReferralReceived")
+    envelope = await hub.publish("police", event)
+    assert await hub.step() == "disclosed"
+    first = await hub.drain(hub.ctx.names.inbox("probation"))
+    await hub.send("police", envelope, event.event_id)
+    assert await hub.step() == "redelivered"
+    second = await hub.drain(hub.ctx.names.inbox("probation"))
+    assert [m.message_id for m in first] == [m.message_id for m in second]
+    assert len(await hub.ctx.ledger.read()) == 3
+
+
+async def test_same_event_id_with_other_content_is_a_replay(hub: Hub) -> None:
+    """A second, different envelope with a used event id is refused event.replayed and noticed."""
+    event = _fresh("ReferralReceived")
+    await hub.publish("police", event)
+    await hub.step()
+    await hub.drain(hub.ctx.names.inbox("police"))
+    await hub.publish("police", event)  # fresh salts: same event id, other bytes
+    assert await hub.step() == "event.replayed"
+    [quarantined] = await hub.drain(hub.ctx.names.quarantine)
+    assert quarantined.headers["reason"] == "event.replayed"
+    [notice] = await hub.drain(hub.ctx.names.inbox("police"))
+    opened = open_notice(notice.body.decode(), hub.keyrings["police"], hub.ctx.directory)
+    assert (opened.code, opened.event_id) == ("event.replayed", event.event_id)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"not a jwe", "envelope.malformed"),
+        (b"\xff\xfe", "envelope.malformed"),
+        (b"x" * (256 * 1024 + 1), "payload.too_large"),
+    ],
+    ids=["garbage", "not-ascii", "oversized"],
+)
+async def test_bad_input_is_refused_recorded_quarantined_and_noticed(
+    hub: Hub, body: bytes, code: str
+) -> None:
+    """Bad bytes are refused: a ledger entry, a quarantined copy and a notice to the sender."""
+    await hub.send("health", body, uuid.uuid4())
+    assert await hub.step() == code
+    [entry] = await hub.ctx.ledger.read()
+    assert (entry.kind, entry.reason_code, entry.provider) == ("refusal", code, "health")
+    [quarantined] = await hub.drain(hub.ctx.names.quarantine)
+    assert quarantined.body == body
+    [notice] = await hub.drain(hub.ctx.names.inbox("health"))
+    assert open_notice(notice.body.decode(), hub.keyrings["health"], hub.ctx.directory).code == code
+
+
+async def test_sender_not_entitled_is_refused(hub: Hub) -> None:
+    """Health may not provide a safety plan: refused sender.not_entitled, nothing delivered."""
+    event = _fresh("VictimSafetyPlanUpdated").model_copy(update={"author_agency": "health"})
+    await hub.publish("health", event)
+    assert await hub.step() == "sender.not_entitled"
+    for party in ("police", "probation", "advocacy"):
+        assert await hub.drain(hub.ctx.names.inbox(party)) == []
+
+
+async def test_amqp_user_must_be_the_signed_sender(hub: Hub) -> None:
+    """An event signed by police but published by advocacy's user is refused sender.mismatch."""
+    event = _fresh("ReferralReceived")
+    await hub.publish("police", event, user="advocacy")
+    assert await hub.step() == "sender.mismatch"
+    [notice] = await hub.drain(hub.ctx.names.inbox("advocacy"))
+    assert (
+        open_notice(notice.body.decode(), hub.keyrings["advocacy"], hub.ctx.directory).code
+        == "sender.mismatch"
+    )
+    assert await hub.drain(hub.ctx.names.inbox("police")) == []
+
+
+async def test_ledger_verifies_and_logs_carry_no_personal_data(hub: Hub) -> None:
+    """After a run of events the ledger verifies, and no log line holds any event value."""
+    events = [
+        _fresh(t)
+        for t in ("ReferralReceived", "ScreeningCompleted", "OrderEvent", "BreachReported")
+    ]
+    events.append(_fresh("VictimSafetyPlanUpdated"))
+    with capture_logs() as logs:
+        for event in events:
+            await hub.publish(event.author_agency, event)
+            assert await hub.step() == "disclosed"
+    rendered = json.dumps(logs, default=str)
+    allowed = set(AGENCIES) | {e.event_type for e in events} | {str(e.event_id) for e in events}
+    for event in events:
+        for value in _strings(event.model_dump(mode="json")):
+            if len(value) >= 4 and value not in allowed:
+                assert value not in rendered
+    assert [line["event"] for line in logs].count("event.disclosed") == len(events)
+    checkpoint = await hub.ctx.ledger.checkpoint_now()
+    assert checkpoint is not None
+    entries = await hub.ctx.ledger.read()
+    report = verify_entries(entries, [checkpoint.token], hub.ctx.directory)
+    assert report.intact
+    assert report.checkpoint_size == len(entries)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+async def test_nothing_is_delivered_when_the_ledger_cannot_record(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the ledger down, nothing is published, the message is not acked, and it comes back."""
+
+    async def unavailable(_: object) -> None:
+        raise LedgerError(LedgerErrorCode.UNAVAILABLE, "test: ledger down")
+
+    event = _fresh("ReferralReceived")
+    await hub.publish("police", event)
+    monkeypatch.setattr(hub.ctx.ledger, "append", unavailable)
+    with pytest.raises(LedgerError):
+        await hub.step()
+    for party in ("probation", "health", "advocacy"):
+        assert await hub.drain(hub.ctx.names.inbox(party)) == []
+    monkeypatch.undo()
+    assert await hub.step() == "disclosed"
+    assert len(await hub.drain(hub.ctx.names.inbox("probation"))) == 1
+
+
+async def test_size_limit_applies_before_opening(hub: Hub) -> None:
+    """A good envelope over the worker's configured size limit is refused payload.too_large."""
+    hub.ctx = replace(hub.ctx, max_envelope_bytes=1024)
+    event = _fresh("ReferralReceived")
+    envelope = await hub.publish("police", event)
+    assert len(envelope) > 1024
+    assert await hub.step() == "payload.too_large"
