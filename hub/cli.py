@@ -146,6 +146,33 @@ def agreements_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_worker(args: argparse.Namespace) -> int:
+    """Run a hub worker with the settings in ``--config`` and the environment."""
+    import asyncio  # noqa: PLC0415 - only the worker needs the event loop
+
+    from hub.logs import configure  # noqa: PLC0415
+    from hub.settings import SettingsError, load_settings  # noqa: PLC0415
+    from hub.worker import run  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as error:
+        raise CommandError(error.code, f"{error.setting}: {error.problem}") from None
+    configure(settings.log_format, settings.log_level)
+    from hub.broker.base import BrokerError  # noqa: PLC0415
+    from hub.ledger.base import LedgerError  # noqa: PLC0415
+    from hub.policy.base import PolicyError  # noqa: PLC0415
+
+    try:
+        return asyncio.run(run(settings))
+    except (BrokerError, LedgerError) as error:
+        raise CommandError(error.code.value, error.detail) from None
+    except PolicyError as error:
+        raise CommandError(error.code, f"{error.location}: {error.detail}") from None
+    except KeyFileError as error:
+        raise CommandError("keys.unreadable", str(error)) from None
+
+
 def demo(_: argparse.Namespace) -> int:
     """Play a fictional event through the envelope from publisher to recipients."""
     from hub.demo import run  # noqa: PLC0415 - the demo pulls in samples
@@ -191,6 +218,9 @@ def _parser() -> argparse.ArgumentParser:
     from hub.ledger.cli import add_audit_commands  # noqa: PLC0415 - the ledger pulls in drivers
 
     add_audit_commands(commands)
+    worker = commands.add_parser("run", help="run a hub worker")
+    worker.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
+    worker.set_defaults(func=run_worker)
     commands.add_parser("demo", help="walk a fictional event through").set_defaults(func=demo)
     return parser
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hub.cli import main
+from hub.ledger.pseudonyms import generate_ledger_key
 
 SCHEMA_DIR = Path(__file__).parents[2] / "schemas" / "json"
 
@@ -60,3 +61,36 @@ def test_unreadable_key_folder_is_a_clear_error(
     err = capsys.readouterr().err
     assert "error keys.unreadable" in err
     assert "police.jwks.json" in err
+
+
+def test_run_with_a_bad_config_names_the_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hub run` with a missing or invalid settings file fails naming the problem."""
+    assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 1
+    assert "error settings.invalid: --config" in capsys.readouterr().err
+    config = tmp_path / "hub.toml"
+    config.write_text('keys_dir = "nowhere"\n')
+    assert main(["run", "--config", str(config)]) == 1
+    assert "error settings.invalid: keys_dir: folder does not exist" in capsys.readouterr().err
+
+
+def test_run_with_unreachable_broker_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker whose broker cannot be reached exits with broker.unavailable, no traceback."""
+    keys = tmp_path / "keys"
+    for party in ("hub", "police"):
+        assert main(["keys", "init", "--party", party, "--out", str(keys)]) == 0
+    generate_ledger_key(tmp_path / "ledger.key")
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        'keys_dir = "keys"\nprivate_keys = "keys/hub.private.jwks.json"\n'
+        'ledger_key_file = "ledger.key"\nledger_url = "sqlite:///' + str(tmp_path / "l.db") + '"\n'
+        'broker_url = "amqp://nobody:none@127.0.0.1:9/none"\nlog_format = "json"\n'
+    )
+    capsys.readouterr()
+    assert main(["run", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "error broker.unavailable" in err
+    assert "Traceback" not in err

@@ -7,21 +7,17 @@ when they fail. Each test gets its own names and deletes what it declared.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from yarl import URL
+from services import amqp_url
 
 from hub.broker.testing import BrokerHarness
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-URL_VARIABLE = "HUB_TEST_AMQP_URL"
-REQUIRE_VARIABLE = "HUB_REQUIRE_SERVICES"
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 HERE = Path(__file__).parent
 
 
@@ -48,25 +44,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("rabbitmq")
 
 
-def _amqp_url() -> str:
-    url = os.environ.get(URL_VARIABLE, "")
-    if not url:
-        reason = f"RabbitMQ tests need {URL_VARIABLE}; deploy/dev/rabbitmq.sh start prints one"
-        if os.environ.get(REQUIRE_VARIABLE) == "1":
-            pytest.fail(f"{REQUIRE_VARIABLE}=1 but {reason}")
-        pytest.skip(reason)
-    if URL(url).host not in LOOPBACK:
-        pytest.fail(f"{URL_VARIABLE} must point at 127.0.0.1: tests touch no other host")
-    return url
-
-
 @pytest.fixture(params=["memory", "rabbitmq"])
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[BrokerHarness]:
     """A broker to test: in memory, and RabbitMQ when ``HUB_TEST_AMQP_URL`` is set."""
     if request.param == "memory":
         harness = BrokerHarness("memory")
     else:
-        harness = BrokerHarness("rabbitmq", url=_amqp_url())
+        harness = BrokerHarness("rabbitmq", url=amqp_url())
     try:
         yield harness
     finally:
@@ -76,7 +60,7 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[BrokerHarness
 @pytest.fixture
 async def rabbit() -> AsyncIterator[BrokerHarness]:
     """A RabbitMQ harness only, for the AMQP broker's own tests."""
-    harness = BrokerHarness("rabbitmq", url=_amqp_url())
+    harness = BrokerHarness("rabbitmq", url=amqp_url())
     try:
         yield harness
     finally:

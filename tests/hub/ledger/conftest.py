@@ -8,7 +8,6 @@ that is dropped afterwards.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
+from services import postgres_dsn
 
 from hub.ledger.base import StoredEntry
 from hub.ledger.entries import EntryDraft
@@ -29,19 +29,6 @@ if TYPE_CHECKING:
 
     from hub.crypto.keys import PartyKeyring
     from hub.ledger.base import LedgerStore
-
-DSN_VARIABLE = "HUB_TEST_POSTGRES_DSN"
-REQUIRE_VARIABLE = "HUB_REQUIRE_SERVICES"
-
-
-def postgres_dsn() -> str:
-    """The test server's DSN, or skip (fail under HUB_REQUIRE_SERVICES=1) without one."""
-    dsn = os.environ.get(DSN_VARIABLE, "")
-    if dsn:
-        return dsn
-    if os.environ.get(REQUIRE_VARIABLE) == "1":
-        pytest.fail(f"{REQUIRE_VARIABLE}=1 but {DSN_VARIABLE} is not set")
-    pytest.skip(f"PostgreSQL ledger tests need {DSN_VARIABLE} (see deploy/dev/postgres.sh)")
 
 
 def _make_draft(**fields: Any) -> EntryDraft:

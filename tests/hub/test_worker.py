@@ -1,0 +1,163 @@
+"""A hub worker's consume loop, on memory + SQLite and on a real RabbitMQ + PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import asyncpg
+import pytest
+from services import amqp_url, postgres_dsn
+
+from hub.broker.amqp import AmqpBroker
+from hub.broker.base import OutgoingMessage
+from hub.broker.memory import MemoryBroker, MemoryNode
+from hub.broker.testing import delete_topologies, next_delivery
+from hub.broker.topology import TopologyNames, default_topology
+from hub.crypto.envelope import issue_event, open_delivery
+from hub.ledger.pseudonyms import Pseudonymizer
+from hub.ledger.service import open_ledger
+from hub.ledger.verify import verify_store
+from hub.pipeline import HubContext
+from hub.policy.load import load_policy
+from hub.worker import WorkerLimits, serve
+from schemas.base import new_event_id
+from schemas.samples import sample_event
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from hub.broker.base import Broker
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+AGENCIES = ("police", "probation", "health", "advocacy")
+LIMITS = WorkerLimits(prefetch=8, delivery_limit=3)
+
+
+async def _drop_schema(dsn: str, schema: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["memory", "rabbitmq"])
+async def world(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    keyrings: dict[str, PartyKeyring],
+    directory: KeyDirectory,
+) -> AsyncIterator[tuple[HubContext, Broker]]:
+    """A hub context and a publisher connection: memory + SQLite, or RabbitMQ + PostgreSQL."""
+    names = TopologyNames(prefix=f"w{uuid.uuid4().hex[:10]}.")
+    topology = default_topology(AGENCIES, LIMITS.delivery_limit, names=names)
+    policy = load_policy(DEPLOY / "agreements", DEPLOY / "parties.toml", DEPLOY / "rules.toml")
+    async with AsyncExitStack() as stack:
+        if request.param == "memory":
+            node = MemoryNode()
+            hub_broker: Broker = MemoryBroker(node, user="hub")
+            publisher: Broker = MemoryBroker(node, user="hub")
+            ledger = await open_ledger(f"sqlite:///{tmp_path / 'l.db'}", keyring=keyrings["hub"])
+        else:
+            url, dsn = amqp_url(), postgres_dsn()
+            schema = f"worker_test_{uuid.uuid4().hex[:10]}"
+            stack.push_async_callback(_drop_schema, dsn, schema)
+            stack.push_async_callback(delete_topologies, url, [topology])
+            hub_broker, publisher = AmqpBroker(url), AmqpBroker(url)
+            ledger = await open_ledger(dsn, keyring=keyrings["hub"], schema=schema)
+        stack.push_async_callback(ledger.close)
+        for broker in (hub_broker, publisher):
+            await broker.connect()
+            stack.push_async_callback(broker.close)
+        await hub_broker.apply(topology)
+        # One broker user in the test vhost: per-agency users and the user_id check
+        # against real RabbitMQ permissions come with deploy/rabbitmq's definitions.
+        ctx = HubContext(
+            keyrings["hub"], directory, policy, ledger, hub_broker,
+            Pseudonymizer(b"w" * 32), names, 256 * 1024, require_user_id=False,
+        )  # fmt: skip
+        yield ctx, publisher
+
+
+async def _publish(
+    publisher: Broker, ctx: HubContext, keyrings: dict[str, PartyKeyring], kind: str
+) -> uuid.UUID:
+    event = sample_event(kind).model_copy(update={"event_id": new_event_id()})
+    body = issue_event(event, keyrings[event.author_agency], ctx.directory).encode()
+    names = ctx.names
+    await publisher.publish(
+        OutgoingMessage(names.ingress, event.author_agency, body, str(event.event_id))
+    )
+    return event.event_id
+
+
+async def _collect(broker: Broker, queue: str, count: int) -> list[bytes]:
+    bodies = []
+    async with broker.consume(queue, 50) as consumer:
+        for _ in range(count):
+            message = await next_delivery(consumer, 20)
+            await message.ack()
+            bodies.append(message.body)
+    return bodies
+
+
+async def test_worker_delivers_every_event_and_the_ledger_verifies(
+    world: tuple[HubContext, Broker], keyrings: dict[str, PartyKeyring]
+) -> None:
+    """Thirty events through the consume loop reach every entitled inbox; the ledger is intact."""
+    ctx, publisher = world
+    sent = [await _publish(publisher, ctx, keyrings, "ReferralReceived") for _ in range(30)]
+    stop = asyncio.Event()
+    worker = asyncio.create_task(serve(ctx, LIMITS, stop))
+    try:
+        for party in ("probation", "health", "advocacy"):
+            bodies = await _collect(publisher, ctx.names.inbox(party), len(sent))
+            opened = {
+                open_delivery(b.decode(), keyrings[party], ctx.directory).claims.event_id
+                for b in bodies
+            }
+            assert opened == set(sent)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 10)
+    assert len(await ctx.ledger.read()) == 3 * len(sent)
+    await ctx.ledger.checkpoint_now()
+    report = await verify_store(ctx.ledger.store, ctx.directory)
+    assert report.intact
+    assert report.entries == 3 * len(sent)
+
+
+async def test_message_that_always_crashes_is_refused_after_the_delivery_limit(
+    world: tuple[HubContext, Broker],
+    keyrings: dict[str, PartyKeyring],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A message the pipeline crashes on every time ends refused, recorded and quarantined."""
+    ctx, publisher = world
+    attempts = 0
+
+    async def crash(_: HubContext, __: object) -> str:
+        nonlocal attempts
+        attempts += 1
+        raise RuntimeError
+
+    monkeypatch.setattr("hub.worker.process", crash)
+    event_id = await _publish(publisher, ctx, keyrings, "ReferralReceived")
+    stop = asyncio.Event()
+    worker = asyncio.create_task(serve(ctx, LIMITS, stop))
+    try:
+        [quarantined] = await _collect(publisher, ctx.names.quarantine, 1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 10)
+    assert attempts == LIMITS.delivery_limit
+    [entry] = await ctx.ledger.read()
+    assert (entry.kind, entry.reason_code) == ("refusal", "message.unprocessable")
+    assert quarantined.startswith(b"eyJ")
+    assert entry.event_id is None  # refused before the envelope was opened: nothing is known
+    assert event_id not in {e.event_id for e in await ctx.ledger.read()}

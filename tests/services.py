@@ -1,0 +1,41 @@
+"""Where the real services of `make test` are: RabbitMQ and PostgreSQL on loopback.
+
+`make test` starts both and sets ``HUB_TEST_AMQP_URL``, ``HUB_TEST_POSTGRES_DSN``
+and ``HUB_REQUIRE_SERVICES=1``. Run by hand without them, the cases that need a
+service skip; with ``HUB_REQUIRE_SERVICES=1`` they fail instead, so CI cannot pass
+by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from yarl import URL
+
+AMQP_VARIABLE = "HUB_TEST_AMQP_URL"
+POSTGRES_VARIABLE = "HUB_TEST_POSTGRES_DSN"
+REQUIRE_VARIABLE = "HUB_REQUIRE_SERVICES"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _service(variable: str, what: str, script: str) -> str:
+    value = os.environ.get(variable, "")
+    if not value:
+        reason = f"{what} tests need {variable}; deploy/dev/{script} start prints one"
+        if os.environ.get(REQUIRE_VARIABLE) == "1":
+            pytest.fail(f"{REQUIRE_VARIABLE}=1 but {reason}")
+        pytest.skip(reason)
+    if URL(value).host not in LOOPBACK:
+        pytest.fail(f"{variable} must point at 127.0.0.1: tests touch no other host")
+    return value
+
+
+def amqp_url() -> str:
+    """The test RabbitMQ's URL, or skip (fail under HUB_REQUIRE_SERVICES=1)."""
+    return _service(AMQP_VARIABLE, "RabbitMQ", "rabbitmq.sh")
+
+
+def postgres_dsn() -> str:
+    """The test PostgreSQL's DSN, or skip (fail under HUB_REQUIRE_SERVICES=1)."""
+    return _service(POSTGRES_VARIABLE, "PostgreSQL", "postgres.sh")
