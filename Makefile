@@ -34,11 +34,11 @@ unit: $(STAMP)
 	amqp="$$(deploy/dev/rabbitmq.sh start $(SERVICES)/rabbitmq $(AMQP_PORT))"; \
 	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
 	export HUB_TEST_AMQP_URL="$$amqp" HUB_TEST_POSTGRES_DSN="$$postgres" HUB_REQUIRE_SERVICES=1; \
-	$(BIN)/pytest
+	timeout 1800 $(BIN)/pytest
 
 # The suite without services: RabbitMQ and PostgreSQL cases skip.
 unit-fast: $(STAMP)
-	$(BIN)/pytest
+	timeout 1800 $(BIN)/pytest
 
 services-down:
 	-@deploy/dev/rabbitmq.sh stop $(SERVICES)/rabbitmq >/dev/null 2>&1

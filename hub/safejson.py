@@ -9,6 +9,8 @@ JSON that arrives from outside the process goes through :func:`loads`.
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any, Final
 
 MAX_DEPTH: Final = 32
@@ -39,20 +41,30 @@ def _parse_int(text: str) -> int:
 def _parse_float(text: str) -> float:
     if len(text) > MAX_FLOAT_CHARS:
         raise UnsafeJSONError("number literal too long")
-    return float(text)
+    value = float(text)
+    if not math.isfinite(value):
+        raise UnsafeJSONError("number out of range")
+    return value
 
 
 def _parse_constant(_: str) -> float:
     raise UnsafeJSONError("NaN and Infinity are not JSON")
 
 
-def _depth(value: Any, limit: int) -> None:
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _walk(value: Any, limit: int) -> None:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > limit:
             raise UnsafeJSONError("nesting too deep")
+        if isinstance(node, str) and _SURROGATE.search(node):
+            raise UnsafeJSONError("lone surrogate in a string")
         if isinstance(node, dict):
+            if any(_SURROGATE.search(key) for key in node):
+                raise UnsafeJSONError("lone surrogate in a key")
             stack.extend((child, depth + 1) for child in node.values())
         elif isinstance(node, list):
             stack.extend((child, depth + 1) for child in node)
@@ -85,7 +97,7 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise UnsafeJSONError(type(error).__name__) from None
-    _depth(value, max_depth)
+    _walk(value, max_depth)
     return value
 
 

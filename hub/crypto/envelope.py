@@ -215,7 +215,7 @@ def _event_claims(claims: Mapping[str, Any], at: datetime) -> EventClaims:
         event_type, version = claims["event_type"], claims["schema_version"]
     except (KeyError, TypeError, ValueError, AttributeError):
         raise EnvelopeError(ErrorCode.MALFORMED, "jti or event claims missing") from None
-    if not isinstance(event_type, str) or not isinstance(version, int):
+    if not isinstance(event_type, str) or not isinstance(version, int) or isinstance(version, bool):
         raise EnvelopeError(ErrorCode.MALFORMED, "event_type or schema_version has wrong type")
     return EventClaims(
         claims["iss"], event_id, event_type, version, _check_iat(claims.get("iat"), at)
@@ -223,7 +223,7 @@ def _event_claims(claims: Mapping[str, Any], at: datetime) -> EventClaims:
 
 
 def verify_issuer_jwt(
-    token: str, directory: KeyDirectory, at: datetime
+    token: str, directory: KeyDirectory, at: datetime, hub: str = HUB_PARTY
 ) -> tuple[EventClaims, dict[str, Any]]:
     """Verify the issuer-signed JWT: algorithm, type, key, signature and sender.
 
@@ -238,6 +238,8 @@ def verify_issuer_jwt(
     if header.get("typ") != ISSUANCE_TYP or not isinstance(header.get("kid"), str):
         raise EnvelopeError(ErrorCode.MALFORMED, "issuer JWT lacks typ or kid")
     key = directory.verification_key(header["kid"], at)
+    if key.party == hub:  # the holder presents; it never issues (P2: withhold, never forge)
+        raise EnvelopeError(ErrorCode.SIGNATURE, "the hub's key cannot issue events")
     claims = sdjwt.verify_jwt(token, key.key)
     if claims.get("iss") != key.party:
         raise EnvelopeError(ErrorCode.SIGNATURE, "iss is not the owner of the signing key")
@@ -279,7 +281,7 @@ def open_ingress(
     token, disclosures, kb = sdjwt.split_sd_jwt(text)
     if kb is not None:
         raise EnvelopeError(ErrorCode.MALFORMED, "an issuance carries no key binding")
-    event_claims, claims = verify_issuer_jwt(token, directory, at)
+    event_claims, claims = verify_issuer_jwt(token, directory, at, keyring.party)
     _cnf_key(claims, directory, keyring.party, at)
     matched = sdjwt.match_disclosures(claims, disclosures)
     return Issuance(
@@ -312,6 +314,9 @@ def build_presentation(
         "aud": decision.recipient,
         "nonce": str(decision.decision_id),
         "sd_hash": sdjwt.sd_hash(prefix),
+        # ECDH-ES does not authenticate the sealer: the hub signs the agreement too.
+        "agreement_id": decision.agreement_id,
+        "agreement_version": decision.agreement_version,
     }
     return prefix + sdjwt.sign_jwt({"typ": KB_TYP}, kb_claims, hub_key.key)
 
@@ -342,6 +347,13 @@ def present(  # noqa: PLR0913 - each argument is one distinct input of the step
 
 
 def _decision_header(header: Mapping[str, Any], me: str) -> DecisionHeader:
+    version = header.get("agreement_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise EnvelopeError(ErrorCode.BINDING, "delivery header agreement_version is not an int")
+    if not all(
+        isinstance(header.get(k), str) for k in ("agreement_id", "recipient", "decision_id")
+    ):
+        raise EnvelopeError(ErrorCode.BINDING, "delivery header members have wrong types")
     try:
         decision = DecisionHeader(
             decision_id=uuid.UUID(header["decision_id"]),
@@ -381,6 +393,9 @@ def verify_key_binding(
         raise EnvelopeError(ErrorCode.BINDING, "key binding nonce is another decision")
     if claims.get("sd_hash") != sdjwt.sd_hash(prefix):
         raise EnvelopeError(ErrorCode.BINDING, "key binding sd_hash does not match")
+    signed = (claims.get("agreement_id"), claims.get("agreement_version"))
+    if signed != (decision.agreement_id, decision.agreement_version):
+        raise EnvelopeError(ErrorCode.BINDING, "key binding names another agreement")
     return _check_iat(claims.get("iat"), at)
 
 
@@ -406,7 +421,7 @@ def open_delivery(
     token, disclosures, kb = sdjwt.split_sd_jwt(text)
     if kb is None:
         raise EnvelopeError(ErrorCode.BINDING, "delivery carries no key binding")
-    event_claims, claims = verify_issuer_jwt(token, directory, at)
+    event_claims, claims = verify_issuer_jwt(token, directory, at, hub)
     matched = sdjwt.match_disclosures(claims, disclosures)
     holder_key = _cnf_key(claims, directory, hub, at)
     prefix = text[: len(text) - len(kb)]

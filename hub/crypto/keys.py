@@ -12,6 +12,7 @@ opens (ADR 0002).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -32,6 +33,9 @@ _ALGS: Final[dict[str, str]] = {"sig": SIGNING_ALG, "enc": KEY_ALG}
 _VALIDITY_MEMBERS: Final = ("nbf", "exp")
 DEFAULT_VALIDITY: Final = timedelta(days=365)
 PUBLIC_SUFFIX: Final = ".jwks.json"
+#: Validity bounds beyond this (year 2286) are mistakes, and overflow datetime on some systems.
+MAX_EPOCH: Final = 10**10
+PARTY_ID: Final = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 PRIVATE_SUFFIX: Final = ".private.jwks.json"
 
 
@@ -87,13 +91,15 @@ class KeyRecord:
             raise KeyFileError("key is not an Ed25519 signing or X25519 encryption JWK")
         if jwk.get("alg") != _ALGS[use]:
             raise KeyFileError("key algorithm is not allowed for its use")
+        nbf, exp = (jwk.get(m) for m in _VALIDITY_MEMBERS)
+        if not all(type(t) is int and 0 <= t < MAX_EPOCH for t in (nbf, exp)):
+            raise KeyFileError("nbf and exp must be whole seconds since the epoch")
+        material = {k: v for k, v in jwk.items() if k not in (*_VALIDITY_MEMBERS, "kid")}
         try:
-            nbf, exp = (int(jwk[m]) for m in _VALIDITY_MEMBERS)
-            material = {k: v for k, v in jwk.items() if k not in (*_VALIDITY_MEMBERS, "kid")}
             key = OKPKey.import_key(material)
         except (KeyError, TypeError, ValueError, JoseError) as error:
             raise KeyFileError(f"key is incomplete: {type(error).__name__}") from None
-        record = cls(party, use, _from_epoch(nbf), _from_epoch(exp), key)
+        record = cls(party, use, _from_epoch(nbf), _from_epoch(exp), key)  # type: ignore[arg-type]
         if jwk.get("kid") != record.kid:
             raise KeyFileError("kid is not the RFC 7638 thumbprint of the key")
         return record
@@ -208,6 +214,11 @@ def _read_jwks(path: Path) -> tuple[str, list[dict[str, Any]]]:
         raise KeyFileError(f"{path.name}: not a party JWK Set ({type(error).__name__})") from None
     if not isinstance(party, str) or not isinstance(keys, list):
         raise KeyFileError(f"{path.name}: not a party JWK Set")
+    # The file name says whose keys these are, and must agree with the content: a
+    # file cannot lend its keys to another party (the hub above all).
+    expected = path.name.removesuffix(PRIVATE_SUFFIX).removesuffix(PUBLIC_SUFFIX)
+    if not PARTY_ID.match(party) or party != expected:
+        raise KeyFileError(f"{path.name}: party is not the one the file is named for")
     return party, keys
 
 

@@ -78,10 +78,13 @@ def decode_disclosure(disclosure: str) -> tuple[str, str | None, Any]:
     Raises:
         EnvelopeError: ``envelope.malformed`` when it is not a disclosure.
     """
+    raw = b64url_decode(disclosure)
     try:
-        parts = safejson.loads(b64url_decode(disclosure))
+        parts = safejson.loads(raw)
     except ValueError:
-        raise EnvelopeError(ErrorCode.MALFORMED, "disclosure is not JSON") from None
+        parts = None  # raised below, outside the handler: no chained error quoting content
+    if parts is None:
+        raise EnvelopeError(ErrorCode.MALFORMED, "disclosure is not JSON")
     if not isinstance(parts, list) or len(parts) not in (2, 3):
         raise EnvelopeError(ErrorCode.MALFORMED, "disclosure is not a 2- or 3-element array")
     if not all(isinstance(p, str) for p in parts[:-1]):
@@ -133,6 +136,45 @@ def digests_in(payload: Mapping[str, Any]) -> set[str]:
                 else:
                     stack.append(item)
     return found
+
+
+_DIGEST: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def _nested_sd(value: Any) -> bool:
+    """Whether ``_sd`` or ``...`` appears anywhere inside ``value``."""
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "_sd" in node or "..." in node:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def signed_digests(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The digests of this profile: exactly one top-level ``_sd`` of unique SHA-256 digests.
+
+    RFC 9901 allows nested and array disclosures; this profile has one disclosure per
+    group at the top level, so anything else is refused rather than interpreted
+    (section 7.1: repeated digests MUST be rejected).
+
+    Raises:
+        EnvelopeError: ``envelope.malformed``.
+    """
+    sd = claims.get("_sd")
+    if not isinstance(sd, list) or len(sd) != SD_DIGEST_COUNT:
+        raise EnvelopeError(ErrorCode.MALFORMED, f"_sd is not a list of {SD_DIGEST_COUNT}")
+    if not all(isinstance(d, str) and _DIGEST.match(d) for d in sd) or len(set(sd)) != len(sd):
+        raise EnvelopeError(ErrorCode.MALFORMED, "_sd holds other than unique SHA-256 digests")
+    if _nested_sd({k: v for k, v in claims.items() if k != "_sd"}):
+        raise EnvelopeError(ErrorCode.MALFORMED, "selective disclosure outside the top-level _sd")
+    if not GROUP_NAMES.isdisjoint(claims):
+        raise EnvelopeError(ErrorCode.MALFORMED, "a field group appears as a plain claim")
+    return frozenset(sd)
 
 
 def make_disclosures(groups: Mapping[str, Any], salt: Salt) -> dict[str, str]:
@@ -197,7 +239,7 @@ def verify_jwt(token: str, key: OKPKey) -> dict[str, Any]:
     try:
         claims = safejson.loads(payload)
     except ValueError:
-        raise EnvelopeError(ErrorCode.MALFORMED, "JWT claims are not JSON") from None
+        claims = None  # raised below, outside the handler: no chained error quoting content
     if not isinstance(claims, dict):
         raise EnvelopeError(ErrorCode.MALFORMED, "JWT claims are not an object")
     return claims
@@ -217,7 +259,7 @@ def match_disclosures(
     """
     if claims.get("_sd_alg") != SD_ALG:
         raise EnvelopeError(ErrorCode.MALFORMED, "_sd_alg is not sha-256")
-    signed = digests_in(claims)
+    signed = signed_digests(claims)
     groups: dict[str, tuple[str, Any]] = {}
     for position, disclosure in enumerate(disclosures):
         if disclosure_digest(disclosure) not in signed:

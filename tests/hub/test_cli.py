@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+import structlog
 
 from hub.cli import main
 from hub.ledger.pseudonyms import generate_ledger_key
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 SCHEMA_DIR = Path(__file__).parents[2] / "schemas" / "json"
+
+
+@pytest.fixture(autouse=True)
+def _default_logging() -> Iterator[None]:
+    """`hub run` configures logging for the process; put the defaults back after each test."""
+    yield
+    structlog.reset_defaults()
 
 
 def test_demo_verifies_every_delivery(capsys: pytest.CaptureFixture[str]) -> None:

@@ -103,7 +103,13 @@ def _jwcrypto_issue(data: dict[str, Any], rings: Rings, directory: KeyDirectory)
         "schema_version": data["schema_version"],
         "cnf": {"jwk": {k: hub_sig[k] for k in ("kty", "crv", "x")}},
         "_sd_alg": "sha-256",
-        "_sd": sorted(_b64(hashlib.sha256(d.encode()).digest()) for d in disclosures),
+        "_sd": sorted(
+            [_b64(hashlib.sha256(d.encode()).digest()) for d in disclosures]
+            + [
+                _b64(hashlib.sha256(secrets.token_bytes(32)).digest())
+                for _ in range(8 - len(disclosures))
+            ]
+        ),
     }
     signed = jws.JWS(json.dumps(claims).encode())
     header = {"alg": "Ed25519", "typ": "case-event+sd-jwt", "kid": signing.thumbprint()}
