@@ -10,7 +10,7 @@ SERVICES := /tmp/case-event-hub-test
 AMQP_PORT ?= 56729
 PG_PORT ?= 54329
 
-.PHONY: all test lint typecheck unit unit-fast services-down demo bench schemas asyncapi clean
+.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-pipeline schemas asyncapi clean
 
 all: test
 
@@ -60,3 +60,12 @@ asyncapi: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# Events per second through the whole pipeline, memory and RabbitMQ + PostgreSQL.
+bench-pipeline: $(STAMP)
+	@set -e; \
+	trap '$(MAKE) --no-print-directory services-down' EXIT; \
+	amqp="$$(deploy/dev/rabbitmq.sh start $(SERVICES)/rabbitmq $(AMQP_PORT))"; \
+	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
+	HUB_BENCH_AMQP_URL="$$amqp" HUB_BENCH_POSTGRES_DSN="$$postgres" \
+		$(BIN)/python bench/pipeline_throughput.py --events 500

@@ -74,6 +74,19 @@ def keys_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def keys_ledger_key(args: argparse.Namespace) -> int:
+    """Create the ledger's pseudonym key (HMAC), mode 0600; never overwrite one."""
+    from hub.ledger.pseudonyms import generate_ledger_key  # noqa: PLC0415
+
+    if args.out.exists():
+        raise CommandError(
+            "keys.exist", f"{args.out} exists; a new key would change every pseudonym"
+        )
+    generate_ledger_key(args.out)
+    print(f"ledger pseudonym key: {args.out} (mode 0600); keep a backup: pseudonyms depend on it")
+    return 0
+
+
 def keys_list(args: argparse.Namespace) -> int:
     """List every party's public keys and whether each is valid at a time."""
     try:
@@ -192,6 +205,9 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--not-before", type=_time, default=None, help="default: now")
     init.add_argument("--add", action="store_true", help="add keys beside existing ones")
     init.set_defaults(func=keys_init)
+    ledger_key = keys.add_parser("ledger-key", help="create the ledger's pseudonym key")
+    ledger_key.add_argument("--out", required=True, type=Path)
+    ledger_key.set_defaults(func=keys_ledger_key)
     listing = keys.add_parser("list", help="list public keys and their validity")
     listing.add_argument("dir", type=Path)
     listing.add_argument("--at", type=_time, default=None, help="default: now")

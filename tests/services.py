@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import asyncpg
 import pytest
 from yarl import URL
 
@@ -39,3 +40,12 @@ def amqp_url() -> str:
 def postgres_dsn() -> str:
     """The test PostgreSQL's DSN, or skip (fail under HUB_REQUIRE_SERVICES=1)."""
     return _service(POSTGRES_VARIABLE, "PostgreSQL", "postgres.sh")
+
+
+async def drop_schema(dsn: str, schema: str) -> None:
+    """Drop a PostgreSQL schema a test made, with everything in it."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await connection.close()

@@ -106,3 +106,24 @@ def test_run_with_unreachable_broker_is_a_clear_error(
     err = capsys.readouterr().err
     assert "error broker.unavailable" in err
     assert "Traceback" not in err
+
+
+def test_example_settings_name_every_setting() -> None:
+    """The example worker settings file holds exactly the settings a worker has."""
+    import tomllib  # noqa: PLC0415
+
+    from hub.settings import HubSettings  # noqa: PLC0415
+
+    example = Path(__file__).parents[2] / "deploy" / "hub.example.toml"
+    assert set(tomllib.loads(example.read_text())) == set(HubSettings.model_fields)
+
+
+def test_ledger_key_is_created_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hub keys ledger-key` writes a 0600 key and refuses to replace it."""
+    key = tmp_path / "ledger.key"
+    assert main(["keys", "ledger-key", "--out", str(key)]) == 0
+    assert key.stat().st_mode & 0o777 == 0o600
+    before = key.read_bytes()
+    assert main(["keys", "ledger-key", "--out", str(key)]) == 1
+    assert "error keys.exist" in capsys.readouterr().err
+    assert key.read_bytes() == before

@@ -8,9 +8,8 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import asyncpg
 import pytest
-from services import amqp_url, postgres_dsn
+from services import amqp_url, drop_schema, postgres_dsn
 
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import OutgoingMessage
@@ -38,14 +37,6 @@ AGENCIES = ("police", "probation", "health", "advocacy")
 LIMITS = WorkerLimits(prefetch=8, delivery_limit=3)
 
 
-async def _drop_schema(dsn: str, schema: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(params=["memory", "rabbitmq"])
 async def world(
     request: pytest.FixtureRequest,
@@ -66,7 +57,7 @@ async def world(
         else:
             url, dsn = amqp_url(), postgres_dsn()
             schema = f"worker_test_{uuid.uuid4().hex[:10]}"
-            stack.push_async_callback(_drop_schema, dsn, schema)
+            stack.push_async_callback(drop_schema, dsn, schema)
             stack.push_async_callback(delete_topologies, url, [topology])
             hub_broker, publisher = AmqpBroker(url), AmqpBroker(url)
             ledger = await open_ledger(dsn, keyring=keyrings["hub"], schema=schema)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
-from services import postgres_dsn
+from services import drop_schema, postgres_dsn
 
 from hub.ledger.base import StoredEntry
 from hub.ledger.entries import EntryDraft
@@ -142,14 +142,6 @@ class Harness:
             )
 
 
-async def _drop_schema(dsn: str, schema: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 async def harness(
     request: pytest.FixtureRequest, tmp_path: Path, keyrings: dict[str, PartyKeyring]
@@ -167,7 +159,7 @@ async def harness(
         yield made
     finally:
         await made.close()
-        await _drop_schema(dsn, schema)
+        await drop_schema(dsn, schema)
 
 
 @pytest.fixture
