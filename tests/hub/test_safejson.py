@@ -19,6 +19,9 @@ from hub import safejson
         ("[" * 100_000 + "]" * 100_000, "RecursionError|deep"),
         (b"\xff\xfe", "UnicodeDecodeError"),
         ('{"a": ', "JSONDecodeError"),
+        ("[1e999]", "out of range"),
+        ('["\\ud800"]', "surrogate"),
+        ('{"\\udfff": 1}', "surrogate"),
     ],
     ids=[
         "duplicate-key",
@@ -30,6 +33,9 @@ from hub import safejson
         "very-deep",
         "utf8",
         "cut",
+        "infinite-float",
+        "lone-surrogate",
+        "surrogate-key",
     ],
 )
 def test_refuses_unsafe_json(text: str | bytes, reason: str) -> None:

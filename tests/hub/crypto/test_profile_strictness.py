@@ -333,3 +333,35 @@ def test_private_key_set_with_a_public_key_is_refused(tmp_path: Path) -> None:
     private.chmod(0o600)
     with pytest.raises(KeyFileError, match="no private part"):
         load_keyring(private)
+
+
+@pytest.mark.parametrize("text", ["abc=", "ab+/", "ab c", "a"])
+def test_only_unpadded_base64url_is_read(text: str) -> None:
+    """Padding, the standard alphabet, spaces and impossible lengths are malformed."""
+    with pytest.raises(EnvelopeError) as caught:
+        sdjwt.b64url_decode(text)
+    assert caught.value.code is ErrorCode.MALFORMED
+
+
+def test_every_jws_part_must_be_base64url() -> None:
+    """A JWS whose payload or signature part is not base64url is malformed before verification."""
+    header = sdjwt.b64url_encode(b'{"alg":"Ed25519"}')
+    for token in (f"{header}.!!.c2ln", f"{header}.e30.!!"):
+        with pytest.raises(EnvelopeError) as caught:
+            sdjwt.read_jwt_header(token)
+        assert caught.value.code is ErrorCode.MALFORMED
+
+
+def test_non_ascii_plaintext_is_malformed(keyrings: Rings, directory: KeyDirectory) -> None:
+    """A JWE to the hub whose plaintext is not ASCII is refused, not a decoding crash."""
+    from jwcrypto import jwe, jwk  # noqa: PLC0415 - an independent sealer
+
+    hub_enc = directory.encryption_key("hub", NOW)
+    protected = {"alg": "ECDH-ES+A256KW", "enc": "A256GCM", "kid": hub_enc.kid, "cty": "sd-jwt"}
+    sealed = jwe.JWE("Zoë~".encode(), protected=json.dumps(protected))
+    sealed.add_recipient(
+        jwk.JWK(**{k: v for k, v in hub_enc.to_jwk().items() if k not in ("nbf", "exp")})
+    )
+    with pytest.raises(EnvelopeError) as caught:
+        open_ingress(sealed.serialize(compact=True), keyrings["hub"], directory)
+    assert caught.value.code is ErrorCode.MALFORMED
