@@ -189,7 +189,9 @@ def run_worker(args: argparse.Namespace) -> int:
 def demo(_: argparse.Namespace) -> int:
     """Play a fictional event through the envelope from publisher to recipients."""
     from hub.demo import run  # noqa: PLC0415 - the demo pulls in samples
+    from hub.logs import configure  # noqa: PLC0415
 
+    configure("console", "WARNING")  # the timeline is the output; refusals still log
     return run(print)
 
 

@@ -25,16 +25,20 @@ def _default_logging() -> Iterator[None]:
     structlog.reset_defaults()
 
 
-def test_demo_verifies_every_delivery(capsys: pytest.CaptureFixture[str]) -> None:
-    """`hub demo` walks an event to three recipients and each verifies it; G only to police."""
+def test_demo_plays_a_case_through_the_pipeline(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hub demo` discloses a case, refuses one event, verifies deliveries and the ledger."""
     assert main(["demo"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    deliveries = [line for line in lines if line.lstrip().startswith("->")]
-    assert len(deliveries) == 3
-    assert all("verified end to end" in line for line in deliveries)
-    health = next(line for line in deliveries if "health" in line)
-    received = health.split("received")[1].split("withheld")[0]
-    assert "G" not in received
+    steps = [line for line in lines if line[:3].strip().rstrip(".").isdigit()]
+    assert len(steps) == 11
+    assert steps[-1].endswith("sender.not_entitled")
+    assert all(step.endswith("disclosed") for step in steps[:-1])
+    plan = lines.index(next(line for line in lines if "VictimSafetyPlanUpdated  disclosed" in line))
+    health = next(line for line in lines[plan + 1 : plan + 4] if "-> health" in line)
+    assert "gets AE " in health
+    assert "withheld FGH" in health
+    assert any("health was told" in line and "sender.not_entitled" in line for line in lines)
+    assert lines[-1].startswith("ledger intact: 31 entries, checkpoint at size 31")
 
 
 def test_schemas_check_passes_on_committed_schemas(capsys: pytest.CaptureFixture[str]) -> None:
