@@ -8,11 +8,11 @@ translators are pure: no I/O, no clock, no keys.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import uuid
     from collections.abc import Mapping
 
     from schemas.base import CaseEvent, FieldGroup
