@@ -21,26 +21,22 @@ from typing import TYPE_CHECKING
 from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
-from hub.broker.topology import TopologyNames, default_topology
 from hub.crypto.envelope import issue_event, open_delivery
 from hub.crypto.keys import KeyDirectory, generate_party_keys
 from hub.crypto.notice import open_notice
-from hub.ledger.pseudonyms import Pseudonymizer, generate_ledger_key
-from hub.ledger.service import open_ledger
+from hub.embedded import AGENCIES, embedded_hub
 from hub.ledger.verify import verify_store
-from hub.pipeline import HubContext, process
-from hub.policy.load import load_policy
+from hub.pipeline import process
 from schemas.samples import sample_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from hub.broker.topology import TopologyNames
     from hub.crypto.keys import PartyKeyring
     from hub.ledger.entries import LedgerEntry
     from schemas.base import CaseEvent
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
-AGENCIES = ("police", "probation", "health", "advocacy")
 #: The case, in order: (sender, event type). The last one is refused on purpose.
 CASE = (
     ("police", "ReferralReceived"),
@@ -75,24 +71,17 @@ def _line(entry: LedgerEntry) -> str:
 async def _walk(say: Callable[[str], object], workdir: Path) -> int:
     rings = {p: generate_party_keys(p) for p in ("hub", *AGENCIES)}
     directory = KeyDirectory.of(*rings.values())
-    policy = load_policy(DEPLOY / "agreements", DEPLOY / "parties.toml", DEPLOY / "rules.toml")
-    node, names = MemoryNode(), TopologyNames()
+    node = MemoryNode()
     async with AsyncExitStack() as stack:
-        hub_broker = await stack.enter_async_context(MemoryBroker(node, user="hub"))
-        await hub_broker.apply(default_topology(AGENCIES, names=names))
+        ctx = await embedded_hub(stack, workdir, rings["hub"], directory, node)
+        policy, ledger, names = ctx.policy, ctx.ledger, ctx.names
         clients = {a: await stack.enter_async_context(MemoryBroker(node, user=a)) for a in AGENCIES}
-        ledger = await open_ledger(f"sqlite:///{workdir / 'ledger.db'}", keyring=rings["hub"])
-        stack.push_async_callback(ledger.close)
-        pseudonyms = Pseudonymizer(generate_ledger_key(workdir / "ledger.key"))
-        ctx = HubContext(
-            rings["hub"], directory, policy, ledger, hub_broker, pseudonyms, names, 256 * 1024
-        )
         agreement = policy.agreements[0]
         say(
             f"agreement {agreement.reference} ({len(agreement.clauses)} clauses), "
             f"{len(policy.rules.rules)} safety rules, policy hash {policy.hash[:16]}"
         )
-        async with hub_broker.consume(names.ingress_queue, 1) as ingress:
+        async with ctx.broker.consume(names.ingress_queue, 1) as ingress:
             for number, (sender, event_type) in enumerate(CASE, 1):
                 event = _event(sender, event_type)
                 body = issue_event(event, rings[sender], directory).encode()

@@ -1,0 +1,237 @@
+"""The agency client SDK: publish events, receive verified deliveries, never lose either.
+
+``AgencyClient`` is what an agency's adapter uses to talk to the hub:
+
+- :meth:`AgencyClient.publish` signs and seals an event, writes it to a SQLite
+  outbox, publishes it with a broker confirm, and only then removes it from the
+  outbox; :meth:`AgencyClient.start` re-publishes whatever a previous process left
+  there (the hub recognises a repeat by event id and content).
+- :meth:`AgencyClient.deliveries` yields verified, decrypted, schema-validated
+  events with the decision they were disclosed under; each is acknowledged when
+  the caller asks for the next one, and remembered by event id so a redelivery is
+  not yielded twice. A refusal notice is raised as :class:`RefusedError`.
+  A delivery that does not verify is rejected to quarantine, never yielded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Self
+
+import aiosqlite
+
+from adapters.base import ReceivedEvent
+from hub.broker.base import OutgoingMessage
+from hub.broker.topology import TopologyNames
+from hub.crypto.base import EnvelopeError
+from hub.crypto.envelope import issue_event, open_delivery
+from hub.crypto.notice import open_notice
+from hub.events import groups_from_delivery
+from hub.logs import get_logger
+from schemas.errors import SchemaError
+
+if TYPE_CHECKING:
+    import uuid
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+    from types import TracebackType
+
+    from hub.broker.base import Broker, IncomingMessage
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from schemas.base import CaseEvent
+
+log = get_logger("adapters.client")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (event_id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, decision_id TEXT NOT NULL);
+"""
+
+
+class RefusedError(Exception):
+    """The hub refused an event this agency sent; ``code`` says why (docs/envelope.md)."""
+
+    def __init__(self, code: str, event_id: uuid.UUID | None, decision_id: uuid.UUID) -> None:
+        """Carry the reason code and ids; a notice never carries content."""
+        super().__init__(f"{code}: event {event_id} refused (decision {decision_id})")
+        self.code = code
+        self.event_id = event_id
+        self.decision_id = decision_id
+
+
+class AgencyClient:
+    """One agency's connection to the hub, with a durable outbox and a dedupe record."""
+
+    def __init__(  # noqa: PLR0913 - each is one distinct dependency
+        self,
+        keyring: PartyKeyring,
+        directory: KeyDirectory,
+        broker: Broker,
+        state: Path,
+        *,
+        names: TopologyNames | None = None,
+        prefetch: int = 16,
+    ) -> None:
+        """Prepare a client; :meth:`start` opens it.
+
+        Args:
+            keyring: the agency's private keys.
+            directory: every party's public keys.
+            broker: a connection authenticated as this agency's broker user.
+            state: the SQLite file holding the outbox and the events already seen.
+            names: the hub's exchange and queue names.
+            prefetch: unacknowledged deliveries held at once.
+        """
+        self.party = keyring.party
+        self._keyring, self._directory, self._broker = keyring, directory, broker
+        self._state_path = state
+        self._names = names or TopologyNames()
+        self._prefetch = prefetch
+        self._db: aiosqlite.Connection | None = None
+
+    async def start(self) -> Self:
+        """Open the state file and the broker, then publish anything left in the outbox."""
+        self._db = await aiosqlite.connect(self._state_path)
+        await self._db.executescript(_SCHEMA)
+        await self._db.commit()
+        await self._broker.connect()
+        await self.flush()
+        return self
+
+    async def close(self) -> None:
+        """Close the broker connection and the state file."""
+        await self._broker.close()
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def __aenter__(self) -> Self:
+        """Start."""
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close."""
+        await self.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The open state database."""
+        if self._db is None:
+            raise RuntimeError("client not started")
+        return self._db
+
+    async def publish(self, event: CaseEvent) -> None:
+        """Sign, seal and publish ``event``; it stays in the outbox until confirmed.
+
+        Raises:
+            ValueError: the event names another agency as its author.
+            BrokerError: the broker did not confirm; the event stays in the outbox.
+        """
+        if event.author_agency != self.party:
+            raise ValueError("an agency publishes only its own events")
+        body = issue_event(event, self._keyring, self._directory).encode("ascii")
+        await self.db.execute(
+            "INSERT OR REPLACE INTO outbox (event_id, body) VALUES (?, ?)",
+            (str(event.event_id), body),
+        )
+        await self.db.commit()  # durable before the broker sees it
+        await self._send(str(event.event_id), body)
+
+    async def _send(self, event_id: str, body: bytes) -> None:
+        message = OutgoingMessage(
+            self._names.ingress,
+            self.party,
+            body,
+            event_id,
+            headers={"sender": self.party},
+            user_id=self._broker.user,
+        )
+        await self._broker.publish(message)
+        await self.db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,))
+        await self.db.commit()
+
+    async def pending(self) -> list[str]:
+        """Event ids still in the outbox (published but not confirmed)."""
+        async with self.db.execute("SELECT event_id FROM outbox ORDER BY rowid") as rows:
+            return [row[0] async for row in rows]
+
+    async def flush(self) -> int:
+        """Publish every event left in the outbox; return how many."""
+        async with self.db.execute("SELECT event_id, body FROM outbox ORDER BY rowid") as rows:
+            waiting = [(row[0], row[1]) async for row in rows]
+        for event_id, body in waiting:
+            await self._send(event_id, body)
+        if waiting:
+            log.info("outbox.flushed", count=len(waiting), party=self.party)
+        return len(waiting)
+
+    async def _seen(self, event_id: uuid.UUID) -> bool:
+        async with self.db.execute(
+            "SELECT 1 FROM seen WHERE event_id = ?", (str(event_id),)
+        ) as rows:
+            return await rows.fetchone() is not None
+
+    async def _remember(self, received: ReceivedEvent) -> None:
+        await self.db.execute(
+            "INSERT OR IGNORE INTO seen (event_id, decision_id) VALUES (?, ?)",
+            (str(received.event_id), str(received.decision_id)),
+        )
+        await self.db.commit()
+
+    def _open(self, message: IncomingMessage) -> ReceivedEvent:
+        delivery = open_delivery(message.body.decode("ascii"), self._keyring, self._directory)
+        groups = groups_from_delivery(delivery)
+        claims, decision = delivery.claims, delivery.decision
+        return ReceivedEvent(
+            event_id=claims.event_id,
+            event_type=claims.event_type,
+            schema_version=claims.schema_version,
+            sender=claims.issuer,
+            recipient=decision.recipient,
+            decision_id=decision.decision_id,
+            agreement_id=decision.agreement_id,
+            agreement_version=decision.agreement_version,
+            groups={g: m.model_dump(mode="json") for g, m in groups.items()},
+        )
+
+    async def _notice(self, message: IncomingMessage) -> RefusedError:
+        notice = open_notice(message.body.decode("ascii"), self._keyring, self._directory)
+        await message.ack()
+        log.warning("event.refused", code=notice.code, event_id=str(notice.event_id))
+        return RefusedError(notice.code, notice.event_id, notice.decision_id)
+
+    async def deliveries(self) -> AsyncIterator[ReceivedEvent]:
+        """Yield verified deliveries from this agency's inbox, each once.
+
+        A delivery is acknowledged, and its event id remembered, when the caller
+        asks for the next one: a crash while handling it means it comes again.
+
+        Raises:
+            RefusedError: a refusal notice arrived (already acknowledged); call
+                :meth:`deliveries` again to go on.
+        """
+        async with self._broker.consume(self._names.inbox(self.party), self._prefetch) as inbox:
+            async for message in inbox:
+                if message.headers.get("kind") == "refusal-notice":
+                    raise await self._notice(message)
+                try:
+                    received = self._open(message)
+                except (EnvelopeError, SchemaError, UnicodeDecodeError) as error:
+                    code = str(getattr(error, "code", "envelope.malformed"))
+                    log.warning("delivery.rejected", code=code, message_id=message.message_id)
+                    with contextlib.suppress(Exception):
+                        await message.reject(
+                            requeue=False
+                        )  # the inbox dead-letters it to quarantine
+                    continue
+                if await self._seen(received.event_id):
+                    await message.ack()
+                    continue
+                yield received
+                await self._remember(received)
+                await message.ack()

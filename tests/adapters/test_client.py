@@ -1,0 +1,178 @@
+"""The agency client SDK against the embedded hub: publish, receive, refuse, never lose."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import pytest
+
+from adapters.client import AgencyClient, RefusedError
+from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
+from hub.broker.memory import MemoryBroker, MemoryNode
+from hub.broker.testing import next_delivery
+from hub.embedded import embedded_hub
+from hub.pipeline import HubContext, process
+from schemas.base import FieldGroup, split_groups
+from schemas.samples import sample_event
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from adapters.base import ReceivedEvent
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from schemas.base import CaseEvent
+
+
+class World:
+    """The embedded hub and a client per agency on one memory node."""
+
+    def __init__(self, ctx: HubContext, node: MemoryNode, clients: dict[str, AgencyClient]) -> None:
+        """Hold the parts."""
+        self.ctx, self.node, self.clients = ctx, node, clients
+
+    async def hub_step(self) -> str:
+        """Let the hub process one ingress message."""
+        async with self.ctx.broker.consume(self.ctx.names.ingress_queue, 1) as ingress:
+            return await process(self.ctx, await next_delivery(ingress))
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> AsyncIterator[World]:
+    """The embedded hub with started clients for police, health and advocacy."""
+    node = MemoryNode()
+    async with AsyncExitStack() as stack:
+        ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
+        clients = {}
+        for party in ("police", "health", "advocacy"):
+            client = AgencyClient(
+                keyrings[party], directory, MemoryBroker(node, user=party), tmp_path / f"{party}.db"
+            )
+            clients[party] = await stack.enter_async_context(client)
+        yield World(ctx, node, clients)
+
+
+def _fresh(event_type: str) -> CaseEvent:
+    return sample_event(event_type).model_copy(update={"event_id": uuid.uuid4()})
+
+
+async def _first(client: AgencyClient) -> ReceivedEvent:
+    async with asyncio.timeout(5):
+        async for received in client.deliveries():
+            return received
+    raise AssertionError("inbox closed")
+
+
+async def _collect(client: AgencyClient, seconds: float) -> list[ReceivedEvent]:
+    """Every delivery yielded within ``seconds``."""
+    got: list[ReceivedEvent] = []
+
+    async def take() -> None:
+        async for received in client.deliveries():
+            got.append(received)  # noqa: PERF401 - kept as it arrives: the wait is cancelled
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(take(), seconds)
+    return got
+
+
+async def test_published_event_arrives_verified_with_its_decision(world: World) -> None:
+    """An advocate's safety plan reaches health as groups A and E with the clause's agreement."""
+    event = _fresh("VictimSafetyPlanUpdated")
+    await world.clients["advocacy"].publish(event)
+    assert await world.clients["advocacy"].pending() == []
+    assert await world.hub_step() == "disclosed"
+    received = await _first(world.clients["health"])
+    assert received.event_id == event.event_id
+    assert set(received.groups) == {FieldGroup.A, FieldGroup.E}
+    assert received.groups[FieldGroup.E] == split_groups(event)[FieldGroup.E]
+    assert received.agreement_id == "masip-exampleshire"
+
+
+async def test_outbox_survives_a_crash_before_the_confirm(
+    world: World,
+    tmp_path: Path,
+    keyrings: dict[str, PartyKeyring],
+    directory: KeyDirectory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An event whose publish never got its confirm is re-published by the next process."""
+    police = world.clients["police"]
+
+    async def lost(_: OutgoingMessage) -> None:
+        raise BrokerError(BrokerErrorCode.UNCONFIRMED, "test: connection lost before the confirm")
+
+    monkeypatch.setattr(police._broker, "publish", lost)
+    event = _fresh("ReferralReceived")
+    with pytest.raises(BrokerError):
+        await police.publish(event)
+    monkeypatch.undo()
+    await police.close()  # the process dies
+    restarted = AgencyClient(
+        keyrings["police"],
+        directory,
+        MemoryBroker(world.node, user="police"),
+        tmp_path / "police.db",
+    )
+    async with restarted:
+        assert await restarted.pending() == []
+        assert await world.hub_step() == "disclosed"
+    received = await _first(world.clients["health"])
+    assert received.event_id == event.event_id
+
+
+async def test_redelivered_event_is_yielded_once(world: World) -> None:
+    """The same event delivered twice (hub redelivery) reaches the application once."""
+    event = _fresh("ReferralReceived")
+    police = world.clients["police"]
+    await police.publish(event)
+    assert await world.hub_step() == "disclosed"
+    async with world.ctx.broker.consume(world.ctx.names.inbox("health"), 10) as inbox:
+        first = await next_delivery(inbox)
+        body = first.body
+        await first.reject(requeue=True)
+    await world.ctx.broker.publish(
+        OutgoingMessage(
+            world.ctx.names.deliveries,
+            "health",
+            body,
+            str(uuid.uuid4()),
+            headers={"kind": "delivery"},
+        )
+    )
+    seen = [received.event_id for received in await _collect(world.clients["health"], 1)]
+    assert seen == [event.event_id]
+
+
+async def test_refusal_notice_is_raised_as_a_typed_error(world: World) -> None:
+    """An event the agency was not entitled to send comes back as RefusedError with its code."""
+    event = _fresh("VictimSafetyPlanUpdated").model_copy(update={"author_agency": "health"})
+    await world.clients["health"].publish(event)
+    assert await world.hub_step() == "sender.not_entitled"
+    with pytest.raises(RefusedError) as caught:
+        await _first(world.clients["health"])
+    assert (caught.value.code, caught.value.event_id) == ("sender.not_entitled", event.event_id)
+
+
+async def test_delivery_that_does_not_verify_goes_to_quarantine(world: World) -> None:
+    """A forged delivery in the inbox is rejected to quarantine and never yielded."""
+    await world.ctx.broker.publish(
+        OutgoingMessage(
+            world.ctx.names.deliveries, "health", b"eyJ.forged.x.y.z", str(uuid.uuid4())
+        )
+    )
+    assert await _collect(world.clients["health"], 0.5) == []
+    async with world.ctx.broker.consume(world.ctx.names.quarantine, 1) as quarantine:
+        assert (await next_delivery(quarantine)).body == b"eyJ.forged.x.y.z"
+
+
+async def test_an_agency_publishes_only_its_own_events(world: World) -> None:
+    """Publishing an event authored by another agency is refused before anything is sent."""
+    with pytest.raises(ValueError, match="own events"):
+        await world.clients["police"].publish(_fresh("VictimSafetyPlanUpdated"))
