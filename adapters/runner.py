@@ -1,0 +1,231 @@
+"""`hub-adapter AGENCY --config FILE`: an agency's adapter process.
+
+Inbound: native records (``*.json``) dropped into ``input_dir`` are translated and
+published through the :class:`~adapters.client.AgencyClient` outbox; a published
+record moves to ``input_dir/done/``. A record that cannot be translated moves to
+``input_dir/rejected/`` with an ``.error.json`` beside it naming the record, the
+field and the reason code: nothing is lost and nothing is half-sent.
+
+Outbound: every verified delivery is rendered in the agency's native form and
+written to ``output_dir`` (one file per decision, written atomically) and/or
+posted to ``webhook_url``; refusal notices go to ``output_dir/refusals/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import aiohttp
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.base import RecordError
+from adapters.client import AgencyClient, RefusedError
+from adapters.registry import translator_for
+from hub import safejson
+from hub.crypto.keys import KeyDirectory, KeyFileError, load_keyring
+from hub.logs import configure, get_logger
+from hub.worker import make_broker
+
+if TYPE_CHECKING:
+    from adapters.base import ReceivedEvent, Translator
+    from schemas.base import CaseEvent
+
+log = get_logger("adapters.runner")
+
+
+class AdapterSettings(BaseSettings):
+    """Settings of one adapter process: a TOML file, overridden by ``HUB_ADAPTER_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_ADAPTER_", extra="forbid", frozen=True)
+
+    keys_dir: Path
+    private_keys: Path
+    broker_url: SecretStr = SecretStr("memory://")
+    state_file: Path
+    input_dir: Path | None = None
+    output_dir: Path | None = None
+    webhook_url: SecretStr | None = None
+    poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    log_format: str = "auto"
+
+
+def write_atomically(path: Path, document: Any) -> None:
+    """Write JSON to ``path`` via a temporary file and a rename: readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    temporary.replace(path)
+
+
+def _reject(path: Path, error: RecordError) -> None:
+    rejected = path.parent / "rejected"
+    rejected.mkdir(exist_ok=True)
+    path.replace(rejected / path.name)
+    detail = {
+        "code": error.code,
+        "record": error.record,
+        "field": error.field,
+        "problem": error.problem,
+    }
+    write_atomically(rejected / f"{path.name}.error.json", detail)
+    log.warning("record.rejected", code=error.code, reason=error.field)
+
+
+def read_record(translator: Translator, path: Path) -> list[CaseEvent] | None:
+    """Translate one native record file; move a bad one aside and return ``None``."""
+    try:
+        record = safejson.loads(path.read_bytes())
+    except safejson.UnsafeJSONError:
+        _reject(path, RecordError("record.invalid", path.name, "(document)", "not valid JSON"))
+        return None
+    if not isinstance(record, dict):
+        _reject(path, RecordError("record.invalid", path.name, "(document)", "not an object"))
+        return None
+    try:
+        return translator.to_events(record, record_id=path.name)
+    except RecordError as error:
+        _reject(path, error)
+        return None
+
+
+def _done(path: Path) -> None:
+    done = path.parent / "done"
+    done.mkdir(exist_ok=True)
+    path.replace(done / path.name)
+
+
+async def publish_record(client: AgencyClient, translator: Translator, path: Path) -> int:
+    """Translate and publish one native record file; return how many events it held.
+
+    A bad record is moved aside with its error; the file is moved to ``done/`` only
+    once every event is in the outbox and confirmed.
+    """
+    events = await asyncio.to_thread(read_record, translator, path)
+    if events is None:
+        return 0
+    for event in events:
+        await client.publish(event)
+    await asyncio.to_thread(_done, path)
+    return len(events)
+
+
+def _waiting(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.json"))
+
+
+async def inbound(client: AgencyClient, translator: Translator, folder: Path, every: float) -> None:
+    """Publish records from ``folder`` as they appear, oldest name first."""
+    while True:
+        for path in await asyncio.to_thread(_waiting, folder):
+            await publish_record(client, translator, path)
+        await asyncio.sleep(every)
+
+
+async def deliver(received: ReceivedEvent, translator: Translator, settings: AdapterSettings,
+                  session: aiohttp.ClientSession | None) -> None:  # fmt: skip
+    """Render one delivery natively; write it and/or post it."""
+    native = translator.render_delivery(received)
+    if settings.output_dir is not None:
+        target = settings.output_dir / f"{received.decision_id}.json"
+        await asyncio.to_thread(write_atomically, target, native)
+    if session is not None and settings.webhook_url is not None:
+        url = settings.webhook_url.get_secret_value()
+        async with session.post(
+            url, json=native, timeout=aiohttp.ClientTimeout(total=30)
+        ) as response:
+            response.raise_for_status()
+
+
+async def outbound(client: AgencyClient, translator: Translator, settings: AdapterSettings) -> None:
+    """Render every delivery; record refusal notices; never stop on a notice."""
+    async with contextlib.AsyncExitStack() as stack:
+        session = None
+        if settings.webhook_url is not None:
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+        while True:
+            try:
+                async for received in client.deliveries():
+                    await deliver(received, translator, settings, session)
+            except RefusedError as refusal:
+                if settings.output_dir is not None:
+                    notice = {"code": refusal.code, "event_id": str(refusal.event_id)}
+                    write_atomically(
+                        settings.output_dir / "refusals" / f"{refusal.decision_id}.json", notice
+                    )
+
+
+async def run(agency: str, settings: AdapterSettings, stop: asyncio.Event) -> int:
+    """Run the adapter until ``stop`` is set."""
+    translator = translator_for(agency)
+    keyring = load_keyring(settings.private_keys)
+    directory = KeyDirectory.load(settings.keys_dir)
+    broker = make_broker(settings.broker_url.get_secret_value())
+    async with AgencyClient(keyring, directory, broker, settings.state_file) as client:
+        tasks = [asyncio.create_task(outbound(client, translator, settings))]
+        if settings.input_dir is not None:
+            tasks.append(
+                asyncio.create_task(
+                    inbound(client, translator, settings.input_dir, settings.poll_seconds)
+                )
+            )
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return 0
+
+
+def _settings(path: Path) -> AdapterSettings:
+    import tomllib  # noqa: PLC0415
+
+    data = tomllib.loads(path.read_text())
+    for key, value in data.items():  # relative paths are relative to the file
+        if isinstance(value, str) and key.endswith(("_dir", "_file", "_keys")):
+            data[key] = str(path.resolve().parent / value)
+    return AdapterSettings(**data)
+
+
+async def _main(agency: str, settings: AdapterSettings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return await run(agency, settings, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``hub-adapter AGENCY --config FILE``; return the exit status."""
+    parser = argparse.ArgumentParser(prog="hub-adapter", description=__doc__.splitlines()[0])
+    parser.add_argument("agency")
+    parser.add_argument("--config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args.config)
+        translator_for(args.agency)
+    except OSError as error:
+        return _fail("settings.invalid", f"--config: {error.strerror or 'cannot read'}")
+    except ValidationError as error:
+        first = error.errors()[0]
+        return _fail("settings.invalid", f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except (LookupError, ImportError):
+        return _fail("adapter.unknown", f"no adapter for {args.agency}")
+    except ValueError as error:
+        return _fail("settings.invalid", f"--config: not TOML ({type(error).__name__})")
+    configure("json" if settings.log_format == "json" else "auto")
+    try:
+        return asyncio.run(_main(args.agency, settings))
+    except KeyFileError as error:
+        return _fail("keys.unreadable", str(error))
+
+
+def _fail(code: str, detail: str) -> int:
+    print(f"error {code}: {detail}", file=sys.stderr)  # noqa: T201 - a command line reports
+    return 1

@@ -1,0 +1,150 @@
+"""The adapter process: records in, deliveries out, bad records set aside, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from adapters.base import RecordError
+from adapters.client import AgencyClient
+from adapters.runner import AdapterSettings, deliver, main, publish_record
+from hub.broker.memory import MemoryBroker, MemoryNode
+from hub.broker.testing import next_delivery
+from hub.embedded import embedded_hub
+from hub.pipeline import process
+from schemas.samples import sample_event
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+    from pathlib import Path
+
+    from adapters.base import ReceivedEvent
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from hub.pipeline import HubContext
+    from schemas.base import CaseEvent
+
+NAMESPACE = uuid.UUID("0a4f7d0e-8c1b-4f7e-9a55-3e2c1d0b9f11")
+
+
+class FakePoliceTranslator:
+    """A minimal translator: ``{"ref": ...}`` becomes one referral."""
+
+    agency = "police"
+
+    def to_events(self, record: Mapping[str, Any], *, record_id: str) -> list[CaseEvent]:
+        """One referral per record, id derived from ``ref``."""
+        if not isinstance(record.get("ref"), str):
+            raise RecordError("record.invalid", record_id, "ref", "missing or not text")
+        event_id = uuid.uuid5(NAMESPACE, record["ref"])
+        return [sample_event("ReferralReceived").model_copy(update={"event_id": event_id})]
+
+    def to_native(self, events: list[CaseEvent]) -> dict[str, Any]:
+        """Not used here."""
+        return {"events": [str(e.event_id) for e in events]}
+
+    def render_delivery(self, received: ReceivedEvent) -> dict[str, Any]:
+        """The delivery's fields, flat."""
+        return {"event_id": str(received.event_id), "fields": received.fields()}
+
+
+@pytest.fixture
+async def parts(
+    tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> AsyncIterator[tuple[HubContext, AgencyClient, AgencyClient]]:
+    """The embedded hub, a police client and a probation client."""
+    node = MemoryNode()
+    async with AsyncExitStack() as stack:
+        ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
+        police = AgencyClient(
+            keyrings["police"], directory, MemoryBroker(node, user="police"), tmp_path / "p.db"
+        )
+        probation = AgencyClient(
+            keyrings["probation"],
+            directory,
+            MemoryBroker(node, user="probation"),
+            tmp_path / "r.db",
+        )
+        yield (
+            ctx,
+            await stack.enter_async_context(police),
+            await stack.enter_async_context(probation),
+        )
+
+
+async def test_good_record_is_published_and_moved_to_done(
+    parts: tuple[HubContext, AgencyClient, AgencyClient], tmp_path: Path
+) -> None:
+    """A translatable record is published, reaches the hub, and moves to done/."""
+    ctx, police, _ = parts
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "r1.json").write_text(json.dumps({"ref": "EX-1"}))
+    assert await publish_record(police, FakePoliceTranslator(), inbox / "r1.json") == 1
+    assert (inbox / "done" / "r1.json").exists()
+    async with ctx.broker.consume(ctx.names.ingress_queue, 1) as ingress:
+        assert await process(ctx, await next_delivery(ingress)) == "disclosed"
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [('{"name": "Alex Example"}', "ref"), ("not json {", "(document)"), ("[1, 2]", "(document)")],
+    ids=["missing-field", "not-json", "not-object"],
+)
+async def test_bad_record_is_set_aside_with_its_error(
+    parts: tuple[HubContext, AgencyClient, AgencyClient], tmp_path: Path, content: str, field: str
+) -> None:
+    """A bad record moves to rejected/ with an error naming record and field, not the value."""
+    _, police, _ = parts
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "bad.json").write_text(content)
+    assert await publish_record(police, FakePoliceTranslator(), inbox / "bad.json") == 0
+    assert (inbox / "rejected" / "bad.json").read_text() == content
+    error = json.loads((inbox / "rejected" / "bad.json.error.json").read_text())
+    assert (error["code"], error["record"], error["field"]) == ("record.invalid", "bad.json", field)
+    assert "Alex" not in json.dumps(error)
+    assert await police.pending() == []
+
+
+async def test_delivery_is_written_natively_by_decision(
+    parts: tuple[HubContext, AgencyClient, AgencyClient], tmp_path: Path
+) -> None:
+    """A verified delivery is rendered and written to the output folder under its decision id."""
+    ctx, police, probation = parts
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "r2.json").write_text(json.dumps({"ref": "EX-2"}))
+    await publish_record(police, FakePoliceTranslator(), inbox / "r2.json")
+    async with ctx.broker.consume(ctx.names.ingress_queue, 1) as ingress:
+        await process(ctx, await next_delivery(ingress))
+    settings = AdapterSettings(
+        keys_dir=tmp_path,
+        private_keys=tmp_path / "k",
+        state_file=tmp_path / "s.db",
+        output_dir=tmp_path / "out",
+    )
+    async for received in probation.deliveries():
+        await deliver(received, FakePoliceTranslator(), settings, None)
+        break
+    [written] = (tmp_path / "out").glob("*.json")
+    assert written.stem == str(received.decision_id)
+    assert json.loads(written.read_text())["event_id"] == str(uuid.uuid5(NAMESPACE, "EX-2"))
+
+
+def test_command_line_errors_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing config, a bad setting and an unknown agency each give a coded error."""
+    assert main(["police", "--config", str(tmp_path / "none.toml")]) == 1
+    assert "error settings.invalid: --config" in capsys.readouterr().err
+    config = tmp_path / "a.toml"
+    config.write_text(
+        'keys_dir = "k"\nprivate_keys = "k/p.json"\nstate_file = "s.db"\npoll_seconds = 0\n'
+    )
+    assert main(["police", "--config", str(config)]) == 1
+    assert "error settings.invalid: poll_seconds" in capsys.readouterr().err
+    config.write_text('keys_dir = "k"\nprivate_keys = "k/p.json"\nstate_file = "s.db"\n')
+    assert main(["coastguard", "--config", str(config)]) == 1
+    assert "error adapter.unknown" in capsys.readouterr().err
