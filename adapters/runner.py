@@ -6,6 +6,10 @@ record moves to ``input_dir/done/``. A record that cannot be translated moves to
 ``input_dir/rejected/`` with an ``.error.json`` beside it naming the record, the
 field and the reason code: nothing is lost and nothing is half-sent.
 
+Records may also be posted to ``POST /records`` when ``listen_port`` is set: the
+answer is 202 with the event ids, or 422 with the same error document; a refused
+record is kept in ``input_dir/rejected/`` as well when there is an input folder.
+
 Outbound: every verified delivery is rendered in the agency's native form and
 written to ``output_dir`` (one file per decision, written atomically) and/or
 posted to ``webhook_url``; refusal notices go to ``output_dir/refusals/``.
@@ -17,12 +21,15 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
+import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import aiohttp
+from aiohttp import web
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,6 +46,8 @@ if TYPE_CHECKING:
     from schemas.base import CaseEvent
 
 log = get_logger("adapters.runner")
+#: A record id a caller may name in ``X-Record-Id``; anything else gets a generated one.
+RECORD_ID: Final = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 
 class AdapterSettings(BaseSettings):
@@ -53,6 +62,8 @@ class AdapterSettings(BaseSettings):
     input_dir: Path | None = None
     output_dir: Path | None = None
     webhook_url: SecretStr | None = None
+    listen_port: Annotated[int, Field(ge=1024, le=65535)] | None = None
+    listen_host: str = "127.0.0.1"
     poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
     log_format: str = "auto"
 
@@ -81,19 +92,11 @@ def _reject(path: Path, error: RecordError) -> None:
 
 def read_record(translator: Translator, path: Path) -> list[CaseEvent] | None:
     """Translate one native record file; move a bad one aside and return ``None``."""
-    try:
-        record = safejson.loads(path.read_bytes())
-    except safejson.UnsafeJSONError:
-        _reject(path, RecordError("record.invalid", path.name, "(document)", "not valid JSON"))
+    result = _translate(translator, path.read_bytes(), path.name)
+    if isinstance(result, RecordError):
+        _reject(path, result)
         return None
-    if not isinstance(record, dict):
-        _reject(path, RecordError("record.invalid", path.name, "(document)", "not an object"))
-        return None
-    try:
-        return translator.to_events(record, record_id=path.name)
-    except RecordError as error:
-        _reject(path, error)
-        return None
+    return result
 
 
 def _done(path: Path) -> None:
@@ -127,6 +130,81 @@ async def inbound(client: AgencyClient, translator: Translator, folder: Path, ev
         for path in await asyncio.to_thread(_waiting, folder):
             await publish_record(client, translator, path)
         await asyncio.sleep(every)
+
+
+class RecordSink:
+    """What the webhook needs: the client, the translator and where to keep rejects."""
+
+    def __init__(self, client: AgencyClient, translator: Translator, rejected: Path | None) -> None:
+        """Hold the parts."""
+        self.client, self.translator, self.rejected = client, translator, rejected
+
+    def keep(self, body: bytes, error: RecordError) -> None:
+        """Keep a refused record and its error beside the folder's rejects."""
+        if self.rejected is None:
+            return
+        self.rejected.mkdir(parents=True, exist_ok=True)
+        name = f"{error.record}.json" if not error.record.endswith(".json") else error.record
+        (self.rejected / name).write_bytes(body)
+        detail = {
+            "code": error.code,
+            "record": error.record,
+            "field": error.field,
+            "problem": error.problem,
+        }
+        write_atomically(self.rejected / f"{name}.error.json", detail)
+
+
+RECORDS_KEY: Final = web.AppKey("records", RecordSink)
+
+
+def _error_body(error: RecordError) -> dict[str, str]:
+    return {
+        "code": error.code,
+        "record": error.record,
+        "field": error.field,
+        "problem": error.problem,
+    }
+
+
+def _translate(
+    translator: Translator, body: bytes, record_id: str
+) -> list[CaseEvent] | RecordError:
+    try:
+        record = safejson.loads(body)
+    except safejson.UnsafeJSONError:
+        return RecordError("record.invalid", record_id, "(document)", "not valid JSON")
+    if not isinstance(record, dict):
+        return RecordError("record.invalid", record_id, "(document)", "not an object")
+    try:
+        return translator.to_events(record, record_id=record_id)
+    except RecordError as error:
+        return error
+
+
+async def post_record(request: web.Request) -> web.Response:
+    """``POST /records``: translate and publish one native record (JSON body)."""
+    sink = request.app[RECORDS_KEY]
+    record_id = request.headers.get("X-Record-Id", "")
+    if not RECORD_ID.match(record_id):
+        record_id = f"webhook-{uuid.uuid4()}"
+    body = await request.read()
+    result = _translate(sink.translator, body, record_id)
+    if isinstance(result, RecordError):
+        await asyncio.to_thread(sink.keep, body, result)
+        return web.json_response(_error_body(result), status=422)
+    events = result
+    for event in events:
+        await sink.client.publish(event)
+    return web.json_response({"events": [str(e.event_id) for e in events]}, status=202)
+
+
+def records_app(sink: RecordSink) -> web.Application:
+    """The webhook application: one route, ``POST /records``, 1 MiB at most."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[RECORDS_KEY] = sink
+    app.router.add_post("/records", post_record)
+    return app
 
 
 async def deliver(received: ReceivedEvent, translator: Translator, settings: AdapterSettings,

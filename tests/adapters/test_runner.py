@@ -8,10 +8,11 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.base import RecordError
 from adapters.client import AgencyClient
-from adapters.runner import AdapterSettings, deliver, main, publish_record
+from adapters.runner import AdapterSettings, RecordSink, deliver, main, publish_record, records_app
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
 from hub.embedded import embedded_hub
@@ -148,3 +149,25 @@ def test_command_line_errors_are_named(tmp_path: Path, capsys: pytest.CaptureFix
     config.write_text('keys_dir = "k"\nprivate_keys = "k/p.json"\nstate_file = "s.db"\n')
     assert main(["coastguard", "--config", str(config)]) == 1
     assert "error adapter.unknown" in capsys.readouterr().err
+
+
+async def test_webhook_accepts_good_records_and_explains_bad_ones(
+    parts: tuple[HubContext, AgencyClient, AgencyClient], tmp_path: Path
+) -> None:
+    """POST /records answers 202 with event ids, or 422 naming record and field; keeps rejects."""
+    _, police, _ = parts
+    app = records_app(RecordSink(police, FakePoliceTranslator(), tmp_path / "rejected"))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as http:
+        good = await http.post("/records", json={"ref": "EX-3"}, headers={"X-Record-Id": "rec-3"})
+        assert good.status == 202
+        assert (await good.json())["events"] == [str(uuid.uuid5(NAMESPACE, "EX-3"))]
+        bad = await http.post(
+            "/records", json={"name": "Alex Example"}, headers={"X-Record-Id": "rec-4"}
+        )
+        assert bad.status == 422
+        body = await bad.json()
+        assert (body["code"], body["record"], body["field"]) == ("record.invalid", "rec-4", "ref")
+        assert "Alex" not in json.dumps(body)
+    assert json.loads((tmp_path / "rejected" / "rec-4.json").read_text()) == {
+        "name": "Alex Example"
+    }
