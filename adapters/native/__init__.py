@@ -1,0 +1,1 @@
+"""Helpers the translators share: reading native fields by path, and common codecs."""

@@ -1,0 +1,1 @@
+"""The police adapter: POLE documents (persons, objects, locations, events) to case events."""

@@ -1,0 +1,1 @@
+"""The probation adapter: HMPPS-style domain events to case events."""

@@ -1,0 +1,196 @@
+"""The probation translator: samples round-trip, bad records are named, deliveries hold no more."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.base import ReceivedEvent, RecordError
+from adapters.probation.translate import ProbationTranslator
+from schemas.base import FieldGroup, fields_by_group, split_groups
+from schemas.samples import sample_event
+
+SAMPLES = Path(__file__).parents[3] / "adapters" / "probation" / "samples"
+GOOD = sorted(SAMPLES.glob("*.json"))
+BAD = sorted((SAMPLES / "bad").glob("*.json"))
+TRANSLATOR = ProbationTranslator()
+EXPECTED_TYPES = {
+    "licence_conditions_updated.json": "ConditionsSet",
+    "management_plan_updated.json": "ManagementPlanUpdated",
+    "breach_reported.json": "BreachReported",
+}
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read one sample."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def normalise(record: dict[str, Any]) -> dict[str, Any]:
+    """The round-trip normal form: no ``detailUrl`` and only the partnership identifier.
+
+    ``detailUrl`` feeds the event id (uuid5) and cannot be recovered from it; other
+    identifiers (CRN, NOMS) are never translated. Samples are otherwise in the
+    canonical form ``to_native`` emits, so the rest must be equal as it stands.
+    """
+    result = copy.deepcopy(record)
+    result.pop("detailUrl", None)
+    ids = result["personReference"]["identifiers"]
+    result["personReference"]["identifiers"] = [i for i in ids if i["type"] == "PARTNERSHIP_REF"]
+    return result
+
+
+def test_every_supported_kind_has_a_sample() -> None:
+    """There is a good sample for each domain event type and a bad one besides."""
+    assert {path.name for path in GOOD} == set(EXPECTED_TYPES)
+    assert BAD
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
+def test_sample_round_trips(path: Path) -> None:
+    """A native record read and written back is the same domain event, after normalisation."""
+    record = load(path)
+    events = TRANSLATOR.to_events(record, record_id=path.name)
+    assert normalise(TRANSLATOR.to_native(events)) == normalise(record)
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
+def test_events_validate_with_expected_groups(path: Path) -> None:
+    """Each sample gives one event of the expected type, authored by probation, with its groups."""
+    (event,) = TRANSLATOR.to_events(load(path), record_id=path.name)
+    assert event.event_type == EXPECTED_TYPES[path.name]
+    assert event.author_agency == "probation"
+    assert set(split_groups(event)) <= set(fields_by_group(type(event)))
+    assert FieldGroup.A in split_groups(event)
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
+def test_event_ids_are_stable(path: Path) -> None:
+    """The same message read twice gives the same event id; another detailUrl, another."""
+    record = load(path)
+    (first,) = TRANSLATOR.to_events(record, record_id="a")
+    (again,) = TRANSLATOR.to_events(copy.deepcopy(record), record_id="b")
+    (other,) = TRANSLATOR.to_events(record | {"detailUrl": "https://example.org/x"}, record_id="a")
+    assert first.event_id == again.event_id != other.event_id
+
+
+def test_other_identifiers_are_ignored() -> None:
+    """A CRN beside the partnership reference is not translated."""
+    record = load(SAMPLES / "breach_reported.json")
+    record["personReference"]["identifiers"].insert(0, {"type": "CRN", "value": "X999999"})
+    (event,) = TRANSLATOR.to_events(record, record_id="breach.json")
+    assert "X999999" not in event.model_dump_json()
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
+def test_bad_sample_is_refused(path: Path) -> None:
+    """A bad sample raises a record.invalid naming the record and the native field."""
+    with pytest.raises(RecordError) as caught:
+        TRANSLATOR.to_events(load(path), record_id=path.name)
+    assert caught.value.code == "record.invalid"
+    assert caught.value.record == path.name
+    assert caught.value.field == "additionalInformation.licence"
+    licence = load(path)["additionalInformation"]["licence"]
+    assert licence["startDate"] not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (
+            ("additionalInformation", "supervision", "mappaLevel"),
+            7,
+            "additionalInformation.supervision.mappaLevel",
+        ),
+        (
+            ("additionalInformation", "caseReference"),
+            "SECRET-REF",
+            "additionalInformation.caseReference",
+        ),
+        (("occurredAt"), "2026-13-99T99:00:00", "occurredAt"),
+        (
+            ("additionalInformation", "protectedPersonReferences"),
+            ["Jane Secret"],
+            "additionalInformation.protectedPersonReferences",
+        ),
+    ],
+)
+def test_errors_name_the_field_without_the_value(path: Any, value: Any, field: str) -> None:
+    """A bad field is named by its native path and its value appears nowhere in the error."""
+    record = load(SAMPLES / "licence_conditions_updated.json")
+    keys = (path,) if isinstance(path, str) else path
+    target = record
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+    with pytest.raises(RecordError) as caught:
+        TRANSLATOR.to_events(record, record_id="licence.json")
+    assert caught.value.field == field
+    assert json.dumps(value).strip('"[]') not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("eventType", "probation-case.sentence.created"), ("version", 2)]
+)
+def test_unknown_kind_is_unsupported(key: str, value: Any) -> None:
+    """An event type or version the adapter does not translate is record.unsupported."""
+    record = load(SAMPLES / "breach_reported.json") | {key: value}
+    with pytest.raises(RecordError) as caught:
+        TRANSLATOR.to_events(record, record_id="breach.json")
+    assert (caught.value.code, caught.value.field) == ("record.unsupported", key)
+
+
+def _scalars(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _scalars(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _scalars(item)]
+    if isinstance(value, str) and len(value) > 3:
+        return [value]
+    if isinstance(value, float):
+        return [json.dumps(value)]
+    return []
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "VictimSafetyPlanUpdated",
+        "OrderEvent",
+        "BreachReported",
+        "ManagementPlanAgreed",
+        "RiskAssessmentCompleted",
+    ],
+)
+def test_partial_delivery_holds_nothing_withheld(event_type: str) -> None:
+    """A delivery of groups A and C renders no value from any withheld group."""
+    event = sample_event(event_type)
+    split = split_groups(event)
+    kept: dict[FieldGroup, dict[str, Any]] = {
+        group: values for group, values in split.items() if group in {FieldGroup.A, FieldGroup.C}
+    }
+    received = ReceivedEvent(
+        event_id=event.event_id,
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        sender=event.author_agency,
+        recipient="probation",
+        decision_id=uuid.UUID(int=2),
+        agreement_id="ISA-EXAMPLE-1",
+        agreement_version=1,
+        groups=kept,
+    )
+    rendered = json.dumps(TRANSLATOR.render_delivery(received))
+    withheld = [dict(values) for group, values in split.items() if group not in kept]
+    disclosed = set(_scalars([dict(values) for values in kept.values()])) | {event.author_agency}
+    # A value also held by a disclosed group (a shared date or code) proves nothing.
+    distinctive = [v for v in _scalars(withheld) if not any(v in d for d in disclosed)]
+    assert distinctive
+    assert not [value for value in distinctive if value in rendered]
+    assert event.case_reference in rendered
