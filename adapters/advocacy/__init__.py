@@ -1,0 +1,1 @@
+"""The advocacy adapter: the advocate's case-record exports in, case events out."""
