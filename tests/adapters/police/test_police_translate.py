@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from json_values import scalars
 
 from adapters.base import ReceivedEvent, RecordError
 from adapters.police.translate import PoliceTranslator
@@ -167,18 +168,6 @@ def _received(event_type: str, groups: set[FieldGroup]) -> tuple[ReceivedEvent, 
     return received, withheld
 
 
-def _scalars(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _scalars(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _scalars(item)]
-    if isinstance(value, str) and len(value) > 3:
-        return [value]
-    if isinstance(value, float):
-        return [json.dumps(value)]
-    return []
-
-
 @pytest.mark.parametrize(
     "event_type",
     [
@@ -193,10 +182,10 @@ def test_partial_delivery_holds_nothing_withheld(event_type: str) -> None:
     """A delivery of groups A and B renders no value from any withheld group."""
     received, withheld = _received(event_type, {FieldGroup.A, FieldGroup.B})
     rendered = json.dumps(TRANSLATOR.render_delivery(received))
-    disclosed = set(_scalars([dict(values) for values in received.groups.values()]))
+    disclosed = set(scalars([dict(values) for values in received.groups.values()]))
     disclosed.add(received.sender)
     # A value also held by a disclosed group (a shared date or code) proves nothing.
-    distinctive = [v for v in _scalars(withheld) if not any(v in d for d in disclosed)]
+    distinctive = [v for v in scalars(withheld) if not any(v in d for d in disclosed)]
     assert distinctive
     assert not [value for value in distinctive if value in rendered]
     assert received.fields()["case_reference"] in rendered

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from json_values import scalars
 
 from adapters.base import ReceivedEvent, RecordError
 from adapters.probation.translate import ProbationTranslator
@@ -146,18 +147,6 @@ def test_unknown_kind_is_unsupported(key: str, value: Any) -> None:
     assert (caught.value.code, caught.value.field) == ("record.unsupported", key)
 
 
-def _scalars(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _scalars(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _scalars(item)]
-    if isinstance(value, str) and len(value) > 3:
-        return [value]
-    if isinstance(value, float):
-        return [json.dumps(value)]
-    return []
-
-
 @pytest.mark.parametrize(
     "event_type",
     [
@@ -188,9 +177,9 @@ def test_partial_delivery_holds_nothing_withheld(event_type: str) -> None:
     )
     rendered = json.dumps(TRANSLATOR.render_delivery(received))
     withheld = [dict(values) for group, values in split.items() if group not in kept]
-    disclosed = set(_scalars([dict(values) for values in kept.values()])) | {event.author_agency}
+    disclosed = set(scalars([dict(values) for values in kept.values()])) | {event.author_agency}
     # A value also held by a disclosed group (a shared date or code) proves nothing.
-    distinctive = [v for v in _scalars(withheld) if not any(v in d for d in disclosed)]
+    distinctive = [v for v in scalars(withheld) if not any(v in d for d in disclosed)]
     assert distinctive
     assert not [value for value in distinctive if value in rendered]
     assert event.case_reference in rendered
