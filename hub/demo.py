@@ -1,61 +1,69 @@
-"""`hub demo`: a fictional stalking case through the real pipeline, in one process.
+"""`hub demo`: a fictional stalking case through the adapters and the real pipeline.
 
 The hub runs on its embedded defaults: the in-memory broker and a SQLite ledger in
 a temporary folder, with the agreements, parties and safety rules in ``deploy/``.
-Four agencies publish events of one fictional case; the hub opens, verifies,
-validates, decides, records and discloses each one; every recipient verifies what
-it got. The timeline shows who received which field groups, which were withheld,
-and why; one event an agency is not entitled to send shows a refusal. It ends with
-the ledger's verification. All names and data are fictional.
+Each agency's system talks to the hub through its adapter: native records (POLE
+documents, HMPPS domain events, FHIR bundles, the advocate's case record, all
+under ``adapters/<agency>/samples/``) are translated and published through the
+client SDK; the two steps no translator covers yet are published through the SDK
+directly. The hub opens, verifies, validates, decides, records and discloses each
+event; every recipient verifies what it got and renders it natively. The timeline
+shows who received which field groups, which were withheld, and why; one event an
+agency is not entitled to send shows a refusal. It ends with the ledger's
+verification. All names and data are fictional.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from contextlib import AsyncExitStack
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING
 
-from hub.broker.base import OutgoingMessage
+from adapters.client import AgencyClient, RefusedError
+from adapters.registry import translator_for
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
-from hub.crypto.envelope import issue_event, open_delivery
 from hub.crypto.keys import KeyDirectory, generate_party_keys
-from hub.crypto.notice import open_notice
 from hub.embedded import AGENCIES, embedded_hub
 from hub.ledger.verify import verify_store
-from hub.pipeline import process
+from hub.pipeline import HubContext, process
 from schemas.samples import sample_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hub.broker.topology import TopologyNames
-    from hub.crypto.keys import PartyKeyring
     from hub.ledger.entries import LedgerEntry
     from schemas.base import CaseEvent
 
-#: The case, in order: (sender, event type). The last one is refused on purpose.
+SAMPLES = Path(__file__).resolve().parent.parent / "adapters"
+#: The case, in order: (sender, native sample file or event type for the SDK directly).
 CASE = (
-    ("police", "ReferralReceived"),
-    ("police", "ScreeningCompleted"),
-    ("health", "RiskAssessmentCompleted"),
+    ("police", "referral.json"),
+    ("police", "sdash_screening.json"),
+    ("health", "risk_assessment.json"),
     ("police", "CaseConsultationHeld"),
-    ("police", "ManagementPlanAgreed"),
-    ("police", "OrderEvent"),
-    ("advocacy", "VictimSafetyPlanUpdated"),
-    ("police", "BreachReported"),
-    ("health", "InterventionUpdated"),
+    ("probation", "management_plan_updated.json"),
+    ("police", "interim_spo_granted.json"),
+    ("advocacy", "safety_plan.json"),
+    ("police", "breach.json"),
+    ("health", "intervention_update.json"),
     ("police", "CaseClosed"),
-    ("health", "VictimSafetyPlanUpdated"),
+    ("health", "VictimSafetyPlanUpdated"),  # not entitled: refused on purpose
 )
 
 
-def _event(sender: str, event_type: str) -> CaseEvent:
-    event = sample_event(event_type)
-    return event.model_copy(update={"event_id": uuid.uuid4(), "author_agency": sender})
+def _events(sender: str, source: str) -> tuple[str, list[CaseEvent]]:
+    if source.endswith(".json"):
+        record = json.loads((SAMPLES / sender / "samples" / source).read_text())
+        return f"{source} (native)", translator_for(sender).to_events(record, record_id=source)
+    event = sample_event(source).model_copy(
+        update={"event_id": uuid.uuid4(), "author_agency": sender}
+    )
+    return "via the SDK", [event]
 
 
 def _line(entry: LedgerEntry) -> str:
@@ -68,65 +76,72 @@ def _line(entry: LedgerEntry) -> str:
     )
 
 
+async def _step(  # noqa: PLR0913, PLR0917 - one step of the case, with its context
+    say: Callable[[str], object],
+    ctx: HubContext,
+    clients: dict[str, AgencyClient],
+    number: int,
+    sender: str,
+    source: str,
+) -> None:
+    origin, events = _events(sender, source)
+    async with ctx.broker.consume(ctx.names.ingress_queue, 1) as ingress:
+        for event in events:
+            await clients[sender].publish(event)
+            outcome = await process(ctx, await next_delivery(ingress))
+            say(f"{number:>2}. {sender:<9} {event.event_type:<24} {outcome:<20} {origin}")
+            for entry in await ctx.ledger.entries_for_event(event.event_id):
+                if entry.recipient:
+                    say(_line(entry))
+
+
+async def _receive(say: Callable[[str], object], clients: dict[str, AgencyClient]) -> None:
+    """Every agency verifies and renders what it received, natively."""
+    for agency, client in clients.items():
+        rendered, notices = 0, 0
+        translator = translator_for(agency)
+        while True:
+            try:
+                async with asyncio.timeout(0.2):
+                    async for received in client.deliveries():
+                        translator.render_delivery(received)
+                        rendered += 1
+            except RefusedError as refusal:
+                say(f"{agency} was told: event {refusal.event_id} refused, {refusal.code}")
+                notices += 1
+                continue
+            except TimeoutError:
+                break
+        say(
+            f"{agency:<9} verified and rendered {rendered} deliveries natively, {notices} notice(s)"
+        )
+
+
 async def _walk(say: Callable[[str], object], workdir: Path) -> int:
     rings = {p: generate_party_keys(p) for p in ("hub", *AGENCIES)}
     directory = KeyDirectory.of(*rings.values())
     node = MemoryNode()
     async with AsyncExitStack() as stack:
         ctx = await embedded_hub(stack, workdir, rings["hub"], directory, node)
-        policy, ledger, names = ctx.policy, ctx.ledger, ctx.names
-        clients = {a: await stack.enter_async_context(MemoryBroker(node, user=a)) for a in AGENCIES}
-        agreement = policy.agreements[0]
+        clients = {
+            a: await stack.enter_async_context(
+                AgencyClient(rings[a], directory, MemoryBroker(node, user=a), workdir / f"{a}.db")
+            )
+            for a in AGENCIES
+        }
+        agreement = ctx.policy.agreements[0]
         say(
             f"agreement {agreement.reference} ({len(agreement.clauses)} clauses), "
-            f"{len(policy.rules.rules)} safety rules, policy hash {policy.hash[:16]}"
+            f"{len(ctx.policy.rules.rules)} safety rules, policy hash {ctx.policy.hash[:16]}"
         )
-        async with ctx.broker.consume(names.ingress_queue, 1) as ingress:
-            for number, (sender, event_type) in enumerate(CASE, 1):
-                event = _event(sender, event_type)
-                body = issue_event(event, rings[sender], directory).encode()
-                message = OutgoingMessage(
-                    names.ingress, sender, body, str(event.event_id), user_id=sender
-                )
-                await clients[sender].publish(message)
-                outcome = await process(ctx, await next_delivery(ingress))
-                say(f"{number:>2}. {sender:<9} {event_type:<24} {outcome}")
-                for entry in await ledger.entries_for_event(event.event_id):
-                    if entry.recipient:
-                        say(_line(entry))
-        await _verify_inboxes(say, clients, rings, directory, names)
-        await ledger.checkpoint_now()
-        report = await verify_store(ledger.store, directory)
+        for number, (sender, source) in enumerate(CASE, 1):
+            await _step(say, ctx, clients, number, sender, source)
+        await _receive(say, clients)
+        await ctx.ledger.checkpoint_now()
+        report = await verify_store(ctx.ledger.store, directory)
     verdict = "intact" if report.intact else f"broken at entry {report.broken_at}: {report.code}"
     say(f"ledger {verdict}: {report.entries} entries, checkpoint at size {report.checkpoint_size}")
     return 0 if report.intact else 1
-
-
-async def _verify_inboxes(
-    say: Callable[[str], object],
-    clients: dict[str, MemoryBroker],
-    rings: dict[str, PartyKeyring],
-    directory: KeyDirectory,
-    names: TopologyNames,
-) -> None:
-    for agency, broker in clients.items():
-        deliveries = notices = 0
-        async with broker.consume(names.inbox(agency), 100) as inbox:
-            while True:
-                try:
-                    message = await next_delivery(inbox, 0.05)
-                except TimeoutError:
-                    break
-                text = message.body.decode()
-                if message.headers.get("kind") == "refusal-notice":
-                    notice = open_notice(text, rings[agency], directory)
-                    say(f"{agency} was told: event {notice.event_id} refused, {notice.code}")
-                    notices += 1
-                else:
-                    open_delivery(text, rings[agency], directory)
-                    deliveries += 1
-                await message.ack()
-        say(f"{agency:<9} verified {deliveries} deliveries end to end, {notices} notice(s)")
 
 
 def run(say: Callable[[str], object]) -> int:
