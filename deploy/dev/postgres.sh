@@ -13,6 +13,8 @@
 # root, so as root the server runs as the postgres user on a DIR it owns; DIR's
 # parent folders must let that user through (/tmp does).
 set -euo pipefail
+# shellcheck source=deploy/dev/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly BIN=/usr/lib/postgresql/15/bin
 readonly DATABASE="hub_test"
@@ -27,19 +29,7 @@ ensure_installed() {
     [[ -x "${BIN}/initdb" ]] && return
     [[ $(id -u) -eq 0 ]] || die "PostgreSQL 15 is not installed and we are not root"
     echo "postgres.sh: installing postgresql" >&2
-    # The package would start a system cluster; this script needs none. Block it
-    # with policy-rc.d unless the machine already has one (containers usually do).
-    local blocker=""
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        blocker=/usr/sbin/policy-rc.d
-        printf '#!/bin/sh\nexit 101\n' >"${blocker}"
-        chmod 755 "${blocker}"
-    fi
-    local rc=0
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
-        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >&2 || rc=$?
-    [[ -z "${blocker}" ]] || rm -f "${blocker}"
-    [[ ${rc} -eq 0 ]] || die "apt-get install postgresql-15 failed (${rc})"
+    install_quietly postgresql-15
     [[ -x "${BIN}/initdb" ]] || die "no ${BIN}/initdb after installing"
 }
 

@@ -10,6 +10,8 @@
 # can run side by side without touching a system node. Both commands are idempotent
 # and bounded in time. Installs Debian's rabbitmq-server when it is missing (root).
 set -euo pipefail
+# shellcheck source=deploy/dev/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly VHOST="hub-test"
 readonly ADMIN="hub-admin"
@@ -26,19 +28,7 @@ ensure_installed() {
     [[ -x "${BIN}/rabbitmq-server" ]] && return
     [[ $(id -u) -eq 0 ]] || die "rabbitmq-server is not installed and we are not root"
     echo "rabbitmq.sh: installing rabbitmq-server" >&2
-    # Debian's package would start a system node; this script needs none. Block it
-    # with policy-rc.d unless the machine already has one (containers usually do).
-    local blocker=""
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        blocker=/usr/sbin/policy-rc.d
-        printf '#!/bin/sh\nexit 101\n' >"${blocker}"
-        chmod 755 "${blocker}"
-    fi
-    local rc=0
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
-        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >&2 || rc=$?
-    [[ -z "${blocker}" ]] || rm -f "${blocker}"
-    [[ ${rc} -eq 0 ]] || die "apt-get install rabbitmq-server failed (${rc})"
+    install_quietly rabbitmq-server
 }
 
 # Export the environment of the node in $1 listening on port $2.

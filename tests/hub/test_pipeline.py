@@ -6,7 +6,6 @@ import json
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,27 +14,22 @@ from structlog.testing import capture_logs
 from hub.broker.base import IncomingMessage, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
-from hub.broker.topology import TopologyNames, default_topology
 from hub.crypto.envelope import issue_event, open_delivery
 from hub.crypto.notice import open_notice
+from hub.embedded import AGENCIES, embedded_hub
 from hub.ledger.base import ErrorCode as LedgerErrorCode
 from hub.ledger.base import LedgerError
-from hub.ledger.pseudonyms import Pseudonymizer
-from hub.ledger.service import open_ledger
 from hub.ledger.verify import verify_entries
 from hub.pipeline import HubContext, process
-from hub.policy.load import load_policy
 from schemas.base import new_event_id, split_groups
 from schemas.samples import sample_event
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
     from hub.crypto.keys import KeyDirectory, PartyKeyring
     from schemas.base import CaseEvent
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-AGENCIES = ("police", "probation", "health", "advocacy")
 
 
 @dataclass
@@ -84,23 +78,9 @@ async def hub(
     tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
 ) -> AsyncIterator[Hub]:
     """A fresh hub on a fresh memory node with a SQLite ledger."""
-    node, names = MemoryNode(), TopologyNames()
-    policy = load_policy(DEPLOY / "agreements", DEPLOY / "parties.toml", DEPLOY / "rules.toml")
+    node = MemoryNode()
     async with AsyncExitStack() as stack:
-        broker = await stack.enter_async_context(MemoryBroker(node, user="hub"))
-        await broker.apply(default_topology(AGENCIES, names=names))
-        ledger = await open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", keyring=keyrings["hub"])
-        stack.push_async_callback(ledger.close)
-        ctx = HubContext(
-            keyrings["hub"],
-            directory,
-            policy,
-            ledger,
-            broker,
-            Pseudonymizer(b"k" * 32),
-            names,
-            256 * 1024,
-        )
+        ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
         result = Hub(ctx, node, keyrings)
         for agency in AGENCIES:
             result.agencies[agency] = await stack.enter_async_context(
