@@ -46,8 +46,10 @@ services-down:
 
 test: lint typecheck unit
 
+# The case on the in-memory broker; `make demo BROKER=amqp://user:password@host:port/vhost`
+# plays it on that RabbitMQ (passed in the environment, not on a command line).
 demo: $(STAMP)
-	$(BIN)/hub demo
+	@HUB_DEMO_BROKER='$(BROKER)' $(BIN)/hub demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/envelope_ops.py

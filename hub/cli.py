@@ -7,6 +7,7 @@ exit status, never a traceback. Output names ids, parties and codes, never conte
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -186,13 +187,22 @@ def run_worker(args: argparse.Namespace) -> int:
         raise CommandError("keys.unreadable", str(error)) from None
 
 
-def demo(_: argparse.Namespace) -> int:
-    """Play a fictional event through the envelope from publisher to recipients."""
-    from hub.demo import run  # noqa: PLC0415 - the demo pulls in samples
+def demo(args: argparse.Namespace) -> int:
+    """Play a fictional case through the adapters and the hub, on memory or ``--broker``."""
+    from rich.console import Console  # noqa: PLC0415 - only the demo draws on a terminal
+
+    from hub.broker.base import BrokerError  # noqa: PLC0415
+    from hub.demo import DemoError, run  # noqa: PLC0415 - the demo pulls in samples
     from hub.logs import configure  # noqa: PLC0415
 
-    configure("console", "WARNING")  # the timeline is the output; refusals still log
-    return run(print)
+    configure("console", "CRITICAL")  # the timeline is the output, refusals included
+    try:
+        return run(Console(), args.broker)
+    except DemoError as error:
+        raise CommandError(error.code, error.detail) from None
+    except BrokerError as error:
+        detail = f"{error.detail}; is RabbitMQ running there?"
+        raise CommandError(error.code.value, detail) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -239,7 +249,15 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("run", help="run a hub worker")
     worker.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
     worker.set_defaults(func=run_worker)
-    commands.add_parser("demo", help="walk a fictional event through").set_defaults(func=demo)
+    play = commands.add_parser("demo", help="play a fictional case through the hub")
+    play.add_argument(
+        "--broker",
+        metavar="URL",
+        default=os.environ.get("HUB_DEMO_BROKER") or None,
+        help="run on this RabbitMQ (amqp://user:password@host:port/vhost), not in memory;"
+        " default $HUB_DEMO_BROKER",
+    )
+    play.set_defaults(func=demo)
     return parser
 
 

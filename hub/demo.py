@@ -2,46 +2,63 @@
 
 The hub runs on its embedded defaults: the in-memory broker and a SQLite ledger in
 a temporary folder, with the agreements, parties and safety rules in ``deploy/``.
-Each agency's system talks to the hub through its adapter: native records (POLE
-documents, HMPPS domain events, FHIR bundles, the advocate's case record, all
-under ``adapters/<agency>/samples/``) are translated and published through the
-client SDK; the two steps no translator covers yet are published through the SDK
-directly. The hub opens, verifies, validates, decides, records and discloses each
-event; every recipient verifies what it got and renders it natively. The timeline
-shows who received which field groups, which were withheld, and why; one event an
-agency is not entitled to send shows a refusal. It ends with the ledger's
-verification. All names and data are fictional.
+Given ``--broker URL`` it runs on that RabbitMQ instead, under names of its own
+that it deletes afterwards. Each agency's system talks to the hub through its
+adapter: native records (POLE documents, HMPPS domain events, FHIR bundles, the
+advocate's case record, all under ``adapters/<agency>/samples/``) are translated
+and published through the client SDK; the steps no translator covers are
+published through the SDK directly. The hub opens, verifies, validates, decides,
+records and discloses each event; every recipient verifies what it got and
+renders it natively. The timeline shows who received which field groups, which
+were withheld, and why; one event an agency is not entitled to send shows a
+refusal. It ends with the ledger's verification. All names and data are fictional.
+
+On a terminal the timeline is coloured and a progress bar follows the case; piped,
+it is plain text (``NO_COLOR`` is honoured too).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
+from collections import Counter
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
+
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from yarl import URL
 
 from adapters.client import AgencyClient, RefusedError
 from adapters.registry import translator_for
+from hub.broker.amqp import AmqpBroker
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import next_delivery
+from hub.broker.testing import delete_topologies, next_delivery
+from hub.broker.topology import TopologyNames, default_topology
 from hub.crypto.keys import KeyDirectory, generate_party_keys
-from hub.embedded import AGENCIES, embedded_hub
+from hub.embedded import AGENCIES, hub_on
 from hub.ledger.verify import verify_store
 from hub.pipeline import HubContext, process
+from schemas.base import GROUP_TITLES
 from schemas.samples import sample_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from rich.console import Console
+
+    from hub.broker.base import Broker
     from hub.ledger.entries import LedgerEntry
     from schemas.base import CaseEvent
 
-SAMPLES = Path(__file__).resolve().parent.parent / "adapters"
+SAMPLES: Final = Path(__file__).resolve().parent.parent / "adapters"
 #: The case, in order: (sender, native sample file or event type for the SDK directly).
-CASE = (
+CASE: Final = (
     ("police", "referral.json"),
     ("police", "sdash_screening.json"),
     ("health", "risk_assessment.json"),
@@ -54,6 +71,121 @@ CASE = (
     ("police", "CaseClosed"),
     ("health", "VictimSafetyPlanUpdated"),  # not entitled: refused on purpose
 )
+#: How long a recipient waits for the deliveries the ledger says it is owed.
+RECEIVE_SECONDS: Final = 30.0
+
+
+class DemoError(Exception):
+    """The demo cannot run, for a reason the user can act on (``code``: stable)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        """Make an error with a stable ``code`` and a detail free of secrets."""
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the demo's parties meet: the in-memory broker or a RabbitMQ.
+
+    Attributes:
+        description: for the timeline; never a password.
+        names: the exchange and queue names the demo uses.
+        connect: a new, unconnected broker connection for a party.
+        shared_user: the one broker user every party shares on RabbitMQ, or ``None``.
+        url: the RabbitMQ URL, to delete the demo's names afterwards.
+    """
+
+    description: str
+    names: TopologyNames
+    connect: Callable[[str], Broker]
+    shared_user: str | None = None
+    url: str = ""
+
+
+def memory_site() -> Site:
+    """The embedded default: one in-memory node, one user per party."""
+    node = MemoryNode()
+    return Site("in-memory broker", TopologyNames(), lambda party: MemoryBroker(node, user=party))
+
+
+def rabbitmq_site(url: str) -> Site:
+    """A RabbitMQ at ``url``; every party connects as that URL's user.
+
+    Raises:
+        DemoError: ``demo.broker_url`` when ``url`` is not an AMQP URL with a host.
+    """
+    parsed = URL(url)
+    if parsed.scheme not in {"amqp", "amqps"} or not parsed.host:
+        raise DemoError("demo.broker_url", "--broker takes amqp://user:password@host:port/vhost")
+    where = f"RabbitMQ at {parsed.host}:{parsed.port}/{parsed.path.lstrip('/')}"
+    names = TopologyNames(prefix=f"demo-{uuid.uuid4().hex[:8]}.")
+
+    def connect(party: str) -> Broker:
+        return AmqpBroker(url, name=f"hub-demo-{party}")
+
+    return Site(where, names, connect, shared_user=parsed.user or "guest", url=url)
+
+
+class Timeline:
+    """The demo's output: colour and a progress bar on a terminal, plain text when piped."""
+
+    def __init__(self, console: Console) -> None:
+        """Write to ``console``; rich decides whether it is a terminal."""
+        self.console = console
+
+    def say(self, markup: str) -> None:
+        """Print one line of rich markup, never wrapped (plain when not a terminal)."""
+        self.console.print(markup, highlight=False, soft_wrap=True)
+
+    def progress(self) -> Progress:
+        """A progress bar over the case's steps, shown only on a terminal."""
+        return Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=self.console,
+            transient=True,
+            disable=not self.console.is_terminal,
+        )
+
+    def intro(self, ctx: HubContext, site: Site) -> None:
+        """The agreement, the rules, the broker and the legend of field groups."""
+        agreement = ctx.policy.agreements[0]
+        self.say(
+            f"agreement [bold]{escape(agreement.reference)}[/] ({len(agreement.clauses)} clauses),"
+            f" {len(ctx.policy.rules.rules)} safety rules, policy hash {ctx.policy.hash[:16]}"
+        )
+        user = site.shared_user
+        shared = f", every party as broker user {escape(user)}" if user else ""
+        self.say(f"broker: {escape(site.description)}{shared}; ledger: SQLite, temporary")
+        legend = ", ".join(f"{group.value} {title}" for group, title in GROUP_TITLES.items())
+        self.say(f"[dim]field groups: {legend}[/]")
+
+    def step(self, number: int, sender: str, event: CaseEvent, outcome: str, origin: str) -> None:
+        """One event and the hub's outcome for it."""
+        style = "green" if outcome == "disclosed" else "bold red"
+        self.say(
+            f"{number:>2}. [bold]{sender:<9}[/] {event.event_type:<24}"
+            f" [{style}]{outcome:<20}[/] [dim]{escape(origin)}[/]"
+        )
+
+    def disclosure(self, entry: LedgerEntry) -> None:
+        """One recipient: the groups it got, the groups withheld, the clause and basis."""
+        got = "".join(entry.groups_disclosed) or "-"
+        withheld = "".join(entry.groups_withheld) or "-"
+        clauses = ",".join(c.split("#")[-1] for c in (entry.clause or "").split(";"))
+        self.say(
+            f"    -> {entry.recipient:<10} gets [green]{got:<6}[/]"
+            f" withheld [yellow]{withheld:<6}[/]"
+            f" clause {escape(clauses)}; [dim]{escape(entry.lawful_basis or '')}[/]"
+        )
+
+    def verdict(self, intact: bool, detail: str) -> None:  # noqa: FBT001 - the verdict itself
+        """The ledger's verification, last."""
+        style = "bold green" if intact else "bold red"
+        self.say(f"[{style}]ledger {'intact' if intact else 'broken'}[/]{detail}")
 
 
 def _events(sender: str, source: str) -> tuple[str, list[CaseEvent]]:
@@ -66,85 +198,123 @@ def _events(sender: str, source: str) -> tuple[str, list[CaseEvent]]:
     return "via the SDK", [event]
 
 
-def _line(entry: LedgerEntry) -> str:
-    got = "".join(entry.groups_disclosed) or "-"
-    withheld = "".join(entry.groups_withheld) or "-"
-    clauses = ",".join(c.split("#")[-1] for c in (entry.clause or "").split(";"))
-    return (
-        f"    -> {entry.recipient:<10} gets {got:<6} withheld {withheld:<6}"
-        f" clause {clauses}; {entry.lawful_basis}"
-    )
+@dataclass
+class Owed:
+    """What each agency should receive: deliveries by recipient, notices by sender."""
+
+    deliveries: Counter[str]
+    notices: Counter[str]
 
 
-async def _step(  # noqa: PLR0913, PLR0917 - one step of the case, with its context
-    say: Callable[[str], object],
-    ctx: HubContext,
-    clients: dict[str, AgencyClient],
-    number: int,
-    sender: str,
-    source: str,
+async def _play(
+    view: Timeline, ctx: HubContext, clients: dict[str, AgencyClient], owed: Owed
 ) -> None:
-    origin, events = _events(sender, source)
-    async with ctx.broker.consume(ctx.names.ingress_queue, 1) as ingress:
-        for event in events:
-            await clients[sender].publish(event)
-            outcome = await process(ctx, await next_delivery(ingress))
-            say(f"{number:>2}. {sender:<9} {event.event_type:<24} {outcome:<20} {origin}")
-            for entry in await ctx.ledger.entries_for_event(event.event_id):
-                if entry.recipient:
-                    say(_line(entry))
+    """Publish each step through its sender's adapter and let the hub process it."""
+    with view.progress() as progress:
+        task = progress.add_task("the case", total=len(CASE))
+        for number, (sender, source) in enumerate(CASE, 1):
+            progress.update(task, description=f"step {number}: {sender}", refresh=True)
+            origin, events = _events(sender, source)
+            async with ctx.broker.consume(ctx.names.ingress_queue, 1) as ingress:
+                for event in events:
+                    await clients[sender].publish(event)
+                    outcome = await process(ctx, await next_delivery(ingress, 30.0))
+                    view.step(number, sender, event, outcome, origin)
+                    if outcome != "disclosed":
+                        owed.notices[sender] += 1
+                    for entry in await ctx.ledger.entries_for_event(event.event_id):
+                        if entry.recipient:
+                            owed.deliveries[entry.recipient] += 1
+                            view.disclosure(entry)
+            progress.advance(task)
 
 
-async def _receive(say: Callable[[str], object], clients: dict[str, AgencyClient]) -> None:
-    """Every agency verifies and renders what it received, natively."""
+async def _receive(view: Timeline, clients: dict[str, AgencyClient], owed: Owed) -> bool:
+    """Every agency verifies and renders what it is owed, natively, within a bound.
+
+    Returns:
+        Whether every agency received every delivery and notice it was owed.
+    """
+    complete = True
     for agency, client in clients.items():
         rendered, notices = 0, 0
         translator = translator_for(agency)
-        while True:
+        deadline = time.monotonic() + RECEIVE_SECONDS
+        while rendered < owed.deliveries[agency] or notices < owed.notices[agency]:
             try:
-                async with asyncio.timeout(0.2):
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
                     async for received in client.deliveries():
                         translator.render_delivery(received)
                         rendered += 1
+                        if rendered >= owed.deliveries[agency] and notices >= owed.notices[agency]:
+                            break
             except RefusedError as refusal:
-                say(f"{agency} was told: event {refusal.event_id} refused, {refusal.code}")
+                view.say(f"{agency} was told: event {refusal.event_id} refused, {refusal.code}")
                 notices += 1
-                continue
             except TimeoutError:
                 break
-        say(
-            f"{agency:<9} verified and rendered {rendered} deliveries natively, {notices} notice(s)"
+        missing = owed.deliveries[agency] - rendered + owed.notices[agency] - notices
+        complete = complete and not missing
+        shortfall = f", [bold red]{missing} missing[/]" if missing else ""
+        view.say(
+            f"{agency:<9} verified and rendered {rendered} deliveries natively,"
+            f" {notices} notice(s){shortfall}"
         )
+    return complete
 
 
-async def _walk(say: Callable[[str], object], workdir: Path) -> int:
+async def _walk(view: Timeline, site: Site, workdir: Path) -> int:
     rings = {p: generate_party_keys(p) for p in ("hub", *AGENCIES)}
     directory = KeyDirectory.of(*rings.values())
-    node = MemoryNode()
+    owed = Owed(Counter(), Counter())
     async with AsyncExitStack() as stack:
-        ctx = await embedded_hub(stack, workdir, rings["hub"], directory, node)
+        broker = site.connect("hub")
+        await broker.connect()
+        stack.push_async_callback(broker.close)
+        if site.url:  # connected: the demo's own names go when it ends, however it ends
+            topology = default_topology(AGENCIES, names=site.names)
+            stack.push_async_callback(delete_topologies, site.url, [topology])
+        ctx = await hub_on(
+            stack, workdir, rings["hub"], directory, broker, site.names,
+            shared_broker_user=site.shared_user,
+        )  # fmt: skip
         clients = {
             a: await stack.enter_async_context(
-                AgencyClient(rings[a], directory, MemoryBroker(node, user=a), workdir / f"{a}.db")
+                AgencyClient(
+                    rings[a], directory, site.connect(a), workdir / f"{a}.db", names=site.names
+                )
             )
             for a in AGENCIES
         }
-        agreement = ctx.policy.agreements[0]
-        say(
-            f"agreement {agreement.reference} ({len(agreement.clauses)} clauses), "
-            f"{len(ctx.policy.rules.rules)} safety rules, policy hash {ctx.policy.hash[:16]}"
-        )
-        for number, (sender, source) in enumerate(CASE, 1):
-            await _step(say, ctx, clients, number, sender, source)
-        await _receive(say, clients)
+        view.intro(ctx, site)
+        await _play(view, ctx, clients, owed)
+        complete = await _receive(view, clients, owed)
         await ctx.ledger.checkpoint_now()
         report = await verify_store(ctx.ledger.store, directory)
-    verdict = "intact" if report.intact else f"broken at entry {report.broken_at}: {report.code}"
-    say(f"ledger {verdict}: {report.entries} entries, checkpoint at size {report.checkpoint_size}")
-    return 0 if report.intact else 1
+    detail = (
+        f": {report.entries} entries, checkpoint at size {report.checkpoint_size}"
+        if report.intact
+        else f" at entry {report.broken_at}: {report.code}"
+    )
+    view.verdict(report.intact, detail)
+    return 0 if report.intact and complete else 1
 
 
-def run(say: Callable[[str], object]) -> int:
-    """Run the walk-through, writing lines with ``say``; return the exit status."""
+def play(console: Console, site: Site) -> int:
+    """Play the case at ``site`` onto ``console``; return the exit status.
+
+    Raises:
+        hub.broker.base.BrokerError: the broker cannot be reached.
+    """
     with TemporaryDirectory(prefix="hub-demo-") as workdir:
-        return asyncio.run(_walk(say, Path(workdir)))
+        return asyncio.run(_walk(Timeline(console), site, Path(workdir)))
+
+
+def run(console: Console, broker_url: str | None = None) -> int:
+    """Play the case on the in-memory broker, or on the RabbitMQ at ``broker_url``.
+
+    Raises:
+        DemoError: the broker URL is not usable.
+        hub.broker.base.BrokerError: the broker cannot be reached.
+    """
+    return play(console, rabbitmq_site(broker_url) if broker_url else memory_site())

@@ -5,7 +5,9 @@ P1 says log lines carry ids, types, agencies and reason codes only. Rather than
 trust every call site, the last processor before rendering keeps only allow-listed
 keys whose values match a safe shape (an id, a code, a number), and replaces
 anything else with ``"[withheld]"``. A call site that tries to log content loses
-the value, not the hub's promise.
+the value, not the hub's promise. The libraries' own standard-library logs (aio-pika,
+aiormq, asyncpg) go through the same processor: their free-text messages are
+withheld, their logger name and level kept.
 """
 
 from __future__ import annotations
@@ -58,12 +60,50 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
     return event_dict
 
 
+class _StderrHandler(logging.StreamHandler[Any]):
+    """A handler that writes to whatever ``sys.stderr`` is at each record."""
+
+    @property
+    def stream(self) -> Any:
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        """Ignore the stream given at construction."""
+
+
+def _route_library_logs(renderer: Any, level: str) -> None:
+    """Send standard-library logging through :func:`redact` and ``renderer``."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact,
+                renderer,
+            ],
+        )
+    )
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
 def configure(fmt: Literal["json", "console", "auto"] = "auto", level: str = "INFO") -> None:
     """Configure structlog for the process: JSON lines, or a console renderer on a terminal."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
+    _route_library_logs(renderer, level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -74,7 +74,21 @@ class HubContext:
     names: TopologyNames
     max_envelope_bytes: int
     require_user_id: bool = True
+    shared_broker_user: str | None = None
     clock: Callable[[], datetime] = field(default=_utcnow)
+
+    def trusts_signature_alone(self, user_id: str | None) -> bool:
+        """Whether a message from broker user ``user_id`` rests on its signature alone.
+
+        In a deployment every agency has its own broker user, RabbitMQ checks the
+        ``user_id`` property against it, and the hub checks it against the signed
+        sender. Only ``hub demo --broker URL``, where every party shares the one
+        ``shared_broker_user``, and benchmarks that publish without ``user_id``
+        (``require_user_id=False``) skip that second check.
+        """
+        if user_id is None:
+            return not self.require_user_id
+        return user_id == self.shared_broker_user
 
 
 @dataclass(frozen=True)
@@ -108,7 +122,7 @@ def accept(ctx: HubContext, message: IncomingMessage) -> Accepted:
     except EnvelopeError as error:
         raise Refusal(error.code.value) from None
     claims = issuance.claims
-    if message.user_id != claims.issuer and (ctx.require_user_id or message.user_id is not None):
+    if message.user_id != claims.issuer and not ctx.trusts_signature_alone(message.user_id):
         raise Refusal("sender.mismatch", event_id=claims.event_id, event_type=claims.event_type)
     try:
         event = event_from_issuance(issuance)

@@ -62,7 +62,9 @@ def refusal_id(body: bytes) -> uuid.UUID:
 
 
 def _notify_party(ctx: HubContext, message: IncomingMessage, refusal: Refusal) -> str | None:
-    party = message.user_id or refusal.sender
+    # The broker-checked user, unless it is the one user every party shares (hub demo).
+    broker_user = None if ctx.trusts_signature_alone(message.user_id) else message.user_id
+    party = broker_user or refusal.sender
     if (
         party is None
         or party == ctx.keyring.party

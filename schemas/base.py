@@ -45,6 +45,19 @@ class FieldGroup(enum.StrEnum):
     H = "H"  # victim needs: needs, safety plan
 
 
+#: A short title for each field group, for people reading timelines and reports.
+GROUP_TITLES: Final[dict[FieldGroup, str]] = {
+    FieldGroup.A: "case",
+    FieldGroup.B: "justice",
+    FieldGroup.C: "supervision",
+    FieldGroup.D: "clinical",
+    FieldGroup.E: "risk",
+    FieldGroup.F: "victim identity",
+    FieldGroup.G: "victim location",
+    FieldGroup.H: "victim needs",
+}
+
+
 class InGroup:
     """Annotation marker that puts one model field into one field group."""
 

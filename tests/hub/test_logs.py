@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import structlog
@@ -68,3 +69,42 @@ def test_configured_pipeline_writes_json_without_personal_data(
         assert "EX1 1AA" not in json.dumps(line)
     finally:
         structlog.reset_defaults()
+
+
+def test_library_logs_go_through_the_same_allow_list(capsys: pytest.CaptureFixture[str]) -> None:
+    """A library's free-text log record keeps its logger name and loses its message."""
+    configure("json", "INFO")
+    try:
+        logging.getLogger("aiormq.connection").warning(
+            "connect to amqp://user:secret@example.invalid failed for %s", "Alex Example"
+        )
+        line = json.loads(capsys.readouterr().err.strip())
+        assert line["logger"] == "aiormq.connection"
+        assert line["level"] == "warning"
+        assert line["event"] == WITHHELD
+        assert "Alex Example" not in json.dumps(line)
+        assert "secret" not in json.dumps(line)
+    finally:
+        structlog.reset_defaults()
+        _drop_our_handlers()
+
+
+def test_configuring_twice_leaves_one_library_handler() -> None:
+    """Reconfiguring replaces the library-log handler rather than adding a second."""
+    before = list(logging.getLogger().handlers)
+    configure("json", "INFO")
+    configure("console", "WARNING")
+    try:
+        added = [h for h in logging.getLogger().handlers if h not in before]
+        assert len(added) == 1
+        assert logging.getLogger().level == logging.WARNING
+    finally:
+        structlog.reset_defaults()
+        _drop_our_handlers()
+
+
+def _drop_our_handlers() -> None:
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if type(h).__module__ == "hub.logs"]:
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)

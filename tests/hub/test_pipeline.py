@@ -249,3 +249,46 @@ async def test_size_limit_applies_before_opening(hub: Hub) -> None:
     envelope = await hub.publish("police", event)
     assert len(envelope) > 1024
     assert await hub.step() == "payload.too_large"
+
+
+async def _as_user(hub: Hub, broker: MemoryBroker, agency: str, event: CaseEvent) -> None:
+    """Publish ``event`` signed by ``agency`` over another user's connection ``broker``."""
+    body = issue_event(event, hub.keyrings[agency], hub.ctx.directory).encode()
+    names = hub.ctx.names
+    message_id = str(event.event_id)
+    await broker.publish(
+        OutgoingMessage(names.ingress, agency, body, message_id, user_id=broker.user)
+    )
+
+
+async def test_shared_demo_user_rests_on_the_signature_alone(hub: Hub) -> None:
+    """With ``shared_broker_user``, that user's messages pass on their signature.
+
+    Refusal notices go to the signed sender, not to the shared user.
+    """
+    hub.ctx = replace(hub.ctx, shared_broker_user="demo-shared")
+    async with MemoryBroker(hub.node, user="demo-shared") as shared:
+        await _as_user(hub, shared, "police", _fresh("ReferralReceived"))
+        assert await hub.step() == "disclosed"
+        await _as_user(hub, shared, "health", _fresh("VictimSafetyPlanUpdated"))
+        assert await hub.step() == "sender.not_entitled"
+    assert len(await hub.drain(hub.ctx.names.inbox("probation"))) == 1
+    health = await hub.drain(hub.ctx.names.inbox("health"))
+    [notice] = [m for m in health if m.headers.get("kind") == "refusal-notice"]
+    told = open_notice(notice.body.decode(), hub.keyrings["health"], hub.ctx.directory)
+    assert told.code == "sender.not_entitled"
+
+
+async def test_shared_demo_user_does_not_excuse_another_user(hub: Hub) -> None:
+    """Naming a shared user trusts that user only: another agency's user still mismatches."""
+    hub.ctx = replace(hub.ctx, shared_broker_user="demo-shared")
+    await hub.publish("police", _fresh("ReferralReceived"), user="advocacy")
+    assert await hub.step() == "sender.mismatch"
+
+
+async def test_without_a_shared_user_any_other_user_mismatches(hub: Hub) -> None:
+    """In a deployment (no shared user) a user that is not the signed sender is refused."""
+    async with MemoryBroker(hub.node, user="demo-shared") as shared:
+        await _as_user(hub, shared, "police", _fresh("ReferralReceived"))
+        assert await hub.step() == "sender.mismatch"
+    assert await hub.drain(hub.ctx.names.inbox("probation")) == []

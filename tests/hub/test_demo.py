@@ -1,0 +1,90 @@
+"""`hub demo`: colour and progress on a terminal, plain text when piped, and RabbitMQ too."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+
+import aio_pika
+import pytest
+from aio_pika.exceptions import ChannelClosed
+from rich.console import Console
+from services import amqp_url
+
+from hub.demo import CASE, DemoError, play, rabbitmq_site, run
+
+ESCAPE = "\x1b["
+
+
+def _steps(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line[:3].strip().rstrip(".").isdigit()]
+
+
+def test_piped_output_is_plain_text() -> None:
+    """Run as a command with its output piped, the timeline has no escape codes."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k not in {"FORCE_COLOR", "NO_COLOR"}},
+    )
+    assert done.returncode == 0, done.stderr
+    assert ESCAPE not in done.stdout
+    assert len(_steps(done.stdout)) == len(CASE)
+    assert done.stdout.splitlines()[-1].startswith("ledger intact: 31 entries")
+
+
+def test_a_terminal_gets_colour_and_a_progress_bar() -> None:
+    """On a terminal the outcome is coloured and the progress bar names the steps."""
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, color_system="standard", width=160)
+    assert run(console) == 0
+    text = screen.getvalue()
+    assert ESCAPE in text
+    assert f"step {len(CASE)}: health" in text  # the progress bar's last description
+    assert "\x1b[31m" in text or "\x1b[1;31m" in text  # the refusal, in red
+
+
+def test_a_broker_url_that_is_not_amqp_is_refused_with_a_code() -> None:
+    """A wrong ``--broker`` value is a clear error, never a traceback."""
+    with pytest.raises(DemoError) as caught:
+        run(Console(file=io.StringIO()), "http://127.0.0.1:15672/")
+    assert caught.value.code == "demo.broker_url"
+
+
+@pytest.mark.rabbitmq
+def test_the_demo_case_runs_on_rabbitmq_and_leaves_nothing_behind() -> None:
+    """The whole case runs on a real RabbitMQ and cleans up after itself.
+
+    Every delivery and notice arrives, the ledger verifies, and the demo's queues
+    are gone afterwards.
+    """
+    url = amqp_url()
+    site = rabbitmq_site(url)
+    screen = io.StringIO()
+    assert play(Console(file=screen, width=200), site) == 0
+    text = screen.getvalue()
+    steps = _steps(text)
+    assert len(steps) == len(CASE)
+    assert " sender.not_entitled " in steps[-1]
+    assert "health was told" in text
+    assert "missing" not in text
+    assert "RabbitMQ at 127.0.0.1" in text
+    assert url.split("@")[0].split(":")[-1] not in text  # never the password
+    assert text.splitlines()[-1].startswith("ledger intact: 31 entries")
+    assert not asyncio.run(_queue_exists(url, site.names.ingress_queue))
+
+
+async def _queue_exists(url: str, name: str) -> bool:
+    async with await aio_pika.connect(url, timeout=5) as connection:
+        channel = await connection.channel()
+        try:
+            await channel.declare_queue(name, passive=True)
+        except ChannelClosed:
+            return False
+        return True
