@@ -6,6 +6,14 @@ record moves to ``input_dir/done/``. A record that cannot be translated moves to
 ``input_dir/rejected/`` with an ``.error.json`` beside it naming the record, the
 field and the reason code: nothing is lost and nothing is half-sent.
 
+An agency whose translator reads CSV exports (a
+:class:`~adapters.native.table.TableTranslator`) may also drop ``*.csv`` files, one
+record per row. Each row stands alone: the good rows are published and kept in
+``done/`` (the whole file when every row was good), the refused rows are kept in
+``rejected/`` as a CSV of the header and those rows, with one ``.error.json`` that
+lists each row's error by row number and column. A file that cannot be read at all
+is set aside whole, like a bad JSON record.
+
 Records may also be posted to ``POST /records`` when ``listen_port`` is set: the
 answer is 202 with the event ids, or 422 with the same error document; a refused
 record is kept in ``input_dir/rejected/`` as well when there is an input folder.
@@ -35,6 +43,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.base import RecordError
 from adapters.client import AgencyClient, RefusedError
+from adapters.native.table import TableTranslator, write_table
 from adapters.registry import translator_for
 from hub import safejson
 from hub.crypto.keys import KeyDirectory, KeyFileError, load_keyring
@@ -43,6 +52,7 @@ from hub.worker import make_broker
 
 if TYPE_CHECKING:
     from adapters.base import ReceivedEvent, Translator
+    from adapters.native.table import RowResult, Table
     from schemas.base import CaseEvent
 
 log = get_logger("adapters.runner")
@@ -70,9 +80,14 @@ class AdapterSettings(BaseSettings):
 
 def write_atomically(path: Path, document: Any) -> None:
     """Write JSON to ``path`` via a temporary file and a rename: readers never see half."""
+    write_text_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write text to ``path`` via a temporary file and a rename: readers never see half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
 
 
@@ -109,8 +124,11 @@ async def publish_record(client: AgencyClient, translator: Translator, path: Pat
     """Translate and publish one native record file; return how many events it held.
 
     A bad record is moved aside with its error; the file is moved to ``done/`` only
-    once every event is in the outbox and confirmed.
+    once every event is in the outbox and confirmed. A ``.csv`` file goes to
+    :func:`publish_table` when the translator reads CSV.
     """
+    if path.suffix == ".csv" and isinstance(translator, TableTranslator):
+        return await publish_table(client, translator, path)
     events = await asyncio.to_thread(read_record, translator, path)
     if events is None:
         return 0
@@ -120,14 +138,85 @@ async def publish_record(client: AgencyClient, translator: Translator, path: Pat
     return len(events)
 
 
-def _waiting(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.json"))
+def read_table_file(
+    translator: TableTranslator, path: Path
+) -> tuple[Table, list[RowResult]] | None:
+    """Translate a CSV export row by row; set an unreadable file aside and return ``None``."""
+    try:
+        return translator.table_to_events(path.read_bytes(), file_name=path.name)
+    except RecordError as error:
+        _reject(path, error)
+        return None
+
+
+def _reject_rows(path: Path, table: Table, refused: list[RowResult]) -> None:
+    """Keep the refused rows (with the header) and every row's error in ``rejected/``."""
+    errors = [result.error for result in refused if result.error is not None]
+    codes = {error.code for error in errors}
+    report = {
+        "code": codes.pop() if len(codes) == 1 else "record.invalid",
+        "record": path.name,
+        "field": "(rows)",
+        "problem": f"{len(errors)} of {len(table.rows)} rows refused",
+        "rows": [_error_body(error) for error in errors],
+    }
+    rejected = path.parent / "rejected"
+    write_text_atomically(
+        rejected / path.name, write_table(table.columns, [r.row.values for r in refused])
+    )
+    write_atomically(rejected / f"{path.name}.error.json", report)
+    for result, error in zip(refused, errors, strict=True):
+        log.warning("record.rejected", code=error.code, reason=error.field, row=result.row.number)
+
+
+def _done_rows(path: Path, table: Table, published: list[RowResult], *, partial: bool) -> None:
+    """Move a wholly good file to ``done/``; of a partly good one keep only its good rows."""
+    if not partial:
+        _done(path)
+        return
+    if published:
+        rows = [result.row.values for result in published]
+        write_text_atomically(path.parent / "done" / path.name, write_table(table.columns, rows))
+    path.unlink()
+
+
+async def publish_table(client: AgencyClient, translator: TableTranslator, path: Path) -> int:
+    """Translate and publish a CSV export row by row; return how many events it held.
+
+    Refused rows are set aside first; the good rows' events are published; only then
+    does the file leave the input folder. Read again after a crash, the file gives
+    the same event ids, and the hub drops the repeats.
+    """
+    read = await asyncio.to_thread(read_table_file, translator, path)
+    if read is None:
+        return 0
+    table, results = read
+    refused = [result for result in results if result.error is not None]
+    published = [result for result in results if result.error is None]
+    if refused:
+        await asyncio.to_thread(_reject_rows, path, table, refused)
+    events = [event for result in published for event in result.events]
+    for event in events:
+        await client.publish(event)
+    await asyncio.to_thread(_done_rows, path, table, published, partial=bool(refused))
+    return len(events)
+
+
+def _waiting(folder: Path, *, tables: bool) -> list[Path]:
+    found = list(folder.glob("*.json"))
+    if tables:
+        found += folder.glob("*.csv")
+    return sorted(found)
 
 
 async def inbound(client: AgencyClient, translator: Translator, folder: Path, every: float) -> None:
-    """Publish records from ``folder`` as they appear, oldest name first."""
+    """Publish records from ``folder`` as they appear, oldest name first.
+
+    CSV exports are picked up too when the translator reads them.
+    """
+    tables = isinstance(translator, TableTranslator)
     while True:
-        for path in await asyncio.to_thread(_waiting, folder):
+        for path in await asyncio.to_thread(_waiting, folder, tables=tables):
             await publish_record(client, translator, path)
         await asyncio.sleep(every)
 

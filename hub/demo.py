@@ -6,8 +6,8 @@ Given ``--broker URL`` it runs on that RabbitMQ instead, under names of its own
 that it deletes afterwards. Each agency's system talks to the hub through its
 adapter: native records (POLE documents, HMPPS domain events, FHIR bundles, the
 advocate's case record, all under ``adapters/<agency>/samples/``) are translated
-and published through the client SDK; the steps no translator covers are
-published through the SDK directly. The hub opens, verifies, validates, decides,
+and published through the client SDK; the one refused step is published through
+the SDK directly. The hub opens, verifies, validates, decides,
 records and discloses each event; every recipient verifies what it got and
 renders it natively. The timeline shows who received which field groups, which
 were withheld, and why; one event an agency is not entitled to send shows a
@@ -62,13 +62,13 @@ CASE: Final = (
     ("police", "referral.json"),
     ("police", "sdash_screening.json"),
     ("health", "risk_assessment.json"),
-    ("police", "CaseConsultationHeld"),
+    ("police", "case_consultation.json"),
     ("probation", "management_plan_updated.json"),
     ("police", "interim_spo_granted.json"),
     ("advocacy", "safety_plan.json"),
     ("police", "breach.json"),
     ("health", "intervention_update.json"),
-    ("police", "CaseClosed"),
+    ("police", "case_closed.json"),
     ("health", "VictimSafetyPlanUpdated"),  # not entitled: refused on purpose
 )
 #: How long a recipient waits for the deliveries the ledger says it is owed.

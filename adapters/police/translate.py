@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from adapters.native.codecs import compact, write_zone
 from adapters.native.reading import UNSUPPORTED, Draft, Node, derive_event_id, native_code
-from adapters.police import kinds
+from adapters.police import casework, kinds
 from adapters.police.pole import DocumentWriter, index, links_of
 from schemas.base import FieldGroup
 
@@ -43,6 +43,10 @@ KINDS: Final = {
     "ORDER": Kind("OrderEvent", 1, kinds.read_order, kinds.write_order),
     "BREACH": Kind("BreachReported", 1, kinds.read_breach, kinds.write_breach),
     "COURT_OUTCOME": Kind("CriminalJusticeOutcome", 1, kinds.read_outcome, kinds.write_outcome),
+    "CASE_CONSULTATION": Kind(
+        "CaseConsultationHeld", 1, casework.read_consultation, casework.write_consultation
+    ),
+    "CASE_CLOSURE": Kind("CaseClosed", 1, casework.read_closure, casework.write_closure),
 }
 _NATIVE_TYPE: Final = {(kind.event_type, kind.version): name for name, kind in KINDS.items()}
 _ROLES: Final = {

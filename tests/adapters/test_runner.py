@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import shutil
 import uuid
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,7 +16,16 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.base import RecordError
 from adapters.client import AgencyClient
-from adapters.runner import AdapterSettings, RecordSink, deliver, main, publish_record, records_app
+from adapters.registry import translator_for
+from adapters.runner import (
+    AdapterSettings,
+    RecordSink,
+    _waiting,
+    deliver,
+    main,
+    publish_record,
+    records_app,
+)
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
 from hub.embedded import embedded_hub
@@ -21,7 +34,6 @@ from schemas.samples import sample_event
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
-    from pathlib import Path
 
     from adapters.base import ReceivedEvent
     from hub.crypto.keys import KeyDirectory, PartyKeyring
@@ -171,3 +183,101 @@ async def test_webhook_accepts_good_records_and_explains_bad_ones(
     assert json.loads((tmp_path / "rejected" / "rec-4.json").read_text()) == {
         "name": "Alex Example"
     }
+
+
+ADVOCACY_SAMPLES = Path(__file__).resolve().parents[2] / "adapters" / "advocacy" / "samples"
+
+
+@pytest.fixture
+async def advocacy(
+    tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> AsyncIterator[tuple[HubContext, AgencyClient]]:
+    """The embedded hub and an advocacy client."""
+    node = MemoryNode()
+    async with AsyncExitStack() as stack:
+        ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
+        client = AgencyClient(
+            keyrings["advocacy"], directory, MemoryBroker(node, user="advocacy"), tmp_path / "a.db"
+        )
+        yield ctx, await stack.enter_async_context(client)
+
+
+async def _ingress_outcomes(ctx: HubContext, count: int) -> list[str]:
+    async with ctx.broker.consume(ctx.names.ingress_queue, count) as ingress:
+        return [await process(ctx, await next_delivery(ingress)) for _ in range(count)]
+
+
+async def test_csv_export_rows_are_published_and_the_file_moved_to_done(
+    advocacy: tuple[HubContext, AgencyClient], tmp_path: Path
+) -> None:
+    """Every row of a good CSV export is one event at the hub; the file moves to done/ as is."""
+    ctx, client = advocacy
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(ADVOCACY_SAMPLES / "case_records.csv", inbox / "export.csv")
+    assert _waiting(inbox, tables=True) == [inbox / "export.csv"]
+    assert await publish_record(client, translator_for("advocacy"), inbox / "export.csv") == 3
+    assert await _ingress_outcomes(ctx, 3) == ["disclosed"] * 3
+    done = (inbox / "done" / "export.csv").read_bytes()
+    assert done == (ADVOCACY_SAMPLES / "case_records.csv").read_bytes()
+    assert not (inbox / "export.csv").exists()
+    assert not (inbox / "rejected").exists()
+
+
+async def test_csv_bad_rows_are_set_aside_and_the_rest_published(
+    advocacy: tuple[HubContext, AgencyClient], tmp_path: Path
+) -> None:
+    """Good rows go through; bad rows land in rejected/ with the header and a per-row report."""
+    ctx, client = advocacy
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    sample = ADVOCACY_SAMPLES / "bad" / "case_records_two_bad_rows.csv"
+    shutil.copy(sample, inbox / "mixed.csv")
+    original = list(csv.reader(io.StringIO(sample.read_text(encoding="utf-8"), newline="")))
+    assert await publish_record(client, translator_for("advocacy"), inbox / "mixed.csv") == 1
+    assert await _ingress_outcomes(ctx, 1) == ["disclosed"]
+    assert await client.pending() == []
+    assert not (inbox / "mixed.csv").exists()
+
+    def rows(path: Path) -> list[list[str]]:
+        return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+
+    assert rows(inbox / "done" / "mixed.csv") == original[:2]
+    assert rows(inbox / "rejected" / "mixed.csv") == [original[0], *original[2:]]
+    report = json.loads((inbox / "rejected" / "mixed.csv.error.json").read_text())
+    assert (report["code"], report["record"], report["field"]) == (
+        "record.invalid",
+        "mixed.csv",
+        "(rows)",
+    )
+    assert [(r["record"], r["field"]) for r in report["rows"]] == [
+        ("mixed.csv row 3", "safeAddressPostcode"),
+        ("mixed.csv row 4", "safetyPlanMeasures"),
+    ]
+    for secret in ("EX1 1AA!", "Alex", "07700 900123", "phone_and_device_check"):
+        assert secret not in json.dumps(report)
+
+
+async def test_unreadable_csv_is_set_aside_whole(
+    advocacy: tuple[HubContext, AgencyClient], tmp_path: Path
+) -> None:
+    """A CSV whose header cannot be read moves to rejected/ whole, with one error."""
+    _, client = advocacy
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    content = "recordType,recordId,Alex Example\nreferral,R1,x\n"
+    (inbox / "odd.csv").write_text(content)
+    assert await publish_record(client, translator_for("advocacy"), inbox / "odd.csv") == 0
+    assert (inbox / "rejected" / "odd.csv").read_text() == content
+    error = json.loads((inbox / "rejected" / "odd.csv.error.json").read_text())
+    assert (error["code"], error["record"]) == ("record.invalid", "odd.csv")
+    assert "Alex" not in json.dumps(error)
+    assert await client.pending() == []
+
+
+def test_csv_files_wait_only_for_translators_that_read_them(tmp_path: Path) -> None:
+    """A .csv file is picked up for a CSV-reading adapter and left alone for the others."""
+    (tmp_path / "b.json").write_text("{}")
+    (tmp_path / "a.csv").write_text("")
+    assert _waiting(tmp_path, tables=True) == [tmp_path / "a.csv", tmp_path / "b.json"]
+    assert _waiting(tmp_path, tables=False) == [tmp_path / "b.json"]

@@ -33,7 +33,7 @@ def test_demo_plays_a_case_through_the_pipeline(capsys: pytest.CaptureFixture[st
     assert len(steps) == 11
     assert " sender.not_entitled " in steps[-1]
     assert all(" disclosed " in step for step in steps[:-1])
-    assert sum("(native)" in step for step in steps) == 8
+    assert sum("(native)" in step for step in steps) == 10
     plan = lines.index(next(line for line in lines if "VictimSafetyPlanUpdated  disclosed" in line))
     health = next(line for line in lines[plan + 1 : plan + 4] if "-> health" in line)
     assert "gets AE " in health

@@ -26,6 +26,13 @@ EXPECTED_TYPES = {
     "interim_spo_granted.json": "OrderEvent",
     "breach.json": "BreachReported",
     "court_outcome.json": "CriminalJusticeOutcome",
+    "case_consultation.json": "CaseConsultationHeld",
+    "case_closed.json": "CaseClosed",
+}
+#: Each bad sample and the native field its error must name.
+BAD_FIELDS = {
+    "sdash_missing_answer.json": "events[0].details.answers.q7",
+    "closure_unknown_stalking_status.json": "events[0].details.riskAtClosure.stalkingStatus",
 }
 
 
@@ -55,7 +62,7 @@ def normalise(document: dict[str, Any]) -> dict[str, Any]:
 def test_every_supported_kind_has_a_sample() -> None:
     """There is a good sample for each POLE event type and a bad one besides."""
     assert {path.name for path in GOOD} == set(EXPECTED_TYPES)
-    assert BAD
+    assert {path.name for path in BAD} == set(BAD_FIELDS)
 
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
@@ -89,7 +96,8 @@ def test_event_ids_are_stable(path: Path) -> None:
 
 def test_native_back_to_events_is_a_fixed_point() -> None:
     """Events written natively and read again are the same but for the derived event id."""
-    events = [sample_event(t) for t in ("ReferralReceived", "ScreeningCompleted", "OrderEvent")]
+    types = ("ReferralReceived", "ScreeningCompleted", "OrderEvent", "CaseConsultationHeld")
+    events = [sample_event(t) for t in (*types, "CaseClosed")]
     again = TRANSLATOR.to_events(TRANSLATOR.to_native(events), record_id="x")
     strip = {"event_id"}
     assert [e.model_dump(exclude=strip) for e in again] == [
@@ -104,7 +112,7 @@ def test_bad_sample_is_refused(path: Path) -> None:
         TRANSLATOR.to_events(load(path), record_id=path.name)
     assert caught.value.code == "record.invalid"
     assert caught.value.record == path.name
-    assert caught.value.field == "events[0].details.answers.q7"
+    assert caught.value.field == BAD_FIELDS[path.name]
 
 
 def _mutated(change: str) -> dict[str, Any]:
