@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 SERVICES := /tmp/case-event-hub-test
 AMQP_PORT ?= 56729
 PG_PORT ?= 54329
+TLS_PORT ?= 56739
 
 .PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-pipeline schemas asyncapi clean
 
@@ -33,7 +34,9 @@ unit: $(STAMP)
 	trap '$(MAKE) --no-print-directory services-down' EXIT; \
 	amqp="$$(deploy/dev/rabbitmq.sh start $(SERVICES)/rabbitmq $(AMQP_PORT))"; \
 	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
-	export HUB_TEST_AMQP_URL="$$amqp" HUB_TEST_POSTGRES_DSN="$$postgres" HUB_REQUIRE_SERVICES=1; \
+	export HUB_TEST_AMQP_URL="$$amqp" HUB_TEST_POSTGRES_DSN="$$postgres" \
+		HUB_TEST_RABBITMQ_DIR="$(SERVICES)/rabbitmq" HUB_TEST_TLS_DIR="$(SERVICES)/rabbitmq-tls" \
+		HUB_TEST_TLS_PORT="$(TLS_PORT)" HUB_REQUIRE_SERVICES=1; \
 	timeout 1800 $(BIN)/pytest
 
 # The suite without services: RabbitMQ and PostgreSQL cases skip.
@@ -42,6 +45,7 @@ unit-fast: $(STAMP)
 
 services-down:
 	-@deploy/dev/rabbitmq.sh stop $(SERVICES)/rabbitmq >/dev/null 2>&1
+	-@deploy/dev/rabbitmq.sh stop $(SERVICES)/rabbitmq-tls >/dev/null 2>&1
 	-@deploy/dev/postgres.sh stop $(SERVICES)/postgres >/dev/null 2>&1
 
 test: lint typecheck unit

@@ -246,6 +246,11 @@ def _parser() -> argparse.ArgumentParser:
     from hub.ledger.cli import add_audit_commands  # noqa: PLC0415 - the ledger pulls in drivers
 
     add_audit_commands(commands)
+    from hub.broker.definitions import add_broker_commands  # noqa: PLC0415
+    from hub.crypto.tls import add_tls_commands  # noqa: PLC0415
+
+    add_broker_commands(commands)
+    add_tls_commands(commands)
     worker = commands.add_parser("run", help="run a hub worker")
     worker.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
     worker.set_defaults(func=run_worker)

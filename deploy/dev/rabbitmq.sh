@@ -6,9 +6,19 @@
 #   rabbitmq.sh stop DIR         stop the node started in DIR
 #   rabbitmq.sh url DIR          print the AMQP URL of the node started in DIR
 #
+#   rabbitmq.sh start-tls DIR PORT CERTDIR [PLAINPORT]
+#                                start a node whose AMQP is TLS only, on 127.0.0.1:PORT,
+#                                with ca.pem, server.pem and server.key from CERTDIR
+#                                (`hub tls init --out CERTDIR`); client certificates
+#                                optional but verified. With PLAINPORT it also listens
+#                                without TLS there. Prints an amqps:// URL with ?cafile=.
+#   rabbitmq.sh import DIR FILE  import RabbitMQ definitions (users, permissions, ...)
+#   rabbitmq.sh ctl DIR ARGS...  run rabbitmqctl ARGS against the node started in DIR
+#
 # Everything lives in DIR (data, logs, Erlang cookie, credentials), so several nodes
-# can run side by side without touching a system node. Both commands are idempotent
-# and bounded in time. Installs Debian's rabbitmq-server when it is missing (root).
+# can run side by side without touching a system node. Every command is idempotent
+# (but import and ctl, which do what they are told) and bounded in time. Installs
+# Debian's rabbitmq-server when it is missing (root).
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,7 +32,10 @@ readonly BIN=/usr/lib/rabbitmq/bin
 
 die() { echo "rabbitmq.sh: $*" >&2; exit 1; }
 
-usage() { die "usage: rabbitmq.sh start DIR PORT | stop DIR | url DIR"; }
+usage() {
+    die "usage: rabbitmq.sh start DIR PORT | start-tls DIR PORT CERTDIR [PLAINPORT]" \
+        "| stop DIR | url DIR | import DIR FILE | ctl DIR ARGS..."
+}
 
 ensure_installed() {
     [[ -x "${BIN}/rabbitmq-server" ]] && return
@@ -83,7 +96,11 @@ prepare_dir() {
 print_url() {
     local dir=$1 port
     port=$(cat "${dir}/port")
-    echo "amqp://${ADMIN}:$(cat "${dir}/password")@127.0.0.1:${port}/${VHOST}"
+    if [[ -f "${dir}/tls/ca.pem" ]]; then
+        echo "amqps://${ADMIN}:$(cat "${dir}/password")@127.0.0.1:${port}/${VHOST}?cafile=${dir}/tls/ca.pem"
+    else
+        echo "amqp://${ADMIN}:$(cat "${dir}/password")@127.0.0.1:${port}/${VHOST}"
+    fi
 }
 
 configure() {
@@ -97,15 +114,71 @@ configure() {
     ctl set_permissions -p "${VHOST}" "${ADMIN}" ".*" ".*" ".*"
 }
 
+check_port() {
+    if ! [[ $1 =~ ^[0-9]+$ ]] || (($1 <= 1024 || $1 > 65535)); then
+        die "PORT must be 1025..65535"
+    fi
+}
+
 start() {
     local dir port
     [[ $# -eq 2 ]] || usage
     dir=$(realpath -m "$1"); port=$2
-    [[ ${port} =~ ^[0-9]+$ ]] && ((port > 1024 && port <= 65535)) || die "PORT must be 1025..65535"
+    check_port "${port}"
+    [[ ! -e "${dir}/tls" ]] || die "${dir} holds a TLS node: use start-tls"
     ensure_installed
     prepare_dir "${dir}"
     echo "${port}" >"${dir}/port"
     node_env "${dir}" "${port}"
+    boot "${dir}"
+}
+
+# Write the node's rabbitmq.conf: AMQPS on $2 (loopback), plain AMQP on $3 or none.
+tls_config() {
+    local dir=$1 port=$2 plain=$3
+    {
+        echo "# Written by deploy/dev/rabbitmq.sh start-tls; see deploy/rabbitmq/rabbitmq.conf."
+        if [[ -n "${plain}" ]]; then
+            echo "listeners.tcp.default = 127.0.0.1:${plain}"
+        else
+            echo "listeners.tcp = none"
+        fi
+        echo "listeners.ssl.default = 127.0.0.1:${port}"
+        echo "ssl_options.cacertfile = ${dir}/tls/ca.pem"
+        echo "ssl_options.certfile = ${dir}/tls/server.pem"
+        echo "ssl_options.keyfile = ${dir}/tls/server.key"
+        echo "ssl_options.verify = verify_peer"
+        echo "ssl_options.fail_if_no_peer_cert = false"
+        echo "ssl_options.versions.1 = tlsv1.3"
+        echo "ssl_options.versions.2 = tlsv1.2"
+    } >"${dir}/rabbitmq.conf"
+}
+
+start_tls() {
+    local dir port certs plain=""
+    [[ $# -eq 3 || $# -eq 4 ]] || usage
+    dir=$(realpath -m "$1"); port=$2; certs=$(realpath -m "$3"); plain=${4:-}
+    check_port "${port}"
+    [[ -z "${plain}" ]] || check_port "${plain}"
+    for file in ca.pem server.pem server.key; do
+        [[ -f "${certs}/${file}" ]] || die "no ${file} in ${certs}; run: hub tls init --out ${certs}"
+    done
+    [[ -e "${dir}/tls" || ! -e "${dir}/port" ]] || die "${dir} holds a plain node: use start"
+    ensure_installed
+    mkdir -p "${dir}/tls"
+    (umask 077; cp "${certs}/ca.pem" "${certs}/server.pem" "${certs}/server.key" "${dir}/tls/")
+    prepare_dir "${dir}"
+    echo "${port}" >"${dir}/port"
+    tls_config "${dir}" "${port}" "${plain}"
+    chown rabbitmq:rabbitmq "${dir}/rabbitmq.conf"
+    node_env "${dir}" "${port}"
+    # The listeners come from rabbitmq.conf; these variables would add a plain one.
+    unset RABBITMQ_NODE_IP_ADDRESS RABBITMQ_NODE_PORT
+    boot "${dir}"
+}
+
+boot() {
+    local dir=$1
     if ! running; then
         as_rabbitmq "${BIN}/rabbitmq-server" -detached >>"${dir}/log/startup.log" 2>&1 || true
         ctl wait --timeout "${WAIT_SECONDS}" "${RABBITMQ_PID_FILE}" >/dev/null \
@@ -136,9 +209,44 @@ url() {
     print_url "${dir}"
 }
 
+# Point node_env at the running node started in $1.
+attach() {
+    local dir=$1
+    [[ -f "${dir}/port" ]] || die "no node in ${dir}"
+    node_env "${dir}" "$(cat "${dir}/port")"
+    running || die "the node in ${dir} is not running"
+}
+
+import() {
+    [[ $# -eq 2 ]] || usage
+    local dir copy
+    dir=$(realpath -m "$1")
+    [[ -f "$2" ]] || die "no file $2"
+    attach "${dir}"
+    # The CLI runs as rabbitmq, which may not read the caller's folders: a private copy.
+    copy=$(umask 077; mktemp "${dir}/import.XXXXXX.json")
+    cp "$2" "${copy}"
+    chown rabbitmq:rabbitmq "${copy}"
+    local rc=0
+    ctl import_definitions "${copy}" >/dev/null || rc=$?
+    rm -f "${copy}"
+    ((rc == 0)) || die "import_definitions failed (${rc})"
+}
+
+run_ctl() {
+    [[ $# -ge 2 ]] || usage
+    local dir
+    dir=$(realpath -m "$1"); shift
+    attach "${dir}"
+    ctl "$@"
+}
+
 case "${1:-}" in
     start) shift; start "$@" ;;
+    start-tls) shift; start_tls "$@" ;;
     stop) shift; stop "$@" ;;
     url) shift; url "$@" ;;
+    import) shift; import "$@" ;;
+    ctl) shift; run_ctl "$@" ;;
     *) usage ;;
 esac
