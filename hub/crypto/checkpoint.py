@@ -31,8 +31,8 @@ CHECKPOINT_TYP: Final = "ledger-checkpoint+jwt"
 CHECKPOINT_CLAIMS: Final = frozenset(
     {"tree_size", "root_hash", "last_entry_hash", "time", "ledger_id"}
 )
-_HEX_HASH: Final = re.compile(r"^[0-9a-f]{64}$")
-_LEDGER_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_HEX_HASH: Final = re.compile(r"[0-9a-f]{64}")
+_LEDGER_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _MAX_SIZE: Final = 2**53
 
 
@@ -45,10 +45,10 @@ def _check_claims(claims: Mapping[str, Any]) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < _MAX_SIZE:
             raise EnvelopeError(ErrorCode.MALFORMED, f"checkpoint {name} is not a count")
     for name in ("root_hash", "last_entry_hash"):
-        if not isinstance(claims[name], str) or not _HEX_HASH.match(claims[name]):
+        if not isinstance(claims[name], str) or not _HEX_HASH.fullmatch(claims[name]):
             raise EnvelopeError(ErrorCode.MALFORMED, f"checkpoint {name} is not a hex SHA-256")
     ledger_id = claims["ledger_id"]
-    if not isinstance(ledger_id, str) or not _LEDGER_ID.match(ledger_id):
+    if not isinstance(ledger_id, str) or not _LEDGER_ID.fullmatch(ledger_id):
         raise EnvelopeError(ErrorCode.MALFORMED, "checkpoint ledger_id is not an id")
 
 

@@ -1,4 +1,6 @@
-"""``hub audit verify``: an IG officer checks the ledger with the hub's public keys only.
+"""``hub audit verify`` and ``hub audit export``: the ledger for IG officers.
+
+``verify`` checks the ledger with the hub's public keys only:
 
     hub audit verify --ledger sqlite:///hub-ledger.db --keys keys/
     intact: 1520 entries, checkpoint at size 1500
@@ -8,29 +10,42 @@
 Exit status 0 when intact, 1 when broken; user errors (a bad URL, an unreadable
 key folder, a ledger that cannot be opened) end in ``error <code>: <detail>`` from
 the ``hub`` command. The store is opened read-only; no private key is read.
+
+``export`` writes the ledger, rows exactly as stored and every signed checkpoint,
+to a JSON Lines file that ``deploy/audit/verify_ledger.py`` (standard library and
+``cryptography`` only) checks without the hub's code (docs/audit-verification.md):
+
+    hub audit export --ledger sqlite:///hub-ledger.db --out ledger-export.jsonl
+    exported 1520 entries and 2 checkpoints of ledger 6f0c... to ledger-export.jsonl
+
+The file appears only when complete (written beside it, then renamed), and an
+existing file is never overwritten.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.crypto.keys import KeyDirectory, KeyFileError
 from hub.ledger.base import LedgerError
+from hub.ledger.export import ExportSummary, write_export
 from hub.ledger.stores import open_store
 from hub.ledger.verify import VerifyReport, verify_store
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 EXIT_BROKEN = 1
 
 
 def add_audit_commands(subparsers: Any) -> None:
-    """Add ``audit verify`` to the ``hub`` command's subparsers.
+    """Add ``audit verify`` and ``audit export`` to the ``hub`` command's subparsers.
 
     Args:
         subparsers: what ``ArgumentParser.add_subparsers()`` returned.
@@ -50,6 +65,12 @@ def add_audit_commands(subparsers: Any) -> None:
         help="a checkpoint kept outside the hub (a file holding its JWS); repeatable",
     )
     verify.set_defaults(func=audit_verify)
+    export = commands.add_parser(
+        "export", help="write the ledger and its checkpoints for an independent verifier"
+    )
+    export.add_argument("--ledger", required=True, help="sqlite:///FILE or postgresql://...")
+    export.add_argument("--out", required=True, type=Path, help="the JSON Lines file to write")
+    export.set_defaults(func=audit_export)
 
 
 def _user_error(code: str, detail: str) -> Exception:
@@ -102,3 +123,59 @@ def audit_verify(args: argparse.Namespace) -> int:
         raise _user_error(error.code.value, error.detail) from None
     sys.stdout.write("".join(f"{line}\n" for line in render(report)))
     return 0 if report.intact else EXIT_BROKEN
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[int], None]]:
+    """A count of exported entries on stderr, drawn only on a terminal."""
+    from rich.console import Console  # noqa: PLC0415 - only an export draws progress
+    from rich.progress import Progress, SpinnerColumn, TextColumn  # noqa: PLC0415
+
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("exported {task.completed} entries"),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("export", total=None)
+        yield lambda done: progress.update(task, completed=done)
+
+
+async def _export(url: str, partial: Path) -> ExportSummary:
+    store = await open_store(url, read_only=True)
+    try:
+        with _progress() as show, partial.open("x", encoding="ascii", newline="\n") as out:
+            summary = await write_export(store, out, on_entries=show)
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        await store.close()
+    return summary
+
+
+def audit_export(args: argparse.Namespace) -> int:
+    """Export a ledger to a JSON Lines file for ``deploy/audit/verify_ledger.py``."""
+    out: Path = args.out
+    if out.exists():
+        raise _user_error("export.exists", f"{out} exists; choose another file")
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        summary = asyncio.run(_export(args.ledger, partial))
+    except FileExistsError:
+        raise _user_error(
+            "export.exists", f"{partial} exists; is another export running?"
+        ) from None
+    except BaseException as error:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        if isinstance(error, LedgerError):
+            raise _user_error(error.code.value, error.detail) from None
+        raise
+    partial.replace(out)
+    sys.stdout.write(
+        f"exported {summary.entries} entries and {summary.checkpoints} checkpoints"
+        f" of ledger {summary.ledger_id} to {out}\n"
+    )
+    return 0

@@ -1,0 +1,855 @@
+#!/usr/bin/env python3
+"""Verify an exported hub ledger independently of the hub: intact, or the first break.
+
+For information-governance officers (docs/audit-verification.md). This one file
+uses only Python's standard library and the ``cryptography`` package; it imports
+nothing from the hub, so it can be read in an afternoon and run on a machine the
+hub's operators have never touched.
+
+    python3 verify_ledger.py --keys hub.jwks.json ledger-export.jsonl
+    intact: 1520 entries, checkpoint at size 1500
+
+    broken at entry 612: ledger.hash_mismatch
+    entry 612 does not match its hash
+
+It reads the file ``hub audit export`` writes and the hub's public JWK Set, and
+recomputes everything itself: each entry's SHA-256 over its stored bytes, that
+those bytes are the RFC 8785 canonical JSON of a valid entry at its position,
+the hash chain, the RFC 9162 Merkle root at each checkpoint's size, and each
+checkpoint's Ed25519 signature (a compact JWS, key valid at the checkpoint's
+time). Its verdicts, codes and named entries are the same as ``hub audit verify``
+gives on the database the file was exported from.
+
+Exit status: 0 intact, 1 broken, 2 a usage or input error (a file that is not an
+export, a key set that is not the hub's public one), reported on one line as
+``error <code>: <detail>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import math
+import re
+import sys
+import time
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
+
+try:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+except ImportError:  # pragma: no cover - depends on the auditor's machine
+    sys.stderr.write(
+        "error usage.cryptography: install it first: python3 -m pip install cryptography\n"
+    )
+    sys.exit(2)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+EXIT_INTACT, EXIT_BROKEN, EXIT_INPUT = 0, 1, 2
+
+# The reason codes of `hub audit verify` (hub/ledger/base.py, docs/ledger.md).
+HASH_MISMATCH = "ledger.hash_mismatch"
+ENTRY_MALFORMED = "ledger.entry_malformed"
+CHAIN_BROKEN = "ledger.chain_broken"
+SEQUENCE_GAP = "ledger.sequence_gap"
+CHECKPOINT_INVALID = "ledger.checkpoint_invalid"
+CHECKPOINT_MISMATCH = "ledger.checkpoint_mismatch"
+
+GENESIS_HASH = "0" * 64
+EXPORT_TYPE = "ledger-export"
+EXPORT_VERSION = 1
+HUB_PARTY = "hub"
+CHECKPOINT_TYP = "ledger-checkpoint+jwt"
+CHECKPOINT_CLAIMS = frozenset({"tree_size", "root_hash", "last_entry_hash", "time", "ledger_id"})
+MAX_CLOCK_SKEW_SECONDS = 300
+MAX_COUNT = 2**53
+MAX_EPOCH = 10**10
+#: JWS header members the hub's JOSE library accepts (RFC 7515 section 4.1, RFC 7797).
+JWS_HEADER_MEMBERS = frozenset(
+    {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "b64"}
+)
+
+
+class InputError(Exception):
+    """The input is not what this script reads: exit status 2, one line, no traceback."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        """Make an error with a stable ``code`` and a detail naming no content."""
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class MalformedError(ValueError):
+    """JSON this verifier refuses, or a value that is not part of a valid entry."""
+
+
+# --- Strict JSON, as the hub reads it (hub/safejson.py) --------------------------
+
+MAX_DEPTH = 32
+MAX_INT_DIGITS = 20
+MAX_FLOAT_CHARS = 40
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise MalformedError("duplicate object key")
+        result[key] = value
+    return result
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise MalformedError("integer literal too long")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_FLOAT_CHARS:
+        raise MalformedError("number literal too long")
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedError("number out of range")
+    return value
+
+
+def _parse_constant(_: str) -> float:
+    raise MalformedError("NaN and Infinity are not JSON")
+
+
+def _check_nesting(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise MalformedError("nesting too deep")
+        if isinstance(node, str) and _SURROGATE.search(node):
+            raise MalformedError("lone surrogate in a string")
+        if isinstance(node, dict):
+            if any(_SURROGATE.search(key) for key in node):
+                raise MalformedError("lone surrogate in a key")
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+
+
+def strict_loads(data: bytes | str) -> Any:
+    """Parse JSON refusing duplicate keys, NaN, overlong numbers and deep nesting.
+
+    Raises:
+        MalformedError: anything else than such JSON.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(
+            text,
+            object_pairs_hook=_pairs,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except MalformedError:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise MalformedError(type(error).__name__) from None
+    _check_nesting(value)
+    return value
+
+
+# --- RFC 8785 canonical JSON, the subset ledger entries use ---------------------
+
+
+def _canonical_string(text: str) -> str:
+    # RFC 8785 section 3.2.2.2: the ECMAScript JSON.stringify escapes, nothing else.
+    escapes = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
+    escapes["\r"] = "\\r"
+    out = []
+    for char in text:
+        if char in escapes:
+            out.append(escapes[char])
+        elif ord(char) < 0x20:  # noqa: PLR2004 - the control characters
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def canonical(value: Any) -> str:
+    """RFC 8785 canonical JSON of null, booleans, integers, strings, arrays and objects.
+
+    Entries hold no fractions, so numbers are integers within IEEE 754's exact
+    range (section 3.2.2.3 then prints their decimal digits); a float is refused
+    rather than formatted, since no valid entry can contain one.
+
+    Raises:
+        MalformedError: a float, or an integer outside +-(2**53 - 1).
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if abs(value) >= MAX_COUNT:
+            raise MalformedError("integer outside the exact range")
+        return str(value)
+    if isinstance(value, float):
+        raise MalformedError("ledger entries hold no fractional numbers")
+    if isinstance(value, str):
+        return _canonical_string(value)
+    if isinstance(value, list):
+        return "[" + ",".join(canonical(item) for item in value) + "]"
+    if isinstance(value, dict):
+        # Section 3.2.3: members sorted by the UTF-16 code units of their names.
+        names = sorted(value, key=lambda name: name.encode("utf-16-be"))
+        return "{" + ",".join(f"{_canonical_string(n)}:{canonical(value[n])}" for n in names) + "}"
+    raise MalformedError("not a JSON value")
+
+
+# --- A valid entry (docs/ledger.md section 1; hub/ledger/entries.py) ------------
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.[0-9]{6}Z")
+_HEX_HASH = re.compile(r"[0-9a-f]{64}")
+_EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+_CASE = re.compile(r"c_[A-Za-z0-9_-]{43}")
+_PERSON = re.compile(r"p_[A-Za-z0-9_-]{43}")
+_PARTY = re.compile(r"[a-z][a-z0-9-]{1,31}")
+_CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:;,()/#@+-]*")
+_POLICY_HASH = re.compile(r"[0-9a-f]{16,128}")
+_GROUPS = ("A", "B", "C", "D", "E", "F", "G", "H")
+MAX_PERSONS = 64
+MAX_CODE = 64
+MAX_LABEL = 240
+
+
+def _text(pattern: re.Pattern[str], longest: int = 10**6) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, str) and len(v) <= longest and bool(pattern.fullmatch(v))
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+def _count(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v < high
+
+
+def _sorted_set(item: Callable[[Any], bool], longest: int) -> Callable[[Any], bool]:
+    # Sets are written sorted and without repeats: one spelling per decision.
+    def check(v: Any) -> bool:
+        return (
+            isinstance(v, list)
+            and len(v) <= longest
+            and all(item(i) for i in v)
+            and v == sorted(set(v))
+        )
+
+    return check
+
+
+def _utc_time(value: Any) -> bool:
+    found = _TIME.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return False
+    year, month, day, hour, minute, second = (int(part) for part in found.groups())
+    try:
+        datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 - a calendar check only
+    except ValueError:
+        return False
+    return True
+
+
+def _group(value: Any) -> bool:
+    return isinstance(value, str) and value in _GROUPS
+
+
+_label = _optional(_text(_LABEL, MAX_LABEL))
+_code = _text(_CODE, MAX_CODE)
+_party = _optional(_text(_PARTY))
+_uuid = _text(_UUID)
+ENTRY_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "kind": lambda v: v in ("disclosure", "refusal", "consultation"),
+    "decision_id": _uuid,
+    "recorded_at": _utc_time,
+    "event_id": _optional(_uuid),
+    "event_type": _optional(_text(_EVENT_TYPE)),
+    "case_pseudonym": _optional(_text(_CASE)),
+    "person_pseudonyms": _sorted_set(_text(_PERSON), MAX_PERSONS),
+    "provider": _party,
+    "recipient": _party,
+    "agreement_id": _label,
+    "agreement_version": _optional(_count(1, 2**31 + 1)),
+    "clause": _label,
+    "purpose": _label,
+    "lawful_basis": _label,
+    "groups_disclosed": _sorted_set(_group, len(_GROUPS)),
+    "groups_withheld": _sorted_set(_group, len(_GROUPS)),
+    "policy_hash": _optional(_text(_POLICY_HASH)),
+    "outcome": _code,
+    "reason_code": _optional(_code),
+    "actor": _label,
+    "seq": _count(0, MAX_COUNT),
+    "prev_hash": _text(_HEX_HASH),
+}
+
+
+class Row(NamedTuple):
+    """One stored entry: its position column, its body text and its stored hash."""
+
+    seq: int
+    body: str
+    entry_hash: str
+
+
+class Break(Exception):  # noqa: N818 - a verdict, not a failure of this script
+    """The first entry that breaks: its position, the reason code and a detail."""
+
+    def __init__(self, at: int, code: str, detail: str) -> None:
+        """Name the break."""
+        super().__init__(f"{code} at {at}: {detail}")
+        self.at, self.code, self.detail = at, code, detail
+
+
+def parse_entry(row: Row) -> dict[str, Any]:
+    """Check a row's hash and that its body is the canonical JSON of a valid entry.
+
+    Returns:
+        The entry's fields.
+
+    Raises:
+        Break: ``ledger.hash_mismatch`` or ``ledger.entry_malformed`` at ``row.seq``.
+    """
+    body = row.body.encode("utf-8")
+    if hashlib.sha256(body).hexdigest() != row.entry_hash:
+        raise Break(row.seq, HASH_MISMATCH, f"entry {row.seq} does not match its hash")
+    try:
+        fields = strict_loads(body)
+        valid = isinstance(fields, dict) and set(fields) == set(ENTRY_FIELDS)
+        valid = valid and all(check(fields[name]) for name, check in ENTRY_FIELDS.items())
+    except MalformedError:
+        valid = False
+    if not valid:
+        raise Break(row.seq, ENTRY_MALFORMED, f"entry {row.seq} is not valid")
+    if canonical(fields) != row.body:
+        raise Break(row.seq, ENTRY_MALFORMED, f"entry {row.seq} is not canonical")
+    return fields  # type: ignore[no-any-return]
+
+
+# --- The RFC 9162 Merkle tree (section 2.1.1) -----------------------------------
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """``SHA-256(0x00 || data)``."""
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """``SHA-256(0x01 || left || right)``."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+class Frontier:
+    """The roots of a growing tree's perfect subtrees, largest first: O(log n) memory."""
+
+    def __init__(self) -> None:
+        """Start an empty tree."""
+        self.size = 0
+        self._roots: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash at the end, merging equal subtrees like a binary counter."""
+        current, size = leaf, self.size
+        while size & 1:
+            current = node_hash(self._roots.pop(), current)
+            size >>= 1
+        self._roots.append(current)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """MTH of the tree so far; the hash of the empty string for no leaves."""
+        if not self._roots:
+            return hashlib.sha256(b"").digest()
+        current = self._roots[-1]
+        for left in reversed(self._roots[:-1]):
+            current = node_hash(left, current)
+        return current
+
+
+# --- The hub's public keys and its signed checkpoints ---------------------------
+
+
+class HubKey(NamedTuple):
+    """One hub signing key and its validity window (seconds since the epoch)."""
+
+    key: Ed25519PublicKey
+    not_before: int
+    not_after: int
+
+
+def b64url_decode(text: Any) -> bytes:
+    """Decode unpadded base64url, refusing any other alphabet or spelling.
+
+    Raises:
+        MalformedError: not canonical base64url.
+    """
+    if not isinstance(text, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
+        raise MalformedError("not base64url")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise MalformedError("not base64url") from None
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != text:
+        raise MalformedError("not canonical base64url")
+    return data
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """The RFC 7638 thumbprint of an OKP key (RFC 8037 section 2): its ``kid``."""
+    members = {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}
+    digest = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode())
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+
+
+_KEY_KINDS = {"sig": ("Ed25519", "Ed25519"), "enc": ("X25519", "ECDH-ES+A256KW")}
+
+
+def _epoch(value: Any) -> int:
+    if type(value) is not int or not 0 <= value < MAX_EPOCH:
+        raise InputError("keys.unreadable", "nbf and exp must be whole seconds since the epoch")
+    return value
+
+
+def _read_jwk(jwk: Any) -> tuple[str, str, HubKey | None]:
+    """Check one JWK as the hub does; return its kid, use and, for signing keys, the key."""
+    if (
+        not isinstance(jwk, dict)
+        or not isinstance(jwk.get("use"), str)
+        or jwk["use"] not in _KEY_KINDS
+    ):
+        raise InputError("keys.unreadable", "a key is not an Ed25519 or X25519 JWK")
+    use = jwk["use"]
+    curve, alg = _KEY_KINDS[use]
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != curve or jwk.get("alg") != alg:
+        raise InputError("keys.unreadable", "a key is not an Ed25519 or X25519 JWK")
+    if "d" in jwk:
+        raise InputError("keys.unreadable", "the key set holds a private key: use hub.jwks.json")
+    nbf, exp = _epoch(jwk.get("nbf")), _epoch(jwk.get("exp"))
+    try:
+        raw = b64url_decode(jwk.get("x"))
+        public = (Ed25519PublicKey if use == "sig" else X25519PublicKey).from_public_bytes(raw)
+    except (MalformedError, ValueError):
+        raise InputError("keys.unreadable", "a key's x is not a public key") from None
+    kid = thumbprint(jwk)
+    if jwk.get("kid") != kid:
+        raise InputError("keys.unreadable", "a kid is not the RFC 7638 thumbprint of its key")
+    signing = HubKey(public, nbf, exp) if isinstance(public, Ed25519PublicKey) else None
+    return kid, use, signing
+
+
+def load_hub_keys(path: str) -> dict[str, HubKey]:
+    """Read the hub's public JWK Set and return its signing keys by kid.
+
+    Raises:
+        InputError: ``keys.unreadable`` for anything but the hub's public key set.
+    """
+    try:
+        with open(path, "rb") as handle:  # noqa: PTH123 - plain open keeps old Pythons happy
+            document = strict_loads(handle.read())
+    except OSError as error:
+        raise InputError("keys.unreadable", f"{path}: {error.strerror}") from None
+    except MalformedError:
+        raise InputError("keys.unreadable", f"{path}: not JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise InputError("keys.unreadable", f"{path}: not a JWK Set")
+    if document.get("party") != HUB_PARTY:
+        raise InputError("keys.unreadable", f"{path}: not the hub's key set (party is not hub)")
+    keys: dict[str, HubKey] = {}
+    seen: set[str] = set()
+    for jwk in document["keys"]:
+        kid, _, signing = _read_jwk(jwk)
+        if kid in seen:
+            raise InputError("keys.unreadable", "a key id appears twice")
+        seen.add(kid)
+        if signing is not None:
+            keys[kid] = signing
+    return keys
+
+
+class Checkpoint(NamedTuple):
+    """A checkpoint placed at its size: its claims when it verified, else the problem."""
+
+    size: int
+    claims: dict[str, Any] | None
+    problem: str
+
+
+def claimed_size(token: str) -> int:
+    """The ``tree_size`` a checkpoint claims, unverified, only to place a bad one; else 0."""
+    try:
+        payload = token.split(".")[1]
+        claims = strict_loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        size = claims["tree_size"]
+    except (IndexError, ValueError, binascii.Error, KeyError, TypeError):
+        return 0
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0
+
+
+class RefusedError(Exception):
+    """A checkpoint that does not verify; its message is the hub's envelope code."""
+
+
+def _header(parts: list[str]) -> dict[str, Any]:
+    if len(parts) != 3:  # noqa: PLR2004 - header, payload, signature
+        raise RefusedError("envelope.malformed")
+    try:
+        b64url_decode(parts[1])
+        b64url_decode(parts[2])
+        header = strict_loads(b64url_decode(parts[0]))
+    except MalformedError:
+        raise RefusedError("envelope.malformed") from None
+    if not isinstance(header, dict):
+        raise RefusedError("envelope.malformed")
+    if header.get("alg") != "Ed25519":
+        raise RefusedError("algorithm.not_allowed")
+    if "crit" in header or header.get("typ") != CHECKPOINT_TYP:
+        raise RefusedError("envelope.malformed")
+    return header
+
+
+def _signature_holds(parts: list[str], header: dict[str, Any], key: HubKey) -> bool:
+    # The hub's JOSE library also refuses unregistered header members and b64=false.
+    if not set(header) <= JWS_HEADER_MEMBERS or header.get("b64", True) is not True:
+        return False
+    try:
+        key.key.verify(b64url_decode(parts[2]), f"{parts[0]}.{parts[1]}".encode("ascii"))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _claims_problem(claims: Any) -> str:
+    if not isinstance(claims, dict) or set(claims) != CHECKPOINT_CLAIMS:
+        return "envelope.malformed"
+    for name in ("tree_size", "time"):
+        value = claims[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_COUNT:
+            return "envelope.malformed"
+    for name in ("root_hash", "last_entry_hash"):
+        if not isinstance(claims[name], str) or not re.fullmatch(r"[0-9a-f]{64}", claims[name]):
+            return "envelope.malformed"
+    ledger_id = claims["ledger_id"]
+    if not isinstance(ledger_id, str) or not re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", ledger_id):
+        return "envelope.malformed"
+    return ""
+
+
+def _verified_claims(token: str, keys: dict[str, HubKey], now: float) -> dict[str, Any]:
+    """The claims of a checkpoint that verifies, checked in the hub's order.
+
+    Raises:
+        RefusedError: the hub's envelope code for why it does not.
+    """
+    parts = token.split(".")
+    header = _header(parts)
+    kid = header.get("kid")
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise RefusedError("sender.unknown")
+    if not _signature_holds(parts, header, key):
+        raise RefusedError("signature.invalid")
+    try:
+        claims = strict_loads(b64url_decode(parts[1]))
+    except MalformedError:
+        claims = None
+    if _claims_problem(claims):
+        raise RefusedError("envelope.malformed")
+    moment: int = claims["time"]
+    if moment > now + MAX_CLOCK_SKEW_SECONDS:
+        raise RefusedError("clock.skew")
+    # ADR 0004: the key must have been valid at the checkpoint's own time, not now.
+    if not key.not_before <= moment < key.not_after:
+        raise RefusedError("key.not_valid")
+    return claims  # type: ignore[no-any-return]
+
+
+def verify_checkpoint(token: str, keys: dict[str, HubKey], now: float) -> Checkpoint:
+    """Verify one checkpoint's signature, claims and time; never raises.
+
+    Returns:
+        The checkpoint at its size with its claims, or at its claimed size with the
+        problem (the hub's envelope code: ``signature.invalid``, ``sender.unknown``...).
+    """
+    try:
+        claims = _verified_claims(token, keys, now)
+    except RefusedError as error:
+        return Checkpoint(claimed_size(token), None, str(error))
+    return Checkpoint(claims["tree_size"], claims, "")
+
+
+# --- The walk: the same state machine as the hub's (hub/ledger/verify.py) -------
+
+
+class Verdict(NamedTuple):
+    """What the walk found; ``code`` is None when intact."""
+
+    entries: int
+    checkpoint_size: int
+    checkpoints: int
+    broken_at: int | None = None
+    code: str | None = None
+    detail: str = ""
+
+
+class Verifier:
+    """Feed rows in file order; each is checked against the chain and the checkpoints."""
+
+    def __init__(self, checkpoints: list[Checkpoint], ledger_id: str) -> None:
+        """Queue the checkpoints by size (stable: file order breaks ties, as the hub's)."""
+        self._pending = sorted(checkpoints, key=lambda c: c.size)
+        self._ledger_id = ledger_id
+        self._frontier = Frontier()
+        self._last = GENESIS_HASH
+        self._confirmed = 0
+        self._matched = 0
+        self._verdict: Verdict | None = None
+        self.fed = 0
+        self._settle()
+
+    @property
+    def broken(self) -> bool:
+        """Whether a break has been found (later rows are then ignored)."""
+        return self._verdict is not None
+
+    def _break(self, at: int, code: str, detail: str) -> None:
+        size = self._frontier.size
+        self._verdict = Verdict(size, self._confirmed, self._matched, at, code, detail)
+
+    def feed(self, row: Row) -> None:
+        """Check the next row: position, hash, canonical body, link; then checkpoints."""
+        at = self._frontier.size
+        if self.broken:
+            return
+        self.fed += 1
+        if row.seq != at:
+            word = "missing" if row.seq > at else "repeated or out of order"
+            self._break(at, SEQUENCE_GAP, f"entry {at} is {word}")
+            return
+        try:
+            fields = parse_entry(row)
+        except Break as found:
+            self._break(at, found.code, found.detail)
+            return
+        if fields["seq"] != at:
+            self._break(at, SEQUENCE_GAP, f"entry {at} claims position {fields['seq']}")
+        elif fields["prev_hash"] != self._last:
+            self._break(at, CHAIN_BROKEN, f"entry {at} does not link to {at - 1}")
+        else:
+            self._frontier.append(leaf_hash(row.body.encode("utf-8")))
+            self._last = row.entry_hash
+            self._settle()
+
+    def _settle(self) -> None:
+        while self._pending and self._pending[0].size <= self._frontier.size and not self.broken:
+            self._check_tree(self._pending.pop(0))
+
+    def _check_tree(self, checkpoint: Checkpoint) -> None:
+        where = f"checkpoint at size {checkpoint.size}"
+        claims = checkpoint.claims
+        if claims is None:
+            self._break(self._confirmed, CHECKPOINT_INVALID, f"{where}: {checkpoint.problem}")
+        elif claims["ledger_id"] != self._ledger_id:
+            self._break(self._confirmed, CHECKPOINT_INVALID, f"{where}: another ledger")
+        elif (
+            claims["root_hash"] != self._frontier.root().hex()
+            or claims["last_entry_hash"] != self._last
+        ):
+            self._break(self._confirmed, CHECKPOINT_MISMATCH, f"{where}: entries differ")
+        else:
+            self._confirmed = max(self._confirmed, checkpoint.size)
+            self._matched += 1
+
+    def finish(self) -> Verdict:
+        """End the walk: a checkpoint beyond the last entry means entries are missing."""
+        if not self.broken and self._pending:
+            checkpoint = self._pending[0]
+            if checkpoint.claims is None:
+                problem = f"checkpoint at size {checkpoint.size}: {checkpoint.problem}"
+                self._break(self._confirmed, CHECKPOINT_INVALID, problem)
+            else:
+                present = self._frontier.size
+                detail = f"checkpoint covers {checkpoint.size} entries; {present} present"
+                self._break(present, CHECKPOINT_MISMATCH, detail)
+        size = self._frontier.size
+        return self._verdict or Verdict(size, self._confirmed, self._matched)
+
+
+# --- The export file (docs/audit-verification.md) -------------------------------
+
+
+def _fields(record: Any, names: dict[str, type], number: int) -> dict[str, Any]:
+    if not isinstance(record, dict) or set(record) != {"type", *names}:
+        raise InputError("export.malformed", f"line {number}: unexpected members")
+    for name, kind in names.items():
+        value: Any = record[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InputError("export.malformed", f"line {number}: {name} is not a {kind.__name__}")
+        if isinstance(value, int) and value < 0:
+            raise InputError("export.malformed", f"line {number}: {name} is negative")
+    return record
+
+
+def records(lines: Iterable[str]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Yield ``(line number, type, record)`` for each line of an export.
+
+    Raises:
+        InputError: ``export.malformed`` for a line that is not a JSON object.
+    """
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = strict_loads(line)
+        except MalformedError as error:
+            raise InputError("export.malformed", f"line {number}: not JSON ({error})") from None
+        kind = record.get("type") if isinstance(record, dict) else None
+        if not isinstance(kind, str):
+            raise InputError("export.malformed", f"line {number}: not an export record")
+        yield number, kind, record
+
+
+_SHAPES: dict[str, dict[str, type]] = {
+    EXPORT_TYPE: {"version": int, "ledger_id": str, "exported_at": str},
+    "checkpoint": {"tree_size": int, "token": str},
+    "entry": {"seq": int, "entry_hash": str, "body": str},
+    "end": {"entries": int, "checkpoints": int},
+}
+#: The order records come in: one header, checkpoints, entries, one end record.
+_NEXT: dict[str | None, tuple[str, ...]] = {
+    None: (EXPORT_TYPE,),
+    EXPORT_TYPE: ("checkpoint", "entry", "end"),
+    "checkpoint": ("checkpoint", "entry", "end"),
+    "entry": ("entry", "end"),
+    "end": (),
+}
+
+
+def _shaped(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``(type, record)`` in file order, checking each record's shape and place."""
+    previous: str | None = None
+    for number, kind, record in records(lines):
+        if kind not in _NEXT[previous]:
+            raise InputError("export.malformed", f"line {number}: a {kind!r} record out of place")
+        yield kind, _fields(record, _SHAPES[kind], number)
+        previous = kind
+    if previous != "end":
+        raise InputError("export.incomplete", "no end record: the file was cut short")
+
+
+def read_export(
+    lines: Iterable[str], extra_tokens: list[str], keys: dict[str, HubKey], now: float
+) -> Verdict:
+    """Stream an export through the verifier: header, checkpoints, entries, end.
+
+    Stops at the first break, as the hub does; a file that ends early or whose end
+    record disagrees with what came before is an input error, not a verdict.
+
+    Raises:
+        InputError: ``export.malformed`` or ``export.incomplete``.
+    """
+    ledger_id, tokens, verifier = "", [], None
+    for kind, fields in _shaped(lines):
+        if kind == EXPORT_TYPE:
+            if fields["version"] != EXPORT_VERSION:
+                raise InputError("export.malformed", "this export version is unknown")
+            ledger_id = fields["ledger_id"]
+            continue
+        if kind == "checkpoint":
+            tokens.append(fields["token"])
+            continue
+        if verifier is None:  # the first entry or the end: every checkpoint is known
+            checked = [verify_checkpoint(t, keys, now) for t in tokens + extra_tokens]
+            verifier = Verifier(checked, ledger_id)
+        if kind == "entry":
+            verifier.feed(Row(fields["seq"], fields["body"], fields["entry_hash"]))
+            if verifier.broken:
+                return verifier.finish()
+        elif (fields["entries"], fields["checkpoints"]) != (verifier.fed, len(tokens)):
+            raise InputError("export.incomplete", "the end record does not match the file")
+    if verifier is None:
+        raise InputError("export.incomplete", "no end record: the file was cut short")
+    return verifier.finish()
+
+
+def render(verdict: Verdict) -> list[str]:
+    """The lines printed for a verdict, as ``hub audit verify`` prints them."""
+    if verdict.code is not None:
+        return [f"broken at entry {verdict.broken_at}: {verdict.code}", verdict.detail]
+    lines = [f"intact: {verdict.entries} entries, checkpoint at size {verdict.checkpoint_size}"]
+    if verdict.checkpoint_size < verdict.entries:
+        unsigned = verdict.entries - verdict.checkpoint_size
+        lines.append(f"{unsigned} newest entries are chained but not yet in a signed checkpoint")
+    return lines
+
+
+def _read_tokens(paths: list[str]) -> list[str]:
+    tokens = []
+    for path in paths:
+        try:
+            with open(path, encoding="ascii") as handle:  # noqa: PTH123 - see load_hub_keys
+                tokens.append(handle.read().strip())
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError("checkpoint.unreadable", f"{path}: {type(error).__name__}") from None
+    return tokens
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Verify an exported hub ledger (hub audit export) with the hub's public keys."
+    )
+    parser.add_argument("export", help="the file `hub audit export` wrote")
+    parser.add_argument("--keys", required=True, help="the hub's public JWK Set, hub.jwks.json")
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        help="a checkpoint kept outside the hub (a file holding its JWS); repeatable",
+    )
+    return parser.parse_args(argv)
+
+
+def _open_export(path: str) -> IO[str]:
+    try:
+        return open(path, encoding="utf-8", newline="\n")  # noqa: PTH123 - see load_hub_keys
+    except OSError as error:
+        raise InputError("export.unreadable", f"{path}: {error.strerror}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Verify; print the verdict; return 0 intact, 1 broken, 2 for an input error."""
+    args = _arguments(argv)
+    try:
+        keys = load_hub_keys(args.keys)
+        extra = _read_tokens(args.checkpoint)
+        with _open_export(args.export) as handle:
+            verdict = read_export(handle, extra, keys, time.time())
+    except InputError as error:
+        sys.stderr.write(f"error {error.code}: {error.detail}\n")
+        return EXIT_INPUT
+    except (OSError, UnicodeDecodeError) as error:
+        sys.stderr.write(f"error export.unreadable: {type(error).__name__}\n")
+        return EXIT_INPUT
+    sys.stdout.write("".join(f"{line}\n" for line in render(verdict)))
+    return EXIT_INTACT if verdict.code is None else EXIT_BROKEN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,711 @@
+"""The standalone verifier (deploy/audit/verify_ledger.py) agrees with ``hub audit verify``.
+
+Each tampering is done twice: on the stored rows (SQLite and PostgreSQL, triggers
+off), then the ledger is exported; and on an honest export file. The script runs
+in a subprocess, under the venv's Python and under the system's when that has
+``cryptography``, and must print what the hub prints: the same first bad entry,
+code and detail, and the same exit status.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import base64
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import rfc8785
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from hub.crypto.checkpoint import sign_checkpoint
+from hub.crypto.keys import PartyKeyring, generate_party_keys, save_keyring
+from hub.ledger import chain
+from hub.ledger.base import Head, LedgerError, StoredEntry
+from hub.ledger.checkpoints import CheckpointPolicy, claimed_size, tree_head
+from hub.ledger.cli import add_audit_commands, render
+from hub.ledger.entries import EntryDraft
+from hub.ledger.export import write_export
+from hub.ledger.merkle import Frontier
+from hub.ledger.service import LedgerConfig
+from hub.ledger.verify import verify_ledger, verify_store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hub.crypto.keys import KeyDirectory
+
+SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "audit" / "verify_ledger.py"
+EVERY_FOUR = LedgerConfig(checkpoints=CheckpointPolicy(every_entries=4, every_seconds=3600))
+
+
+def _system_python() -> str | None:
+    """The system's python3 if it can import cryptography, else None."""
+    found = shutil.which("python3")
+    if found is None:
+        return None
+    probe = subprocess.run(  # noqa: S603 - a fixed probe of a local interpreter
+        [found, "-c", "import cryptography"], capture_output=True, check=False
+    )
+    return found if probe.returncode == 0 else None
+
+
+@pytest.fixture(scope="module", params=["venv", "system"])
+def python(request: pytest.FixtureRequest) -> str:
+    """The interpreter the script runs under: the venv's, or the system's python3."""
+    if request.param == "venv":
+        return sys.executable
+    found = _system_python()
+    if found is None:
+        pytest.skip("the system python3 is missing or cannot import cryptography")
+    return found
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a verifier printed and its exit status (stderr is not compared)."""
+
+    status: int
+    out: str
+    err: str = field(default="", compare=False)
+
+
+def run_script(python: str, export: Path, jwks: Path, *extra: str) -> Outcome:
+    """Run the standalone verifier on an export; no traceback may ever appear."""
+    done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [python, str(SCRIPT), "--keys", str(jwks), str(export), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr
+    return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+def run_hub_verify(url: str, keys: Path, *extra: str) -> Outcome:
+    """Run ``hub audit verify`` in-process (call from a thread: it runs its own loop)."""
+    import argparse  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="hub")
+    add_audit_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", "verify", "--ledger", url, "--keys", str(keys), *extra])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = args.func(args)
+    return Outcome(status, out.getvalue())
+
+
+def cli_url(harness: Any) -> str:
+    """The ``--ledger`` URL of a harness; PostgreSQL's names the test schema."""
+    if harness.schema is None:
+        return str(harness.url)
+    joiner = "&" if "?" in harness.url else "?"
+    return f"{harness.url}{joiner}search_path={harness.schema}"
+
+
+@dataclass(frozen=True)
+class Auditor:
+    """An IG officer's kit: the hub's public key set and a Python to run the script."""
+
+    python: str
+    keys: Path
+
+    @property
+    def jwks(self) -> Path:
+        """The hub's public JWK Set."""
+        return self.keys / "hub.jwks.json"
+
+    async def script(self, export: Path, *extra: str) -> Outcome:
+        """Run the standalone verifier in a subprocess."""
+        return await asyncio.to_thread(run_script, self.python, export, self.jwks, *extra)
+
+    async def hub(self, url: str, *extra: str) -> Outcome:
+        """Run ``hub audit verify`` with the same keys."""
+        return await asyncio.to_thread(run_hub_verify, url, self.keys, *extra)
+
+
+@pytest.fixture
+def auditor(python: str, tmp_path: Path, keyrings: dict[str, PartyKeyring]) -> Auditor:
+    """A folder holding only the hub's public JWK Set, and the interpreter under test."""
+    folder = tmp_path / "audit-keys"
+    save_keyring(keyrings["hub"], folder)
+    (folder / "hub.private.jwks.json").unlink()
+    return Auditor(python, folder)
+
+
+@pytest.fixture
+async def ten(harness: Any, draft: Callable[..., EntryDraft]) -> Any:
+    """Ten entries appended one by one: checkpoints at 4 and 8, and 10 on close."""
+    ledger = await harness.ledger(EVERY_FOUR)
+    for _ in range(10):
+        await ledger.append([draft()])
+    await ledger.close()
+    return harness
+
+
+async def export_of(harness: Any, path: Path) -> Path:
+    """Export a harness's ledger to ``path`` as ``hub audit export`` does."""
+    store = await harness.store(read_only=True)
+    with path.open("x", encoding="ascii") as out:
+        await write_export(store, out)
+    return path
+
+
+def _altered(row: StoredEntry, old: str, new: str) -> str:
+    assert old in row.body
+    return row.body.replace(old, new)
+
+
+def forged_checkpoint(rows: list[StoredEntry], size: int, ledger_id: str, key: Any) -> str:
+    """A checkpoint over the first ``size`` rows as they are, signed with ``key``."""
+    frontier = Frontier()
+    for row in rows[:size]:
+        frontier.append(chain.leaf_of(row.body))
+    head = Head(size, rows[size - 1].entry_hash, tuple(h.hex() for h in frontier.hashes))
+    claims = tree_head(head, ledger_id, datetime.now(UTC))
+    return sign_checkpoint(claims, key.signing_key(datetime.now(UTC)))
+
+
+HONEST = EntryDraft(
+    kind="disclosure",
+    decision_id=uuid.UUID("6f1c2a1e-94a4-4c8e-9a55-0c3f6d8f2b10"),
+    recorded_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+    event_id=uuid.UUID("0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"),
+    event_type="ReferralReceived",
+    case_pseudonym="c_" + "A" * 43,
+    person_pseudonyms=("p_" + "B" * 43,),
+    provider="police",
+    recipient="health",
+    agreement_id="masip-exampleshire",
+    agreement_version=7,
+    clause="police-to-health-risk",
+    purpose="assess-and-treat",
+    lawful_basis="UK GDPR Art 6(1)(e)",
+    groups_disclosed=("A", "C", "E"),
+    groups_withheld=("F", "G"),
+    policy_hash="ab" * 32,
+    outcome="disclosed",
+)
+
+
+# --- Tampering with the stored rows -------------------------------------------------
+
+
+async def _change(h: Any) -> None:
+    row = (await h.rows())[5]
+    await h.put(5, _altered(row, '"disclosed"', '"refused"'), row.entry_hash)
+
+
+async def _change_rehash(h: Any) -> None:
+    row = (await h.rows())[5]
+    body = _altered(row, '"disclosed"', '"refused"')
+    await h.put(5, body, chain.hash_body(body))
+
+
+async def _rehash_last(h: Any) -> None:
+    row = (await h.rows())[9]
+    body = _altered(row, '"disclosed"', '"refused"')
+    await h.put(9, body, chain.hash_body(body))
+
+
+async def _not_canonical(h: Any) -> None:
+    row = (await h.rows())[2]
+    body = row.body.replace(',"kind"', ', "kind"')
+    await h.put(2, body, chain.hash_body(body))
+
+
+async def _delete_middle(h: Any) -> None:
+    await h.sql("DELETE FROM ledger_entries WHERE seq = 3")
+
+
+async def _delete_tail(h: Any) -> None:
+    await h.sql("DELETE FROM ledger_entries WHERE seq = 9")
+
+
+async def _reorder(h: Any) -> None:
+    rows = await h.rows()
+    await h.put(4, rows[5].body, rows[5].entry_hash)
+    await h.put(5, rows[4].body, rows[4].entry_hash)
+
+
+async def _insert(h: Any) -> None:
+    rows = await h.rows()
+    forged = chain.seal(
+        HONEST.model_copy(update={"decision_id": uuid.uuid4()}), 5, rows[4].entry_hash
+    )
+    shifted = [StoredEntry(r.seq + 1, r.body, r.entry_hash) for r in rows[5:]]
+    await h.rewrite([*rows[:5], forged, *shifted])
+
+
+async def _add_checkpoint(h: Any, token: str, size: int) -> None:
+    await h.sql("INSERT INTO ledger_checkpoints (tree_size, token) VALUES (?, ?)", size, token)
+
+
+async def _other_key(h: Any) -> None:
+    impostor = generate_party_keys("hub", datetime.now(UTC) - timedelta(days=1))
+    store = await h.store(read_only=True)
+    token = forged_checkpoint(await h.rows(), 6, await store.ledger_id(), impostor)
+    await _add_checkpoint(h, token, 6)
+
+
+async def _other_ledger(h: Any) -> None:
+    await _add_checkpoint(
+        h, forged_checkpoint(await h.rows(), 2, "some-other-ledger", h.keyring), 2
+    )
+
+
+STORE_TAMPERING: dict[str, tuple[Any, str]] = {
+    "untouched": (None, "intact: 10 entries, checkpoint at size 10"),
+    "changed": (_change, "broken at entry 5: ledger.hash_mismatch"),
+    "changed_rehashed": (_change_rehash, "broken at entry 6: ledger.chain_broken"),
+    "last_rehashed": (_rehash_last, "broken at entry 8: ledger.checkpoint_mismatch"),
+    "not_canonical": (_not_canonical, "broken at entry 2: ledger.entry_malformed"),
+    "deleted_middle": (_delete_middle, "broken at entry 3: ledger.sequence_gap"),
+    "deleted_tail": (_delete_tail, "broken at entry 9: ledger.checkpoint_mismatch"),
+    "reordered": (_reorder, "broken at entry 4: ledger.sequence_gap"),
+    "inserted": (_insert, "broken at entry 6: ledger.sequence_gap"),
+    "checkpoint_other_key": (_other_key, "broken at entry 4: ledger.checkpoint_invalid"),
+    "checkpoint_other_ledger": (_other_ledger, "broken at entry 0: ledger.checkpoint_invalid"),
+}
+
+
+@pytest.mark.parametrize("case", list(STORE_TAMPERING))
+async def test_store_tampering_gets_the_same_verdict(
+    case: str, ten: Any, directory: KeyDirectory, auditor: Auditor, tmp_path: Path
+) -> None:
+    """Tampered rows, exported: the script prints exactly what ``hub audit verify`` prints."""
+    tamper, first_line = STORE_TAMPERING[case]
+    if tamper is not None:
+        await tamper(ten)
+    report = await verify_store(await ten.store(read_only=True), directory)
+    hub = await auditor.hub(cli_url(ten))
+    script = await auditor.script(await export_of(ten, tmp_path / "x.jsonl"))
+    assert hub.out == "".join(f"{line}\n" for line in render(report))
+    assert hub.out.splitlines()[0] == first_line
+    assert script == hub
+    assert script.status == (0 if case == "untouched" else 1)
+
+
+async def test_checkpoint_kept_elsewhere_is_checked_alike(
+    ten: Any, auditor: Auditor, tmp_path: Path
+) -> None:
+    """--checkpoint files count for both verifiers: an honest one passes, a forged one breaks."""
+    impostor = generate_party_keys("hub", datetime.now(UTC) - timedelta(days=1))
+    ledger_id = await (await ten.store(read_only=True)).ledger_id()
+    export = await export_of(ten, tmp_path / "x.jsonl")
+    rows = await ten.rows()
+    for signer, first_line in (
+        (ten.keyring, "intact: 10 entries, checkpoint at size 10"),
+        (impostor, "broken at entry 4: ledger.checkpoint_invalid"),
+    ):
+        kept = tmp_path / "kept.jws"
+        kept.write_text(forged_checkpoint(rows, 6, ledger_id, signer) + "\n")
+        hub = await auditor.hub(cli_url(ten), "--checkpoint", str(kept))
+        script = await auditor.script(export, "--checkpoint", str(kept))
+        assert hub.out.splitlines()[0] == first_line
+        assert script == hub
+
+
+# --- Tampering with the export file ---------------------------------------------------
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
+
+
+def _write(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="ascii")
+    return path
+
+
+def _entries(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r["type"] == "entry"]
+
+
+def _fix_end(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    entries = len(_entries(records))
+    checkpoints = sum(r["type"] == "checkpoint" for r in records)
+    return [*records[:-1], {"type": "end", "entries": entries, "checkpoints": checkpoints}]
+
+
+def _file_change(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    entry = _entries(records)[5]
+    entry["body"] = entry["body"].replace('"health"', '"advocacy"')
+    return records
+
+
+def _file_change_rehash(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    entry = _entries(records)[5]
+    entry["body"] = entry["body"].replace('"health"', '"advocacy"')
+    entry["entry_hash"] = chain.hash_body(entry["body"])
+    return records
+
+
+def _file_delete(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return _fix_end([r for r in records if r.get("seq") != 3])
+
+
+def _file_delete_tail(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return _fix_end([r for r in records if r.get("seq") != 9])
+
+
+def _file_reorder(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    a, b = (records.index(e) for e in _entries(records)[4:6])
+    records[a], records[b] = records[b], records[a]
+    return records
+
+
+def _file_renumber(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Swap two lines and their seq columns, so only the bodies say where they belong."""
+    first, second = _entries(records)[4:6]
+    first["seq"], second["seq"] = 5, 4
+    return _file_reorder(records)
+
+
+def _file_insert(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    entries = _entries(records)
+    at = records.index(entries[5])
+    copy = dict(entries[2])
+    return _fix_end([*records[:at], copy, *records[at:]])
+
+
+def _file_signature(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    checkpoint = next(r for r in records if r["type"] == "checkpoint")
+    head, payload, signature = checkpoint["token"].split(".")
+    other = "A" if signature[10] != "A" else "B"
+    checkpoint["token"] = f"{head}.{payload}.{signature[:10]}{other}{signature[11:]}"
+    return records
+
+
+def _file_ledger_id(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    records[0]["ledger_id"] = "some-other-ledger"
+    return records
+
+
+def _file_no_checkpoints(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Checkpoints dropped and the end record fixed: the chain alone still holds."""
+    return _fix_end([r for r in records if r["type"] != "checkpoint"])
+
+
+FILE_TAMPERING: dict[str, tuple[Callable[[list[dict[str, Any]]], list[dict[str, Any]]], str]] = {
+    "changed": (_file_change, "broken at entry 5: ledger.hash_mismatch"),
+    "changed_rehashed": (_file_change_rehash, "broken at entry 6: ledger.chain_broken"),
+    "deleted_middle": (_file_delete, "broken at entry 3: ledger.sequence_gap"),
+    "deleted_tail": (_file_delete_tail, "broken at entry 9: ledger.checkpoint_mismatch"),
+    "reordered": (_file_reorder, "broken at entry 4: ledger.sequence_gap"),
+    "renumbered": (_file_renumber, "broken at entry 4: ledger.sequence_gap"),
+    "inserted": (_file_insert, "broken at entry 5: ledger.sequence_gap"),
+    "bad_signature": (_file_signature, "broken at entry 0: ledger.checkpoint_invalid"),
+    "other_ledger": (_file_ledger_id, "broken at entry 0: ledger.checkpoint_invalid"),
+    "no_checkpoints": (_file_no_checkpoints, "intact: 10 entries, checkpoint at size 0"),
+}
+
+
+def hub_verdict_of(export: Path, directory: KeyDirectory) -> Outcome:
+    """The hub's own (pure) verifier run on the rows and checkpoints an export holds."""
+    records = _lines(export)
+    tokens = [r["token"] for r in records if r["type"] == "checkpoint"]
+    rows = [StoredEntry(r["seq"], r["body"], r["entry_hash"]) for r in _entries(records)]
+    report = verify_ledger(rows, tokens, directory, ledger_id=records[0]["ledger_id"])
+    return Outcome(0 if report.intact else 1, "".join(f"{line}\n" for line in render(report)))
+
+
+@pytest.mark.parametrize("case", list(FILE_TAMPERING))
+async def test_export_tampering_gets_the_same_verdict(
+    case: str, ten: Any, directory: KeyDirectory, auditor: Auditor, tmp_path: Path
+) -> None:
+    """An edited export file: the script names what the hub's verifier names on those rows."""
+    tamper, first_line = FILE_TAMPERING[case]
+    honest = await export_of(ten, tmp_path / "honest.jsonl")
+    edited = _write(tmp_path / "edited.jsonl", tamper(_lines(honest)))
+    hub = hub_verdict_of(edited, directory)
+    script = await auditor.script(edited)
+    assert hub.out.splitlines()[0] == first_line
+    assert script == hub
+
+
+# --- Input errors: exit 2, one line, no traceback ----------------------------------------
+
+
+INPUT_ERRORS: dict[str, tuple[Callable[[Path], object], str]] = {
+    "not_json": (lambda p: p.write_text(p.read_text()[:-40]), "export.malformed"),
+    "cut_short": (
+        lambda p: p.write_text("".join(p.read_text().splitlines(keepends=True)[:-2])),
+        "export.incomplete",
+    ),
+    "end_edited": (
+        lambda p: p.write_text(p.read_text().replace('"entries":10', '"entries":11')),
+        "export.incomplete",
+    ),
+    "empty": (lambda p: p.write_text(""), "export.incomplete"),
+    "not_an_export": (lambda p: p.write_text('{"keys": []}\n'), "export.malformed"),
+    "entry_before_header": (
+        lambda p: p.write_text("".join(reversed(p.read_text().splitlines(keepends=True)))),
+        "export.malformed",
+    ),
+    "binary": (lambda p: p.write_bytes(b"\xff\xfe\x00garbage"), "export.unreadable"),
+}
+
+
+@pytest.mark.parametrize("case", list(INPUT_ERRORS))
+async def test_a_malformed_export_is_an_input_error(
+    case: str, ten: Any, auditor: Auditor, tmp_path: Path
+) -> None:
+    """A file that is not a whole export ends with exit 2 and one ``error <code>`` line."""
+    spoil, code = INPUT_ERRORS[case]
+    export = await export_of(ten, tmp_path / "x.jsonl")
+    spoil(export)
+    done = await auditor.script(export)
+    assert (done.status, done.out) == (2, "")
+    assert done.err.startswith(f"error {code}: ")
+    assert len(done.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("spoil", "code"),
+    [
+        (lambda d: d.update(party="police"), "keys.unreadable"),
+        (lambda d: d["keys"][0].update(kid="not-the-thumbprint"), "keys.unreadable"),
+        (lambda d: d["keys"][0].update(d="AAAA"), "keys.unreadable"),
+        (lambda d: d["keys"][0].update(nbf="yesterday"), "keys.unreadable"),
+        (lambda d: d["keys"][0].update(x="!!"), "keys.unreadable"),
+    ],
+)
+def test_a_bad_key_set_is_an_input_error(
+    spoil: Callable[[dict[str, Any]], None], code: str, auditor: Auditor, tmp_path: Path
+) -> None:
+    """A key set that is not the hub's public one is refused before anything is verified."""
+    document = json.loads(auditor.jwks.read_text())
+    spoil(document)
+    jwks = tmp_path / "bad.jwks.json"
+    jwks.write_text(json.dumps(document))
+    export = tmp_path / "none.jsonl"
+    export.write_text("")
+    done = run_script(auditor.python, export, jwks)
+    assert (done.status, done.out) == (2, "")
+    assert done.err.startswith(f"error {code}: ")
+
+
+def test_the_script_imports_only_the_standard_library_and_cryptography() -> None:
+    """The verifier stands alone: no hub, no schemas, nothing but stdlib and cryptography."""
+    tree = ast.parse(SCRIPT.read_text(encoding="utf-8"))
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "relative import"
+            modules.add(str(node.module).split(".")[0])
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__":
+            pytest.fail("dynamic import")
+    assert "cryptography" in modules
+    assert modules - {"cryptography"} <= sys.stdlib_module_names
+    assert not modules & {"hub", "schemas", "adapters"}
+
+
+def load_script() -> Any:
+    """Import the script as a module, for its pure functions."""
+    spec = importlib.util.spec_from_file_location("verify_ledger", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["verify_ledger"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- The script's entry rules are the hub's: a differential property test ---------------
+
+VERIFIER = load_script()
+VALID = json.loads(chain.seal(HONEST, 3, "ab" * 32).body)
+EDGE_VALUES = [
+    "2024-02-29T23:59:59.123456Z",
+    "2025-02-29T00:00:00.000000Z",
+    "2025-01-01T00:00:00.000000+00:00",
+    "2025-01-01T00:00:00Z",
+    "2025-01-01T24:00:00.000000Z",
+    "0001-01-01T00:00:00.000000Z",
+    VALID["decision_id"].upper(),
+    VALID["decision_id"].replace("-", ""),
+    "00000000-0000-0000-0000-000000000000",
+    "c_" + "A" * 43,
+    "c_" + "A" * 43 + "\n",
+    "p_" + "B" * 43,
+    "police\n",
+    "police",
+    "x" * 241,
+    "UK GDPR Art 6(1)(e)",
+    "a." * 40,
+    "ab" * 32,
+    "AB" * 32,
+    "ab" * 65,
+    ["A", "C"],
+    ["C", "A"],
+    ["A", "A"],
+    ["p_" + "B" * 43, "p_" + "A" * 43],
+    ["p_" + "A" * 43] * 65,
+    [],
+    1.0,
+    7.5,
+    2**31,
+    2**31 + 1,
+    2**53,
+    -1,
+    0,
+    True,
+    {"nested": 1},
+]
+values = st.one_of(
+    st.sampled_from(EDGE_VALUES),
+    st.none(),
+    st.integers(-(2**60), 2**60),
+    st.text(max_size=6),
+    st.lists(st.sampled_from(["A", "B", "H", "Z", "a"]), max_size=4),
+)
+mutation = st.one_of(
+    st.tuples(st.just("set"), st.sampled_from([*VALID, "entry_hash", "extra"]), values),
+    st.tuples(st.just("drop"), st.sampled_from(list(VALID)), st.none()),
+)
+spelling = st.sampled_from(["canonical", "sorted", "spaced", "unsorted"])
+
+
+def _spell(fields: dict[str, Any], how: str) -> str:
+    if how == "canonical":
+        return rfc8785.dumps(fields).decode("utf-8")
+    if how == "sorted":
+        return json.dumps(fields, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    if how == "spaced":
+        return json.dumps(fields, sort_keys=True)
+    return json.dumps(dict(reversed(fields.items())), separators=(",", ":"))
+
+
+def _hub_says(row: StoredEntry) -> str:
+    try:
+        chain.parse(row)
+    except LedgerError as error:
+        return error.code.value
+    return "ok"
+
+
+def _script_says(row: StoredEntry) -> str:
+    try:
+        VERIFIER.parse_entry(VERIFIER.Row(row.seq, row.body, row.entry_hash))
+    except VERIFIER.Break as found:
+        return str(found.code)
+    return "ok"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(mutation, max_size=3), spelling)
+def test_the_script_judges_entry_bodies_as_the_hub_does(
+    mutations: list[tuple[str, str, Any]], how: str
+) -> None:
+    """For any body with a matching hash, valid-and-canonical means the same to both."""
+    fields = dict(VALID)
+    for action, name, value in mutations:
+        if action == "set":
+            fields[name] = value
+        else:
+            fields.pop(name, None)
+    try:
+        body = _spell(fields, how)
+    except (rfc8785.IntegerDomainError, rfc8785.FloatDomainError):
+        return
+    row = StoredEntry(3, body, chain.hash_body(body))
+    assert _script_says(row) == _hub_says(row)
+    tampered = StoredEntry(3, body, "0" * 64)
+    assert _script_says(tampered) == _hub_says(tampered) == "ledger.hash_mismatch"
+
+
+def test_every_field_and_edge_value_is_judged_as_the_hub_does() -> None:
+    """Each field set to each edge value, or dropped, canonically spelled: same verdict."""
+    verdicts = set()
+    for name in [*VALID, "entry_hash", "extra"]:
+        for value in [*EDGE_VALUES, None, "drop"]:
+            fields = dict(VALID)
+            if value == "drop":
+                fields.pop(name, None)
+            else:
+                fields[name] = value
+            try:
+                body = rfc8785.dumps(fields).decode("utf-8")
+            except rfc8785.IntegerDomainError:
+                continue
+            row = StoredEntry(3, body, chain.hash_body(body))
+            verdict = _hub_says(row)
+            assert _script_says(row) == verdict, (name, value)
+            verdicts.add(verdict)
+    assert verdicts == {"ok", "ledger.entry_malformed"}
+
+
+json_without_floats = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@example({"\uffff": 1, "\U0001f600": 2, "\u00e9": 3, "a": 4})  # UTF-16 order, not code points
+@given(json_without_floats)
+def test_the_script_canonicalises_as_rfc8785_does(value: Any) -> None:
+    """Null, booleans, integers, strings (any characters), arrays, objects: RFC 8785's bytes."""
+    assert VERIFIER.canonical(value) == rfc8785.dumps(value).decode("utf-8")
+
+
+@pytest.mark.parametrize("value", [1.5, 0.0, {"n": [2.0]}, 2**53])
+def test_the_script_refuses_floats_and_inexact_integers(value: Any) -> None:
+    """Entries hold no fractions: a float, or an integer beyond 2**53, is refused outright."""
+    with pytest.raises(VERIFIER.MalformedError):
+        VERIFIER.canonical(value)
+
+
+def test_an_honest_entry_is_valid_to_the_script() -> None:
+    """A body the hub sealed passes the script's checks (the property above is not vacuous)."""
+    body = rfc8785.dumps(VALID).decode("utf-8")
+    assert _script_says(StoredEntry(3, body, chain.hash_body(body))) == "ok"
+    assert VERIFIER.canonical(VALID) == body
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet='eyJ0.AaBb_-=!{}"tree_size:123', max_size=60))
+def test_the_script_places_unreadable_checkpoints_as_the_hub_does(token: str) -> None:
+    """A checkpoint that fails is placed at the size it claims, read the hub's way."""
+    assert VERIFIER.claimed_size(token) == claimed_size(token)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"tree_size":5}',
+        b'{"tree_size":true}',
+        b'{"tree_size":-1}',
+        b'{"tree_size":"5"}',
+        b'{"tree_size":5.0}',
+        b'{"tree_size":5,"time":1.5}',
+        b'{"tree_size":5,"tree_size":6}',
+        b"[5]",
+        b'{"tree_size":123456789012345678901}',
+        b"not json",
+    ],
+)
+def test_claimed_sizes_match_for_odd_payloads(payload: bytes) -> None:
+    """Odd claims place a bad checkpoint where the hub places it."""
+    token = (
+        "eyJhbGciOiJFZDI1NTE5In0."
+        + base64.urlsafe_b64encode(payload).decode().rstrip("=")
+        + ".c2ln"
+    )
+    assert VERIFIER.claimed_size(token) == claimed_size(token)
