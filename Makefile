@@ -11,7 +11,7 @@ AMQP_PORT ?= 56729
 PG_PORT ?= 54329
 TLS_PORT ?= 56739
 
-.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-pipeline schemas asyncapi clean
+.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-pipeline bench-bad schemas asyncapi clean
 
 all: test
 
@@ -75,3 +75,7 @@ bench-pipeline: $(STAMP)
 	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
 	HUB_BENCH_AMQP_URL="$$amqp" HUB_BENCH_POSTGRES_DSN="$$postgres" \
 		$(BIN)/python bench/pipeline_throughput.py --events 500
+
+# Good traffic alone against good interleaved with bad, in one process (ratios).
+bench-bad: $(STAMP)
+	$(BIN)/python bench/bad_traffic.py

@@ -56,9 +56,13 @@ def _event_type(refusal: Refusal) -> str | None:
     return value if value is not None and _EVENT_TYPE.match(value) else None
 
 
-def refusal_id(body: bytes) -> uuid.UUID:
-    """The decision id of a refusal: the same message refused twice is one entry."""
-    return uuid.uuid5(REFUSAL_NAMESPACE, hashlib.sha256(body).hexdigest())
+def refusal_id(body: bytes, user: str | None = None) -> uuid.UUID:
+    """The decision id of a refusal: the same message refused twice is one entry.
+
+    The broker user is part of it: the same bad bytes (an empty body, say) from two
+    senders are two refusals, each recorded and noticed as its own.
+    """
+    return uuid.uuid5(REFUSAL_NAMESPACE, f"{hashlib.sha256(body).hexdigest()}|{user or '-'}")
 
 
 def _notify_party(ctx: HubContext, message: IncomingMessage, refusal: Refusal) -> str | None:
@@ -107,7 +111,7 @@ async def _notify(ctx: HubContext, party: str, refusal: Refusal, decision: uuid.
 
 async def refuse(ctx: HubContext, message: IncomingMessage, refusal: Refusal) -> None:
     """Record, quarantine and notify one refusal; the caller acks after this returns."""
-    decision = refusal_id(message.body)
+    decision = refusal_id(message.body, message.user_id)
     party = _notify_party(ctx, message, refusal)
     sender = party or refusal.sender
     draft = EntryDraft(

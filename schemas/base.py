@@ -127,10 +127,20 @@ PastDate = Annotated[date, AfterValidator(_past_date)]
 #: A calendar date in a plausible planning window (past or future).
 PlannedDate = Annotated[date, AfterValidator(_plausible_date)]
 
+#: Characters no text field holds: C0 controls but tab (and, in free text, line breaks),
+#: DEL and C1 controls (terminal and log injection), and the bidirectional embeddings,
+#: overrides and isolates U+202A-U+202E and U+2066-U+2069, which make a reader see
+#: other words than the ones written ("Trojan Source", CVE-2021-42574). Marks that
+#: only set a direction (U+200E, U+200F) reorder nothing and stay allowed.
+UNSAFE_TEXT: Final = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 #: Short single-line text: a label, a name, a code.
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^[^\r\n]*$")]
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=120, pattern=rf"^[^\r\n{UNSAFE_TEXT}]+$")
+]
 #: Free text, bounded: a summary, a rationale, a formulation.
-Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=4000, pattern=rf"^[^{UNSAFE_TEXT}]+$")
+]
 #: A party (agency) identifier, as used in queue names and keys: `agency.<id>.inbox`.
 PartyId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,31}$")]
 #: A partnership case reference, e.g. ``MASIP-2026-000123``.

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from schemas.base import PartyId, PlannedDate, StrictModel
+from schemas.base import UNSAFE_TEXT, PartyId, PlannedDate, StrictModel
 
 #: A police crime reference as printed on an S-DASH form, e.g. ``EX/00123/26``.
 CrimeReference = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9/-]{3,29}$")]
@@ -190,7 +190,7 @@ class SupervisionStatus(StrictModel):
 class AgreedAction(StrictModel):
     """One action of a plan or a consultation: what, who, by when, how far."""
 
-    action: Annotated[str, Field(min_length=1, max_length=300)]
+    action: Annotated[str, Field(min_length=1, max_length=300, pattern=rf"^[^{UNSAFE_TEXT}]+$")]
     owner: PartyId
     due_on: PlannedDate | None = None
     status: ActionStatus = ActionStatus.PLANNED
