@@ -1,8 +1,9 @@
-"""The three HMPPS-style domain events the probation adapter translates, both ways.
+"""Probation's own records as HMPPS-style domain events: licence, plan and breach, both ways.
 
 Each ``read_*`` fills a draft's body from ``additionalInformation``; each ``write_*``
-turns the event's JSON form back into ``additionalInformation``. The mapping table is
-in docs/adapters/probation.md.
+turns the event's JSON form back into ``additionalInformation``. Condition terms,
+zones, agreed actions and the supervision status use the native forms of
+:mod:`adapters.native.codecs`. The mapping table is in docs/adapters/probation.md.
 """
 
 from __future__ import annotations
@@ -11,23 +12,19 @@ from typing import TYPE_CHECKING, Any, Final
 
 from adapters.native.codecs import (
     compact,
+    read_action,
     read_point,
+    read_supervision,
     read_term,
     read_zone,
+    write_action,
     write_point,
+    write_supervision,
     write_term,
     write_zone,
 )
 from adapters.native.reading import native_code
-from schemas.common import (
-    ActionStatus,
-    ConditionKind,
-    OrderType,
-    Priority,
-    RiskTrend,
-    RoshLevel,
-    SupervisionLevel,
-)
+from schemas.common import ConditionKind, OrderType, Priority, RiskTrend
 from schemas.events.justice import BreachOf, PoliceAction, ProbationAction
 from schemas.events.management import UpdateReason
 from schemas.places import PlaceKind
@@ -36,9 +33,6 @@ if TYPE_CHECKING:
     from adapters.native.reading import Draft, Node
 
 Json = dict[str, Any]
-#: MAPPA level and category are numbers in probation records (level 1 to 3, category 1 to 4).
-MAPPA_LEVELS: Final = {n: f"level_{n}" for n in range(1, 4)}
-MAPPA_CATEGORIES: Final = {n: f"category_{n}" for n in range(1, 5)}
 #: Plan strand -> native list of actions.
 STRANDS: Final = {
     "supervision": "supervisionActions",
@@ -46,38 +40,6 @@ STRANDS: Final = {
     "interventions_and_treatment": "interventionActions",
     "victim_safety_planning": "victimSafetyActions",
 }
-
-
-def read_supervision(node: Node) -> Json | None:
-    """Read a native supervision status (``None`` when absent)."""
-    if not node.present:
-        return None
-    level, category = node.get("mappaLevel"), node.get("mappaCategory")
-    return compact(
-        {
-            "supervision_level": node.get("level").code(SupervisionLevel),
-            "rosh_level": node.get("roshLevel").code(RoshLevel),
-            "mappa_level": level.mapped(MAPPA_LEVELS) if level.present else None,
-            "mappa_category": category.mapped(MAPPA_CATEGORIES) if category.present else None,
-            "supervision_ends_on": node.get("endDate").value,
-        }
-    )
-
-
-def write_supervision(status: Json | None) -> Json | None:
-    """Write a supervision status natively."""
-    if status is None:
-        return None
-    level, category = status["mappa_level"], status["mappa_category"]
-    return compact(
-        {
-            "level": native_code(status["supervision_level"]),
-            "roshLevel": native_code(status["rosh_level"]),
-            "mappaLevel": None if level is None else int(level.removeprefix("level_")),
-            "mappaCategory": None if category is None else int(category.removeprefix("category_")),
-            "endDate": status["supervision_ends_on"],
-        }
-    )
 
 
 def read_conditions(info: Node, draft: Draft) -> None:
@@ -114,17 +76,6 @@ def write_conditions(data: Json) -> Json:
     )
 
 
-def _read_action(node: Node) -> Json:
-    return compact(
-        {
-            "action": node.get("description").value,
-            "owner": node.get("owner").value,
-            "due_on": node.get("dueDate").value,
-            "status": node.get("status").code(ActionStatus),
-        }
-    )
-
-
 def read_plan(info: Node, draft: Draft) -> None:
     """``probation-case.management-plan.updated`` -> ManagementPlanUpdated.
 
@@ -139,7 +90,7 @@ def read_plan(info: Node, draft: Draft) -> None:
     for strand, key in STRANDS.items():
         node = info.get(key)
         if node.present:
-            draft.put(strand, [_read_action(action) for action in node.items()], node.path)
+            draft.put(strand, [read_action(action) for action in node.items()], node.path)
     status = info.get("supervisionStatus")
     draft.put("supervision_status", read_supervision(status), status.path)
 
@@ -157,19 +108,8 @@ def write_plan(data: Json) -> Json:
     }
     for strand, key in STRANDS.items():
         if data[strand] is not None:
-            native[key] = [_write_action(action) for action in data[strand]]
+            native[key] = [write_action(action) for action in data[strand]]
     return {k: v for k, v in native.items() if v is not None}
-
-
-def _write_action(action: Json) -> Json:
-    return compact(
-        {
-            "description": action["action"],
-            "owner": action["owner"],
-            "dueDate": action["due_on"],
-            "status": native_code(action["status"]),
-        }
-    )
 
 
 def read_breach(info: Node, draft: Draft) -> None:

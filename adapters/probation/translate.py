@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from adapters.native.reading import UNSUPPORTED, Draft, Node, derive_event_id
-from adapters.probation import kinds
+from adapters.probation import casework, kinds
 from schemas.base import FieldGroup
 
 if TYPE_CHECKING:
@@ -29,27 +29,53 @@ PARTNERSHIP_REF: Final = "PARTNERSHIP_REF"
 
 
 class Kind(NamedTuple):
-    """One domain event type and the case event it stands for."""
+    """One domain event type and the case event (type and schema version) it stands for."""
 
     event_type: str
+    version: int
     description: str
     read: Callable[[Node, Draft], None]
     write: Callable[[dict[str, Any]], dict[str, Any]]
 
 
-#: HMPPS ``eventType`` -> its translation (all version 1).
+#: HMPPS ``eventType`` (message ``version`` 1) -> its translation.
 KINDS: Final = {
     "probation-case.licence-conditions.updated": Kind(
-        "ConditionsSet", "Licence conditions updated", kinds.read_conditions, kinds.write_conditions
+        "ConditionsSet",
+        1,
+        "Licence conditions updated",
+        kinds.read_conditions,
+        kinds.write_conditions,
     ),
     "probation-case.management-plan.updated": Kind(
-        "ManagementPlanUpdated", "Management plan updated", kinds.read_plan, kinds.write_plan
+        "ManagementPlanUpdated", 1, "Management plan updated", kinds.read_plan, kinds.write_plan
     ),
     "probation-case.breach.reported": Kind(
-        "BreachReported", "Breach reported", kinds.read_breach, kinds.write_breach
+        "BreachReported", 1, "Breach reported", kinds.read_breach, kinds.write_breach
+    ),
+    "probation-case.partnership-referral.sent": Kind(
+        "ReferralReceived",
+        2,
+        "Referral to the stalking partnership sent",
+        casework.read_referral,
+        casework.write_referral,
+    ),
+    "probation-case.intervention.updated": Kind(
+        "InterventionUpdated",
+        1,
+        "Intervention updated",
+        casework.read_intervention,
+        casework.write_intervention,
+    ),
+    "probation-case.multi-agency-meeting.held": Kind(
+        "CaseConsultationHeld",
+        1,
+        "Multi-agency meeting held",
+        casework.read_meeting,
+        casework.write_meeting,
     ),
 }
-_NATIVE_TYPE: Final = {kind.event_type: name for name, kind in KINDS.items()}
+_NATIVE_TYPE: Final = {(kind.event_type, kind.version): name for name, kind in KINDS.items()}
 
 
 def _camel(name: str) -> str:
@@ -96,7 +122,7 @@ class ProbationTranslator:
         draft = Draft(record_id, "additionalInformation.recordedAt")
         draft.put("event_id", str(event_id), "detailUrl")
         draft.put("event_type", kind.event_type, "eventType")
-        draft.put("schema_version", 1, "version")
+        draft.put("schema_version", kind.version, "version")
         draft.take("case_reference", info.get("caseReference"))
         draft.take("occurred_at", occurred)
         draft.take("recorded_at", info.get("recordedAt"))
@@ -117,8 +143,8 @@ class ProbationTranslator:
         if len(events) != 1:
             raise ValueError("a domain event carries exactly one case event")
         event = events[0]
-        name = _NATIVE_TYPE.get(event.event_type)
-        if name is None or event.schema_version != 1:
+        name = _NATIVE_TYPE.get((event.event_type, event.schema_version))
+        if name is None:
             raise ValueError(f"no probation form for {event.event_type} v{event.schema_version}")
         data = event.model_dump(mode="json")
         info = {"caseReference": data["case_reference"], "recordedAt": data["recorded_at"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from json_values import scalars
 from adapters.base import ReceivedEvent, RecordError
 from adapters.probation.translate import ProbationTranslator
 from schemas.base import FieldGroup, fields_by_group, split_groups
-from schemas.samples import sample_event
+from schemas.registry import parse_event
+from schemas.samples import sample_data, sample_event
 
 SAMPLES = Path(__file__).parents[3] / "adapters" / "probation" / "samples"
 GOOD = sorted(SAMPLES.glob("*.json"))
@@ -24,6 +26,23 @@ EXPECTED_TYPES = {
     "licence_conditions_updated.json": "ConditionsSet",
     "management_plan_updated.json": "ManagementPlanUpdated",
     "breach_reported.json": "BreachReported",
+    "partnership_referral_sent.json": "ReferralReceived",
+    "intervention_updated.json": "InterventionUpdated",
+    "multi_agency_meeting_held.json": "CaseConsultationHeld",
+}
+#: Each bad sample, the native field its error must name, and a value it must not quote.
+BAD_FIELDS: dict[str, tuple[str, str | None]] = {
+    "licence_ends_before_start.json": ("additionalInformation.licence", "2027-08-22"),
+    "intervention_unknown_engagement.json": (
+        "additionalInformation.intervention.engagement",
+        "KEEN",
+    ),
+    "intervention_negative_sessions.json": (
+        "additionalInformation.intervention.sessionsMissed",
+        "-3",
+    ),
+    "meeting_without_attendees.json": ("additionalInformation.attendingAgencies", None),
+    "referral_without_victim.json": ("additionalInformation.protectedPersonReferences", None),
 }
 
 
@@ -50,7 +69,7 @@ def normalise(record: dict[str, Any]) -> dict[str, Any]:
 def test_every_supported_kind_has_a_sample() -> None:
     """There is a good sample for each domain event type and a bad one besides."""
     assert {path.name for path in GOOD} == set(EXPECTED_TYPES)
-    assert BAD
+    assert {path.name for path in BAD} == set(BAD_FIELDS)
 
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
@@ -94,11 +113,11 @@ def test_bad_sample_is_refused(path: Path) -> None:
     """A bad sample raises a record.invalid naming the record and the native field."""
     with pytest.raises(RecordError) as caught:
         TRANSLATOR.to_events(load(path), record_id=path.name)
+    field, value = BAD_FIELDS[path.name]
     assert caught.value.code == "record.invalid"
     assert caught.value.record == path.name
-    assert caught.value.field == "additionalInformation.licence"
-    licence = load(path)["additionalInformation"]["licence"]
-    assert licence["startDate"] not in str(caught.value)
+    assert caught.value.field == field
+    assert value is None or value not in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -155,6 +174,9 @@ def test_unknown_kind_is_unsupported(key: str, value: Any) -> None:
         "BreachReported",
         "ManagementPlanAgreed",
         "RiskAssessmentCompleted",
+        "ReferralReceived",
+        "InterventionUpdated",
+        "CaseConsultationHeld",
     ],
 )
 def test_partial_delivery_holds_nothing_withheld(event_type: str) -> None:
@@ -183,3 +205,160 @@ def test_partial_delivery_holds_nothing_withheld(event_type: str) -> None:
     assert distinctive
     assert not [value for value in distinctive if value in rendered]
     assert event.case_reference in rendered
+
+
+def _set(record: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
+    target: Any = record
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+@pytest.mark.parametrize(
+    ("sample", "path", "value", "field"),
+    [
+        (
+            "partnership_referral_sent.json",
+            ("protectedPersonReferences", 0),
+            "Jane Secret",
+            "protectedPersonReferences[0]",
+        ),
+        (
+            "partnership_referral_sent.json",
+            ("crimeReferences", 0),
+            "secret crime ref",
+            "crimeReferences[0]",
+        ),
+        ("partnership_referral_sent.json", ("offences", 1), "PERJURY", "offences[1]"),
+        ("partnership_referral_sent.json", ("behaviourBeganOn",), "2099-01-01", "behaviourBeganOn"),
+        ("intervention_updated.json", ("intervention", "type"), "HYPNOSIS", "intervention.type"),
+        (
+            "intervention_updated.json",
+            ("intervention", "progressNotes"),
+            "Secret\x00note",
+            "intervention.progressNotes",
+        ),
+        (
+            "multi_agency_meeting_held.json",
+            ("actions", 1, "owner"),
+            "Mr Secret Owner",
+            "actions[1]",
+        ),
+        (
+            "multi_agency_meeting_held.json",
+            ("supervision", "mappaLevel"),
+            9,
+            "supervision.mappaLevel",
+        ),
+        (
+            "multi_agency_meeting_held.json",
+            ("attendingAgencies", 0),
+            "Secret Agency",
+            "attendingAgencies",
+        ),
+    ],
+)
+def test_casework_errors_name_the_field_without_the_value(
+    sample: str, path: tuple[str | int, ...], value: Any, field: str
+) -> None:
+    """A bad field of a referral, intervention or meeting is named, its value never quoted."""
+    record = load(SAMPLES / sample)
+    _set(record, ("additionalInformation", *path), value)
+    with pytest.raises(RecordError) as caught:
+        TRANSLATOR.to_events(record, record_id=sample)
+    assert (caught.value.code, caught.value.record) == ("record.invalid", sample)
+    assert caught.value.field == f"additionalInformation.{field}"
+    assert str(value) not in str(caught.value)
+
+
+MARKER = "Fictional marker 7f3a"
+
+
+@pytest.mark.parametrize(
+    ("sample", "path", "native", "group"),
+    [
+        ("licence_conditions_updated.json", ("exclusionZones", 0, "label"), MARKER, FieldGroup.G),
+        ("licence_conditions_updated.json", ("supervision", "mappaCategory"), 4, FieldGroup.C),
+        ("management_plan_updated.json", ("changesSummary",), MARKER, FieldGroup.E),
+        (
+            "management_plan_updated.json",
+            ("monitoringActions", 0, "description"),
+            MARKER,
+            FieldGroup.B,
+        ),
+        (
+            "management_plan_updated.json",
+            ("victimSafetyActions", 0, "description"),
+            MARKER,
+            FieldGroup.H,
+        ),
+        ("breach_reported.json", ("crimeReference",), "EX/77777/26", FieldGroup.B),
+        ("breach_reported.json", ("breachLocation", "point", "lat"), 54.4242, FieldGroup.G),
+        ("partnership_referral_sent.json", ("concerns",), MARKER, FieldGroup.E),
+        ("partnership_referral_sent.json", ("crimeReferences", 0), "EX/77777/26", FieldGroup.B),
+        ("partnership_referral_sent.json", ("offences", 0), "ASSAULT", FieldGroup.B),
+        ("partnership_referral_sent.json", ("priorityRequested",), "MEDIUM", FieldGroup.E),
+        ("intervention_updated.json", ("intervention", "progressNotes"), MARKER, FieldGroup.D),
+        (
+            "intervention_updated.json",
+            ("intervention", "type"),
+            "STALKING_INTERVENTION_PROGRAMME",
+            FieldGroup.D,
+        ),
+        ("intervention_updated.json", ("intervention", "sessionsAttended"), 417, FieldGroup.D),
+        ("intervention_updated.json", ("summaryForPartners",), MARKER, FieldGroup.E),
+        ("multi_agency_meeting_held.json", ("decisionsSummary",), MARKER, FieldGroup.E),
+        ("multi_agency_meeting_held.json", ("actions", 0, "description"), MARKER, FieldGroup.E),
+        ("multi_agency_meeting_held.json", ("typology",), "INTIMACY_SEEKER", FieldGroup.E),
+        ("multi_agency_meeting_held.json", ("supervision", "mappaCategory"), 4, FieldGroup.C),
+        ("multi_agency_meeting_held.json", ("victimVoice",), MARKER, FieldGroup.H),
+    ],
+)
+def test_native_field_lands_in_its_group_only(
+    sample: str, path: tuple[str | int, ...], native: Any, group: FieldGroup
+) -> None:
+    """A distinctive native value is translated into the one group the mapping table names."""
+    record = load(SAMPLES / sample)
+    _set(record, ("additionalInformation", *path), native)
+    (event,) = TRANSLATOR.to_events(record, record_id=sample)
+    wanted = native
+    if isinstance(native, str) and re.fullmatch(r"[A-Z][A-Z_]+", native):
+        wanted = native.lower()
+    if path[-1] == "mappaCategory":
+        wanted = f"category_{native}"
+    found = {
+        found_group
+        for found_group, values in split_groups(event).items()
+        if json.dumps(wanted) in json.dumps(values)
+    }
+    assert found == {group}
+
+
+def test_referral_is_version_2_from_probation() -> None:
+    """A probation referral is ReferralReceived version 2 whose source is probation."""
+    path = SAMPLES / "partnership_referral_sent.json"
+    (event,) = TRANSLATOR.to_events(load(path), record_id=path.name)
+    data = event.model_dump(mode="json")
+    assert (event.schema_version, data["referral_source"]) == (2, "probation")
+    assert data["subject_ref"] == "P-00000000S1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "version"),
+    [({"referral_source": "police"}, 2), ({}, 1)],
+    ids=["another-source", "version-1"],
+)
+def test_referral_probation_did_not_make_has_no_form(changes: dict[str, Any], version: int) -> None:
+    """Only probation's own referrals, in version 2, are written back as domain events."""
+    event = parse_event(sample_data("ReferralReceived", version) | changes)
+    with pytest.raises(ValueError, match="probation"):
+        TRANSLATOR.to_native([event])
+
+
+def test_intervention_counts_default_to_none_recorded() -> None:
+    """An intervention message without session counts reads as none attended or missed."""
+    record = load(SAMPLES / "intervention_updated.json")
+    del record["additionalInformation"]["intervention"]["sessionsAttended"]
+    (event,) = TRANSLATOR.to_events(record, record_id="intervention.json")
+    progress = event.model_dump(mode="json")["intervention"]
+    assert (progress["sessions_attended"], progress["sessions_missed"]) == (0, 1)
