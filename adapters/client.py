@@ -11,6 +11,10 @@
   the caller asks for the next one, and remembered by event id so a redelivery is
   not yielded twice. A refusal notice is raised as :class:`RefusedError`.
   A delivery that does not verify is rejected to quarantine, never yielded.
+
+Across a broker reconnection the client carries on by itself: a delivery whose
+channel is gone when it is settled comes again (redelivered), and is recognised
+then by its event id; :attr:`AgencyClient.duplicates` counts such recognitions.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Self
 import aiosqlite
 
 from adapters.base import ReceivedEvent
-from hub.broker.base import OutgoingMessage
+from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.topology import TopologyNames
 from hub.crypto.base import EnvelopeError
 from hub.crypto.envelope import issue_event, open_delivery
@@ -32,7 +36,7 @@ from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
     from pathlib import Path
     from types import TracebackType
 
@@ -88,6 +92,8 @@ class AgencyClient:
         self._names = names or TopologyNames()
         self._prefetch = prefetch
         self._db: aiosqlite.Connection | None = None
+        #: Deliveries recognised as already seen and acknowledged without being yielded.
+        self.duplicates = 0
 
     async def start(self) -> Self:
         """Open the state file and the broker, then publish anything left in the outbox."""
@@ -205,7 +211,7 @@ class AgencyClient:
         log.warning("event.refused", code=notice.code, event_id=str(notice.event_id))
         return RefusedError(notice.code, notice.event_id, notice.decision_id)
 
-    async def deliveries(self) -> AsyncIterator[ReceivedEvent]:
+    async def deliveries(self) -> AsyncGenerator[ReceivedEvent]:
         """Yield verified deliveries from this agency's inbox, each once.
 
         A delivery is acknowledged, and its event id remembered, when the caller
@@ -230,8 +236,29 @@ class AgencyClient:
                         )  # the inbox dead-letters it to quarantine
                     continue
                 if await self._seen(received.event_id):
-                    await message.ack()
+                    self.duplicates += 1
+                    log.info(
+                        "delivery.duplicate",
+                        event_id=str(received.event_id),
+                        decision_id=str(received.decision_id),
+                    )
+                    await _settle(message)
                     continue
                 yield received
                 await self._remember(received)
-                await message.ack()
+                await _settle(message)
+
+
+async def _settle(message: IncomingMessage) -> None:
+    """Acknowledge a delivery whose event id is remembered.
+
+    If the broker connection dropped since the delivery arrived, the ack cannot
+    reach it and the broker redelivers the message; it is recognised then by its
+    event id. That is no reason to stop consuming.
+    """
+    try:
+        await message.ack()
+    except BrokerError as error:
+        if error.code is not BrokerErrorCode.STALE_DELIVERY:
+            raise
+        log.info("delivery.ack_lost", code=error.code.value, message_id=message.message_id)

@@ -46,6 +46,7 @@ from adapters.client import AgencyClient, RefusedError
 from adapters.native.table import TableTranslator, write_table
 from adapters.registry import translator_for
 from hub import safejson
+from hub.broker.base import BrokerError
 from hub.crypto.keys import KeyDirectory, KeyFileError, load_keyring
 from hub.logs import configure, get_logger
 from hub.worker import make_broker
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
     from schemas.base import CaseEvent
 
 log = get_logger("adapters.runner")
+#: Pause before consuming again after the broker dropped the consumer.
+RETRY_SECONDS: Final = 1.0
 #: A record id a caller may name in ``X-Record-Id``; anything else gets a generated one.
 RECORD_ID: Final = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
@@ -212,12 +215,19 @@ def _waiting(folder: Path, *, tables: bool) -> list[Path]:
 async def inbound(client: AgencyClient, translator: Translator, folder: Path, every: float) -> None:
     """Publish records from ``folder`` as they appear, oldest name first.
 
-    CSV exports are picked up too when the translator reads them.
+    CSV exports are picked up too when the translator reads them. A publish the
+    broker did not confirm leaves its events in the outbox and the file where it is;
+    the loop carries on, flushing the outbox, and reads the file again (its event ids
+    are stable, so the hub records each event once).
     """
     tables = isinstance(translator, TableTranslator)
     while True:
-        for path in await asyncio.to_thread(_waiting, folder, tables=tables):
-            await publish_record(client, translator, path)
+        try:
+            for path in await asyncio.to_thread(_waiting, folder, tables=tables):
+                await publish_record(client, translator, path)
+            await client.flush()
+        except BrokerError as error:
+            log.warning("outbox.unconfirmed", code=error.code.value, party=client.party)
         await asyncio.sleep(every)
 
 
@@ -312,7 +322,11 @@ async def deliver(received: ReceivedEvent, translator: Translator, settings: Ada
 
 
 async def outbound(client: AgencyClient, translator: Translator, settings: AdapterSettings) -> None:
-    """Render every delivery; record refusal notices; never stop on a notice."""
+    """Render every delivery; record refusal notices; never stop on a notice.
+
+    A broker failure ends the current consumer, not the loop: unacknowledged
+    deliveries come again and are recognised by event id.
+    """
     async with contextlib.AsyncExitStack() as stack:
         session = None
         if settings.webhook_url is not None:
@@ -327,6 +341,9 @@ async def outbound(client: AgencyClient, translator: Translator, settings: Adapt
                     write_atomically(
                         settings.output_dir / "refusals" / f"{refusal.decision_id}.json", notice
                     )
+            except BrokerError as error:
+                log.warning("deliveries.interrupted", code=error.code.value, party=client.party)
+                await asyncio.sleep(RETRY_SECONDS)
 
 
 async def run(agency: str, settings: AdapterSettings, stop: asyncio.Event) -> int:

@@ -277,8 +277,11 @@ async def process(ctx: HubContext, message: IncomingMessage) -> str:
         ``disclosed``, ``redelivered`` or the refusal code.
 
     Raises:
-        Exception: anything unexpected (ledger or broker down) propagates unacked;
-            the consumer loop returns the message to the queue.
+        Exception: anything unexpected propagates with the message unacked. A
+            ledger or broker that is down (``ledger.unavailable``,
+            ``broker.unavailable``...) is waited out by :func:`hub.worker.handle`,
+            which tries the message again; nothing was published without its
+            entry, and a second try finds the entries already recorded.
     """
     try:
         accepted = accept(ctx, message)

@@ -3,28 +3,42 @@
 Several workers may consume ``hub.ingress.q`` at once when they share a PostgreSQL
 ledger. Each handles up to ``prefetch`` messages concurrently (the ledger's group
 commit batches their entries). A message is acked only by the pipeline, after its
-ledger entries are committed and every delivery confirmed; on any failure it goes
-back to the queue. A message that fails on every attempt is refused as
-``message.unprocessable`` on its last allowed delivery (recorded, quarantined,
-noticed) rather than silently dead-lettered; if even that fails, the quorum
-queue's delivery limit dead-letters it to quarantine.
+ledger entries are committed and every delivery confirmed.
+
+Two kinds of failure are told apart, because the quorum queue counts every return
+of a message towards its delivery limit:
+
+- a *transient* one (the ledger or the broker unreachable, a confirm that did not
+  come) says nothing about the message. The worker keeps the message unacked and
+  tries it again after a growing pause (capped, with jitter), as long as it takes:
+  no delivery without a record, and no delivery attempt burnt. With every slot
+  held by a waiting message the worker takes no new ones: it pauses by itself and
+  resumes when the ledger or broker is back. If the broker connection dropped
+  meanwhile, the broker redelivers the message and settling the stale copy fails
+  harmlessly (the pipeline is idempotent by decision id).
+- any other failure may be the message's fault. It goes back to the queue, and a
+  message that fails on every attempt is refused as ``message.unprocessable`` on
+  its last allowed delivery (recorded, quarantined, noticed) rather than silently
+  dead-lettered; if even that fails, the quorum queue's delivery limit
+  dead-letters it to quarantine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from hub.broker.amqp import AmqpBroker
-from hub.broker.base import BrokerError
+from hub.broker.base import BrokerError, BrokerErrorCode
 from hub.broker.memory import MemoryBroker
 from hub.broker.topology import TopologyNames, default_topology
 from hub.crypto.keys import KeyDirectory, load_keyring
-from hub.ledger.base import LedgerError
+from hub.ledger.base import ErrorCode, LedgerError
 from hub.ledger.checkpoints import CheckpointPolicy
 from hub.ledger.pseudonyms import Pseudonymizer, load_ledger_key
 from hub.ledger.service import LedgerConfig, open_ledger
@@ -38,16 +52,39 @@ if TYPE_CHECKING:
     from hub.settings import HubSettings
 
 log = get_logger("hub.worker")
-#: Pause after an infrastructure failure (ledger or broker down) before the next message.
-BACKOFF_SECONDS = 1.0
+#: Failures that say nothing about the message: the ledger or the broker is unreachable,
+#: a confirm did not come in time, the broker refused to store for now (a resource alarm).
+TRANSIENT: Final = frozenset(
+    {
+        ErrorCode.UNAVAILABLE.value,
+        BrokerErrorCode.UNAVAILABLE.value,
+        BrokerErrorCode.UNCONFIRMED.value,
+        BrokerErrorCode.NACKED.value,
+    }
+)
 
 
 @dataclass(frozen=True)
 class WorkerLimits:
-    """How a worker consumes."""
+    """How a worker consumes, and how it waits out a transient failure.
+
+    Attributes:
+        prefetch: messages in flight at once.
+        delivery_limit: deliveries of one message before it is refused.
+        retry_first: seconds before the first retry of a transient failure.
+        retry_most: the longest pause between two retries.
+    """
 
     prefetch: int
     delivery_limit: int
+    retry_first: float = 0.5
+    retry_most: float = 10.0
+
+    def pause(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (from 1): doubling, capped, jittered."""
+        base = min(self.retry_most, self.retry_first * 2.0 ** min(attempt - 1, 30))
+        # Jitter keeps several workers from hammering a recovering database in step.
+        return base * random.uniform(0.8, 1.0)  # noqa: S311 - timing jitter, not a secret
 
 
 def make_broker(url: str) -> Broker:
@@ -81,21 +118,74 @@ async def build_context(settings: HubSettings, stack: AsyncExitStack) -> HubCont
     )  # fmt: skip
 
 
-async def handle(ctx: HubContext, message: IncomingMessage, limits: WorkerLimits) -> None:
-    """Process one message; on failure, return it to the queue (or refuse it on its last try)."""
-    try:
-        await process(ctx, message)
-    except (LedgerError, BrokerError) as error:
-        log.warning("worker.infrastructure", code=error.code.value, message_id=message.message_id)
-        await _give_back(message)
-        await asyncio.sleep(BACKOFF_SECONDS)
-    except Exception as error:  # noqa: BLE001 - any other failure must not lose the message
-        # No traceback in the log: it may quote content. The type name is enough to triage.
-        log.error("worker.crashed", reason=type(error).__name__, message_id=message.message_id)  # noqa: TRY400
-        if message.delivery_count + 1 >= limits.delivery_limit:
-            await _refuse_unprocessable(ctx, message)
+async def handle(
+    ctx: HubContext,
+    message: IncomingMessage,
+    limits: WorkerLimits,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Process one message; wait out transient failures; return or refuse it on any other.
+
+    While the ledger or the broker is unreachable the message stays unacked and is
+    tried again after :meth:`WorkerLimits.pause`, until it goes through or ``stop``
+    is set (then it goes back to the queue).
+    """
+    attempt = 0
+    while True:
+        try:
+            await process(ctx, message)
+        except (LedgerError, BrokerError) as error:
+            code = error.code.value
+            if code not in TRANSIENT:
+                await _failed(ctx, message, limits, code)
+                return
+            attempt += 1
+            log.warning(
+                "worker.retrying", code=code, message_id=message.message_id, attempt=attempt
+            )
+            if await _stopping(stop, limits.pause(attempt)):
+                await _give_back(message)
+                return
+        except Exception as error:  # noqa: BLE001 - any other failure must not lose the message
+            # No traceback in the log: it may quote content. The type name is enough to triage.
+            log.error("worker.crashed", reason=type(error).__name__, message_id=message.message_id)  # noqa: TRY400
+            await _count_failure(ctx, message, limits)
+            return
         else:
-            await _give_back(message)
+            if attempt:
+                log.info("worker.recovered", message_id=message.message_id, attempt=attempt)
+            return
+
+
+async def _stopping(stop: asyncio.Event | None, seconds: float) -> bool:
+    """Wait ``seconds``; return early, True, when ``stop`` is set."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return False
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def _failed(
+    ctx: HubContext, message: IncomingMessage, limits: WorkerLimits, code: str
+) -> None:
+    """A ledger or broker failure that waiting will not cure."""
+    if code == BrokerErrorCode.STALE_DELIVERY.value:
+        # The channel it came on is gone: the broker has requeued it already.
+        log.info("worker.stale_delivery", code=code, message_id=message.message_id)
+    elif code == ErrorCode.CLOSED.value:  # shutting down
+        await _give_back(message)
+    else:
+        log.error("worker.failed", code=code, message_id=message.message_id)
+        await _count_failure(ctx, message, limits)
+
+
+async def _count_failure(ctx: HubContext, message: IncomingMessage, limits: WorkerLimits) -> None:
+    if message.delivery_count + 1 >= limits.delivery_limit:
+        await _refuse_unprocessable(ctx, message)
+    else:
+        await _give_back(message)
 
 
 async def _give_back(message: IncomingMessage) -> None:
@@ -129,7 +219,7 @@ async def serve(ctx: HubContext, limits: WorkerLimits, stop: asyncio.Event) -> N
                 slots.release()
                 break
             message = arrival.result()
-            task = tasks.create_task(handle(ctx, message, limits))
+            task = tasks.create_task(handle(ctx, message, limits, stop))
             task.add_done_callback(lambda _: slots.release())
         stopping.cancel()
 

@@ -4,8 +4,9 @@
   with names of its own, and clean-up of everything it declared, so tests can share
   a vhost without meeting.
 - :func:`next_delivery` and :func:`no_delivery_within`: waits that always end.
-- :class:`TcpProxy`: a loopback proxy a test can hold or cut, to prove bounded
-  timeouts and reconnection (after aio-pika's ``tests/test_amqp_robust_proxy.py``).
+- :class:`TcpProxy`: a loopback proxy a test can hold, cut or take down, to prove
+  bounded timeouts and reconnection (after aio-pika's ``tests/test_amqp_robust_proxy.py``),
+  in front of RabbitMQ or PostgreSQL alike.
 
 Nothing here is used by the hub at run time.
 """
@@ -146,7 +147,7 @@ async def no_delivery_within(consumer: Consumer, seconds: float = 0.5) -> bool:
 
 
 class TcpProxy:
-    """Forwards ``127.0.0.1:<port>`` to ``host:port``; a test can hold or cut it."""
+    """Forwards ``127.0.0.1:<port>`` to ``host:port``; a test can hold, cut or take it down."""
 
     def __init__(self, host: str, port: int) -> None:
         """Prepare a proxy to ``host:port``; :meth:`start` opens it."""
@@ -154,6 +155,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._down = False
         self._links: set[asyncio.StreamWriter] = set()
         self._pumps: set[asyncio.Task[None]] = set()
 
@@ -165,7 +167,14 @@ class TcpProxy:
         return port
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        if self._down:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:  # the target is down too: the client sees its connection closed
+            writer.close()
+            return
         self._links.update((writer, up_writer))
         for source, sink in ((reader, up_writer), (up_reader, writer)):
             pump = asyncio.create_task(self._pump(source, sink))
@@ -188,6 +197,19 @@ class TcpProxy:
         """Forward again."""
         self._flowing.set()
 
+    async def go_down(self) -> None:
+        """Drop every connection and close each new one at once, until :meth:`come_up`.
+
+        To a client this is a server that went away: what was open breaks, and
+        every attempt to reconnect fails.
+        """
+        self._down = True
+        await self.cut()
+
+    def come_up(self) -> None:
+        """Accept and forward connections again."""
+        self._down = False
+
     async def cut(self) -> None:
         """Drop every connection through the proxy, as a failing network would."""
         for pump in list(self._pumps):
@@ -203,6 +225,7 @@ class TcpProxy:
     async def close(self) -> None:
         """Stop listening and drop every connection."""
         self.release()
+        self.come_up()
         if self._server is not None:
             self._server.close()
         await self.cut()

@@ -12,6 +12,13 @@ advisory lock, so two workers starting at once do not race on ``CREATE``.
 Bodies are ``text``, not ``jsonb``: ``jsonb`` re-orders and re-spaces, and the hash
 is over the exact bytes. Triggers refuse ``UPDATE``, ``DELETE`` and ``TRUNCATE`` on
 entries and checkpoints.
+
+When the database goes away, every call fails with ``ledger.unavailable`` within a
+bounded time (connecting and each statement have a timeout, so a silent network
+cannot hang the hub) and the pool reconnects by itself on the next call once the
+database is back: asyncpg replaces a closed connection when it is acquired. A
+commit whose answer was lost may have happened; the caller retries, and a
+decision already recorded is found rather than recorded twice.
 """
 
 from __future__ import annotations
@@ -68,6 +75,10 @@ _DDL: Final = (
     ),
 )
 _ENTRY_COLUMNS: Final = "seq, body, entry_hash"
+#: Seconds to open a connection before ``ledger.unavailable``.
+CONNECT_TIMEOUT: Final = 10.0
+#: Seconds any one statement may take before ``ledger.unavailable``.
+COMMAND_TIMEOUT: Final = 30.0
 
 
 @contextlib.contextmanager
@@ -187,7 +198,12 @@ class PostgresStore:
         settings = {"search_path": self._schema} if self._schema else {}
         with _mapped("open ledger"):
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._pool_size, server_settings=settings
+                self._dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                server_settings=settings,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
             )
         try:
             if not self._read_only:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -22,10 +24,12 @@ from adapters.runner import (
     RecordSink,
     _waiting,
     deliver,
+    inbound,
     main,
     publish_record,
     records_app,
 )
+from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
 from hub.embedded import embedded_hub
@@ -281,3 +285,58 @@ def test_csv_files_wait_only_for_translators_that_read_them(tmp_path: Path) -> N
     (tmp_path / "a.csv").write_text("")
     assert _waiting(tmp_path, tables=True) == [tmp_path / "a.csv", tmp_path / "b.json"]
     assert _waiting(tmp_path, tables=False) == [tmp_path / "b.json"]
+
+
+class FlakyBroker(MemoryBroker):
+    """A connection whose first ``failures`` publishes are not confirmed."""
+
+    def __init__(self, node: MemoryNode, user: str, failures: int) -> None:
+        """Fail the first ``failures`` publishes with ``broker.unconfirmed``."""
+        super().__init__(node, user=user)
+        self.failures = failures
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        """Refuse while failures remain, then publish."""
+        if self.failures > 0:
+            self.failures -= 1
+            raise BrokerError(BrokerErrorCode.UNCONFIRMED, "publish")
+        await super().publish(message)
+
+
+async def test_an_unconfirmed_publish_does_not_stop_the_folder(
+    tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> None:
+    """The inbound loop outlives a publish the broker did not confirm; the record arrives once."""
+    node = MemoryNode()
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "r1.json").write_text(json.dumps({"ref": "EX-FLAKY"}))
+    async with AsyncExitStack() as stack:
+        ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
+        broker = FlakyBroker(node, "police", failures=2)
+        police = await stack.enter_async_context(
+            AgencyClient(keyrings["police"], directory, broker, tmp_path / "p.db")
+        )
+        task = asyncio.create_task(inbound(police, FakePoliceTranslator(), inbox, 0.01))
+        try:
+            for _ in range(500):  # bounded: 5 s at most
+                if (inbox / "done" / "r1.json").exists() and not await police.pending():
+                    break
+                await asyncio.sleep(0.01)
+            assert not task.done(), "the inbound loop stopped"
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert broker.failures == 0
+        assert (inbox / "done" / "r1.json").exists()
+        assert await police.pending() == []
+        outcomes = []
+        async with ctx.broker.consume(ctx.names.ingress_queue, 10) as ingress:
+            while True:
+                try:
+                    outcomes.append(await process(ctx, await next_delivery(ingress, 0.2)))
+                except TimeoutError:
+                    break
+        assert outcomes == ["disclosed"]
+        assert len(await ctx.ledger.entries_for_event(uuid.uuid5(NAMESPACE, "EX-FLAKY"))) >= 1

@@ -1,0 +1,96 @@
+"""Issue 5 (d): an adapter killed with SIGKILL mid-consume, then restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from services import postgres_dsn
+from structlog.testing import capture_logs
+
+from adapters.client import AgencyClient
+from hub.broker.amqp import AmqpBroker
+
+from .conftest import (
+    AGENCIES,
+    Inbox,
+    Partnership,
+    assert_each_once,
+    assert_ledger,
+    by_author,
+    drain,
+    environment,
+    publish_all,
+    queue_depth,
+    running,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.rabbitmq, pytest.mark.postgres]
+
+EVENTS = 60
+DIE_AFTER = 7
+READER = Path(__file__).with_name("inbox_reader.py")
+
+
+async def read_until_killed(p: Partnership, party: str, state: Path, record: Path) -> int:
+    """Run the inbox reader as a process of its own; return its exit status."""
+    reader = await asyncio.create_subprocess_exec(
+        sys.executable, str(READER), str(p.keys_folder()), party, str(state), str(record),
+        str(DIE_AFTER),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, env=environment(FAULTS_BROKER_URL=p.url(party)),
+    )  # fmt: skip
+    try:
+        return await asyncio.wait_for(reader.wait(), 120)
+    except TimeoutError:
+        reader.kill()
+        await reader.wait()
+        raise AssertionError("the inbox reader did not die on cue within 120 s") from None
+
+
+async def test_adapter_killed_mid_consume_gets_the_rest_and_recognises_the_repeat(
+    partnership: Partnership,
+) -> None:
+    """Unacked deliveries come again; the one remembered but unacked is recognised, not re-given."""
+    p = partnership
+    events = p.events(EVENTS)
+    recipients = p.recipients(events)
+    party = Counter(r for parties in recipients.values() for r in parties).most_common(1)[0][0]
+    expected = {event_id for event_id, parties in recipients.items() if party in parties}
+    ctx = await p.hub(await p.ledger(postgres_dsn()))
+    publishers = {author: await p.client(author) for author in AGENCIES}
+    sent: Counter[str] = Counter()
+    async with running(ctx):
+        for author, mine in by_author(events).items():
+            await publish_all(publishers[author], mine, sent)
+
+        async def all_in_the_inbox() -> bool:
+            return await queue_depth(p.url("hub"), p.names.inbox(party)) == len(expected)
+
+        await wait_for(f"{len(expected)} deliveries in the {party} inbox", all_in_the_inbox, 120)
+
+    state, record = p.folder / "reader.db", p.folder / "reader.log"
+    assert await read_until_killed(p, party, state, record) == -signal.SIGKILL
+    handled = [uuid.UUID(line) for line in record.read_text().split()]
+    assert len(handled) == len(set(handled)) == DIE_AFTER
+
+    broker = AmqpBroker(p.url(party))
+    restarted = await p.stack.enter_async_context(
+        AgencyClient(p.keyrings[party], p.directory, broker, state)
+    )
+    rest = Inbox(party, expected - set(handled))
+    with capture_logs() as logs:
+        await drain(restarted, rest)
+    assert_each_once(rest)  # the prefetched, unacked deliveries came again; nothing handled did
+    recognised = [uuid.UUID(e["event_id"]) for e in logs if e["event"] == "delivery.duplicate"]
+    assert handled[-1] in recognised  # remembered, then killed before the ack
+    assert set(recognised) <= set(handled)
+    assert restarted.duplicates == len(recognised)
+    await ctx.ledger.checkpoint_now()
+    await assert_ledger(ctx.ledger.store, p.directory, recipients)

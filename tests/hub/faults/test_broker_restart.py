@@ -1,0 +1,67 @@
+"""Issue 5 (b): the RabbitMQ node restarted mid-stream; everyone reconnects by themselves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from services import postgres_dsn
+
+from .conftest import (
+    AGENCIES,
+    Inbox,
+    Partnership,
+    RabbitNode,
+    assert_each_once,
+    assert_ledger,
+    by_author,
+    drain,
+    publish_all,
+    queue_depth,
+    running,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.rabbitmq, pytest.mark.postgres]
+
+EVENTS = 300
+
+
+async def test_node_restart_mid_stream_loses_nothing(
+    partnership: Partnership, rabbit_node: RabbitNode
+) -> None:
+    """Publishers, the hub and the adapters ride out a node restart; every event arrives once."""
+    p = partnership
+    events = p.events(EVENTS)
+    recipients = p.recipients(events)
+    ctx = await p.hub(await p.ledger(postgres_dsn()))
+    clients = {party: await p.client(party) for party in AGENCIES}
+    inboxes = {
+        party: Inbox(party, {e for e, parties in recipients.items() if party in parties})
+        for party in AGENCIES
+    }
+    sent: Counter[str] = Counter()
+    async with running(ctx):
+        draining = [asyncio.create_task(drain(clients[a], inboxes[a])) for a in AGENCIES]
+        publishing = [
+            asyncio.create_task(publish_all(clients[author], mine, sent))
+            for author, mine in by_author(events).items()
+        ]
+
+        async def a_third_published() -> bool:
+            return sum(sent.values()) >= EVENTS // 3
+
+        await wait_for("a third of the events published", a_third_published, 120)
+        await asyncio.to_thread(rabbit_node.stop)
+        stopped_at = sum(sent.values())
+        await asyncio.to_thread(rabbit_node.start)
+        await asyncio.gather(*publishing)
+        await asyncio.gather(*draining)
+    assert stopped_at < EVENTS, "the node was not restarted mid-stream"
+    for inbox in inboxes.values():
+        assert_each_once(inbox)
+    await ctx.ledger.checkpoint_now()
+    await assert_ledger(ctx.ledger.store, p.directory, recipients)
+    assert await queue_depth(p.url("hub"), p.names.quarantine) == 0
+    assert await queue_depth(p.url("hub"), p.names.ingress_queue) == 0
