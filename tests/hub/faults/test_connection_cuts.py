@@ -25,7 +25,13 @@ from .conftest import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.rabbitmq, pytest.mark.postgres]
+# The timeout bounds a hang on a slow machine; it is not a speed target.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.rabbitmq,
+    pytest.mark.postgres,
+    pytest.mark.timeout(600),
+]
 
 EVENTS = 700
 CUT_EVERY = 100

@@ -35,7 +35,13 @@ from .conftest import (
 if TYPE_CHECKING:
     from adapters.base import ReceivedEvent
 
-pytestmark = [pytest.mark.slow, pytest.mark.rabbitmq, pytest.mark.postgres]
+# The timeout bounds a hang on a slow machine; it is not a speed target.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.rabbitmq,
+    pytest.mark.postgres,
+    pytest.mark.timeout(600),
+]
 
 EVENTS = 240
 OUTAGE_SECONDS = 10

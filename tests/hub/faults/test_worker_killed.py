@@ -38,7 +38,13 @@ from .conftest import (
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-pytestmark = [pytest.mark.slow, pytest.mark.rabbitmq, pytest.mark.postgres]
+# The timeout bounds a hang on a slow machine; it is not a speed target.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.rabbitmq,
+    pytest.mark.postgres,
+    pytest.mark.timeout(600),
+]
 
 EVENTS = 2000
 PREFETCH = 32
