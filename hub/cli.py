@@ -247,10 +247,12 @@ def _parser() -> argparse.ArgumentParser:
 
     add_audit_commands(commands)
     from hub.broker.definitions import add_broker_commands  # noqa: PLC0415
+    from hub.console.cli import add_console_commands  # noqa: PLC0415
     from hub.crypto.tls import add_tls_commands  # noqa: PLC0415
 
     add_broker_commands(commands)
     add_tls_commands(commands)
+    add_console_commands(commands)
     worker = commands.add_parser("run", help="run a hub worker")
     worker.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
     worker.set_defaults(func=run_worker)

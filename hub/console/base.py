@@ -1,0 +1,62 @@
+"""Roles, the route declaration type and the console's errors with stable codes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    """What a token may do; each route names the roles it admits."""
+
+    AGENCY = "agency"
+    IG_OFFICER = "ig_officer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One console endpoint, declared as data.
+
+    Attributes:
+        name: the route's id, also its OpenAPI ``operationId``.
+        method: the HTTP method.
+        path: the URL path.
+        summary: one line for the OpenAPI document.
+        roles: the roles admitted; empty for a public route (served without auth).
+        statuses: the status codes the handler itself answers with, besides 401/403.
+        media_type: the media type of a successful answer.
+    """
+
+    name: str
+    method: str
+    path: str
+    summary: str
+    roles: frozenset[Role]
+    statuses: tuple[int, ...] = (200,)
+    media_type: str = "application/json"
+
+    @property
+    def public(self) -> bool:
+        """Whether the route is served without a token."""
+        return not self.roles
+
+
+class ConsoleError(Exception):
+    """A console operation failed for a reason the user can act on.
+
+    Attributes:
+        code: the stable reason code (``tokens.*``, ``console.*``).
+        detail: which part failed; never a token, a hash or personal data.
+    """
+
+    def __init__(self, code: str, detail: str) -> None:
+        """Make an error with a stable ``code`` and a secret-free ``detail``."""
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+    def diagnostics(self) -> dict[str, str]:
+        """Return the machine-readable form used in logs and command output."""
+        return {"code": self.code, "detail": self.detail}

@@ -1,0 +1,146 @@
+"""Readiness and ledger status: pure checks over keys and policy, thin probes around them.
+
+Readiness fails on what stops the hub from doing its work now or soon: the broker
+unreachable, the ledger unreadable, or a party left without a key valid beyond the
+horizon (sealing to it, or checking its signatures, will fail). Checkpoint age and
+agreements coming due are reported but do not fail readiness: taking the hub out of
+service over a review date would stop lawful sharing too; they are governance work
+for the IG officer, shown on the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Final
+
+from hub.broker.base import BrokerError
+from hub.broker.topology import Topology
+from hub.crypto.base import EnvelopeError
+from hub.crypto.checkpoint import verify_checkpoint
+from hub.ledger.base import LedgerError
+from hub.ledger.verify import verify_store
+from schemas.agreements import AgreementStatus
+
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
+    from hub.crypto.keys import KeyDirectory
+    from hub.pipeline import HubContext
+    from hub.policy.load import Policy
+
+PROBE_SECONDS: Final = 5.0
+_NOTHING: Final = Topology((), ())
+
+
+def keys_due(directory: KeyDirectory, at: datetime, horizon: timedelta) -> list[dict[str, Any]]:
+    """Each party and use whose last valid key ends before ``at + horizon`` (pure).
+
+    A party that rotated in a newer key in time is not listed: what counts is the
+    latest end among its keys valid at ``at``. ``not_after`` is None when none is valid.
+    """
+    due: list[dict[str, Any]] = []
+    for party in sorted(directory.parties()):
+        for use in ("sig", "enc"):
+            valid = directory.valid_keys(party, use, at)
+            until = max((r.not_after for r in valid), default=None)
+            if until is None or until < at + horizon:
+                stamp = until.isoformat() if until is not None else None
+                due.append({"party": party, "use": use, "not_after": stamp})
+    return due
+
+
+def agreements_due(policy: Policy, at: datetime, horizon: timedelta) -> list[dict[str, Any]]:
+    """Active agreements whose review is due or whose end falls within ``horizon`` (pure)."""
+    today, last = at.date(), (at + horizon).date()
+    due: list[dict[str, Any]] = []
+    for agreement in policy.agreements:
+        if agreement.status is not AgreementStatus.ACTIVE:
+            continue
+        dates = {"review_date": agreement.review_date, "valid_until": agreement.valid_until}
+        for what, day in dates.items():
+            if day is not None and day <= last and (what == "review_date" or day >= today):
+                ref = {"agreement": agreement.id, "version": agreement.version}
+                due.append({**ref, "date": what, "on": day.isoformat()})
+    return due
+
+
+async def probe_broker(ctx: HubContext) -> str | None:
+    """None when the broker answers; else its error code.
+
+    Applying an empty topology is the cheapest call the broker protocol offers that
+    needs a live connection (on RabbitMQ, a channel round trip).
+    """
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            await ctx.broker.apply(_NOTHING)
+    except BrokerError as error:
+        return error.code.value
+    except TimeoutError:
+        return "broker.unavailable"
+    return None
+
+
+async def probe_checkpoint(ctx: HubContext, at: datetime) -> dict[str, Any] | None:
+    """The latest checkpoint's size and age, checked against the hub's public keys.
+
+    Returns:
+        ``None`` when there is no checkpoint yet.
+
+    Raises:
+        LedgerError: the ledger cannot be read (``ledger.unavailable``, ``ledger.closed``).
+    """
+    async with asyncio.timeout(PROBE_SECONDS):
+        latest = await ctx.ledger.latest_checkpoint()
+    if latest is None:
+        return None
+    try:
+        claims = verify_checkpoint(latest.token, ctx.directory, ctx.keyring.party, now=at)
+    except EnvelopeError as error:
+        return {"tree_size": latest.tree_size, "valid": False, "code": error.code.value}
+    age = int(at.timestamp()) - claims["time"]
+    return {"tree_size": claims["tree_size"], "valid": True, "time": claims["time"], "age": age}
+
+
+async def readiness(ctx: HubContext, at: datetime, horizon: timedelta) -> dict[str, Any]:
+    """The readiness report; ``ready`` is false when a failing check failed."""
+    broker = await probe_broker(ctx)
+    checkpoint: dict[str, Any] | None = None
+    ledger: str | None = None
+    try:
+        checkpoint = await probe_checkpoint(ctx, at)
+    except LedgerError as error:
+        ledger = error.code.value
+    except TimeoutError:
+        ledger = "ledger.unavailable"
+    keys = keys_due(ctx.directory, at, horizon)
+    checks: dict[str, dict[str, Any]] = {
+        "broker": {"ok": broker is None, "code": broker},
+        "ledger": {"ok": ledger is None, "code": ledger},
+        "keys": {"ok": not keys, "due": keys},
+    }
+    return {
+        "ready": all(check["ok"] for check in checks.values()),
+        "checks": checks,
+        "checkpoint": checkpoint,
+        "agreements_due": agreements_due(ctx.policy, at, horizon),
+        "horizon_days": horizon.days,
+    }
+
+
+async def ledger_status(ctx: HubContext, at: datetime) -> dict[str, Any]:
+    """Verify the whole ledger with public keys, and describe its latest checkpoint.
+
+    Raises:
+        LedgerError: the ledger cannot be read.
+    """
+    report = await verify_store(ctx.ledger.store, ctx.directory, now=at)
+    return {
+        "intact": report.intact,
+        "entries": report.entries,
+        "checkpoints": report.checkpoints,
+        "checkpoint_size": report.checkpoint_size,
+        "broken_at": report.broken_at,
+        "code": report.code.value if report.code is not None else None,
+        "detail": report.detail,
+        "latest_checkpoint": await probe_checkpoint(ctx, at),
+    }

@@ -1,0 +1,46 @@
+"""Every console endpoint and the roles allowed on it: one table, read by all.
+
+The auth middleware admits a request only if its token's role is in the route's
+``roles``; :mod:`hub.console.openapi` describes exactly these routes; the tests
+walk every role against every route. A route added anywhere else is served to
+nobody, because the middleware finds no entry for it (see ``auth``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from hub.console.base import Role, Route
+
+OPERATIONS: Final = frozenset({Role.OPERATOR, Role.ADMIN})
+GOVERNANCE: Final = frozenset({Role.IG_OFFICER, Role.ADMIN})
+
+ROUTES: Final = (
+    Route("openapi", "GET", "/openapi.json", "This API's OpenAPI 3.1 document", frozenset()),
+    Route("health", "GET", "/api/health", "Liveness: the console process answers", OPERATIONS),
+    Route(
+        "ready",
+        "GET",
+        "/api/ready",
+        "Readiness: broker, ledger, checkpoint age, keys and agreements coming due",
+        OPERATIONS,
+        statuses=(200, 503),
+    ),
+    Route(
+        "ledger_status",
+        "GET",
+        "/api/ledger/status",
+        "Ledger verification result and the latest signed checkpoint",
+        GOVERNANCE,
+        statuses=(200, 503),
+    ),
+    Route(
+        "metrics",
+        "GET",
+        "/metrics",
+        "Prometheus metrics (text exposition format)",
+        OPERATIONS,
+        media_type="text/plain",
+    ),
+)
+ROUTES_BY_NAME: Final = {route.name: route for route in ROUTES}

@@ -1,0 +1,105 @@
+"""Who may call what: every role against every route of the table, and the refusals."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from structlog.testing import capture_logs
+
+from hub.console.auth import presented_token
+from hub.console.base import Role
+from hub.console.routes import ROUTES
+
+if TYPE_CHECKING:
+    from hub.console.base import Route
+    from hub.console.tokens import TokenStore
+
+Client = TestClient[web.Request, web.Application]
+
+MATRIX = [(route, role) for route in ROUTES for role in Role]
+PROTECTED = [route for route in ROUTES if not route.public]
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(("route", "role"), MATRIX, ids=lambda v: getattr(v, "name", v))
+async def test_role_matrix(
+    client: Client, tokens: dict[Role, str], route: Route, role: Role
+) -> None:
+    """A role the table admits gets the route's answer; any other gets 403 auth.forbidden."""
+    response = await client.request(route.method, route.path, headers=bearer(tokens[role]))
+    if route.public or role in route.roles:
+        assert response.status in route.statuses
+    else:
+        assert response.status == 403
+        assert await response.json() == {"code": "auth.forbidden"}
+
+
+@pytest.mark.parametrize("route", PROTECTED, ids=lambda r: r.name)
+async def test_no_token_is_401_missing(client: Client, route: Route) -> None:
+    """A protected route without a token answers 401 auth.missing with a Bearer challenge."""
+    response = await client.request(route.method, route.path)
+    assert response.status == 401
+    assert await response.json() == {"code": "auth.missing"}
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("route", PROTECTED, ids=lambda r: r.name)
+@pytest.mark.parametrize("token", ["hubt_not-a-token", "", "x" * 500])
+async def test_unknown_token_is_401_invalid(client: Client, route: Route, token: str) -> None:
+    """An unknown (or empty) token answers 401, and never as a known one."""
+    response = await client.request(route.method, route.path, headers=bearer(token))
+    assert response.status == 401
+    assert (await response.json())["code"] in {"auth.invalid", "auth.missing"}
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_other_schemes_are_not_tokens(client: Client, tokens: dict[Role, str]) -> None:
+    """A valid token under the Basic scheme is not accepted."""
+    headers = {"Authorization": f"Basic {tokens[Role.ADMIN]}"}
+    response = await client.get("/api/health", headers=headers)
+    assert response.status == 401
+
+
+def test_scheme_is_case_insensitive() -> None:
+    """RFC 6750 schemes are case-insensitive: ``bearer`` reads like ``Bearer``."""
+    from aiohttp.test_utils import make_mocked_request  # noqa: PLC0415
+
+    request = make_mocked_request("GET", "/", headers={"Authorization": "bearer abc"})
+    assert presented_token(request) == "abc"
+
+
+async def test_revoked_token_is_refused(store: TokenStore, tokens: dict[Role, str]) -> None:
+    """A revoked token no longer authenticates; the others still do."""
+    kept = store.revoke("admin")
+    assert kept.authenticate(tokens[Role.ADMIN]) is None
+    assert kept.authenticate(tokens[Role.OPERATOR]) is not None
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+async def test_tokens_never_reach_the_logs(
+    client: Client, store: TokenStore, tokens: dict[Role, str], route: Route
+) -> None:
+    """Log lines name the token and its role, never the token or its hash."""
+    with capture_logs() as logs:
+        for token in [*tokens.values(), "hubt_unknown-secret-value"]:
+            await client.request(route.method, route.path, headers=bearer(token))
+    text = repr(logs)
+    hashes = [record.sha256 for record in store.records]
+    assert not [secret for secret in [*tokens.values(), *hashes] if secret in text]
+    assert "hubt_unknown-secret-value" not in text
+    if not route.public:
+        named = {(line.get("token_name"), line.get("role")) for line in logs}
+        assert ("admin", "admin") in named
+
+
+async def test_unknown_path_is_404(client: Client, tokens: dict[Role, str]) -> None:
+    """A path outside the table is not found, whoever asks."""
+    response = await client.get("/api/nothing", headers=bearer(tokens[Role.ADMIN]))
+    assert response.status == 404

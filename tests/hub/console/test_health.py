@@ -1,0 +1,134 @@
+"""Readiness, liveness, ledger status and metrics on the embedded hub."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from hub.console.app import ConsoleDeps
+from hub.console.base import Role
+from hub.console.health import agreements_due, keys_due
+from hub.console.metrics import HubMetrics
+from hub.crypto.keys import KeyDirectory, generate_party_keys
+
+if TYPE_CHECKING:
+    from hub.console.tokens import TokenStore
+    from hub.pipeline import HubContext
+
+Client = TestClient[web.Request, web.Application]
+Serve = Callable[[ConsoleDeps], Awaitable[Client]]
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_ready_when_all_is_well(client: Client, tokens: dict[Role, str]) -> None:
+    """Broker, ledger and keys fine: 200 and ready."""
+    response = await client.get("/api/ready", headers=bearer(tokens[Role.OPERATOR]))
+    body = await response.json()
+    assert response.status == 200, body
+    assert body["ready"] is True
+    assert body["checkpoint"] is None  # a fresh ledger has none yet
+
+
+async def test_not_ready_when_the_ledger_is_closed(
+    client: Client, hub_ctx: HubContext, tokens: dict[Role, str]
+) -> None:
+    """A closed ledger makes readiness 503 with the ledger's code; liveness stays 200."""
+    await hub_ctx.ledger.close()
+    response = await client.get("/api/ready", headers=bearer(tokens[Role.OPERATOR]))
+    assert response.status == 503
+    assert (await response.json())["checks"]["ledger"] == {"ok": False, "code": "ledger.closed"}
+    assert (await client.get("/api/health", headers=bearer(tokens[Role.ADMIN]))).status == 200
+    status = await client.get("/api/ledger/status", headers=bearer(tokens[Role.IG_OFFICER]))
+    assert status.status == 503
+
+
+async def test_not_ready_when_the_broker_is_gone(
+    client: Client, hub_ctx: HubContext, tokens: dict[Role, str]
+) -> None:
+    """A closed broker connection makes readiness 503."""
+    await hub_ctx.broker.close()
+    response = await client.get("/api/ready", headers=bearer(tokens[Role.OPERATOR]))
+    assert response.status == 503
+    assert (await response.json())["checks"]["broker"]["ok"] is False
+
+
+async def test_not_ready_when_keys_expire_within_30_days(
+    hub_ctx: HubContext, store: TokenStore, tokens: dict[Role, str], serve: Serve
+) -> None:
+    """With the clock moved to 20 days before the keys end, readiness is 503 and says which."""
+    ends = min(r.not_after for r in hub_ctx.keyring.keys)
+    client = await serve(ConsoleDeps(hub_ctx, store, clock=lambda: ends - timedelta(days=20)))
+    response = await client.get("/api/ready", headers=bearer(tokens[Role.ADMIN]))
+    assert response.status == 503
+    due = (await response.json())["checks"]["keys"]["due"]
+    assert {"party": "hub", "use": "sig"} in [{"party": d["party"], "use": d["use"]} for d in due]
+
+
+def test_a_rotated_in_key_is_not_due() -> None:
+    """A party with a newer key valid beyond the horizon is not listed."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    old = generate_party_keys("police", start, timedelta(days=40))
+    at = start + timedelta(days=20)
+    assert len(keys_due(KeyDirectory.of(old), at, timedelta(days=30))) == 2
+    new = generate_party_keys("police", start + timedelta(days=10))
+    assert keys_due(KeyDirectory.of(old, new), at, timedelta(days=30)) == []
+
+
+def test_agreements_coming_due(hub_ctx: HubContext) -> None:
+    """An active agreement whose review date is within the horizon is listed."""
+    agreement = hub_ctx.policy.agreements[0]
+    review = datetime.combine(agreement.review_date, datetime.min.time(), UTC)
+    due = agreements_due(hub_ctx.policy, review - timedelta(days=10), timedelta(days=30))
+    assert {"agreement": agreement.id, "version": agreement.version, "date": "review_date",
+            "on": agreement.review_date.isoformat()} in due  # fmt: skip
+    early = min(a.review_date for a in hub_ctx.policy.agreements)
+    before = datetime.combine(early, datetime.min.time(), UTC) - timedelta(days=100)
+    assert agreements_due(hub_ctx.policy, before, timedelta(days=30)) == []
+
+
+async def test_ledger_status_verifies(client: Client, tokens: dict[Role, str]) -> None:
+    """The IG officer sees an intact ledger and its counts."""
+    response = await client.get("/api/ledger/status", headers=bearer(tokens[Role.IG_OFFICER]))
+    body = await response.json()
+    assert response.status == 200
+    assert body["intact"] is True
+    assert body["entries"] == 0
+
+
+async def test_metrics_parse(
+    hub_ctx: HubContext, store: TokenStore, tokens: dict[Role, str], serve: Serve
+) -> None:
+    """/metrics is Prometheus text that parses, with the counters the pipeline increments."""
+    metrics = HubMetrics()
+    metrics.events_in.inc()
+    metrics.refusals.labels(code="signature.invalid").inc(2)
+    metrics.pipeline_seconds.observe(0.03)
+    client = await serve(ConsoleDeps(hub_ctx, store, metrics=metrics))
+    response = await client.get("/metrics", headers=bearer(tokens[Role.OPERATOR]))
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+    assert {
+        "hub_events_in", "hub_decisions", "hub_deliveries", "hub_refusals",
+        "hub_pipeline_seconds", "hub_ledger_append_seconds",
+    } <= set(families)  # fmt: skip
+    refused = [s for s in families["hub_refusals"].samples if s.name == "hub_refusals_total"]
+    assert [(s.labels, s.value) for s in refused] == [({"code": "signature.invalid"}, 2.0)]
+
+
+def test_registries_are_separate() -> None:
+    """Two metric sets never share a registry, so two apps do not collide."""
+    first, second = HubMetrics(), HubMetrics()
+    first.events_in.inc()
+    assert first.registry is not second.registry
+    assert b"hub_events_in_total 1.0" in first.exposition()
+    assert b"hub_events_in_total 0.0" in second.exposition()

@@ -1,0 +1,104 @@
+"""`hub console` as a process: HTTPS with `hub tls init` files, tokens from `hub tokens`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import ssl
+import sys
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[3]
+DEPLOY = ROOT / "deploy"
+HUB = [sys.executable, "-m", "hub.cli"]
+
+
+async def _hub(*args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *HUB, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _config(folder: Path) -> Path:
+    keys = folder / "keys"
+    for party in ("hub", "police", "probation", "health", "advocacy"):
+        await _hub("keys", "init", "--party", party, "--out", str(keys))
+    await _hub("keys", "ledger-key", "--out", str(keys / "ledger.key"))
+    settings = {
+        "party": "hub",
+        "keys_dir": str(keys),
+        "private_keys": str(keys / "hub.private.jwks.json"),
+        "ledger_key_file": str(keys / "ledger.key"),
+        "ledger_url": f"sqlite:///{folder / 'ledger.db'}",
+        "broker_url": "memory://",
+        "agreements_dir": str(DEPLOY / "agreements"),
+        "parties_file": str(DEPLOY / "parties.toml"),
+        "rules_file": str(DEPLOY / "rules.toml"),
+    }
+    path = folder / "hub.toml"
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
+    return path
+
+
+async def test_the_console_serves_https_to_a_token_holder(tmp_path: Path) -> None:
+    """Started as `hub console --tls-dir`, it answers an operator over HTTPS and no one else."""
+    config = await _config(tmp_path)
+    await _hub("tls", "init", "--out", str(tmp_path / "tls"))
+    tokens = tmp_path / "tokens.json"
+    operator = (await _hub("tokens", "create", "--role", "operator", "--name", "ops",
+                           "--file", str(tokens))).splitlines()[0]  # fmt: skip
+    port = _free_port()
+    console = await asyncio.create_subprocess_exec(
+        *HUB, "console", "--config", str(config), "--tokens", str(tokens),
+        "--port", str(port), "--tls-dir", str(tmp_path / "tls"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+    )  # fmt: skip
+    trust = ssl.create_default_context(cafile=str(tmp_path / "tls" / "ca.pem"))
+    url = f"https://127.0.0.1:{port}/api/health"
+    try:
+        async with aiohttp.ClientSession() as session:
+            status = await _first_answer(session, url, trust, operator)
+            assert status == 200
+            async with session.get(url, ssl=trust) as anonymous:
+                assert anonymous.status == 401
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/api/health") as plain:
+                    assert plain.status >= 400  # never a 2xx over plain HTTP
+            except aiohttp.ClientError:
+                pass  # refused outright: just as good
+    finally:
+        console.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(console.communicate(), 30)
+    assert console.returncode == 0, err.decode()
+    assert operator not in err.decode()
+
+
+async def _first_answer(
+    session: aiohttp.ClientSession, url: str, trust: ssl.SSLContext, token: str
+) -> int:
+    """The status of the first answer, retrying while the server starts (bounded)."""
+    for _ in range(150):  # 15 s at most
+        try:
+            async with session.get(
+                url, ssl=trust, headers={"Authorization": f"Bearer {token}"}
+            ) as response:
+                return response.status
+        except aiohttp.ClientConnectorError:
+            await asyncio.sleep(0.1)
+    raise AssertionError("the console never answered")
