@@ -71,6 +71,25 @@ RABBITMQ_PORT: Final = 56780
 POSTGRES_PORT: Final = 54380
 AGENCIES: Final = ("police", "probation", "health", "advocacy")
 PARTIES: Final = ("hub", *AGENCIES)
+HERE: Final = Path(__file__).resolve().parent
+#: Every scenario here needs both services and takes a while. The timeout bounds a
+#: hang on a slow machine; it is not a speed target.
+SCENARIO_MARKS: Final = (
+    pytest.mark.slow,
+    pytest.mark.rabbitmq,
+    pytest.mark.postgres,
+    pytest.mark.timeout(600),
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the fault scenarios: the test files of this folder but the fast one."""
+    for item in items:
+        if item.path.parent == HERE and item.path.name != "test_transient.py":
+            for mark in SCENARIO_MARKS:
+                item.add_marker(mark)
+
+
 #: The delivery limit of ingress in these scenarios: low, so a burnt attempt shows.
 DELIVERY_LIMIT: Final = 3
 #: Seconds a whole stream may take to arrive: bounds a hang, measures nothing.

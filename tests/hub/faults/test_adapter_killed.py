@@ -9,7 +9,6 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from services import postgres_dsn
 from structlog.testing import capture_logs
 
@@ -30,14 +29,6 @@ from .conftest import (
     running,
     wait_for,
 )
-
-# The timeout bounds a hang on a slow machine; it is not a speed target.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.rabbitmq,
-    pytest.mark.postgres,
-    pytest.mark.timeout(600),
-]
 
 EVENTS = 60
 DIE_AFTER = 7

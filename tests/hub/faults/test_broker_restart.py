@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import pytest
 from services import postgres_dsn
 
 from .conftest import (
@@ -22,14 +21,6 @@ from .conftest import (
     running,
     wait_for,
 )
-
-# The timeout bounds a hang on a slow machine; it is not a speed target.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.rabbitmq,
-    pytest.mark.postgres,
-    pytest.mark.timeout(600),
-]
 
 EVENTS = 300
 

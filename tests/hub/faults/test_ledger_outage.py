@@ -8,7 +8,6 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import asyncpg
-import pytest
 from services import drop_schema
 from structlog.testing import capture_logs
 from yarl import URL
@@ -34,14 +33,6 @@ from .conftest import (
 
 if TYPE_CHECKING:
     from adapters.base import ReceivedEvent
-
-# The timeout bounds a hang on a slow machine; it is not a speed target.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.rabbitmq,
-    pytest.mark.postgres,
-    pytest.mark.timeout(600),
-]
 
 EVENTS = 240
 OUTAGE_SECONDS = 10

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
-import pytest
 from services import postgres_dsn
 from structlog.testing import capture_logs
 from yarl import URL
@@ -37,14 +36,6 @@ from .conftest import (
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-# The timeout bounds a hang on a slow machine; it is not a speed target.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.rabbitmq,
-    pytest.mark.postgres,
-    pytest.mark.timeout(600),
-]
 
 EVENTS = 2000
 PREFETCH = 32
