@@ -73,12 +73,16 @@ class WorkerLimits:
         delivery_limit: deliveries of one message before it is refused.
         retry_first: seconds before the first retry of a transient failure.
         retry_most: the longest pause between two retries.
+        shutdown_grace: seconds a stopping worker waits for messages in flight
+            before it cancels them; a cancelled message was never acked, so the
+            broker delivers it again and the pipeline's idempotence absorbs it.
     """
 
     prefetch: int
     delivery_limit: int
     retry_first: float = 0.5
     retry_most: float = 10.0
+    shutdown_grace: float = 20.0
 
     def pause(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (from 1): doubling, capped, jittered."""
@@ -203,25 +207,46 @@ async def _refuse_unprocessable(ctx: HubContext, message: IncomingMessage) -> No
 
 
 async def serve(ctx: HubContext, limits: WorkerLimits, stop: asyncio.Event) -> None:
-    """Consume ingress until ``stop`` is set, with up to ``prefetch`` messages in flight."""
+    """Consume ingress until ``stop`` is set, with up to ``prefetch`` messages in flight.
+
+    Once stopping, the worker takes no new message and gives those in flight
+    ``limits.shutdown_grace`` seconds to finish, then cancels the rest: a call stuck
+    on a connection that is going away must not keep the process from stopping.
+    """
     slots = asyncio.Semaphore(limits.prefetch)
-    async with (
-        ctx.broker.consume(ctx.names.ingress_queue, limits.prefetch) as consumer,
-        asyncio.TaskGroup() as tasks,
-    ):
+    in_flight: set[asyncio.Task[None]] = set()
+    async with ctx.broker.consume(ctx.names.ingress_queue, limits.prefetch) as consumer:
         stopping = asyncio.ensure_future(stop.wait())
-        while not stop.is_set():
-            await slots.acquire()
-            arrival = asyncio.ensure_future(anext(consumer))
-            done, _ = await asyncio.wait({arrival, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if arrival not in done:
-                arrival.cancel()
-                slots.release()
-                break
-            message = arrival.result()
-            task = tasks.create_task(handle(ctx, message, limits, stop))
-            task.add_done_callback(lambda _: slots.release())
-        stopping.cancel()
+        try:
+            while not stop.is_set():
+                await slots.acquire()
+                arrival = asyncio.ensure_future(anext(consumer))
+                done, _ = await asyncio.wait(
+                    {arrival, stopping}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if arrival not in done:
+                    arrival.cancel()
+                    slots.release()
+                    break
+                task = asyncio.create_task(handle(ctx, arrival.result(), limits, stop))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                task.add_done_callback(lambda _: slots.release())
+        finally:
+            stopping.cancel()
+            await _finish(in_flight, limits.shutdown_grace)
+
+
+async def _finish(tasks: set[asyncio.Task[None]], grace: float) -> None:
+    """Let ``tasks`` finish within ``grace`` seconds, then cancel what is left."""
+    if not tasks:
+        return
+    _, late = await asyncio.wait(set(tasks), timeout=grace)
+    if late:
+        log.warning("worker.cancelled_in_flight", count=len(late))
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
 
 async def run(settings: HubSettings) -> int:

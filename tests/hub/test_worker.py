@@ -17,6 +17,7 @@ from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import delete_topologies, next_delivery
 from hub.broker.topology import TopologyNames, default_topology
 from hub.crypto.envelope import issue_event, open_delivery
+from hub.embedded import embedded_hub
 from hub.ledger.pseudonyms import Pseudonymizer
 from hub.ledger.service import open_ledger
 from hub.ledger.verify import verify_store
@@ -152,3 +153,39 @@ async def test_message_that_always_crashes_is_refused_after_the_delivery_limit(
     assert quarantined.startswith(b"eyJ")
     assert entry.event_id is None  # refused before the envelope was opened: nothing is known
     assert event_id not in {e.event_id for e in await ctx.ledger.read()}
+
+
+async def test_a_stuck_message_cannot_keep_the_worker_from_stopping(
+    tmp_path: Path,
+    keyrings: dict[str, PartyKeyring],
+    directory: KeyDirectory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past its shutdown grace a stopping worker cancels what is in flight, unacked."""
+    started = asyncio.Event()
+
+    async def stuck(_: HubContext, __: object) -> str:
+        started.set()
+        await asyncio.Event().wait()  # a call on a connection that never answers
+        return "disclosed"
+
+    monkeypatch.setattr("hub.worker.process", stuck)
+    message_id = str(uuid.uuid4())
+    node = MemoryNode()
+    async with AsyncExitStack() as stack:
+        ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
+        async with MemoryBroker(node, user="police") as police:
+            await police.publish(
+                OutgoingMessage(ctx.names.ingress, "police", b"x", message_id, user_id="police")
+            )
+        stop = asyncio.Event()
+        limits = WorkerLimits(prefetch=2, delivery_limit=5, shutdown_grace=0.2)
+        worker = asyncio.create_task(serve(ctx, limits, stop))
+        async with asyncio.timeout(10):
+            await started.wait()
+            stop.set()
+            await worker  # returns: the stuck call was cancelled after the grace
+        async with ctx.broker.consume(ctx.names.ingress_queue, 1) as ingress:
+            again = await next_delivery(ingress)  # never acked: it comes back
+            assert again.message_id == message_id
+            await again.ack()
