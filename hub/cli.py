@@ -7,6 +7,7 @@ exit status, never a traceback. Output names ids, parties and codes, never conte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from hub.crypto.keys import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -160,31 +161,42 @@ def agreements_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_worker(args: argparse.Namespace) -> int:
-    """Run a hub worker with the settings in ``--config`` and the environment."""
-    import asyncio  # noqa: PLC0415 - only the worker needs the event loop
+@contextlib.contextmanager
+def service_errors() -> Iterator[None]:
+    """Turn what stops a service from starting into one ``CommandError``.
 
-    from hub.logs import configure  # noqa: PLC0415
-    from hub.settings import SettingsError, load_settings  # noqa: PLC0415
-    from hub.worker import run  # noqa: PLC0415
-
-    try:
-        settings = load_settings(args.config)
-    except SettingsError as error:
-        raise CommandError(error.code, f"{error.setting}: {error.problem}") from None
-    configure(settings.log_format, settings.log_level)
-    from hub.broker.base import BrokerError  # noqa: PLC0415
+    Settings, broker, ledger, policy and key failures, as ``hub run`` and
+    ``hub console`` meet them, each with its stable code and a content-free detail.
+    """
+    from hub.broker.base import BrokerError  # noqa: PLC0415 - only services need these
     from hub.ledger.base import LedgerError  # noqa: PLC0415
     from hub.policy.base import PolicyError  # noqa: PLC0415
+    from hub.settings import SettingsError  # noqa: PLC0415
 
     try:
-        return asyncio.run(run(settings))
+        yield
+    except SettingsError as error:
+        raise CommandError(error.code, f"{error.setting}: {error.problem}") from None
     except (BrokerError, LedgerError) as error:
         raise CommandError(error.code.value, error.detail) from None
     except PolicyError as error:
         raise CommandError(error.code, f"{error.location}: {error.detail}") from None
     except KeyFileError as error:
         raise CommandError("keys.unreadable", str(error)) from None
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Run a hub worker with the settings in ``--config`` and the environment."""
+    import asyncio  # noqa: PLC0415 - only the worker needs the event loop
+
+    from hub.logs import configure  # noqa: PLC0415
+    from hub.settings import load_settings  # noqa: PLC0415
+    from hub.worker import run  # noqa: PLC0415
+
+    with service_errors():
+        settings = load_settings(args.config)
+        configure(settings.log_format, settings.log_level)
+        return asyncio.run(run(settings))
 
 
 def demo(args: argparse.Namespace) -> int:

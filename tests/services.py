@@ -9,6 +9,8 @@ by skipping.
 from __future__ import annotations
 
 import os
+import subprocess
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -18,6 +20,7 @@ AMQP_VARIABLE = "HUB_TEST_AMQP_URL"
 POSTGRES_VARIABLE = "HUB_TEST_POSTGRES_DSN"
 REQUIRE_VARIABLE = "HUB_REQUIRE_SERVICES"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+DEV_SCRIPTS = Path(__file__).resolve().parent.parent / "deploy" / "dev"
 
 
 def _service(variable: str, what: str, script: str) -> str:
@@ -49,3 +52,16 @@ async def drop_schema(dsn: str, schema: str) -> None:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await connection.close()
+
+
+def dev_script(name: str, *args: str | int | Path, timeout: float = 180) -> str:
+    """Run ``deploy/dev/<name>`` (rabbitmq.sh, postgres.sh); return its output or fail."""
+    done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [str(DEV_SCRIPTS / name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, f"{name} {args[0] if args else ''} failed: {done.stderr.strip()}"
+    return done.stdout.strip()

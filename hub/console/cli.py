@@ -97,28 +97,17 @@ def console_serve(args: argparse.Namespace) -> int:
     """Serve the console with the settings of ``--config`` and the environment."""
     import asyncio  # noqa: PLC0415 - only serving needs the event loop
 
-    from hub.broker.base import BrokerError  # noqa: PLC0415
-    from hub.cli import CommandError  # noqa: PLC0415 - hub.cli imports this module
+    from hub.cli import service_errors  # noqa: PLC0415 - hub.cli imports this module
     from hub.console.serve import serve, tls_context  # noqa: PLC0415
-    from hub.crypto.keys import KeyFileError  # noqa: PLC0415
-    from hub.ledger.base import LedgerError  # noqa: PLC0415
     from hub.logs import configure  # noqa: PLC0415
-    from hub.policy.base import PolicyError  # noqa: PLC0415
-    from hub.settings import SettingsError, load_settings  # noqa: PLC0415
+    from hub.settings import load_settings  # noqa: PLC0415
 
-    try:
-        settings = load_settings(args.config)
-        configure(settings.log_format, settings.log_level)
-        tokens = TokenFile(args.tokens)
-        tls = tls_context(args.tls_dir)
-        return asyncio.run(serve(settings, tokens, args.host, args.port, tls))
-    except SettingsError as error:
-        raise CommandError(error.code, f"{error.setting}: {error.problem}") from None
-    except ConsoleError as error:
-        raise _user_error(error) from None
-    except (BrokerError, LedgerError) as error:
-        raise CommandError(error.code.value, error.detail) from None
-    except PolicyError as error:
-        raise CommandError(error.code, f"{error.location}: {error.detail}") from None
-    except KeyFileError as error:
-        raise CommandError("keys.unreadable", str(error)) from None
+    with service_errors():
+        try:
+            settings = load_settings(args.config)
+            configure(settings.log_format, settings.log_level)
+            tokens = TokenFile(args.tokens)
+            tls = tls_context(args.tls_dir)
+            return asyncio.run(serve(settings, tokens, args.host, args.port, tls))
+        except ConsoleError as error:
+            raise _user_error(error) from None

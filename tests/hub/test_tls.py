@@ -8,10 +8,10 @@ by :func:`hub.crypto.tls.init_tls`, and stop it afterwards.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import secrets
-import subprocess
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,7 @@ import pytest
 from aiohttp import web
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from services import dev_script
 from yarl import URL
 
 from adapters.client import AgencyClient
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from hub.crypto.keys import KeyDirectory, PartyKeyring
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "deploy" / "dev" / "rabbitmq.sh"
 rabbitmq = pytest.mark.rabbitmq
 
 
@@ -259,13 +259,7 @@ async def test_a_required_client_certificate_is_enforced(certs: Path, other_ca: 
         await runner.cleanup()
 
 
-def script(*args: str | Path | int) -> str:
-    """Run deploy/dev/rabbitmq.sh; return its output."""
-    done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [str(SCRIPT), *map(str, args)], capture_output=True, text=True, timeout=180, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+script = functools.partial(dev_script, "rabbitmq.sh")
 
 
 @dataclass(frozen=True)

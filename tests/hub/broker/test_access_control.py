@@ -15,10 +15,10 @@ The hub's second check, that the AMQP ``user_id`` is the signed issuer, is
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import secrets
-import subprocess
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ import aio_pika
 import pytest
 from aio_pika.exceptions import ChannelPreconditionFailed, ProbableAuthenticationError
 from aiormq.exceptions import ChannelAccessRefused
+from services import dev_script
 from yarl import URL
 
 from hub.broker.amqp import AmqpBroker
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from hub.crypto.keys import KeyDirectory, PartyKeyring
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "deploy" / "dev" / "rabbitmq.sh"
 DIR_VARIABLE = "HUB_TEST_RABBITMQ_DIR"
 AGENCIES = ("police", "health", "advocacy")
 #: An agency whose user keeps the committed definitions' empty hash: no login.
@@ -70,13 +70,7 @@ def rabbitmq_dir() -> Path:
     return Path(value)
 
 
-def script(*args: str | Path) -> str:
-    """Run deploy/dev/rabbitmq.sh; return its output."""
-    done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [str(SCRIPT), *map(str, args)], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+script = functools.partial(dev_script, "rabbitmq.sh")
 
 
 @dataclass(frozen=True)

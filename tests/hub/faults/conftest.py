@@ -17,13 +17,10 @@ Each test gets a vhost of its own, deleted afterwards.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
 import os
 import secrets
-import subprocess
 import uuid
 from collections import Counter, defaultdict
 from contextlib import AsyncExitStack
@@ -35,11 +32,12 @@ from urllib.parse import quote
 
 import aio_pika
 import pytest
-from services import amqp_url, drop_schema, postgres_dsn
+from services import amqp_url, dev_script, drop_schema, postgres_dsn
 
 from adapters.client import AgencyClient
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import BrokerError
+from hub.broker.definitions import HASHING_ALGORITHM, password_hash
 from hub.broker.topology import TopologyNames, default_topology
 from hub.crypto.keys import save_keyring
 from hub.ledger import chain
@@ -64,8 +62,6 @@ if TYPE_CHECKING:
 
 ROOT: Final = Path(__file__).resolve().parents[3]
 DEPLOY: Final = ROOT / "deploy"
-RABBITMQ_SCRIPT: Final = DEPLOY / "dev" / "rabbitmq.sh"
-POSTGRES_SCRIPT: Final = DEPLOY / "dev" / "postgres.sh"
 FAULTS: Final = Path("/tmp/faults")  # noqa: S108 - the folder these nodes are given
 RABBITMQ_PORT: Final = 56780
 POSTGRES_PORT: Final = 54380
@@ -100,21 +96,6 @@ LIMITS: Final = WorkerLimits(16, DELIVERY_LIMIT, retry_first=0.2, retry_most=2.0
 QUIET_SECONDS: Final = 1.5
 
 
-def run_script(script: Path, *args: str | int | Path, timeout: float = 180) -> str:
-    """Run a deploy/dev script; return its output, or fail with its error."""
-    done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [str(script), *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert done.returncode == 0, f"{script.name} {args[0]} failed: {done.stderr.strip()}"
-    return done.stdout.strip()
-
-
-def _password_hash(password: str) -> str:
-    """RabbitMQ's ``rabbit_password_hashing_sha256``: base64(salt + sha256(salt + password))."""
-    salt = secrets.token_bytes(4)
-    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
-
-
 @dataclass
 class RabbitNode:
     """The scenarios' own RabbitMQ node, with one user per party."""
@@ -130,11 +111,11 @@ class RabbitNode:
 
     def start(self) -> None:
         """Start the node (idempotent)."""
-        run_script(RABBITMQ_SCRIPT, "start", self.folder, self.port)
+        dev_script("rabbitmq.sh", "start", self.folder, self.port)
 
     def stop(self) -> None:
         """Stop the node: every client connection is closed by the server."""
-        run_script(RABBITMQ_SCRIPT, "stop", self.folder)
+        dev_script("rabbitmq.sh", "stop", self.folder)
 
     def add_vhost(self) -> str:
         """Create a fresh vhost where every party may do anything; return its name."""
@@ -143,8 +124,8 @@ class RabbitNode:
             "users": [
                 {
                     "name": party,
-                    "password_hash": _password_hash(password),
-                    "hashing_algorithm": "rabbit_password_hashing_sha256",
+                    "password_hash": password_hash(password),
+                    "hashing_algorithm": HASHING_ALGORITHM,
                     "tags": [],
                 }
                 for party, password in self.passwords.items()
@@ -159,14 +140,14 @@ class RabbitNode:
         path.write_text(json.dumps(definitions))
         path.chmod(0o600)
         try:
-            run_script(RABBITMQ_SCRIPT, "import", self.folder, path)
+            dev_script("rabbitmq.sh", "import", self.folder, path)
         finally:
             path.unlink()
         return vhost
 
     def delete_vhost(self, vhost: str) -> None:
         """Delete a vhost and everything in it."""
-        run_script(RABBITMQ_SCRIPT, "ctl", self.folder, "delete_vhost", vhost)
+        dev_script("rabbitmq.sh", "ctl", self.folder, "delete_vhost", vhost)
 
 
 @pytest.fixture(scope="session")
@@ -200,11 +181,11 @@ def own_postgres() -> Iterator[str]:
     postgres_dsn()
     FAULTS.mkdir(exist_ok=True)
     folder = FAULTS / "postgres"
-    dsn = run_script(POSTGRES_SCRIPT, "start", folder, POSTGRES_PORT)
+    dsn = dev_script("postgres.sh", "start", folder, POSTGRES_PORT)
     try:
         yield dsn
     finally:
-        run_script(POSTGRES_SCRIPT, "stop", folder)
+        dev_script("postgres.sh", "stop", folder)
 
 
 def entitled(policy: Policy, event: CaseEvent) -> frozenset[str] | None:
