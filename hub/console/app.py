@@ -7,55 +7,23 @@ builds it on the embedded hub with a fixed clock and a token store in memory, an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from hub.console.auth import auth_middleware, refusal
+from hub.console.deps import DEPS, ConsoleDeps
 from hub.console.health import ledger_status, readiness
-from hub.console.metrics import CONTENT_TYPE, HubMetrics
+from hub.console.metrics import CONTENT_TYPE
 from hub.console.openapi import openapi_document
-from hub.console.routes import ROUTES
+from hub.console.routes import FEATURE_HANDLERS, ROUTES
 from hub.ledger.base import LedgerError
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from hub.console.auth import TokenSource
-    from hub.pipeline import HubContext
+    from aiohttp.typedefs import Handler
 
 log = get_logger("hub.console")
-#: How far ahead readiness looks for keys and agreements coming due.
-HORIZON: Final = timedelta(days=30)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class ConsoleDeps:
-    """What the console reads.
-
-    Attributes:
-        hub: the hub's context (keys, policy, ledger, broker).
-        tokens: where the bearer tokens are (a :class:`~hub.console.tokens.TokenFile`).
-        metrics: the metrics ``/metrics`` exposes, with their own registry.
-        clock: the console's time, for ages and expiry horizons.
-        horizon: how far ahead keys and agreements count as coming due.
-    """
-
-    hub: HubContext
-    tokens: TokenSource
-    metrics: HubMetrics = field(default_factory=HubMetrics)
-    clock: Callable[[], datetime] = _utcnow
-    horizon: timedelta = HORIZON
-
-
-DEPS: Final = web.AppKey("deps", ConsoleDeps)
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -100,7 +68,7 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
-HANDLERS: Final = {
+CORE_HANDLERS: Final[dict[str, Handler]] = {
     "openapi": openapi,
     "health": health,
     "ready": ready,
@@ -113,6 +81,7 @@ def console_app(deps: ConsoleDeps) -> web.Application:
     """Build the console application on ``deps``: every route of the table, behind auth."""
     app = web.Application(middlewares=[auth_middleware(deps.tokens)])
     app[DEPS] = deps
+    handlers = CORE_HANDLERS | FEATURE_HANDLERS
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, HANDLERS[route.name], name=route.name)
+        app.router.add_route(route.method, route.path, handlers[route.name], name=route.name)
     return app

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from aiohttp import web
 
+from hub.console.deps import PRINCIPAL, principal
 from hub.console.routes import ROUTES_BY_NAME
-from hub.console.tokens import TokenRecord
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from hub.console.tokens import TokenStore
 
 log = get_logger("hub.console.auth")
-PRINCIPAL: Final = web.RequestKey("principal", TokenRecord)
 _SCHEME: Final = "bearer "
 _CHALLENGE: Final = 'Bearer realm="hub-console"'
 
@@ -91,7 +90,7 @@ def auth_middleware(tokens: TokenSource) -> Middleware:
         if not route.public and (refused := _check(request, route, tokens)) is not None:
             return refused
         response = await handler(request)
-        admitted = request.get(PRINCIPAL)
+        admitted = principal(request)
         log.info(
             "console.request",
             route=route.name,
@@ -102,8 +101,3 @@ def auth_middleware(tokens: TokenSource) -> Middleware:
         return response
 
     return authenticate
-
-
-def principal(request: web.Request) -> TokenRecord | None:
-    """The token record admitted for ``request``, None on a public route."""
-    return request.get(PRINCIPAL)

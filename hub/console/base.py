@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 
 
 class Role(enum.StrEnum):
@@ -13,6 +14,12 @@ class Role(enum.StrEnum):
     IG_OFFICER = "ig_officer"
     OPERATOR = "operator"
     ADMIN = "admin"
+
+
+#: Who runs the hub: health, metrics, queues, quarantine.
+OPERATIONS: Final = frozenset({Role.OPERATOR, Role.ADMIN})
+#: Who answers for the sharing: ledger search, disclosures, subject access, agreements.
+GOVERNANCE: Final = frozenset({Role.IG_OFFICER, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,9 @@ class Route:
         roles: the roles admitted; empty for a public route (served without auth).
         statuses: the status codes the handler itself answers with, besides 401/403.
         media_type: the media type of a successful answer.
+        example: a concrete URL (path and query) the role-matrix test requests,
+            for routes with path parameters or required query parameters; the
+            path itself when None.
     """
 
     name: str
@@ -36,6 +46,12 @@ class Route:
     roles: frozenset[Role]
     statuses: tuple[int, ...] = (200,)
     media_type: str = "application/json"
+    example: str | None = None
+
+    @property
+    def sample_url(self) -> str:
+        """The URL the role-matrix test requests: :attr:`example`, else the path."""
+        return self.example or self.path
 
     @property
     def public(self) -> bool:

@@ -1,5 +1,9 @@
 """Every console endpoint and the roles allowed on it: one table, read by all.
 
+The core routes are declared here; each feature module (governance, operations,
+agreements, pages) declares its own ``ROUTES`` and ``HANDLERS``, and :data:`ROUTES`
+joins them, so the table stays one.
+
 The auth middleware admits a request only if its token's role is in the route's
 ``roles``; :mod:`hub.console.openapi` describes exactly these routes; the tests
 walk every role against every route. A route added anywhere else is served to
@@ -10,12 +14,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from hub.console.base import Role, Route
+from hub.console import agreements, governance, operations, pages
+from hub.console.base import GOVERNANCE, OPERATIONS, Route
 
-OPERATIONS: Final = frozenset({Role.OPERATOR, Role.ADMIN})
-GOVERNANCE: Final = frozenset({Role.IG_OFFICER, Role.ADMIN})
-
-ROUTES: Final = (
+CORE_ROUTES: Final = (
     Route("openapi", "GET", "/openapi.json", "This API's OpenAPI 3.1 document", frozenset()),
     Route("health", "GET", "/api/health", "Liveness: the console process answers", OPERATIONS),
     Route(
@@ -43,4 +45,9 @@ ROUTES: Final = (
         media_type="text/plain",
     ),
 )
+FEATURES: Final = (governance, operations, agreements, pages)
+ROUTES: Final = CORE_ROUTES + tuple(route for feature in FEATURES for route in feature.ROUTES)
+FEATURE_HANDLERS: Final = {
+    name: handler for feature in FEATURES for name, handler in feature.HANDLERS.items()
+}
 ROUTES_BY_NAME: Final = {route.name: route for route in ROUTES}

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.console.app import ConsoleDeps, console_app
+from hub.console.app import console_app
+from hub.console.deps import ConsoleDeps
 from hub.crypto.tls import server_ssl_context
 from hub.logs import get_logger
 from hub.worker import build_context

@@ -11,8 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.broker.memory import MemoryNode
-from hub.console.app import ConsoleDeps, console_app
+from hub.console.app import console_app
 from hub.console.base import Role
+from hub.console.deps import ConsoleDeps
 from hub.console.tokens import TokenStore
 from hub.embedded import embedded_hub
 

@@ -33,7 +33,7 @@ async def test_role_matrix(
     client: Client, tokens: dict[Role, str], route: Route, role: Role
 ) -> None:
     """A role the table admits gets the route's answer; any other gets 403 auth.forbidden."""
-    response = await client.request(route.method, route.path, headers=bearer(tokens[role]))
+    response = await client.request(route.method, route.sample_url, headers=bearer(tokens[role]))
     if route.public or role in route.roles:
         assert response.status in route.statuses
     else:
@@ -44,7 +44,7 @@ async def test_role_matrix(
 @pytest.mark.parametrize("route", PROTECTED, ids=lambda r: r.name)
 async def test_no_token_is_401_missing(client: Client, route: Route) -> None:
     """A protected route without a token answers 401 auth.missing with a Bearer challenge."""
-    response = await client.request(route.method, route.path)
+    response = await client.request(route.method, route.sample_url)
     assert response.status == 401
     assert await response.json() == {"code": "auth.missing"}
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -54,7 +54,7 @@ async def test_no_token_is_401_missing(client: Client, route: Route) -> None:
 @pytest.mark.parametrize("token", ["hubt_not-a-token", "", "x" * 500])
 async def test_unknown_token_is_401_invalid(client: Client, route: Route, token: str) -> None:
     """An unknown (or empty) token answers 401, and never as a known one."""
-    response = await client.request(route.method, route.path, headers=bearer(token))
+    response = await client.request(route.method, route.sample_url, headers=bearer(token))
     assert response.status == 401
     assert (await response.json())["code"] in {"auth.invalid", "auth.missing"}
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -89,7 +89,7 @@ async def test_tokens_never_reach_the_logs(
     """Log lines name the token and its role, never the token or its hash."""
     with capture_logs() as logs:
         for token in [*tokens.values(), "hubt_unknown-secret-value"]:
-            await client.request(route.method, route.path, headers=bearer(token))
+            await client.request(route.method, route.sample_url, headers=bearer(token))
     text = repr(logs)
     hashes = [record.sha256 for record in store.records]
     assert not [secret for secret in [*tokens.values(), *hashes] if secret in text]

@@ -10,8 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.console.app import ConsoleDeps
 from hub.console.base import Role
+from hub.console.deps import ConsoleDeps
 from hub.console.health import agreements_due, keys_due
 from hub.console.metrics import HubMetrics
 from hub.crypto.keys import KeyDirectory, generate_party_keys

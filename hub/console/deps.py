@@ -1,0 +1,64 @@
+"""What every console handler reads: the dependencies, and the principal of a request.
+
+Kept apart from the route table and the app so that feature modules
+(:mod:`hub.console.governance`, :mod:`hub.console.operations`, ...) can declare
+their routes and handlers without importing the app that assembles them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import web
+
+from hub.console.metrics import HubMetrics
+from hub.console.tokens import TokenRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hub.console.auth import TokenSource
+    from hub.pipeline import HubContext
+
+#: How far ahead readiness looks for keys and agreements coming due.
+HORIZON: Final = timedelta(days=30)
+
+
+def utcnow() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ConsoleDeps:
+    """What the console reads.
+
+    Attributes:
+        hub: the hub's context (keys, policy, ledger, broker).
+        tokens: where the bearer tokens are (a :class:`~hub.console.tokens.TokenFile`).
+        metrics: the metrics ``/metrics`` exposes, with their own registry.
+        clock: the console's time, for ages and expiry horizons.
+        horizon: how far ahead keys and agreements count as coming due.
+    """
+
+    hub: HubContext
+    tokens: TokenSource
+    metrics: HubMetrics = field(default_factory=HubMetrics)
+    clock: Callable[[], datetime] = utcnow
+    horizon: timedelta = HORIZON
+
+
+DEPS: Final = web.AppKey("deps", ConsoleDeps)
+PRINCIPAL: Final = web.RequestKey("principal", TokenRecord)
+
+
+def deps_of(request: web.Request) -> ConsoleDeps:
+    """The dependencies of the app serving ``request``."""
+    return request.app[DEPS]
+
+
+def principal(request: web.Request) -> TokenRecord | None:
+    """The token record admitted for ``request``, None on a public route."""
+    return request.get(PRINCIPAL)
