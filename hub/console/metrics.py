@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 #: Seconds; a pipeline pass is dominated by the ledger commit and the publish confirms.
@@ -30,6 +30,18 @@ class HubMetrics:
         refusals: refusals, by ``code``.
         pipeline_seconds: time from taking a message to acking it.
         ledger_append_seconds: time of one ledger append (group commit included).
+        inbox_messages: messages waiting in each agency's inbox, by ``recipient``.
+        inbox_consumers: consumers attached to each agency's inbox, by ``recipient``.
+        inbox_oldest_seconds: age of the oldest waiting message, by ``recipient``.
+        quarantine_messages: messages held in quarantine, by refusal ``reason``.
+        checkpoint_age_seconds: age of the latest signed ledger checkpoint.
+        ledger_entries: entries in the ledger.
+        key_expiry_seconds: time left on the latest valid key, by ``party`` and ``use``.
+        agreement_review_seconds: time to each active agreement's review date,
+            by ``agreement`` (negative once overdue).
+
+    The counters and histograms are incremented where the work happens; the gauges
+    are set when ``/metrics`` is scraped, from the broker, the ledger and the keys.
     """
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -39,6 +51,14 @@ class HubMetrics:
     refusals: Counter = field(init=False)
     pipeline_seconds: Histogram = field(init=False)
     ledger_append_seconds: Histogram = field(init=False)
+    inbox_messages: Gauge = field(init=False)
+    inbox_consumers: Gauge = field(init=False)
+    inbox_oldest_seconds: Gauge = field(init=False)
+    quarantine_messages: Gauge = field(init=False)
+    checkpoint_age_seconds: Gauge = field(init=False)
+    ledger_entries: Gauge = field(init=False)
+    key_expiry_seconds: Gauge = field(init=False)
+    agreement_review_seconds: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
         """Create every metric in :attr:`registry`."""
@@ -57,6 +77,40 @@ class HubMetrics:
                 "hub_ledger_append_seconds",
                 "One ledger append",
                 buckets=LATENCY_BUCKETS,
+                registry=reg,
+            ),
+            "inbox_messages": Gauge(
+                "hub_inbox_messages", "Messages waiting per inbox", ["recipient"], registry=reg
+            ),
+            "inbox_consumers": Gauge(
+                "hub_inbox_consumers", "Consumers per inbox", ["recipient"], registry=reg
+            ),
+            "inbox_oldest_seconds": Gauge(
+                "hub_inbox_oldest_seconds",
+                "Age of the oldest waiting message per inbox",
+                ["recipient"],
+                registry=reg,
+            ),
+            "quarantine_messages": Gauge(
+                "hub_quarantine_messages",
+                "Quarantined messages by reason",
+                ["reason"],
+                registry=reg,
+            ),
+            "checkpoint_age_seconds": Gauge(
+                "hub_ledger_checkpoint_age_seconds", "Age of the latest checkpoint", registry=reg
+            ),
+            "ledger_entries": Gauge("hub_ledger_entries", "Entries in the ledger", registry=reg),
+            "key_expiry_seconds": Gauge(
+                "hub_key_expiry_seconds",
+                "Time left on the latest valid key",
+                ["party", "use"],
+                registry=reg,
+            ),
+            "agreement_review_seconds": Gauge(
+                "hub_agreement_review_seconds",
+                "Time to an active agreement's review date",
+                ["agreement"],
                 registry=reg,
             ),
         }
