@@ -82,13 +82,16 @@ class HubContext:
 
         In a deployment every agency has its own broker user, RabbitMQ checks the
         ``user_id`` property against it, and the hub checks it against the signed
-        sender. Only ``hub demo --broker URL``, where every party shares the one
-        ``shared_broker_user``, and benchmarks that publish without ``user_id``
-        (``require_user_id=False``) skip that second check.
+        sender. Three cases skip that second check: ``hub demo --broker URL``, where
+        every party shares the one ``shared_broker_user``; benchmarks that publish
+        without ``user_id`` (``require_user_id=False``); and the hub's own broker
+        user, which publishes to ingress only to replay a quarantined message once
+        its cause is fixed (ADR 0009). Only the hub holds that user's credentials,
+        and the replayed envelope must still verify as its signed sender's.
         """
         if user_id is None:
             return not self.require_user_id
-        return user_id == self.shared_broker_user
+        return user_id in {self.shared_broker_user, self.broker.user}
 
 
 @dataclass(frozen=True)

@@ -292,3 +292,21 @@ async def test_without_a_shared_user_any_other_user_mismatches(hub: Hub) -> None
         await _as_user(hub, shared, "police", _fresh("ReferralReceived"))
         assert await hub.step() == "sender.mismatch"
     assert await hub.drain(hub.ctx.names.inbox("probation")) == []
+
+
+async def test_the_hubs_own_user_replays_on_the_signature_alone(hub: Hub) -> None:
+    """The hub's own broker user (replaying a quarantined message) rests on the signature.
+
+    The replayed envelope is still checked as its signer's: a health-signed safety
+    plan replayed by the hub is refused sender.not_entitled, noticed to health.
+    """
+    async with MemoryBroker(hub.node, user=hub.ctx.broker.user) as own:
+        await _as_user(hub, own, "police", _fresh("ReferralReceived"))
+        assert await hub.step() == "disclosed"
+        await _as_user(hub, own, "health", _fresh("VictimSafetyPlanUpdated"))
+        assert await hub.step() == "sender.not_entitled"
+    assert len(await hub.drain(hub.ctx.names.inbox("probation"))) == 1
+    health = await hub.drain(hub.ctx.names.inbox("health"))
+    [notice] = [m for m in health if m.headers.get("kind") == "refusal-notice"]
+    told = open_notice(notice.body.decode(), hub.keyrings["health"], hub.ctx.directory)
+    assert told.code == "sender.not_entitled"
