@@ -169,6 +169,7 @@ def service_errors() -> Iterator[None]:
     ``hub console`` meet them, each with its stable code and a content-free detail.
     """
     from hub.broker.base import BrokerError  # noqa: PLC0415 - only services need these
+    from hub.console.base import ConsoleError  # noqa: PLC0415
     from hub.ledger.base import LedgerError  # noqa: PLC0415
     from hub.policy.base import PolicyError  # noqa: PLC0415
     from hub.settings import SettingsError  # noqa: PLC0415
@@ -183,6 +184,8 @@ def service_errors() -> Iterator[None]:
         raise CommandError(error.code, f"{error.location}: {error.detail}") from None
     except KeyFileError as error:
         raise CommandError("keys.unreadable", str(error)) from None
+    except ConsoleError as error:
+        raise CommandError(error.code, error.detail) from None
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -194,9 +197,16 @@ def run_worker(args: argparse.Namespace) -> int:
     from hub.worker import run  # noqa: PLC0415
 
     with service_errors():
+        console = None
+        if args.console_tokens is not None:
+            from hub.console.cli import console_options  # noqa: PLC0415
+
+            console = console_options(
+                args.console_tokens, args.console_host, args.console_port, args.console_tls_dir
+            )
         settings = load_settings(args.config)
         configure(settings.log_format, settings.log_level)
-        return asyncio.run(run(settings))
+        return asyncio.run(run(settings, console))
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -259,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_audit_commands(commands)
     from hub.broker.definitions import add_broker_commands  # noqa: PLC0415
-    from hub.console.cli import add_console_commands  # noqa: PLC0415
+    from hub.console.cli import add_console_commands, add_serving_options  # noqa: PLC0415
     from hub.crypto.tls import add_tls_commands  # noqa: PLC0415
 
     add_broker_commands(commands)
@@ -267,6 +277,13 @@ def _parser() -> argparse.ArgumentParser:
     add_console_commands(commands)
     worker = commands.add_parser("run", help="run a hub worker")
     worker.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
+    worker.add_argument(
+        "--console-tokens",
+        type=Path,
+        default=None,
+        help="serve the console too, with this token file (mode 0600)",
+    )
+    add_serving_options(worker, "console-")
     worker.set_defaults(func=run_worker)
     play = commands.add_parser("demo", help="play a fictional case through the hub")
     play.add_argument(

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.broker.base import OutgoingMessage
+from hub.console.metrics import HubMetrics
 from hub.crypto.base import EnvelopeError
 from hub.crypto.envelope import DecisionHeader, Issuance, open_ingress, present
 from hub.events import event_from_issuance
@@ -76,6 +77,7 @@ class HubContext:
     require_user_id: bool = True
     shared_broker_user: str | None = None
     clock: Callable[[], datetime] = field(default=_utcnow)
+    metrics: HubMetrics = field(default_factory=HubMetrics)
 
     def trusts_signature_alone(self, user_id: str | None) -> bool:
         """Whether a message from broker user ``user_id`` rests on its signature alone.
@@ -231,6 +233,9 @@ async def _publish_deliveries(
         )
         publishes.append(ctx.broker.publish(message))
     await asyncio.gather(*publishes)
+    for entry in entries:
+        if entry.outcome == "disclosed" and entry.recipient is not None:
+            ctx.metrics.deliveries.labels(recipient=entry.recipient).inc()
 
 
 def _is_replay(accepted: Accepted, recorded: list[LedgerEntry]) -> bool:
@@ -268,7 +273,10 @@ async def disclose(ctx: HubContext, accepted: Accepted) -> tuple[list[LedgerEntr
             raise Refusal(
                 error.code, event.event_id, event.author_agency, event.event_type
             ) from None
-        recorded = await ctx.ledger.append(_drafts(ctx, accepted, decisions.disclosures()))
+        with ctx.metrics.ledger_append_seconds.time():
+            recorded = await ctx.ledger.append(_drafts(ctx, accepted, decisions.disclosures()))
+        for entry in recorded:
+            ctx.metrics.decisions.labels(outcome=entry.outcome).inc()
     await _publish_deliveries(ctx, accepted, recorded)
     return recorded, seen
 

@@ -125,7 +125,9 @@ async def refuse(ctx: HubContext, message: IncomingMessage, refusal: Refusal) ->
         outcome="refused",
         reason_code=refusal.code,
     )
-    await ctx.ledger.append([draft])
+    with ctx.metrics.ledger_append_seconds.time():
+        await ctx.ledger.append([draft])
+    ctx.metrics.refusals.labels(code=refusal.code).inc()
     await ctx.broker.publish(
         OutgoingMessage(
             exchange=ctx.names.quarantine,

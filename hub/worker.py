@@ -49,6 +49,7 @@ from hub.refusals import Refusal, refuse
 
 if TYPE_CHECKING:
     from hub.broker.base import Broker, IncomingMessage
+    from hub.console.serve import ConsoleOptions
     from hub.settings import HubSettings
 
 log = get_logger("hub.worker")
@@ -134,6 +135,17 @@ async def handle(
     tried again after :meth:`WorkerLimits.pause`, until it goes through or ``stop``
     is set (then it goes back to the queue).
     """
+    ctx.metrics.events_in.inc()
+    with ctx.metrics.pipeline_seconds.time():
+        await _attempt(ctx, message, limits, stop)
+
+
+async def _attempt(
+    ctx: HubContext,
+    message: IncomingMessage,
+    limits: WorkerLimits,
+    stop: asyncio.Event | None,
+) -> None:
     attempt = 0
     while True:
         try:
@@ -249,14 +261,18 @@ async def _finish(tasks: set[asyncio.Task[None]], grace: float) -> None:
         await asyncio.gather(*late, return_exceptions=True)
 
 
-async def run(settings: HubSettings) -> int:
-    """Run a worker until SIGINT or SIGTERM; return the exit status."""
+async def run(settings: HubSettings, console: ConsoleOptions | None = None) -> int:
+    """Run a worker until SIGINT or SIGTERM, serving ``console`` too if given."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
         ctx = await build_context(settings, stack)
+        if console is not None:
+            from hub.console.serve import start_console  # noqa: PLC0415 - it imports this module
+
+            await start_console(stack, ctx, console)
         log.info("worker.started", party=ctx.keyring.party, policy_hash=ctx.policy.hash[:16])
         await serve(ctx, WorkerLimits(settings.prefetch, settings.delivery_limit), stop)
     log.info("worker.stopped")

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from hub.console.auth import auth_middleware, refusal
 from hub.console.deps import DEPS, ConsoleDeps
-from hub.console.health import ledger_status, readiness
+from hub.console.health import ledger_status, readiness, refresh_gauges
 from hub.console.metrics import CONTENT_TYPE
 from hub.console.openapi import openapi_document
 from hub.console.routes import FEATURE_HANDLERS, ROUTES
@@ -64,7 +64,9 @@ async def ledger(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """The metrics in the Prometheus text format."""
-    body = request.app[DEPS].metrics.exposition()
+    deps = request.app[DEPS]
+    await refresh_gauges(deps.hub, deps.clock())
+    body = deps.metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

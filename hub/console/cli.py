@@ -11,13 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.console.base import ConsoleError, Role
+from hub.console.serve import (
+    DEFAULT_PORT,
+    LOOPBACK,
+    ConsoleOptions,
+    check_transport,
+    serve,
+    tls_context,
+)
 from hub.console.tokens import TokenFile, TokenStore
 
 if TYPE_CHECKING:
     import argparse
-
-LOOPBACK = "127.0.0.1"
-DEFAULT_PORT = 8443
 
 
 def add_console_commands(subparsers: Any) -> None:
@@ -43,12 +48,34 @@ def add_console_commands(subparsers: Any) -> None:
     console = subparsers.add_parser("console", help="serve the operations console")
     console.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
     console.add_argument("--tokens", required=True, type=Path, help="token file (mode 0600)")
-    console.add_argument("--host", default=LOOPBACK)
-    console.add_argument("--port", type=int, default=DEFAULT_PORT)
-    console.add_argument(
-        "--tls-dir", type=Path, default=None, help="folder of `hub tls init` (server.pem/.key)"
-    )
+    add_serving_options(console, "")
     console.set_defaults(func=console_serve)
+
+
+def add_serving_options(parser: argparse.ArgumentParser, prefix: str) -> None:
+    """Add ``--{prefix}host``, ``--{prefix}port`` and ``--{prefix}tls-dir`` to ``parser``."""
+    parser.add_argument(f"--{prefix}host", default=LOOPBACK, help="plain HTTP: loopback only")
+    parser.add_argument(f"--{prefix}port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        f"--{prefix}tls-dir",
+        type=Path,
+        default=None,
+        help="folder of `hub tls init` (server.pem/.key); serves HTTPS",
+    )
+
+
+def console_options(tokens: Path, host: str, port: int, tls_dir: Path | None) -> ConsoleOptions:
+    """The serving options of the command line, checked.
+
+    Raises:
+        CommandError: ``console.tls_required``, ``tls.*`` for unusable TLS files.
+    """
+    try:
+        options = ConsoleOptions(TokenFile(tokens), host, port, tls_context(tls_dir))
+        check_transport(host, options.tls)
+    except ConsoleError as error:
+        raise _user_error(error) from None
+    return options
 
 
 def _user_error(error: ConsoleError) -> Exception:
@@ -98,16 +125,11 @@ def console_serve(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415 - only serving needs the event loop
 
     from hub.cli import service_errors  # noqa: PLC0415 - hub.cli imports this module
-    from hub.console.serve import serve, tls_context  # noqa: PLC0415
     from hub.logs import configure  # noqa: PLC0415
     from hub.settings import load_settings  # noqa: PLC0415
 
     with service_errors():
-        try:
-            settings = load_settings(args.config)
-            configure(settings.log_format, settings.log_level)
-            tokens = TokenFile(args.tokens)
-            tls = tls_context(args.tls_dir)
-            return asyncio.run(serve(settings, tokens, args.host, args.port, tls))
-        except ConsoleError as error:
-            raise _user_error(error) from None
+        options = console_options(args.tokens, args.host, args.port, args.tls_dir)
+        settings = load_settings(args.config)
+        configure(settings.log_format, settings.log_level)
+        return asyncio.run(serve(settings, options))

@@ -7,19 +7,19 @@ their routes and handlers without importing the app that assembles them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from hub.console.metrics import HubMetrics
 from hub.console.tokens import TokenRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hub.console.auth import TokenSource
+    from hub.console.metrics import HubMetrics
     from hub.pipeline import HubContext
 
 #: How far ahead readiness looks for keys and agreements coming due.
@@ -38,16 +38,19 @@ class ConsoleDeps:
     Attributes:
         hub: the hub's context (keys, policy, ledger, broker).
         tokens: where the bearer tokens are (a :class:`~hub.console.tokens.TokenFile`).
-        metrics: the metrics ``/metrics`` exposes, with their own registry.
         clock: the console's time, for ages and expiry horizons.
         horizon: how far ahead keys and agreements count as coming due.
     """
 
     hub: HubContext
     tokens: TokenSource
-    metrics: HubMetrics = field(default_factory=HubMetrics)
     clock: Callable[[], datetime] = utcnow
     horizon: timedelta = HORIZON
+
+    @property
+    def metrics(self) -> HubMetrics:
+        """The hub's metrics, as the pipeline increments them (``/metrics`` exposes them)."""
+        return self.hub.metrics
 
 
 DEPS: Final = web.AppKey("deps", ConsoleDeps)

@@ -11,6 +11,7 @@ for the IG officer, shown on the console.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.broker.base import BrokerError
@@ -22,7 +23,7 @@ from hub.ledger.verify import verify_store
 from schemas.agreements import AgreementStatus
 
 if TYPE_CHECKING:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from hub.crypto.keys import KeyDirectory
     from hub.pipeline import HubContext
@@ -144,3 +145,42 @@ async def ledger_status(ctx: HubContext, at: datetime) -> dict[str, Any]:
         "detail": report.detail,
         "latest_checkpoint": await probe_checkpoint(ctx, at),
     }
+
+
+def key_expiry_seconds(directory: KeyDirectory, at: datetime) -> dict[tuple[str, str], float]:
+    """Seconds left on each party's latest valid key, by (party, use); 0 when none is valid."""
+    left: dict[tuple[str, str], float] = {}
+    for party in sorted(directory.parties()):
+        for use in ("sig", "enc"):
+            until = max((r.not_after for r in directory.valid_keys(party, use, at)), default=at)
+            left[party, use] = (until - at).total_seconds()
+    return left
+
+
+def agreement_review_seconds(policy: Policy, at: datetime) -> dict[str, float]:
+    """Seconds to each active agreement's review date (midnight UTC), negative once past."""
+    due: dict[str, float] = {}
+    for agreement in policy.agreements:
+        if agreement.status is AgreementStatus.ACTIVE:
+            review = datetime.combine(agreement.review_date, time(), tzinfo=UTC)
+            due[agreement.id] = (review - at).total_seconds()
+    return due
+
+
+async def refresh_gauges(ctx: HubContext, at: datetime) -> None:
+    """Set the gauges read at scrape time: checkpoint age and what comes due.
+
+    A ledger that cannot be read leaves the checkpoint gauge as it was; the
+    readiness report says why.
+    """
+    metrics = ctx.metrics
+    for (party, use), seconds in key_expiry_seconds(ctx.directory, at).items():
+        metrics.key_expiry_seconds.labels(party=party, use=use).set(seconds)
+    for agreement, seconds in agreement_review_seconds(ctx.policy, at).items():
+        metrics.agreement_review_seconds.labels(agreement=agreement).set(seconds)
+    try:
+        checkpoint = await probe_checkpoint(ctx, at)
+    except (LedgerError, TimeoutError):
+        return
+    if checkpoint is not None and checkpoint["valid"]:
+        metrics.checkpoint_age_seconds.set(checkpoint["age"])

@@ -1,34 +1,61 @@
-"""``hub console``: serve the console on its own, over HTTPS when given TLS files.
+"""Serving the console: on its own (``hub console``) or inside a worker (``hub run``).
 
-The console builds the same context a worker does (keys, policy, ledger, broker)
-and serves until SIGINT or SIGTERM. Its metrics are its own process's: the
-pipeline's counters show here once the console is served from ``hub run``.
+Served by ``hub run --console-tokens FILE``, the console reads the worker's own
+context, so ``/metrics`` shows the pipeline's counters as they move. Served on its
+own it builds the same context a worker would (keys, policy, ledger, broker); its
+counters then stay at zero, and its gauges (queues, checkpoint age, expiries) are
+read from the shared services at each scrape.
+
+Plain HTTP is served on loopback only: bearer tokens and case data never cross a
+network unencrypted. Any other address needs ``--tls-dir``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import signal
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from hub.console.app import console_app
+from hub.console.base import ConsoleError
 from hub.console.deps import ConsoleDeps
 from hub.crypto.tls import server_ssl_context
 from hub.logs import get_logger
-from hub.worker import build_context
 
 if TYPE_CHECKING:
     import ssl
     from pathlib import Path
 
     from hub.console.auth import TokenSource
+    from hub.pipeline import HubContext
     from hub.settings import HubSettings
 
 log = get_logger("hub.console.serve")
+LOOPBACK: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8443
+
+
+@dataclass(frozen=True)
+class ConsoleOptions:
+    """Where and how to serve the console.
+
+    Attributes:
+        tokens: the bearer tokens (a :class:`~hub.console.tokens.TokenFile`).
+        host: the address to listen on.
+        port: the TCP port.
+        tls: the server TLS context, or None for plain HTTP (loopback only).
+    """
+
+    tokens: TokenSource
+    host: str = LOOPBACK
+    port: int = DEFAULT_PORT
+    tls: ssl.SSLContext | None = None
 
 
 def tls_context(folder: Path | None) -> ssl.SSLContext | None:
@@ -38,16 +65,55 @@ def tls_context(folder: Path | None) -> ssl.SSLContext | None:
     return server_ssl_context(folder / "server.pem", folder / "server.key")
 
 
-async def serve(  # noqa: PLR0913 - the console's settings, each one
-    settings: HubSettings,
-    tokens: TokenSource,
-    host: str,
-    port: int,
-    tls: ssl.SSLContext | None,
-    *,
-    stop: asyncio.Event | None = None,
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost`` or a loopback address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(host: str, tls: ssl.SSLContext | None) -> None:
+    """Refuse plain HTTP on any address but loopback.
+
+    Raises:
+        ConsoleError: ``console.tls_required``.
+    """
+    if tls is None and not is_loopback(host):
+        raise ConsoleError(
+            "console.tls_required", "plain HTTP is served on loopback only; give --tls-dir"
+        )
+
+
+async def start_console(stack: AsyncExitStack, ctx: HubContext, options: ConsoleOptions) -> None:
+    """Serve the console on ``ctx`` until ``stack`` closes.
+
+    Raises:
+        ConsoleError: ``console.tls_required``, ``console.port_unavailable``.
+    """
+    check_transport(options.host, options.tls)
+    runner = web.AppRunner(console_app(ConsoleDeps(ctx, options.tokens)), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, options.host, options.port, ssl_context=options.tls)
+    try:
+        await site.start()
+    except OSError:
+        raise ConsoleError(
+            "console.port_unavailable", f"cannot listen on port {options.port}"
+        ) from None
+    log.info("console.serving", port=options.port, status="https" if options.tls else "http")
+
+
+async def serve(
+    settings: HubSettings, options: ConsoleOptions, *, stop: asyncio.Event | None = None
 ) -> int:
-    """Serve the console until ``stop`` is set or a signal arrives; return the exit status."""
+    """Serve the console on its own until ``stop`` is set or a signal arrives."""
+    from hub.worker import build_context  # noqa: PLC0415 - the worker imports this module
+
+    check_transport(options.host, options.tls)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -55,10 +121,6 @@ async def serve(  # noqa: PLR0913 - the console's settings, each one
             loop.add_signal_handler(number, stop.set)
     async with AsyncExitStack() as stack:
         ctx = await build_context(settings, stack)
-        runner = web.AppRunner(console_app(ConsoleDeps(ctx, tokens)), access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, host, port, ssl_context=tls).start()
-        log.info("console.serving", port=port, status="https" if tls else "http")
+        await start_console(stack, ctx, options)
         await stop.wait()
     return 0

@@ -90,15 +90,68 @@ async def test_the_console_serves_https_to_a_token_holder(tmp_path: Path) -> Non
 
 
 async def _first_answer(
-    session: aiohttp.ClientSession, url: str, trust: ssl.SSLContext, token: str
+    session: aiohttp.ClientSession, url: str, trust: ssl.SSLContext | None, token: str
 ) -> int:
     """The status of the first answer, retrying while the server starts (bounded)."""
     for _ in range(150):  # 15 s at most
         try:
             async with session.get(
-                url, ssl=trust, headers={"Authorization": f"Bearer {token}"}
+                url,
+                ssl=trust if trust is not None else True,
+                headers={"Authorization": f"Bearer {token}"},
             ) as response:
                 return response.status
         except aiohttp.ClientConnectorError:
             await asyncio.sleep(0.1)
     raise AssertionError("the console never answered")
+
+
+async def test_hub_run_serves_the_console_beside_the_worker(tmp_path: Path) -> None:
+    """`hub run --console-tokens` serves the worker's own metrics and readiness."""
+    config = await _config(tmp_path)
+    tokens = tmp_path / "tokens.json"
+    operator = (await _hub("tokens", "create", "--role", "operator", "--name", "ops",
+                           "--file", str(tokens))).splitlines()[0]  # fmt: skip
+    port = _free_port()
+    worker = await asyncio.create_subprocess_exec(
+        *HUB, "run", "--config", str(config), "--console-tokens", str(tokens),
+        "--console-port", str(port),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {operator}"}
+    try:
+        async with aiohttp.ClientSession() as session:
+            assert await _first_answer(session, f"{base}/api/health", None, operator) == 200
+            async with session.get(f"{base}/api/ready", headers=auth) as ready:
+                assert (await ready.json())["checks"]["broker"]["ok"] is True
+            async with session.get(f"{base}/metrics", headers=auth) as metrics:
+                text = await metrics.text()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(worker.communicate(), 30)
+    assert worker.returncode == 0, err.decode()
+    assert "hub_events_in_total 0.0" in text
+    assert 'hub_key_expiry_seconds{party="police",use="sig"}' in text
+    assert "worker.started" in err.decode()
+    assert operator not in err.decode()
+
+
+async def test_plain_http_is_served_on_loopback_only(tmp_path: Path) -> None:
+    """Without --tls-dir, any address but loopback is refused with a stable code."""
+    config = await _config(tmp_path)
+    tokens = tmp_path / "tokens.json"
+    await _hub("tokens", "create", "--role", "operator", "--name", "ops", "--file", str(tokens))
+    for command in (
+        ["console", "--tokens", str(tokens), "--host", "0.0.0.0"],  # noqa: S104 - refused
+        ["run", "--console-tokens", str(tokens), "--console-host", "0.0.0.0"],  # noqa: S104
+    ):
+        process = await asyncio.create_subprocess_exec(
+            *HUB, *command, "--config", str(config),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            env={k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode != 0
+        assert "console.tls_required" in err.decode()
