@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, Literal
 
 
 class Role(enum.StrEnum):
@@ -23,6 +23,26 @@ GOVERNANCE: Final = frozenset({Role.IG_OFFICER, Role.ADMIN})
 
 
 @dataclass(frozen=True)
+class Param:
+    """One path or query parameter of a route, as the OpenAPI document states it.
+
+    Attributes:
+        name: the parameter's name.
+        location: ``path`` (always required) or ``query``.
+        schema: its JSON Schema: as tight as the handler's own check, so that any
+            value the schema admits is one the handler accepts.
+        required: whether a query parameter must be given.
+        description: one line for the document.
+    """
+
+    name: str
+    location: Literal["path", "query"]
+    schema: dict[str, Any]
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Route:
     """One console endpoint, declared as data.
 
@@ -37,6 +57,8 @@ class Route:
         example: a concrete URL (path and query) the role-matrix test requests,
             for routes with path parameters or required query parameters; the
             path itself when None.
+        parameters: the path and query parameters, for the OpenAPI document.
+        body: the JSON Schema of a JSON request body, or None for none.
     """
 
     name: str
@@ -47,6 +69,8 @@ class Route:
     statuses: tuple[int, ...] = (200,)
     media_type: str = "application/json"
     example: str | None = None
+    parameters: tuple[Param, ...] = ()
+    body: dict[str, Any] | None = None
 
     @property
     def sample_url(self) -> str:

@@ -7,11 +7,18 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from hub.console.base import Route
+    from hub.console.base import Param, Route
 
 TITLE: Final = "case-event-hub console"
 VERSION: Final = "0.1.0"
-_DESCRIPTIONS: Final = {200: "OK", 503: "Not ready, or a dependency is unavailable"}
+_DESCRIPTIONS: Final = {
+    200: "OK",
+    303: "See other (a form's result page)",
+    400: "The request is malformed; the code says how",
+    404: "No such item",
+    409: "Conflicts with the item's current state",
+    503: "Not ready, or a dependency is unavailable",
+}
 _ERROR: Final = {
     "type": "object",
     "required": ["code"],
@@ -35,14 +42,33 @@ def _responses(route: Route) -> dict[str, Any]:
     return responses
 
 
-def _operation(route: Route) -> dict[str, Any]:
+def _parameter(param: Param) -> dict[str, Any]:
+    described = {"description": param.description} if param.description else {}
     return {
+        "name": param.name,
+        "in": param.location,
+        "required": param.location == "path" or param.required,
+        "schema": param.schema,
+        **described,
+    }
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    operation: dict[str, Any] = {
         "operationId": route.name,
         "summary": route.summary,
         "security": [] if route.public else [{"bearer": []}],
         "x-roles": sorted(role.value for role in route.roles),
         "responses": _responses(route),
     }
+    if route.parameters:
+        operation["parameters"] = [_parameter(p) for p in route.parameters]
+    if route.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": route.body}},
+        }
+    return operation
 
 
 def _error_response(description: str) -> dict[str, Any]:
