@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Private RabbitMQ and PostgreSQL for the tests, on loopback, stopped after the run.
+# Private RabbitMQ and PostgreSQL for the tests, on loopback, stopped after the run;
+# Debian's chromium (browser tests) and promtool (alert rules), installed if missing.
 SERVICES := /tmp/case-event-hub-test
 AMQP_PORT ?= 56729
 PG_PORT ?= 54329
@@ -34,9 +35,12 @@ unit: $(STAMP)
 	trap '$(MAKE) --no-print-directory services-down' EXIT; \
 	amqp="$$(deploy/dev/rabbitmq.sh start $(SERVICES)/rabbitmq $(AMQP_PORT))"; \
 	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
+	chromium="$$(deploy/dev/chromium.sh)"; \
+	promtool="$$(deploy/dev/promtool.sh)"; \
 	export HUB_TEST_AMQP_URL="$$amqp" HUB_TEST_POSTGRES_DSN="$$postgres" \
 		HUB_TEST_RABBITMQ_DIR="$(SERVICES)/rabbitmq" HUB_TEST_TLS_DIR="$(SERVICES)/rabbitmq-tls" \
-		HUB_TEST_TLS_PORT="$(TLS_PORT)" HUB_REQUIRE_SERVICES=1; \
+		HUB_TEST_TLS_PORT="$(TLS_PORT)" HUB_TEST_CHROMIUM="$$chromium" \
+		HUB_TEST_PROMTOOL="$$promtool" HUB_REQUIRE_SERVICES=1; \
 	timeout 1800 $(BIN)/pytest
 
 # The suite without services: RabbitMQ and PostgreSQL cases skip.

@@ -1,17 +1,19 @@
 """Readiness and ledger status: pure checks over keys and policy, thin probes around them.
 
-Readiness fails on what stops the hub from doing its work now or soon: the broker
-unreachable, the ledger unreadable, or a party left without a key valid beyond the
-horizon (sealing to it, or checking its signatures, will fail). Checkpoint age and
-agreements coming due are reported but do not fail readiness: taking the hub out of
-service over a review date would stop lawful sharing too; they are governance work
-for the IG officer, shown on the console.
+Readiness fails on what stops the hub from doing its work now: the broker
+unreachable, the ledger unreadable, or a party left without a valid key (sealing
+to it, or checking its signatures, fails). What comes due within the horizon, keys
+and agreements, is reported but does not fail readiness: taking the hub out of
+service a month early would stop lawful sharing too. The alert rules in
+``deploy/prometheus/alerts.yml`` warn about them instead; rotating keys is operators'
+work, reviewing agreements the IG officer's.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, time
+import math
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.broker.base import BrokerError
@@ -23,8 +25,6 @@ from hub.ledger.verify import verify_store
 from schemas.agreements import AgreementStatus
 
 if TYPE_CHECKING:
-    from datetime import timedelta
-
     from hub.crypto.keys import KeyDirectory
     from hub.pipeline import HubContext
     from hub.policy.load import Policy
@@ -113,11 +113,15 @@ async def readiness(ctx: HubContext, at: datetime, horizon: timedelta) -> dict[s
         ledger = error.code.value
     except TimeoutError:
         ledger = "ledger.unavailable"
-    keys = keys_due(ctx.directory, at, horizon)
+    expired = keys_due(ctx.directory, at, timedelta(0))
     checks: dict[str, dict[str, Any]] = {
         "broker": {"ok": broker is None, "code": broker},
         "ledger": {"ok": ledger is None, "code": ledger},
-        "keys": {"ok": not keys, "due": keys},
+        "keys": {
+            "ok": not expired,
+            "expired": expired,
+            "due": keys_due(ctx.directory, at, horizon),
+        },
     }
     return {
         "ready": all(check["ok"] for check in checks.values()),
@@ -170,8 +174,10 @@ def agreement_review_seconds(policy: Policy, at: datetime) -> dict[str, float]:
 async def refresh_gauges(ctx: HubContext, at: datetime) -> None:
     """Set the gauges read at scrape time: checkpoint age and what comes due.
 
-    A ledger that cannot be read leaves the checkpoint gauge as it was; the
-    readiness report says why.
+    The checkpoint age is +Inf while no checkpoint verifies (none yet, or a bad
+    one); the stale-checkpoint alert also asks that entries were appended, so a
+    new, empty ledger does not raise it. A ledger that cannot be read leaves the
+    gauge as it was; the readiness report says why.
     """
     metrics = ctx.metrics
     for (party, use), seconds in key_expiry_seconds(ctx.directory, at).items():
@@ -182,5 +188,6 @@ async def refresh_gauges(ctx: HubContext, at: datetime) -> None:
         checkpoint = await probe_checkpoint(ctx, at)
     except (LedgerError, TimeoutError):
         return
-    if checkpoint is not None and checkpoint["valid"]:
-        metrics.checkpoint_age_seconds.set(checkpoint["age"])
+    valid = checkpoint is not None and checkpoint["valid"]
+    # No checkpoint, or none that verifies, is as stale as can be.
+    metrics.checkpoint_age_seconds.set(checkpoint["age"] if valid else math.inf)

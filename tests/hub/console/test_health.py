@@ -60,16 +60,34 @@ async def test_not_ready_when_the_broker_is_gone(
     assert (await response.json())["checks"]["broker"]["ok"] is False
 
 
-async def test_not_ready_when_keys_expire_within_30_days(
+async def test_keys_coming_due_are_reported_but_still_ready(
     hub_ctx: HubContext, store: TokenStore, tokens: dict[Role, str], serve: Serve
 ) -> None:
-    """With the clock moved to 20 days before the keys end, readiness is 503 and says which."""
+    """20 days before the keys end: still ready (200), and the keys are listed as due."""
     ends = min(r.not_after for r in hub_ctx.keyring.keys)
     client = await serve(ConsoleDeps(hub_ctx, store, clock=lambda: ends - timedelta(days=20)))
     response = await client.get("/api/ready", headers=bearer(tokens[Role.ADMIN]))
+    assert response.status == 200
+    keys = (await response.json())["checks"]["keys"]
+    assert keys["ok"] is True
+    assert {"party": "hub", "use": "sig"} in [
+        {"party": d["party"], "use": d["use"]} for d in keys["due"]
+    ]
+
+
+async def test_not_ready_once_a_party_has_no_valid_key(
+    hub_ctx: HubContext, store: TokenStore, tokens: dict[Role, str], serve: Serve
+) -> None:
+    """After the keys end nothing can be sealed or checked: readiness is 503 and says which."""
+    ends = min(r.not_after for r in hub_ctx.keyring.keys)
+    client = await serve(ConsoleDeps(hub_ctx, store, clock=lambda: ends + timedelta(seconds=1)))
+    response = await client.get("/api/ready", headers=bearer(tokens[Role.ADMIN]))
     assert response.status == 503
-    due = (await response.json())["checks"]["keys"]["due"]
-    assert {"party": "hub", "use": "sig"} in [{"party": d["party"], "use": d["use"]} for d in due]
+    keys = (await response.json())["checks"]["keys"]
+    assert keys["ok"] is False
+    assert {"party": "hub", "use": "sig"} in [
+        {"party": d["party"], "use": d["use"]} for d in keys["expired"]
+    ]
 
 
 def test_a_rotated_in_key_is_not_due() -> None:
