@@ -54,6 +54,8 @@ class Route:
         roles: the roles admitted; empty for a public route (served without auth).
         statuses: the status codes the handler itself answers with, besides 401/403.
         media_type: the media type of a successful answer.
+        alternatives: other media types a successful answer may take (a report
+            asked for as CSV, say).
         example: a concrete URL (path and query) the role-matrix test requests,
             for routes with path parameters or required query parameters; the
             path itself when None.
@@ -68,6 +70,7 @@ class Route:
     roles: frozenset[Role]
     statuses: tuple[int, ...] = (200,)
     media_type: str = "application/json"
+    alternatives: tuple[str, ...] = ()
     example: str | None = None
     parameters: tuple[Param, ...] = ()
     body: dict[str, Any] | None = None

@@ -2,17 +2,543 @@
 
 Every read of ledger content through these routes is itself recorded in the ledger
 as a consultation entry naming the token and the purpose the user gave (Data
-Protection Act 2018 s.62).
+Protection Act 2018 s.62), *before* anything is read out: if it cannot be recorded
+the answer is 503 ``ledger.unavailable`` and holds no data.
+
+The purpose is a code from :data:`PURPOSES`, never free text (free text could carry
+personal data into the ledger, which names nobody), with an optional reference
+such as a ticket number matching :data:`REFERENCE`. Codes are hyphenated because
+ledger labels allow no underscore. Case and person references are typed only in
+POST bodies, so they never reach a URL or an access log; the console turns them
+into the ledger's keyed pseudonyms at once, and no answer or error repeats them.
+
+A subject access report leaves out what would endanger or expose someone else
+(DPA 2018 s.45(4)(e)); see :func:`report_rows`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import csv
+import io
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic import ValidationError as PydanticValidationError
+
+from hub import safejson
+from hub.console.base import GOVERNANCE, ConsoleError, Param, Route
+from hub.console.deps import deps_of, principal
+from hub.ledger.base import LedgerError
+from hub.ledger.entries import EntryDraft, EntryKind, Label, PartyId
+from hub.ledger.search import DEFAULT_LIMIT, MAX_LIMIT, SearchQuery
+from hub.logs import get_logger
+from hub.policy.rules import PartyKind
+from schemas.base import GROUP_TITLES, CaseReference, FieldGroup, PersonReference
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
-    from hub.console.base import Route
+    from hub.ledger.entries import LedgerEntry
+    from hub.policy.load import Policy
 
-ROUTES: Final[tuple[Route, ...]] = ()
-HANDLERS: Final[dict[str, Handler]] = {}
+log = get_logger("hub.console.governance")
+
+#: The purposes a consultation may give, with what each covers.
+PURPOSES: Final[dict[str, str]] = {
+    "subject-access-request": "answering a data subject's request for access",
+    "complaint": "investigating a complaint about how information was shared",
+    "audit": "a planned audit of sharing under the agreements",
+    "breach-investigation": "investigating a suspected personal data breach",
+    "legal-request": "a court order, legal claim or disclosure request",
+    "dpo-review": "a review by the data protection officer",
+    "agreement-review": "reviewing how an information-sharing agreement is used",
+}
+#: An optional reference for the purpose: a ticket or case-file number, nothing more.
+REFERENCE: Final = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+#: The roles a data subject can have in the events (``victim_ref``/``victim_refs``,
+#: ``subject_ref`` for the person who stalks, anyone else such as protected people).
+SUBJECT_ROLES: Final = ("victim", "perpetrator", "other")
+#: Groups a report leaves out, by the subject's role: for anyone but the victim,
+#: the victim's identity, location and needs (F, G, H); for the victim, the
+#: perpetrator's clinical detail (D, special category data about someone else).
+HIDDEN_GROUPS: Final[dict[str, frozenset[str]]] = {
+    "victim": frozenset({"D"}),
+    "perpetrator": frozenset({"F", "G", "H"}),
+    "other": frozenset({"F", "G", "H"}),
+}
+#: Parties whose very involvement can point to where a victim is (advocacy, refuges).
+VICTIM_FACING: Final = frozenset({PartyKind.ADVOCACY})
+#: Said in every report, whatever was left out, so it reveals nothing itself.
+REPORT_NOTE: Final = (
+    "Information that could identify, locate or otherwise harm another person is not "
+    "included in this report (Data Protection Act 2018 s.45(4)(e))."
+)
+#: Most ledger pages one report reads (500 entries each).
+MAX_REPORT_PAGES: Final = 200
+_SEQ: Final = re.compile(r"^[0-9]{1,15}$")
+_MAX_SEQ: Final = 10**15 - 1
+_UNAVAILABLE: Final = "ledger.unavailable"
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS: Final = (
+    "seq", "recorded_at", "event_type", "provider", "recipient", "groups_disclosed",
+    "groups_withheld", "agreement_id", "agreement_version", "clauses", "purpose",
+    "lawful_basis", "entry_hash",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """Why a user reads the ledger: a code from :data:`PURPOSES` and an optional reference."""
+
+    code: str
+    reference: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The consultation entry's ``purpose``: ``code`` or ``code:reference``."""
+        return self.code if self.reference is None else f"{self.code}:{self.reference}"
+
+
+def parse_purpose(purpose: object, reference: object) -> Purpose:
+    """Check a purpose code and its optional reference.
+
+    Raises:
+        ConsoleError: ``console.purpose_required``, ``console.purpose_invalid`` or
+            ``console.reference_invalid``; the detail never repeats the value.
+    """
+    if purpose is None or purpose == "":
+        raise ConsoleError("console.purpose_required", "give a purpose code")
+    if not isinstance(purpose, str) or purpose not in PURPOSES:
+        codes = ", ".join(PURPOSES)
+        raise ConsoleError("console.purpose_invalid", f"purpose must be one of: {codes}")
+    if reference is None or reference == "":
+        return Purpose(purpose)
+    if not isinstance(reference, str) or not REFERENCE.match(reference):
+        raise ConsoleError("console.reference_invalid", "reference must be 1-32 of A-Z a-z 0-9 -")
+    return Purpose(purpose, reference)
+
+
+def _text_only(value: object) -> object:
+    # JSON's 0 is no time; pydantic would read a number as seconds since 1970.
+    if not isinstance(value, str | datetime):
+        raise ValueError("a time is an RFC 3339 string")  # noqa: TRY004 - pydantic wants ValueError
+    return value
+
+
+def _whole(value: object) -> object:
+    # JSON's false is no position and "5" no limit, but 5.0 is the number 5.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a whole number")  # noqa: TRY004 - pydantic wants ValueError
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A time with its offset, written as RFC 3339 text.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_text_only)]
+
+
+class _Body(BaseModel):
+    # The purpose is checked first, by parse_purpose, for its own error codes; these
+    # annotations hold it again and describe it in the OpenAPI document.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    purpose: Annotated[str, Field(json_schema_extra={"enum": list(PURPOSES)})]
+    reference: Annotated[str, StringConstraints(pattern=REFERENCE.pattern)] | None = None
+
+
+class SearchRequest(_Body):
+    """The body of ``POST /api/ledger/search``."""
+
+    case_reference: CaseReference | None = None
+    person: PersonReference | None = None
+    agency: PartyId | None = None
+    agreement: Label | None = None
+    event_type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]{0,63}$")] | None = (
+        None
+    )
+    kind: EntryKind | None = None
+    actor: Label | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+    after: Annotated[int, Field(ge=-1, lt=2**53), BeforeValidator(_whole)] = -1
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_whole)] = DEFAULT_LIMIT
+
+
+M = TypeVar("M", bound=_Body)
+
+
+class SubjectAccessRequest(_Body):
+    """The body of ``POST /api/subject-access``."""
+
+    person: PersonReference
+    subject_role: Literal["victim", "perpetrator", "other"]
+    format: Literal["json", "csv"] = "json"
+
+
+def failure(status: int, error: ConsoleError) -> web.Response:
+    """A JSON error answer ``{"code": ..., "detail": ...}``."""
+    return web.json_response(error.diagnostics(), status=status)
+
+
+def _invalid(error: PydanticValidationError, fields: set[str]) -> ConsoleError:
+    """A 400 error naming the first bad field (if a known one), never its value."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    if first["type"] == "extra_forbidden" or name not in fields:
+        return ConsoleError(
+            "console.bad_request", "the body holds a field this route does not take"
+        )
+    if first["type"] == "missing":
+        return ConsoleError("console.bad_request", f"{name}: required")
+    return ConsoleError("console.bad_request", f"{name}: not a valid value")
+
+
+async def _body(request: web.Request, model: type[M]) -> tuple[M, Purpose]:
+    """Parse a JSON object body into ``model`` and check its purpose.
+
+    Raises:
+        ConsoleError: ``console.bad_request`` or a purpose code.
+    """
+    try:
+        data = safejson.loads(await request.text())
+    except (ValueError, UnicodeDecodeError):
+        raise ConsoleError("console.bad_request", "the body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ConsoleError("console.bad_request", "the body must be a JSON object")
+    purpose = parse_purpose(data.get("purpose"), data.get("reference"))
+    try:
+        return model.model_validate(data), purpose
+    except PydanticValidationError as error:
+        raise _invalid(error, set(model.model_fields)) from None
+
+
+async def record_consultation(
+    request: web.Request, purpose: Purpose, outcome: str, **consulted: Any
+) -> None:
+    """Append the consultation entry for this read; return only once it is committed.
+
+    Args:
+        request: the request, whose token names the actor.
+        purpose: why the user reads.
+        outcome: what kind of read (``console.search``, ``console.disclosure``...).
+        consulted: entry fields naming what was read (pseudonyms, event id, ...).
+
+    Raises:
+        LedgerError: the entry could not be recorded; the caller answers 503.
+    """
+    deps = deps_of(request)
+    admitted = principal(request)
+    draft = EntryDraft(
+        kind="consultation",
+        decision_id=uuid.uuid4(),
+        recorded_at=deps.clock(),
+        actor=admitted.name if admitted is not None else "unknown",
+        purpose=purpose.label,
+        outcome=outcome,
+        **consulted,
+    )
+    [entry] = await deps.hub.ledger.append([draft])
+    log.info("console.consultation", seq=entry.seq, code=outcome, token_name=draft.actor)
+
+
+def _unavailable(error: LedgerError) -> web.Response:
+    log.warning("console.ledger_unavailable", code=error.code.value)
+    detail = "the ledger could not record or serve this read; nothing was read"
+    return failure(503, ConsoleError(_UNAVAILABLE, detail))
+
+
+def _query(request: web.Request, body: SearchRequest) -> SearchQuery:
+    pseudonyms = deps_of(request).hub.pseudonyms
+    return SearchQuery(
+        case=pseudonyms.case(body.case_reference) if body.case_reference else None,
+        person=pseudonyms.person(body.person) if body.person else None,
+        party=body.agency,
+        agreement=body.agreement,
+        event_type=body.event_type,
+        kind=body.kind,
+        actor=body.actor,
+        since=body.since,
+        until=body.until,
+        after=body.after,
+        limit=body.limit,
+    )
+
+
+async def search(request: web.Request) -> web.Response:
+    """``POST /api/ledger/search``: one page of matching entries, after recording the read."""
+    try:
+        body, purpose = await _body(request, SearchRequest)
+    except ConsoleError as error:
+        return failure(400, error)
+    query = _query(request, body)
+    try:
+        await record_consultation(
+            request,
+            purpose,
+            "console.search",
+            case_pseudonym=query.case,
+            person_pseudonyms=(query.person,) if query.person else (),
+            agreement_id=query.agreement,
+            event_type=query.event_type,
+        )
+        page = await deps_of(request).hub.ledger.search(query)
+    except LedgerError as error:
+        return _unavailable(error)
+    entries = [entry.model_dump(mode="json") for entry in page.entries]
+    return web.json_response({"entries": entries, "next_after": page.next_after})
+
+
+def _titled(groups: tuple[str, ...]) -> list[dict[str, str]]:
+    return [{"group": g, "title": GROUP_TITLES[FieldGroup(g)]} for g in groups]
+
+
+def entry_detail(entry: LedgerEntry) -> dict[str, Any]:
+    """One entry in full, with its groups titled and its clauses listed (pure)."""
+    return {
+        "entry": entry.model_dump(mode="json"),
+        "position": entry.seq,
+        "disclosed": _titled(entry.groups_disclosed),
+        "withheld": _titled(entry.groups_withheld),
+        "clauses": entry.clause.split(";") if entry.clause else [],
+    }
+
+
+def _seq_and_purpose(request: web.Request) -> tuple[int, Purpose]:
+    unknown = set(request.query) - {"purpose", "reference"}
+    if unknown:
+        raise ConsoleError("console.bad_request", "only purpose and reference may be given")
+    text = request.match_info.get("seq", "")
+    if not _SEQ.match(text):
+        raise ConsoleError("console.bad_request", "seq must be a ledger position (0, 1, ...)")
+    return int(text), parse_purpose(request.query.get("purpose"), request.query.get("reference"))
+
+
+async def entry(request: web.Request) -> web.Response:
+    """``GET /api/ledger/entries/{seq}``: one entry in full, after recording the read."""
+    try:
+        seq, purpose = _seq_and_purpose(request)
+    except ConsoleError as error:
+        return failure(400, error)
+    ledger = deps_of(request).hub.ledger
+    try:
+        found = await ledger.read(seq, seq + 1)
+        if not found:
+            return failure(
+                404, ConsoleError("console.not_found", "no ledger entry at that position")
+            )
+        [held] = found
+        await record_consultation(
+            request,
+            purpose,
+            "console.disclosure",
+            event_id=held.event_id,
+            event_type=held.event_type,
+            case_pseudonym=held.case_pseudonym,
+            person_pseudonyms=held.person_pseudonyms,
+            agreement_id=held.agreement_id,
+        )
+    except LedgerError as error:
+        return _unavailable(error)
+    return web.json_response(entry_detail(held))
+
+
+def _victim_facing(policy: Policy, party: str | None) -> bool:
+    """Whether ``party`` is one whose involvement can point to a victim (unknown: yes)."""
+    if party is None:
+        return False
+    known = policy.rules.party(party)
+    return known is None or known.kind in VICTIM_FACING
+
+
+def _clause_groups(policy: Policy, reference: str) -> frozenset[str]:
+    """The groups a clause (``agreement@version#clause``) grants; empty if unknown."""
+    head, _, clause_id = reference.partition("#")
+    agreement_id, _, version = head.partition("@")
+    for agreement in policy.agreements:
+        if agreement.id == agreement_id and str(agreement.version) == version:
+            for clause in agreement.clauses:
+                if clause.id == clause_id:
+                    return frozenset(g.value for g in clause.groups)
+    return frozenset()
+
+
+def _report_row(entry: LedgerEntry, hidden: frozenset[str], policy: Policy) -> dict[str, Any]:
+    disclosed = tuple(g for g in entry.groups_disclosed if g not in hidden)
+    withheld = tuple(g for g in entry.groups_withheld if g not in hidden)
+    references = entry.clause.split(";") if entry.clause else []
+    # A clause that only grants hidden groups would name them (e.g. "...-victim-needs").
+    clauses = [r for r in references if _clause_groups(policy, r) - hidden]
+    return {
+        "seq": entry.seq,
+        "recorded_at": entry.model_dump(mode="json")["recorded_at"],
+        "event_type": entry.event_type,
+        "provider": entry.provider,
+        "recipient": entry.recipient,
+        "groups_disclosed": _titled(disclosed),
+        "groups_withheld": _titled(withheld),
+        "agreement_id": entry.agreement_id,
+        "agreement_version": entry.agreement_version,
+        "clauses": clauses,
+        "purpose": entry.purpose,
+        "lawful_basis": entry.lawful_basis,
+        "entry_hash": entry.entry_hash,
+    }
+
+
+def report_rows(entries: list[LedgerEntry], role: str, policy: Policy) -> list[dict[str, Any]]:
+    """The rows of a subject access report, with what would harm others left out (pure).
+
+    DPA 2018 s.45(4)(e) lets a controller restrict access to protect the rights
+    and freedoms of others. For anyone but the victim (above all the person who
+    stalks), a row never shows the victim's identity, location or needs (groups
+    F, G, H), nor a clause granting only those, and a disclosure from or to a
+    victim-facing service (advocacy, refuge: its involvement can point to where the
+    victim is) is left out whole. For the victim, the perpetrator's clinical detail
+    (D) is left out. No row shows any other person's pseudonym. A row left with no
+    group is left out, since an empty row would itself hint at what was there.
+    """
+    hidden = HIDDEN_GROUPS[role]
+    rows = []
+    for entry in entries:
+        if entry.kind != "disclosure":
+            continue
+        if role != "victim" and (
+            _victim_facing(policy, entry.provider) or _victim_facing(policy, entry.recipient)
+        ):
+            continue
+        row = _report_row(entry, hidden, policy)
+        if row["groups_disclosed"] or row["groups_withheld"]:
+            rows.append(row)
+    return rows
+
+
+def _cell(value: Any) -> str:
+    """One CSV cell, defused: a leading ``= + - @`` or control would start a formula."""
+    if isinstance(value, list):
+        value = "; ".join(
+            f"{v['group']} {v['title']}" if isinstance(v, dict) else str(v) for v in value
+        )
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def report_csv(rows: list[dict[str, Any]]) -> str:
+    """The report's rows as CSV, safe to open in a spreadsheet, with the note last."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows([_cell(row[name]) for name in CSV_COLUMNS] for row in rows)
+    writer.writerow([_cell(f"Note: {REPORT_NOTE}")])
+    return out.getvalue()
+
+
+async def _every_entry(request: web.Request, person: str) -> list[LedgerEntry]:
+    """Every disclosure entry about ``person``, page by page (bounded).
+
+    Raises:
+        ConsoleError: ``console.report_too_large`` past :data:`MAX_REPORT_PAGES`.
+        LedgerError: the ledger cannot be read.
+    """
+    ledger = deps_of(request).hub.ledger
+    found: list[LedgerEntry] = []
+    after = -1
+    for _ in range(MAX_REPORT_PAGES):
+        query = SearchQuery(person=person, kind="disclosure", after=after, limit=MAX_LIMIT)
+        page = await ledger.search(query)
+        found += page.entries
+        if page.next_after is None:
+            return found
+        after = page.next_after
+    raise ConsoleError("console.report_too_large", "too many entries for one report")
+
+
+async def subject_access_report(request: web.Request) -> web.Response:
+    """``POST /api/subject-access``: every disclosure about one person, safe to hand over."""
+    try:
+        body, purpose = await _body(request, SubjectAccessRequest)
+    except ConsoleError as error:
+        return failure(400, error)
+    deps = deps_of(request)
+    person = deps.hub.pseudonyms.person(body.person)
+    try:
+        await record_consultation(
+            request, purpose, "console.subject_access", person_pseudonyms=(person,)
+        )
+        entries = await _every_entry(request, person)
+    except LedgerError as error:
+        return _unavailable(error)
+    except ConsoleError as error:
+        return failure(413, error)
+    rows = report_rows(entries, body.subject_role, deps.hub.policy)
+    at = deps.clock()
+    name = f"subject-access-{at:%Y%m%dT%H%M%SZ}.{body.format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if body.format == "csv":
+        return web.Response(
+            text=report_csv(rows), content_type="text/csv", charset="utf-8", headers=headers
+        )
+    report = {
+        "subject": {"person_pseudonym": person, "role": body.subject_role},
+        "generated_at": at.isoformat(),
+        "purpose": purpose.label,
+        "entries": rows,
+        "note": REPORT_NOTE,
+    }
+    return web.json_response(report, headers=headers)
+
+
+#: Pydantic's references, pointing where the OpenAPI document keeps shared schemas.
+_REFS: Final = "#/components/schemas/{model}"
+ROUTES: Final[tuple[Route, ...]] = (
+    Route(
+        "ledger_search",
+        "POST",
+        "/api/ledger/search",
+        "Search the ledger (JSON body: purpose, criteria); records a consultation first",
+        GOVERNANCE,
+        statuses=(200, 400, 503),
+        body=SearchRequest.model_json_schema(ref_template=_REFS),
+    ),
+    Route(
+        "ledger_entry",
+        "GET",
+        "/api/ledger/entries/{seq}",
+        "One ledger entry in full (query: purpose, reference); records a consultation first",
+        GOVERNANCE,
+        statuses=(200, 400, 404, 503),
+        example="/api/ledger/entries/0?purpose=audit&reference=INC-1",
+        parameters=(
+            Param("seq", "path", {"type": "integer", "minimum": 0, "maximum": _MAX_SEQ}),
+            Param("purpose", "query", {"type": "string", "enum": list(PURPOSES)}, required=True),
+            Param("reference", "query", {"type": "string", "pattern": REFERENCE.pattern}),
+        ),
+    ),
+    Route(
+        "subject_access",
+        "POST",
+        "/api/subject-access",
+        "A subject access report (JSON or CSV) for one person; records a consultation first",
+        GOVERNANCE,
+        statuses=(200, 400, 413, 503),
+        alternatives=("text/csv",),
+        body=SubjectAccessRequest.model_json_schema(ref_template=_REFS),
+    ),
+)
+HANDLERS: Final[dict[str, Handler]] = {
+    "ledger_search": search,
+    "ledger_entry": entry,
+    "subject_access": subject_access_report,
+}

@@ -19,6 +19,9 @@ _DESCRIPTIONS: Final = {
     409: "Conflicts with the item's current state",
     503: "Not ready, or a dependency is unavailable",
 }
+_FIRST_NON_SUCCESS: Final = 300
+#: Media types of the web pages and their stylesheet: served to browsers, not the API.
+PAGE_MEDIA_TYPES: Final = frozenset({"text/html", "text/css"})
 _ERROR: Final = {
     "type": "object",
     "required": ["code"],
@@ -26,13 +29,20 @@ _ERROR: Final = {
 }
 
 
+def _content(media_type: str) -> dict[str, Any]:
+    return {"schema": {"type": "object" if media_type == "application/json" else "string"}}
+
+
 def _responses(route: Route) -> dict[str, Any]:
+    success = {route.media_type: _content(route.media_type)} | {
+        media_type: _content(media_type) for media_type in route.alternatives
+    }
     responses: dict[str, Any] = {
         str(status): {
             "description": _DESCRIPTIONS.get(status, "Answer"),
-            "content": {route.media_type: {"schema": {"type": "string"}}}
-            if route.media_type != "application/json"
-            else {"application/json": {"schema": {"type": "object"}}},
+            "content": success
+            if status < _FIRST_NON_SUCCESS
+            else {"application/json": _content("application/json")},
         }
         for status in route.statuses
     }
@@ -64,11 +74,24 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.parameters:
         operation["parameters"] = [_parameter(p) for p in route.parameters]
     if route.body is not None:
+        body = {k: v for k, v in route.body.items() if k != "$defs"}
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": route.body}},
+            "content": {"application/json": {"schema": body}},
         }
     return operation
+
+
+def _shared_schemas(routes: Iterable[Route]) -> dict[str, Any]:
+    """The ``$defs`` of every request body, kept once under ``components/schemas``.
+
+    Bodies are generated with references to ``#/components/schemas/{name}``
+    (pydantic's ``ref_template``), so hoisting their definitions there resolves them.
+    """
+    shared: dict[str, Any] = {}
+    for route in routes:
+        shared.update((route.body or {}).get("$defs", {}))
+    return shared
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -78,8 +101,14 @@ def _error_response(description: str) -> dict[str, Any]:
     }
 
 
+def api_routes(routes: Iterable[Route]) -> tuple[Route, ...]:
+    """The routes of the JSON API: all but the web pages (see :data:`PAGE_MEDIA_TYPES`)."""
+    return tuple(route for route in routes if route.media_type not in PAGE_MEDIA_TYPES)
+
+
 def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
-    """Describe ``routes``: one operation each, with its roles as ``x-roles``."""
+    """Describe the API among ``routes``: one operation each, with its roles as ``x-roles``."""
+    routes = api_routes(routes)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
@@ -89,7 +118,7 @@ def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": _ERROR},
+            "schemas": {"Error": _ERROR, **_shared_schemas(routes)},
             "responses": {
                 "Unauthorized": _error_response("No token, or not a valid one"),
                 "Forbidden": _error_response("The token's role may not use this route"),

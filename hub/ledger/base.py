@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import uuid
     from collections.abc import Collection, Sequence
     from contextlib import AbstractAsyncContextManager
+    from datetime import datetime
 
 
 class ErrorCode(enum.StrEnum):
@@ -102,6 +103,25 @@ class Head:
     frontier: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class IndexQuery:
+    """What a store's search index is asked (see :mod:`hub.ledger.search`).
+
+    Attributes:
+        terms: index terms (``name:value``) an entry must all hold.
+        after: only entries with a larger ``seq``.
+        since: recorded at or after this time, if given.
+        until: recorded before this time, if given.
+        limit: most rows returned.
+    """
+
+    terms: tuple[str, ...] = ()
+    after: int = -1
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+
+
 class LedgerTransaction(Protocol):
     """One write transaction, holding the ledger's write lock until it ends."""
 
@@ -167,10 +187,22 @@ class LedgerStore(Protocol):
         """Return every entry about one event, in sequence order."""
         ...
 
+    async def search(self, query: IndexQuery) -> list[StoredEntry]:
+        """Return up to ``query.limit`` rows the index lists for ``query``, in ``seq`` order.
+
+        The rows are candidates, as the derived index names them; the caller checks
+        each against its own body (:func:`hub.ledger.search.search_store`).
+        """
+        ...
+
     async def checkpoints(self) -> list[StoredCheckpoint]:
         """Return every checkpoint, smallest tree size first."""
         ...
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Return the checkpoint of the largest tree size, if any."""
+        ...
+
+    async def size(self) -> int:
+        """Return how many entries the chain holds (the committed head's size)."""
         ...

@@ -9,6 +9,10 @@ The lock lasts one transaction, and group commit makes that one transaction per
 batch of appends, not per entry. Creating the schema takes a transaction-level
 advisory lock, so two workers starting at once do not race on ``CREATE``.
 
+Each write transaction also writes the search index of the entries it inserts
+(:mod:`hub.ledger.search`); opening a ledger written before the index existed
+indexes its entries first, under the head row lock, so no writer appends beside it.
+
 Bodies are ``text``, not ``jsonb``: ``jsonb`` re-orders and re-spaces, and the hash
 is over the exact bytes. Triggers refuse ``UPDATE``, ``DELETE`` and ``TRUNCATE`` on
 entries and checkpoints.
@@ -34,12 +38,14 @@ from hub import safejson
 from hub.ledger.base import (
     ErrorCode,
     Head,
+    IndexQuery,
     LedgerError,
     NewEntry,
     StoredCheckpoint,
     StoredEntry,
 )
 from hub.ledger.entries import GENESIS_HASH
+from hub.ledger.search import index_row, index_sql
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -61,6 +67,12 @@ _DDL: Final = (
     """CREATE TABLE IF NOT EXISTS ledger_head (
         id integer PRIMARY KEY CHECK (id = 1),
         size bigint NOT NULL, last_entry_hash text NOT NULL, frontier text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ledger_entry_terms (
+        term text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (term, seq))""",
+    """CREATE TABLE IF NOT EXISTS ledger_entry_times (
+        seq bigint PRIMARY KEY, recorded_at timestamptz)""",
+    """CREATE INDEX IF NOT EXISTS ledger_entry_times_at
+        ON ledger_entry_times (recorded_at, seq)""",
     """CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'ledger rows are append-only'; END $$""",
@@ -79,6 +91,8 @@ _ENTRY_COLUMNS: Final = "seq, body, entry_hash"
 CONNECT_TIMEOUT: Final = 10.0
 #: Seconds any one statement may take before ``ledger.unavailable``.
 COMMAND_TIMEOUT: Final = 30.0
+#: Entries indexed per statement when backfilling the search index.
+_BACKFILL_PAGE: Final = 1000
 
 
 @contextlib.contextmanager
@@ -94,6 +108,34 @@ def _mapped(action: str) -> Iterator[None]:
 
 def _entries(rows: Sequence[Any]) -> list[StoredEntry]:
     return [StoredEntry(int(r["seq"]), str(r["body"]), str(r["entry_hash"])) for r in rows]
+
+
+async def _index(conn: Any, rows: Sequence[tuple[int, str]]) -> None:
+    """Write the search index of ``(seq, body)`` rows, in the caller's transaction."""
+    indexed = [index_row(seq, body) for seq, body in rows]
+    await conn.executemany(
+        "INSERT INTO ledger_entry_times (seq, recorded_at) VALUES ($1, $2)"
+        " ON CONFLICT (seq) DO UPDATE SET recorded_at = EXCLUDED.recorded_at",
+        [(r.seq, r.recorded_at) for r in indexed],
+    )
+    await conn.executemany(
+        "INSERT INTO ledger_entry_terms (term, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(term, r.seq) for r in indexed for term in sorted(r.terms)],
+    )
+
+
+async def _backfill(conn: Any) -> None:
+    """Index every entry the index lacks (a ledger written before the index existed)."""
+    while True:
+        rows = await conn.fetch(
+            "SELECT seq, body FROM ledger_entries e WHERE NOT EXISTS"
+            " (SELECT 1 FROM ledger_entry_times t WHERE t.seq = e.seq) ORDER BY seq LIMIT $1",
+            _BACKFILL_PAGE,
+        )
+        if not rows:
+            return
+        # Each page indexes every row it read, so the loop ends.
+        await _index(conn, [(int(r["seq"]), str(r["body"])) for r in rows])
 
 
 class _PostgresTransaction:
@@ -122,6 +164,7 @@ class _PostgresTransaction:
                 " VALUES ($1, $2, $3, $4, $5)",
                 [(e.seq, e.decision_id, e.event_id, e.entry_hash, e.body) for e in entries],
             )
+            await _index(self._conn, [(e.seq, e.body) for e in entries])
             await self._conn.execute(
                 "UPDATE ledger_head SET size = $1, last_entry_hash = $2, frontier = $3"
                 " WHERE id = 1",
@@ -229,6 +272,9 @@ class PostgresStore:
                     "INSERT INTO ledger_meta VALUES ('ledger_id', $1) ON CONFLICT DO NOTHING",
                     str(uuid.uuid4()),
                 )
+                # The head row lock keeps writers out while old entries are indexed.
+                await conn.execute("SELECT size FROM ledger_head WHERE id = 1 FOR UPDATE")
+                await _backfill(conn)
 
     async def close(self) -> None:
         """Close the pool."""
@@ -297,6 +343,11 @@ class PostgresStore:
             event_id,
         )
 
+    async def search(self, query: IndexQuery) -> list[StoredEntry]:
+        """Return the candidate rows the search index lists for ``query``, in order."""
+        sql, parameters = index_sql(query, lambda n: f"${n}", lambda at: at)
+        return await self._select(sql, *parameters)
+
     async def checkpoints(self) -> list[StoredCheckpoint]:
         """Return every checkpoint, smallest tree size first."""
         with _mapped("read checkpoints"):
@@ -308,3 +359,9 @@ class PostgresStore:
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Return the checkpoint of the largest tree size, if any."""
         return await _latest_checkpoint(self._require_pool())
+
+    async def size(self) -> int:
+        """Return how many entries the chain holds (the committed head's size)."""
+        with _mapped("read head"):
+            size = await self._require_pool().fetchval("SELECT size FROM ledger_head WHERE id = 1")
+        return int(size) if size is not None else 0

@@ -28,6 +28,7 @@ from hub.ledger import chain
 from hub.ledger.base import ErrorCode, Head, LedgerError, LedgerTransaction
 from hub.ledger.checkpoints import CheckpointPolicy, write_checkpoint
 from hub.ledger.merkle import Frontier
+from hub.ledger.search import search_store
 from hub.ledger.stores import open_store
 from hub.logs import get_logger
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from hub.crypto.keys import PartyKeyring
     from hub.ledger.base import LedgerStore, NewEntry, StoredCheckpoint
     from hub.ledger.entries import EntryDraft, LedgerEntry
+    from hub.ledger.search import SearchPage, SearchQuery
 
 _log = get_logger("hub.ledger")
 _STOP: Final = None
@@ -267,9 +269,25 @@ class Ledger:
         """Return every entry about one event, in order (see :meth:`read` for errors)."""
         return [chain.parse(row) for row in await self.store.entries_for_event(event_id)]
 
+    async def search(self, query: SearchQuery) -> SearchPage:
+        """Return one page of the entries matching ``query``, found by the index, checked.
+
+        Every hit is parsed and hash-checked and must itself match ``query``
+        (:mod:`hub.ledger.search`): a tampered index can hide an entry, never
+        misattribute one.
+
+        Raises:
+            LedgerError: ``ledger.unavailable`` or ``ledger.closed``.
+        """
+        return await search_store(self.store, query)
+
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Return the newest signed checkpoint, if any."""
         return await self.store.latest_checkpoint()
+
+    async def size(self) -> int:
+        """Return how many entries are committed."""
+        return await self.store.size()
 
     async def checkpoint_now(self) -> StoredCheckpoint | None:
         """Write a checkpoint now if any entry is not yet covered by one."""

@@ -8,6 +8,10 @@ power cut, which is what "recorded before delivered" needs; group commit pays
 that fsync once per batch. Reads use a second connection, which WAL lets run
 beside the writer and never sees a write before it commits.
 
+Each write transaction also writes the search index of the entries it inserts
+(:mod:`hub.ledger.search`), so an entry is never committed unindexed; opening a
+ledger written before the index existed indexes its entries first.
+
 Triggers refuse ``UPDATE`` and ``DELETE`` on entries and checkpoints: nothing in the
 hub changes a recorded row, and an accident cannot either. (Someone with the file
 can drop the triggers; that is what the hash chain and signed checkpoints catch.)
@@ -27,12 +31,14 @@ from hub import safejson
 from hub.ledger.base import (
     ErrorCode,
     Head,
+    IndexQuery,
     LedgerError,
     NewEntry,
     StoredCheckpoint,
     StoredEntry,
 )
 from hub.ledger.entries import GENESIS_HASH
+from hub.ledger.search import index_row, index_sql, stamp
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -57,6 +63,16 @@ CREATE TABLE IF NOT EXISTS ledger_head (
     last_entry_hash TEXT NOT NULL,
     frontier TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ledger_entry_terms (
+    term TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (term, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_entry_times (
+    seq INTEGER PRIMARY KEY,
+    recorded_at TEXT
+);
+CREATE INDEX IF NOT EXISTS ledger_entry_times_at ON ledger_entry_times (recorded_at, seq);
 CREATE TRIGGER IF NOT EXISTS ledger_entries_no_update BEFORE UPDATE ON ledger_entries
     BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS ledger_entries_no_delete BEFORE DELETE ON ledger_entries
@@ -69,6 +85,8 @@ CREATE TRIGGER IF NOT EXISTS ledger_checkpoints_no_delete BEFORE DELETE ON ledge
 _ENTRY_COLUMNS: Final = "seq, body, entry_hash"
 #: Most ids per ``IN (...)`` list, well below SQLite's variable limit.
 _CHUNK: Final = 500
+#: Entries indexed per statement when backfilling the search index.
+_BACKFILL_PAGE: Final = 1000
 
 
 @contextlib.contextmanager
@@ -84,6 +102,33 @@ def _mapped(action: str) -> Iterator[None]:
 
 def _entries(rows: Any) -> list[StoredEntry]:
     return [StoredEntry(int(seq), str(body), str(digest)) for seq, body, digest in rows]
+
+
+async def _index(db: aiosqlite.Connection, rows: Sequence[tuple[int, str]]) -> None:
+    """Write the search index of ``(seq, body)`` rows, in the caller's transaction."""
+    indexed = [index_row(seq, body) for seq, body in rows]
+    await db.executemany(
+        "INSERT OR REPLACE INTO ledger_entry_times (seq, recorded_at) VALUES (?, ?)",
+        [(r.seq, r.recorded_at and stamp(r.recorded_at)) for r in indexed],
+    )
+    await db.executemany(
+        "INSERT OR IGNORE INTO ledger_entry_terms (term, seq) VALUES (?, ?)",
+        [(term, r.seq) for r in indexed for term in sorted(r.terms)],
+    )
+
+
+async def _backfill(db: aiosqlite.Connection) -> None:
+    """Index every entry the index lacks (a ledger written before the index existed)."""
+    while True:
+        rows = await db.execute_fetchall(
+            "SELECT seq, body FROM ledger_entries e WHERE NOT EXISTS"
+            " (SELECT 1 FROM ledger_entry_times t WHERE t.seq = e.seq) ORDER BY seq LIMIT ?",
+            (_BACKFILL_PAGE,),
+        )
+        if not rows:
+            return
+        # Each page indexes every row it read, so the loop ends.
+        await _index(db, [(int(seq), str(body)) for seq, body in rows])
 
 
 class _SqliteTransaction:
@@ -126,6 +171,7 @@ class _SqliteTransaction:
                 " VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
+            await _index(self._db, [(e.seq, e.body) for e in entries])
             await self._db.execute(
                 "UPDATE ledger_head SET size = ?, last_entry_hash = ?, frontier = ? WHERE id = 1",
                 (head.size, head.last_entry_hash, safejson.dumps(list(head.frontier))),
@@ -217,6 +263,7 @@ class SqliteStore:
             await db.execute(
                 "INSERT OR IGNORE INTO ledger_meta VALUES ('ledger_id', ?)", (str(uuid.uuid4()),)
             )
+            await _backfill(db)
         except BaseException:
             await db.execute("ROLLBACK")
             raise
@@ -289,6 +336,11 @@ class SqliteStore:
             (str(event_id),),
         )
 
+    async def search(self, query: IndexQuery) -> list[StoredEntry]:
+        """Return the candidate rows the search index lists for ``query``, in order."""
+        sql, parameters = index_sql(query, lambda _: "?", stamp)
+        return await self._select(sql, parameters)
+
     async def checkpoints(self) -> list[StoredCheckpoint]:
         """Return every checkpoint, smallest tree size first."""
         with _mapped("read checkpoints"):
@@ -300,3 +352,13 @@ class SqliteStore:
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Return the checkpoint of the largest tree size, if any."""
         return await _latest_checkpoint(self._connection(write=False))
+
+    async def size(self) -> int:
+        """Return how many entries the chain holds (the committed head's size)."""
+        with _mapped("read head"):
+            rows = list(
+                await self._connection(write=False).execute_fetchall(
+                    "SELECT size FROM ledger_head WHERE id = 1"
+                )
+            )
+        return int(rows[0][0]) if rows else 0

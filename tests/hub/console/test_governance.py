@@ -1,0 +1,504 @@
+"""The IG officer's API: search, one entry, subject access; every read recorded first."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from structlog.testing import capture_logs
+
+from hub.broker.base import IncomingMessage
+from hub.cli import main
+from hub.console import governance
+from hub.console.base import Role
+from hub.crypto.envelope import issue_event
+from hub.crypto.keys import save_keyring
+from hub.ledger.base import ErrorCode, LedgerError
+from hub.ledger.export import write_export
+from hub.pipeline import process
+from schemas.base import new_event_id
+from schemas.samples import CASE, SUBJECT, VICTIM, sample_event
+
+if TYPE_CHECKING:
+    from hub.crypto.keys import PartyKeyring
+    from hub.ledger.entries import LedgerEntry
+    from hub.pipeline import HubContext
+
+Client = TestClient[web.Request, web.Application]
+SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "audit" / "verify_ledger.py"
+#: What an IG officer types that must never come back in an answer, error or log.
+TYPED = (CASE, SUBJECT, VICTIM)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _settle(outcome: Any) -> None:
+    del outcome
+
+
+async def drive(ctx: HubContext, keyrings: dict[str, PartyKeyring], agency: str, kind: str) -> None:
+    """Issue a fresh sample event of ``kind`` as ``agency`` and carry it through the hub."""
+    fresh = {"event_id": new_event_id(), "author_agency": agency}
+    event = sample_event(kind).model_copy(update=fresh)
+    body = issue_event(event, keyrings[agency], ctx.directory).encode()
+    message = IncomingMessage(
+        body,
+        {},
+        str(event.event_id),
+        agency,
+        agency,
+        ctx.names.ingress,
+        redelivered=False,
+        delivery_count=0,
+        persistent=True,
+        settle=_settle,
+    )
+    assert await process(ctx, message) == "disclosed"
+
+
+@pytest.fixture
+async def case(hub_ctx: HubContext, keyrings: dict[str, PartyKeyring]) -> list[LedgerEntry]:
+    """A demo case whose events carry both the victim and the person who stalks them.
+
+    The police referral reaches probation, health and advocacy; the advocate's safety
+    plan reaches police (with the victim's location), probation and health; the
+    licence conditions from probation reach police (with exclusion zones, group G),
+    health and advocacy; probation's consultation note reaches police with the
+    victim's needs under a clause of their own (``probation-to-police-victim-needs``).
+    """
+    await drive(hub_ctx, keyrings, "police", "ReferralReceived")
+    await drive(hub_ctx, keyrings, "advocacy", "VictimSafetyPlanUpdated")
+    await drive(hub_ctx, keyrings, "probation", "ConditionsSet")
+    await drive(hub_ctx, keyrings, "probation", "CaseConsultationHeld")
+    entries = await hub_ctx.ledger.read()
+    assert len(entries) == 12
+    victim, subject = hub_ctx.pseudonyms.person(VICTIM), hub_ctx.pseudonyms.person(SUBJECT)
+    assert all(subject in e.person_pseudonyms for e in entries)
+    assert all(victim in e.person_pseudonyms for e in entries[:9])
+    # Exclusion zones (victim location) from probation to the police, about both people.
+    assert any("G" in e.groups_disclosed and e.provider == "probation" for e in entries)
+    return entries
+
+
+async def consultations(ctx: HubContext) -> list[LedgerEntry]:
+    """The consultation entries recorded so far."""
+    return [e for e in await ctx.ledger.read() if e.kind == "consultation"]
+
+
+async def post(client: Client, token: str, path: str, body: Any) -> tuple[int, Any, str]:
+    """POST ``body`` as JSON; return the status, the parsed JSON (or None) and the raw text."""
+    response = await client.post(path, data=json.dumps(body), headers=bearer(token))
+    text = await response.text()
+    parsed = json.loads(text) if response.content_type == "application/json" else None
+    return response.status, parsed, text
+
+
+def no_typed_identifier(text: str) -> None:
+    """Fail if any identifier the officer typed appears in ``text``."""
+    for typed in TYPED:
+        assert typed not in text
+
+
+async def test_search_by_person_records_the_consultation_first(
+    client: Client, tokens: dict[Role, str], hub_ctx: HubContext, case: list[LedgerEntry]
+) -> None:
+    """A person search answers that person's entries and records who, why and whom first."""
+    body = {"purpose": "complaint", "reference": "INC-42", "person": VICTIM}
+    with capture_logs() as logs:
+        status, answer, text = await post(
+            client, tokens[Role.IG_OFFICER], "/api/ledger/search", body
+        )
+    assert status == 200, answer
+    victim = hub_ctx.pseudonyms.person(VICTIM)
+    *found, itself = answer["entries"]
+    assert [e["seq"] for e in found] == [e.seq for e in case if victim in e.person_pseudonyms]
+    assert all(victim in e["person_pseudonyms"] for e in answer["entries"])
+    assert answer["next_after"] is None
+    no_typed_identifier(text)
+    no_typed_identifier(json.dumps(logs, default=str))
+    [consulted] = await consultations(hub_ctx)
+    # Recorded before the search ran: the answer already holds the read itself.
+    assert itself == consulted.model_dump(mode="json")
+    assert (consulted.actor, consulted.purpose) == ("ig-officer", "complaint:INC-42")
+    assert (consulted.outcome, consulted.person_pseudonyms) == ("console.search", (victim,))
+
+
+@pytest.mark.parametrize(
+    ("criteria", "expected"),
+    [
+        ({"agency": "advocacy"}, dict.fromkeys(range(6), "advocacy")),
+        ({"event_type": "VictimSafetyPlanUpdated", "agency": "health"}, {0: "health"}),
+        ({"kind": "refusal"}, {}),
+        (
+            {"agreement": "masip-exampleshire", "case_reference": CASE, "kind": "disclosure"},
+            dict.fromkeys(range(12), ""),
+        ),
+        ({"since": "2000-01-01T00:00:00Z", "until": "2001-01-01T00:00:00Z"}, {}),
+    ],
+)
+async def test_search_criteria(
+    client: Client,
+    tokens: dict[Role, str],
+    case: list[LedgerEntry],
+    criteria: dict[str, Any],
+    expected: dict[int, str],
+) -> None:
+    """Agency, type, kind, agreement, case and time criteria narrow the answer."""
+    del case
+    status, answer, _ = await post(
+        client, tokens[Role.ADMIN], "/api/ledger/search", {"purpose": "audit", **criteria}
+    )
+    assert status == 200, answer
+    assert len(answer["entries"]) == len(expected)
+    for found, party in zip(answer["entries"], expected.values(), strict=True):
+        assert not party or party in (found["provider"], found["recipient"])
+
+
+async def test_search_pages_by_cursor(
+    client: Client, tokens: dict[Role, str], case: list[LedgerEntry]
+) -> None:
+    """Pages of four, then the rest, follow the ledger's order with a cursor between."""
+    token = tokens[Role.IG_OFFICER]
+    first = {"purpose": "audit", "case_reference": CASE, "kind": "disclosure", "limit": 4}
+    _, page, _ = await post(client, token, "/api/ledger/search", first)
+    assert [e["seq"] for e in page["entries"]] == [0, 1, 2, 3]
+    assert page["next_after"] == 3
+    _, second, _ = await post(client, token, "/api/ledger/search", {**first, "after": 3})
+    assert [e["seq"] for e in second["entries"]] == [4, 5, 6, 7]
+    _, rest, _ = await post(client, token, "/api/ledger/search", {**first, "after": 7})
+    assert [e["seq"] for e in rest["entries"]] == [8, 9, 10, 11]
+    _, end, _ = await post(client, token, "/api/ledger/search", {**first, "after": 11})
+    assert (end["entries"], end["next_after"]) == ([], None)
+    del case
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({}, "console.purpose_required"),
+        ({"purpose": "curiosity"}, "console.purpose_invalid"),
+        ({"purpose": "My neighbour Jane"}, "console.purpose_invalid"),
+        ({"purpose": "audit", "reference": "ticket 42 about Jane"}, "console.reference_invalid"),
+        ({"purpose": "audit", "reference": "x" * 33}, "console.reference_invalid"),
+        ({"purpose": "audit", "person": "Jane Doe, 1 High St"}, "console.bad_request"),
+        ({"purpose": "audit", "case_reference": f"{CASE}x"}, "console.bad_request"),
+        ({"purpose": "audit", "limit": 501}, "console.bad_request"),
+        ({"purpose": "audit", "since": "2026-01-01T00:00:00"}, "console.bad_request"),
+        ({"purpose": "audit", "Jane Doe": 1}, "console.bad_request"),
+        (["audit"], "console.bad_request"),
+    ],
+)
+async def test_search_refusals(
+    client: Client, tokens: dict[Role, str], hub_ctx: HubContext, body: Any, code: str
+) -> None:
+    """Bad input is 400 with a stable code, echoes nothing typed and records nothing."""
+    status, answer, text = await post(client, tokens[Role.IG_OFFICER], "/api/ledger/search", body)
+    assert (status, answer["code"]) == (400, code)
+    assert set(answer) == {"code", "detail"}
+    for typed in ("Jane", "High St", "ticket 42", "curiosity", f"{CASE}x"):
+        assert typed not in text
+    assert await consultations(hub_ctx) == []
+
+
+async def test_a_body_that_is_not_json_is_refused(client: Client, tokens: dict[Role, str]) -> None:
+    """A body that is not JSON is 400 console.bad_request."""
+    response = await client.post(
+        "/api/ledger/search", data=b"purpose=audit", headers=bearer(tokens[Role.ADMIN])
+    )
+    assert response.status == 400
+    assert (await response.json())["code"] == "console.bad_request"
+
+
+async def test_entry_in_full(
+    client: Client, tokens: dict[Role, str], hub_ctx: HubContext, case: list[LedgerEntry]
+) -> None:
+    """One disclosure in full: titled groups, clauses, basis, parties; the read is recorded."""
+    police = next(e for e in case if e.recipient == "police")
+    response = await client.get(
+        f"/api/ledger/entries/{police.seq}?purpose=legal-request&reference=CO-2026-7",
+        headers=bearer(tokens[Role.IG_OFFICER]),
+    )
+    detail = await response.json()
+    assert response.status == 200, detail
+    held = detail["entry"]
+    assert (held["provider"], held["recipient"]) == ("advocacy", "police")
+    assert held["entry_hash"] == police.entry_hash
+    assert detail["position"] == police.seq
+    assert {"group": "G", "title": "victim location"} in detail["disclosed"]
+    assert detail["clauses"] == (police.clause or "").split(";")
+    for name in ("agreement_id", "agreement_version", "lawful_basis", "purpose", "event_type"):
+        assert held[name] == getattr(police, name)
+    [consulted] = await consultations(hub_ctx)
+    assert (consulted.outcome, consulted.event_id) == ("console.disclosure", police.event_id)
+    assert consulted.purpose == "legal-request:CO-2026-7"
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "code"),
+    [
+        ("/api/ledger/entries/99?purpose=audit", 404, "console.not_found"),
+        ("/api/ledger/entries/0", 400, "console.purpose_required"),
+        ("/api/ledger/entries/0?purpose=nosy", 400, "console.purpose_invalid"),
+        ("/api/ledger/entries/0?purpose=audit&reference=a%20b", 400, "console.reference_invalid"),
+        ("/api/ledger/entries/-1?purpose=audit", 400, "console.bad_request"),
+        ("/api/ledger/entries/zero?purpose=audit", 400, "console.bad_request"),
+        ("/api/ledger/entries/0?purpose=audit&person=P-00000000V1", 400, "console.bad_request"),
+    ],
+)
+async def test_entry_refusals(  # noqa: PLR0913, PLR0917 - fixtures and the case under test
+    client: Client,
+    tokens: dict[Role, str],
+    hub_ctx: HubContext,
+    case: list[LedgerEntry],
+    url: str,
+    status: int,
+    code: str,
+) -> None:
+    """No such entry is 404; a bad position or purpose is 400; none records a read."""
+    del case
+    response = await client.get(url, headers=bearer(tokens[Role.ADMIN]))
+    assert response.status == status
+    answer = await response.json()
+    assert (answer["code"], set(answer)) == (code, {"code", "detail"})
+    assert VICTIM not in json.dumps(answer)
+    assert await consultations(hub_ctx) == []
+
+
+async def subject_access(
+    client: Client, token: str, person: str, role: str, fmt: str = "json"
+) -> tuple[int, Any, str, Any]:
+    """Ask for a subject access report; return status, JSON (or None), text and headers."""
+    body = {"purpose": "subject-access-request", "reference": "SAR-9", "person": person}
+    response = await client.post(
+        "/api/subject-access",
+        data=json.dumps({**body, "subject_role": role, "format": fmt}),
+        headers=bearer(token),
+    )
+    text = await response.text()
+    parsed = json.loads(text) if response.content_type == "application/json" else None
+    return response.status, parsed, text, response.headers
+
+
+async def test_a_victims_report_shows_every_disclosure_about_her(
+    client: Client, tokens: dict[Role, str], hub_ctx: HubContext, case: list[LedgerEntry]
+) -> None:
+    """The victim's report lists each disclosure: who got which groups, when and why."""
+    status, report, text, headers = await subject_access(
+        client, tokens[Role.IG_OFFICER], VICTIM, "victim"
+    )
+    assert status == 200, report
+    assert headers["Content-Disposition"].startswith("attachment;")
+    victim = hub_ctx.pseudonyms.person(VICTIM)
+    about_her = [e.seq for e in case if victim in e.person_pseudonyms]
+    assert [row["seq"] for row in report["entries"]] == about_her
+    plan = next(r for r in report["entries"] if r["provider"] == "advocacy")
+    assert plan["recipient"] in {"police", "probation", "health"}
+    to_police = next(r for r in report["entries"] if r["recipient"] == "police")
+    assert {"group": "G", "title": "victim location"} in to_police["groups_disclosed"]
+    assert to_police["clauses"]
+    assert to_police["lawful_basis"]
+    assert report["subject"]["person_pseudonym"] == hub_ctx.pseudonyms.person(VICTIM)
+    assert hub_ctx.pseudonyms.person(SUBJECT) not in text  # nobody else's pseudonym
+    assert report["note"] == governance.REPORT_NOTE
+    no_typed_identifier(text)
+    [consulted] = await consultations(hub_ctx)
+    assert (consulted.outcome, consulted.purpose) == (
+        "console.subject_access",
+        "subject-access-request:SAR-9",
+    )
+    assert consulted.person_pseudonyms == (hub_ctx.pseudonyms.person(VICTIM),)
+
+
+@pytest.mark.parametrize("role", ["perpetrator", "other"])
+async def test_a_perpetrators_report_never_reveals_the_victim(
+    client: Client, tokens: dict[Role, str], hub_ctx: HubContext, case: list[LedgerEntry], role: str
+) -> None:
+    """Same case, the stalker's report: no victim group, no advocacy row, no victim pseudonym."""
+    status, report, text, _ = await subject_access(client, tokens[Role.ADMIN], SUBJECT, role)
+    assert status == 200, report
+    rows = report["entries"]
+    assert rows, "the report still lists what the police shared about him"
+    shown = {g["group"] for row in rows for g in row["groups_disclosed"] + row["groups_withheld"]}
+    assert shown.isdisjoint({"F", "G", "H"})
+    assert "victim location" not in text
+    assert "advocacy" not in text  # neither the service nor its clauses nor "support-victims"
+    assert all("victim" not in clause for row in rows for clause in row["clauses"])
+    assert hub_ctx.pseudonyms.person(VICTIM) not in text
+    assert report["note"] == governance.REPORT_NOTE  # the same words whatever was left out
+    # The police referral's rows to probation and health remain, with their other groups.
+    kept = {(row["provider"], row["recipient"]) for row in rows}
+    assert ("police", "health") in kept
+    assert len(case) > len(rows)
+
+
+async def test_the_csv_report_is_an_attachment_and_defused(
+    client: Client, tokens: dict[Role, str], case: list[LedgerEntry]
+) -> None:
+    """The CSV report is an attachment with a header row, one row per entry and the note."""
+    status, _, text, headers = await subject_access(
+        client, tokens[Role.IG_OFFICER], SUBJECT, "perpetrator", "csv"
+    )
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/csv")
+    assert headers["Content-Disposition"].startswith("attachment;")
+    assert headers["Content-Disposition"].endswith('.csv"')
+    table = list(csv.reader(io.StringIO(text)))
+    assert tuple(table[0]) == governance.CSV_COLUMNS
+    assert table[-1][0].startswith("Note:")
+    assert "G victim location" not in text
+    assert 1 < len(table) - 2 < len(case)
+    no_typed_identifier(text)
+
+
+def test_csv_cells_cannot_start_a_formula() -> None:
+    """A cell beginning with = + - @ or a control is prefixed, so no spreadsheet runs it."""
+    row: dict[str, Any] = dict.fromkeys(governance.CSV_COLUMNS, "plain")
+    row |= {"purpose": "=HYPERLINK(1)", "lawful_basis": "+1", "clauses": ["-2", "@x"]}
+    row |= {"provider": "\tcmd"}
+    [_, cells, _] = list(csv.reader(io.StringIO(governance.report_csv([row]))))
+    named = dict(zip(governance.CSV_COLUMNS, cells, strict=True))
+    assert named["purpose"] == "'=HYPERLINK(1)"
+    assert named["lawful_basis"] == "'+1"
+    assert named["clauses"] == "'-2; @x"
+    assert named["provider"] == "'\tcmd"
+    assert named["event_type"] == "plain"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"purpose": "subject-access-request", "subject_role": "victim"}, "console.bad_request"),
+        ({"person": VICTIM, "subject_role": "victim"}, "console.purpose_required"),
+        (
+            {"purpose": "audit", "person": VICTIM, "subject_role": "stalker"},
+            "console.bad_request",
+        ),
+        (
+            {"purpose": "audit", "person": VICTIM, "subject_role": "victim", "format": "xlsx"},
+            "console.bad_request",
+        ),
+    ],
+)
+async def test_subject_access_refusals(
+    client: Client, tokens: dict[Role, str], hub_ctx: HubContext, body: Any, code: str
+) -> None:
+    """A missing person, purpose, role or format is 400 with a stable code, nothing recorded."""
+    status, answer, text = await post(client, tokens[Role.ADMIN], "/api/subject-access", body)
+    assert (status, answer["code"]) == (400, code)
+    no_typed_identifier(text)
+    assert await consultations(hub_ctx) == []
+
+
+READS = [
+    ("POST", "/api/ledger/search", {"purpose": "audit", "person": VICTIM}),
+    ("GET", "/api/ledger/entries/0?purpose=audit", None),
+    (
+        "POST",
+        "/api/subject-access",
+        {"purpose": "subject-access-request", "person": VICTIM, "subject_role": "victim"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body"), READS, ids=["search", "entry", "sar"])
+async def test_no_record_no_data(  # noqa: PLR0913, PLR0917 - fixtures and the case under test
+    client: Client,
+    tokens: dict[Role, str],
+    hub_ctx: HubContext,
+    case: list[LedgerEntry],
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    url: str,
+    body: Any,
+) -> None:
+    """When the consultation cannot be appended, the answer is 503 and holds no entry."""
+    read: list[str] = []
+    original_search = hub_ctx.ledger.search
+
+    async def refuse(drafts: Any) -> Any:
+        del drafts
+        raise LedgerError(ErrorCode.UNAVAILABLE, "append: simulated outage")
+
+    async def watched(query: Any) -> Any:
+        read.append("search")
+        return await original_search(query)
+
+    monkeypatch.setattr(hub_ctx.ledger, "append", refuse)
+    monkeypatch.setattr(hub_ctx.ledger, "search", watched)
+    data = json.dumps(body) if body is not None else None
+    response = await client.request(method, url, data=data, headers=bearer(tokens[Role.ADMIN]))
+    text = await response.text()
+    assert response.status == 503
+    assert json.loads(text)["code"] == "ledger.unavailable"
+    assert read == []  # nothing was searched either
+    for entry in case:
+        assert entry.entry_hash not in text
+    assert "p_" not in text
+    assert "c_" not in text
+
+
+async def test_consultations_verify_with_the_hub_and_the_standalone_verifier(  # noqa: PLR0913, PLR0917 - fixtures
+    client: Client,
+    tokens: dict[Role, str],
+    hub_ctx: HubContext,
+    case: list[LedgerEntry],
+    keyrings: dict[str, PartyKeyring],
+    tmp_path: Path,
+) -> None:
+    """A ledger holding consultations is intact for `hub audit verify` and verify_ledger.py."""
+    token = tokens[Role.IG_OFFICER]
+    await post(client, token, "/api/ledger/search", {"purpose": "audit", "person": SUBJECT})
+    await client.get("/api/ledger/entries/1?purpose=dpo-review", headers=bearer(token))
+    await subject_access(client, token, SUBJECT, "perpetrator")
+    assert len(await consultations(hub_ctx)) == 3
+    await hub_ctx.ledger.checkpoint_now()
+    keys = tmp_path / "auditor"
+    keys.mkdir()
+    save_keyring(keyrings["hub"], keys)
+    (keys / "hub.private.jwks.json").unlink()
+    export = tmp_path / "ledger.jsonl"
+    with export.open("w", encoding="ascii") as out:
+        summary = await write_export(hub_ctx.ledger.store, out)
+    assert summary.entries == len(case) + 3
+
+    def hub_verify() -> tuple[int, str]:
+        out = io.StringIO()
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        with contextlib.redirect_stdout(out):
+            status = main(["audit", "verify", "--ledger", url, "--keys", str(keys)])
+        return status, out.getvalue()
+
+    status, printed = await asyncio.to_thread(hub_verify)
+    assert (status, printed.split(":")[0]) == (0, "intact"), printed
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(SCRIPT), "--keys", str(keys / "hub.jwks.json"), str(export)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"intact: {len(case) + 3} entries"), done.stdout
+
+
+def test_a_row_left_with_only_hidden_groups_is_left_out(
+    hub_ctx: HubContext, case: list[LedgerEntry]
+) -> None:
+    """Victim needs alone leave no row in the stalker's report, not even an empty one."""
+    police = next(e for e in case if e.recipient == "police" and e.provider == "probation")
+    needs_only = police.model_copy(update={"groups_disclosed": ("H",), "groups_withheld": ()})
+    assert governance.report_rows([needs_only], "perpetrator", hub_ctx.policy) == []
+    assert len(governance.report_rows([needs_only], "victim", hub_ctx.policy)) == 1
