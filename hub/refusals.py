@@ -16,6 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.broker.base import OutgoingMessage
+from hub.broker.topology import PARTY_PATTERN
 from hub.crypto.base import EnvelopeError
 from hub.crypto.notice import RefusalNotice, seal_notice
 from hub.ledger.entries import EntryDraft
@@ -78,6 +79,18 @@ def _notify_party(ctx: HubContext, message: IncomingMessage, refusal: Refusal) -
     return party
 
 
+def _broker_user(ctx: HubContext, message: IncomingMessage) -> str | None:
+    """The broker-checked user of ``message``, when it is an agency's own.
+
+    A message that could not be read names no signed sender; its broker user still
+    tells whose it was, which is what a later replay routes it by.
+    """
+    user = message.user_id
+    if user is None or ctx.trusts_signature_alone(user) or not PARTY_PATTERN.match(user):
+        return None
+    return user
+
+
 def _headers(
     refusal: Refusal, decision: uuid.UUID, kind: str, sender: str | None
 ) -> dict[str, Any]:
@@ -135,7 +148,7 @@ async def refuse(ctx: HubContext, message: IncomingMessage, refusal: Refusal) ->
             body=message.body,
             message_id=str(decision),
             content_type="application/octet-stream",
-            headers=_headers(refusal, decision, "refusal", sender),
+            headers=_headers(refusal, decision, "refusal", sender or _broker_user(ctx, message)),
         )
     )
     if party is not None:

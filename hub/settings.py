@@ -40,6 +40,9 @@ class HubSettings(BaseSettings):
     ledger_url: SecretStr = SecretStr("sqlite:///hub-ledger.db")
     ledger_key_file: Path
     broker_url: SecretStr = SecretStr("memory://")
+    #: RabbitMQ's management API (``http://user:password@127.0.0.1:15672``), read by
+    #: the console's queue view; None without one (``memory://`` needs none).
+    broker_management_url: SecretStr | None = None
     agreements_dir: Path = DEPLOY / "agreements"
     parties_file: Path = DEPLOY / "parties.toml"
     rules_file: Path = DEPLOY / "rules.toml"
@@ -77,6 +80,13 @@ class HubSettings(BaseSettings):
     def _broker_scheme(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().startswith(("memory://", "amqp://", "amqps://")):
             raise ValueError("must start with memory://, amqp:// or amqps://")
+        return value
+
+    @field_validator("broker_management_url")
+    @classmethod
+    def _management_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return value
 
     @classmethod

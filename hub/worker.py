@@ -92,9 +92,15 @@ class WorkerLimits:
         return base * random.uniform(0.8, 1.0)  # noqa: S311 - timing jitter, not a secret
 
 
-def make_broker(url: str) -> Broker:
-    """A broker for ``url``: ``memory://`` (single process only) or ``amqp(s)://``."""
-    return MemoryBroker() if url.startswith("memory://") else AmqpBroker(url)
+def make_broker(url: str, management_url: str | None = None) -> Broker:
+    """A broker for ``url``: ``memory://`` (single process only) or ``amqp(s)://``.
+
+    ``management_url`` is RabbitMQ's management API, where the console reads queue
+    depths and consumers; the memory broker counts its own.
+    """
+    if url.startswith("memory://"):
+        return MemoryBroker()
+    return AmqpBroker(url, management_url=management_url)
 
 
 async def build_context(settings: HubSettings, stack: AsyncExitStack) -> HubContext:
@@ -111,7 +117,8 @@ async def build_context(settings: HubSettings, stack: AsyncExitStack) -> HubCont
     )
     stack.push_async_callback(ledger.close)
     broker_url = settings.broker_url.get_secret_value()
-    broker = make_broker(broker_url)
+    management = settings.broker_management_url
+    broker = make_broker(broker_url, management.get_secret_value() if management else None)
     await broker.connect()
     stack.push_async_callback(broker.close)
     names = TopologyNames()

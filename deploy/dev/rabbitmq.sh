@@ -5,6 +5,9 @@
 #                                print its AMQP URL (vhost hub-test, an admin user)
 #   rabbitmq.sh stop DIR         stop the node started in DIR
 #   rabbitmq.sh url DIR          print the AMQP URL of the node started in DIR
+#   rabbitmq.sh management-url DIR
+#                                print the management HTTP API's URL of the node started
+#                                in DIR (http://hub-admin:PASSWORD@127.0.0.1:MPORT)
 #
 #   rabbitmq.sh start-tls DIR PORT CERTDIR [PLAINPORT]
 #                                start a node whose AMQP is TLS only, on 127.0.0.1:PORT,
@@ -14,6 +17,12 @@
 #                                without TLS there. Prints an amqps:// URL with ?cafile=.
 #   rabbitmq.sh import DIR FILE  import RabbitMQ definitions (users, permissions, ...)
 #   rabbitmq.sh ctl DIR ARGS...  run rabbitmqctl ARGS against the node started in DIR
+#
+# `start` also enables the rabbitmq_management plugin, its HTTP listener on 127.0.0.1
+# only, at MPORT = PORT + 10000, or PORT - 10000 when that is above 65535 (56750 ->
+# 46750). The distribution port is PORT +- 20000, so the two never meet; the TLS
+# node (start-tls, e.g. 56739 with plain 56780) gets no management listener. A node
+# that is already running gets the plugin enabled online, without a restart.
 #
 # Everything lives in DIR (data, logs, Erlang cookie, credentials), so several nodes
 # can run side by side without touching a system node. Every command is idempotent
@@ -34,7 +43,7 @@ die() { echo "rabbitmq.sh: $*" >&2; exit 1; }
 
 usage() {
     die "usage: rabbitmq.sh start DIR PORT | start-tls DIR PORT CERTDIR [PLAINPORT]" \
-        "| stop DIR | url DIR | import DIR FILE | ctl DIR ARGS..."
+        "| stop DIR | url DIR | management-url DIR | import DIR FILE | ctl DIR ARGS..."
 }
 
 ensure_installed() {
@@ -76,6 +85,36 @@ as_rabbitmq() {
 }
 
 ctl() { as_rabbitmq "${BIN}/rabbitmqctl" -q -n "${RABBITMQ_NODENAME}" "$@"; }
+
+plugins() { as_rabbitmq "${BIN}/rabbitmq-plugins" -q -n "${RABBITMQ_NODENAME}" "$@"; }
+
+# The management API's port for AMQP port $1 (see the header).
+management_port() {
+    if (($1 + 10000 <= 65535)); then echo "$(($1 + 10000))"; else echo "$(($1 - 10000))"; fi
+}
+
+# Prepare DIR ($1) so that the plain node on port $2 boots with the management
+# plugin, listening on loopback only (rabbitmq.conf is read at boot).
+management_config() {
+    local dir=$1 port=$2
+    {
+        echo "# Written by deploy/dev/rabbitmq.sh start: the management API on loopback only."
+        echo "management.tcp.ip = 127.0.0.1"
+        echo "management.tcp.port = $(management_port "${port}")"
+    } >"${dir}/rabbitmq.conf"
+    grep -q rabbitmq_management "${dir}/enabled_plugins" \
+        || echo "[rabbitmq_management]." >"${dir}/enabled_plugins"
+    chown rabbitmq:rabbitmq "${dir}/rabbitmq.conf" "${dir}/enabled_plugins"
+}
+
+# Enable the management plugin on the running node on port $1. A node booted before
+# this script enabled it gets its listener set first, online: no restart.
+enable_management() {
+    local mport
+    mport=$(management_port "$1")
+    ctl eval "application:set_env(rabbitmq_management, tcp_config, [{ip, \"127.0.0.1\"}, {port, ${mport}}])." >/dev/null
+    plugins enable rabbitmq_management >/dev/null
+}
 
 running() { ctl status >/dev/null 2>&1; }
 
@@ -129,8 +168,10 @@ start() {
     ensure_installed
     prepare_dir "${dir}"
     echo "${port}" >"${dir}/port"
+    management_config "${dir}" "${port}"
     node_env "${dir}" "${port}"
     boot "${dir}"
+    enable_management "${port}"
 }
 
 # Write the node's rabbitmq.conf: AMQPS on $2 (loopback), plain AMQP on $3 or none.
@@ -209,6 +250,15 @@ url() {
     print_url "${dir}"
 }
 
+management_url() {
+    [[ $# -eq 1 ]] || usage
+    local dir
+    dir=$(realpath -m "$1")
+    [[ -f "${dir}/port" ]] || die "no node in ${dir}"
+    [[ ! -e "${dir}/tls" ]] || die "${dir} holds a TLS node, which has no management listener"
+    echo "http://${ADMIN}:$(cat "${dir}/password")@127.0.0.1:$(management_port "$(cat "${dir}/port")")"
+}
+
 # Point node_env at the running node started in $1.
 attach() {
     local dir=$1
@@ -246,6 +296,7 @@ case "${1:-}" in
     start-tls) shift; start_tls "$@" ;;
     stop) shift; stop "$@" ;;
     url) shift; url "$@" ;;
+    management-url) shift; management_url "$@" ;;
     import) shift; import "$@" ;;
     ctl) shift; run_ctl "$@" ;;
     *) usage ;;

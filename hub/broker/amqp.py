@@ -16,12 +16,20 @@ outbox, the hub by not acknowledging the ingress message. A duplicate is harmles
 being recognised by its event or decision id (P5). Deliveries that were unsettled
 when the link dropped come back redelivered; settling the stale copy raises
 ``broker.stale_delivery``.
+
+Every publish carries the AMQP ``timestamp`` property, so that queue views can
+tell the age of a waiting message. Queue numbers come from the management HTTP
+API (:mod:`hub.broker.management`) when a ``management_url`` is given; a browse
+takes messages with ``basic.get`` on a channel of its own and closing that channel
+gives them back, in their order, to the head of the queue (measured on 3.10
+quorum queues; a ``basic.nack`` with requeue would put them at the tail).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import aio_pika
@@ -37,13 +45,15 @@ from hub.broker.base import (
     delivery_count,
     readable_headers,
 )
+from hub.broker.management import ManagementClient
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
     from types import TracebackType
 
     from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
-    from hub.broker.base import OutgoingMessage
+    from hub.broker.base import OutgoingMessage, QueueStats
     from hub.broker.topology import Topology
 
 #: Seconds a publish may take, confirm included, before it raises ``broker.unconfirmed``.
@@ -78,7 +88,7 @@ _FAILURES: Final = (*amqp_errors.CONNECTION_EXCEPTIONS, TimeoutError)
 class AmqpBroker:
     """A :class:`~hub.broker.base.Broker` over RabbitMQ (aio-pika ``RobustConnection``)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - connection settings, each with its default
         self,
         url: str,
         *,
@@ -86,6 +96,7 @@ class AmqpBroker:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         reconnect_interval: float = 1.0,
         name: str = "case-event-hub",
+        management_url: str | None = None,
     ) -> None:
         """Prepare a connection to ``url``; :meth:`connect` opens it.
 
@@ -95,9 +106,18 @@ class AmqpBroker:
             connect_timeout: the longest :meth:`connect` and :meth:`apply` wait.
             reconnect_interval: seconds between reconnection attempts.
             name: the connection name RabbitMQ shows its operators.
+            management_url: ``http://user:password@host:port`` of the node's
+                management API, for :meth:`queue_stats`; never logged.
         """
         self._url = url
-        self.user = URL(url).user or "guest"
+        parsed = URL(url)
+        self.user = parsed.user or "guest"
+        vhost = parsed.path[1:] or "/"
+        self._management = (
+            ManagementClient(management_url, vhost, timeout=connect_timeout)
+            if management_url
+            else None
+        )
         self.confirm_timeout = confirm_timeout
         self.connect_timeout = connect_timeout
         self._reconnect_interval = reconnect_interval
@@ -129,6 +149,8 @@ class AmqpBroker:
         """Close every consumer (their unsettled deliveries come back) and the connection."""
         for consumer in list(self._consumers):
             await consumer.aclose()
+        if self._management is not None:
+            await self._management.close()
         connection, self._connection, self._publisher = self._connection, None, None
         if connection is not None:
             await connection.close()
@@ -192,6 +214,7 @@ class AmqpBroker:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message.message_id,
             user_id=message.user_id,
+            timestamp=datetime.now(UTC),
         )
         try:
             async with asyncio.timeout(self.confirm_timeout):
@@ -231,10 +254,65 @@ class AmqpBroker:
             raise ValueError("prefetch must be at least 1")
         return AmqpConsumer(self, queue, prefetch)
 
+    async def queue_stats(self, queues: Sequence[str]) -> dict[str, QueueStats]:
+        """Return the numbers of each of ``queues`` that exists, from the management API.
+
+        Raises:
+            BrokerError: ``broker.management_not_configured`` (no ``management_url``),
+                ``broker.management_unavailable``, ``broker.management_refused``.
+        """
+        if self._management is None:
+            raise BrokerError(
+                BrokerErrorCode.MANAGEMENT_NOT_CONFIGURED, "no management API is configured"
+            )
+        return await self._management.queue_stats(queues)
+
+    @contextlib.asynccontextmanager
+    async def browse(self, queue: str, limit: int) -> AsyncIterator[Sequence[IncomingMessage]]:
+        """Take up to ``limit`` messages from the head of ``queue`` with ``basic.get``.
+
+        They stay unacknowledged on a channel of their own; closing it on leaving
+        gives back every one not settled inside the block, to the head, in order.
+
+        Raises:
+            BrokerError: ``broker.not_found`` or ``broker.unavailable``.
+            ValueError: ``limit`` is below 1.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        connection = self._live()
+        channel: AbstractChannel | None = None
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                channel = await connection.channel(publisher_confirms=False)
+                source = await channel.get_queue(queue, ensure=True)
+                taken: list[IncomingMessage] = []
+                while len(taken) < limit:
+                    got = await source.get(no_ack=False, fail=False)
+                    if got is None:
+                        break
+                    taken.append(_incoming(got))
+        except _FAILURES as error:
+            await _close_quietly(channel, self.connect_timeout)
+            raise _error(error, queue) from error
+        try:
+            yield taken
+        finally:
+            await _close_quietly(channel, self.connect_timeout)
+
     async def _open_consumer_channel(self, prefetch: int) -> AbstractChannel:
         channel = await self._live().channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=prefetch)
         return channel
+
+
+async def _close_quietly(channel: AbstractChannel | None, seconds: float) -> None:
+    """Close ``channel`` within ``seconds``; RabbitMQ requeues its unsettled deliveries."""
+    if channel is None or channel.is_closed:
+        return
+    with contextlib.suppress(*_FAILURES):
+        async with asyncio.timeout(seconds):
+            await channel.close()
 
 
 async def _declare(channel: AbstractChannel, topology: Topology) -> None:
@@ -274,7 +352,15 @@ def _incoming(message: AbstractIncomingMessage) -> IncomingMessage:
         delivery_count=delivery_count(raw_headers),
         persistent=message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT,
         settle=settle,
+        timestamp=_aware(message.timestamp),
     )
+
+
+def _aware(stamp: datetime | None) -> datetime | None:
+    """The AMQP timestamp (whole seconds, no zone) as an aware UTC time."""
+    if stamp is None:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 class AmqpConsumer:

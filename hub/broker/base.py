@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Protocol, Self
@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Final, Protocol, Self
 from hub.broker.topology import NAME_PATTERN, PARTY_PATTERN
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+    from datetime import datetime
     from types import TracebackType
 
     from hub.broker.topology import Topology
@@ -42,6 +44,12 @@ class BrokerErrorCode(enum.StrEnum):
     MESSAGE_INVALID = "broker.message_invalid"
     ALREADY_SETTLED = "broker.already_settled"
     STALE_DELIVERY = "broker.stale_delivery"
+    #: No management API is configured for this broker (``broker_management_url``).
+    MANAGEMENT_NOT_CONFIGURED = "broker.management_not_configured"
+    #: The management API did not answer in time, or answered with something unreadable.
+    MANAGEMENT_UNAVAILABLE = "broker.management_unavailable"
+    #: The management API refused the credentials (401 or 403).
+    MANAGEMENT_REFUSED = "broker.management_refused"
 
 
 class BrokerError(Exception):
@@ -228,6 +236,8 @@ class IncomingMessage:
         delivery_count: earlier deliveries, from the quorum queue's
             ``x-delivery-count`` header; 0 when absent.
         persistent: published with delivery mode 2 (kept on disk by the broker).
+        timestamp: the AMQP ``timestamp`` property, set by the publisher (the hub
+            sets it on every publish); ``None`` when absent.
     """
 
     body: bytes
@@ -241,6 +251,7 @@ class IncomingMessage:
     persistent: bool
     settle: Settle = field(repr=False)
     _once: _Once = field(init=False, repr=False)
+    timestamp: datetime | None = None
 
     def __post_init__(self) -> None:
         """Wrap ``settle`` so that a second settlement raises instead of confusing the broker."""
@@ -364,5 +375,77 @@ class Broker(Protocol):
 
         Raises:
             ValueError: ``prefetch`` is below 1.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """How one queue is doing, as an operator reads it: the same numbers on both brokers.
+
+    Attributes:
+        queue: the queue name.
+        ready: messages waiting to be delivered; ``None`` when the broker has not
+            reported yet (RabbitMQ's statistics arrive every few seconds).
+        unacked: messages delivered and not yet settled; ``None`` likewise.
+        consumers: consumers attached; ``None`` likewise.
+        oldest_seconds: age of the message at the head of the queue, from its
+            ``timestamp`` property; ``None`` when empty or not reported (RabbitMQ
+            3.10 reports it for classic queues only).
+        publish_rate: messages per second coming in, recently; ``None`` if unknown.
+        deliver_rate: messages per second handed out, recently; ``None`` if unknown.
+    """
+
+    queue: str
+    ready: int | None
+    unacked: int | None
+    consumers: int | None
+    oldest_seconds: float | None = None
+    publish_rate: float | None = None
+    deliver_rate: float | None = None
+
+    def as_json(self) -> dict[str, str | int | float | None]:
+        """The numbers as a JSON object (the console's queue view)."""
+        return {
+            "queue": self.queue,
+            "ready": self.ready,
+            "unacked": self.unacked,
+            "consumers": self.consumers,
+            "oldest_seconds": self.oldest_seconds,
+            "publish_rate": self.publish_rate,
+            "deliver_rate": self.deliver_rate,
+        }
+
+
+class QueueInspector(Protocol):
+    """What an operator may ask a broker besides moving messages: numbers, and a look.
+
+    Both brokers implement it next to :class:`Broker`; it is apart from it because a
+    broker that only moves messages (an adapter's) needs none of it.
+    """
+
+    async def queue_stats(self, queues: Sequence[str]) -> dict[str, QueueStats]:
+        """Return the numbers of each of ``queues`` that exists, by name.
+
+        Raises:
+            BrokerError: ``broker.management_not_configured``,
+                ``broker.management_unavailable``, ``broker.management_refused``
+                or ``broker.unavailable``.
+        """
+        ...
+
+    def browse(
+        self, queue: str, limit: int
+    ) -> AbstractAsyncContextManager[Sequence[IncomingMessage]]:
+        """Take up to ``limit`` messages from the head of ``queue``, unacknowledged.
+
+        Inside the block a message may be settled (acked out of the queue). On
+        leaving it every unsettled message goes back to the head of the queue, in
+        its order; on a quorum queue that counts one delivery each (so browse only
+        a queue without a delivery limit, such as quarantine).
+
+        Raises:
+            BrokerError: ``broker.not_found`` or ``broker.unavailable``.
+            ValueError: ``limit`` is below 1.
         """
         ...

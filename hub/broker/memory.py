@@ -15,7 +15,13 @@ Modelled, and tested against RabbitMQ by the same suite:
   counts a delivery: the message comes back ``redelivered`` with
   ``x-delivery-count`` one higher, and past the queue's delivery limit it is
   dead-lettered instead, with ``x-first-death-*`` headers;
-- at most ``prefetch`` unsettled deliveries per consumer.
+- at most ``prefetch`` unsettled deliveries per consumer;
+- a consumer going away returns its unsettled deliveries to the head of the queue
+  in their order (as RabbitMQ 3.10 quorum queues do when a channel closes);
+- queue numbers (:class:`~hub.broker.base.QueueStats`): ready, unacked, consumers,
+  the head message's age from its publish time, and publish and deliver rates over
+  the last :data:`RATE_WINDOW` seconds; and a browse that takes messages unacked
+  and gives them back, in order, as :mod:`hub.broker.amqp` does.
 
 Not modelled: persistence across a process (a node lives as long as its object),
 length limits, and the push of deliveries into a consumer's buffer before it asks
@@ -26,16 +32,20 @@ length limits, and the push of deliveries into a consumer's buffer before it ask
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Self
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, Self
 
 from hub.broker.base import (
     BrokerError,
     BrokerErrorCode,
     IncomingMessage,
     Outcome,
+    QueueStats,
     readable_headers,
 )
 from hub.broker.topology import (
@@ -48,10 +58,19 @@ from hub.broker.topology import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping, Sequence
     from types import TracebackType
 
     from hub.broker.base import HeaderValue, OutgoingMessage
+
+#: Seconds over which the publish and deliver rates are averaged.
+RATE_WINDOW: Final = 5.0
+#: Events kept per queue for the rates: enough for 2000 messages a second.
+_RATE_EVENTS: Final = 10_000
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -66,12 +85,27 @@ class _Stored:
     exchange: str
     delivery_count: int = 0
     redelivered: bool = False
+    timestamp: datetime | None = None
+
+
+def _events() -> deque[float]:
+    return deque(maxlen=_RATE_EVENTS)
+
+
+def _rate(events: deque[float], now: float) -> float:
+    while events and events[0] < now - RATE_WINDOW:
+        events.popleft()
+    return len(events) / RATE_WINDOW
 
 
 @dataclass(eq=False)
 class _MemoryQueue:
     spec: Queue
     ready: deque[_Stored] = field(default_factory=deque)
+    consumers: int = 0
+    unacked: int = 0
+    published: deque[float] = field(default_factory=_events)
+    delivered: deque[float] = field(default_factory=_events)
     #: Dead-lettered at least once but not routable yet: kept, as RabbitMQ keeps them.
     stranded: list[_Stored] = field(default_factory=list)
     waiters: set[asyncio.Future[None]] = field(default_factory=set)
@@ -86,8 +120,13 @@ class _MemoryQueue:
 class MemoryNode:
     """The state of one in-memory broker node, shared by its connections."""
 
-    def __init__(self) -> None:
-        """Start empty, like a fresh vhost."""
+    def __init__(self, clock: Callable[[], datetime] = _utcnow) -> None:
+        """Start empty, like a fresh vhost.
+
+        Args:
+            clock: the time stamped on published messages (their ``timestamp``).
+        """
+        self.clock = clock
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, _MemoryQueue] = {}
         self.bindings: set[Binding] = set()
@@ -132,10 +171,32 @@ class MemoryNode:
     def enqueue(self, message: _Stored) -> bool:
         """Put ``message`` in every queue its exchange routes it to; False if none."""
         targets = self.route(message.exchange, message.routing_key)
+        now = time.monotonic()
         for queue in targets:
             queue.ready.append(message)
+            queue.published.append(now)
             queue.wake()
         return bool(targets)
+
+    def stats(self, name: str) -> QueueStats:
+        """Return the numbers of the queue called ``name``.
+
+        Raises:
+            KeyError: there is no such queue.
+        """
+        queue = self.queues[name]
+        head = queue.ready[0].timestamp if queue.ready else None
+        oldest = None if head is None else max(0.0, (self.clock() - head).total_seconds())
+        now = time.monotonic()
+        return QueueStats(
+            queue=name,
+            ready=len(queue.ready),
+            unacked=queue.unacked,
+            consumers=queue.consumers,
+            oldest_seconds=oldest,
+            publish_rate=_rate(queue.published, now),
+            deliver_rate=_rate(queue.delivered, now),
+        )
 
     def give_back(self, queue: _MemoryQueue, message: _Stored) -> None:
         """Return an unsettled delivery: one more delivery counted, or dead-lettered."""
@@ -248,9 +309,35 @@ class MemoryBroker:
             message.user_id,
             message.routing_key,
             message.exchange,
+            timestamp=self.node.clock(),
         )
         if not self.node.enqueue(stored):
             raise BrokerError(BrokerErrorCode.UNROUTABLE, f"no queue bound on {message.exchange}")
+
+    async def queue_stats(self, queues: Sequence[str]) -> dict[str, QueueStats]:
+        """Return the numbers of each of ``queues`` that exists, by name.
+
+        Raises:
+            BrokerError: ``broker.unavailable``.
+        """
+        self._check_open()
+        return {name: self.node.stats(name) for name in queues if name in self.node.queues}
+
+    @contextlib.asynccontextmanager
+    async def browse(self, queue: str, limit: int) -> AsyncIterator[Sequence[IncomingMessage]]:
+        """Take up to ``limit`` messages from the head of ``queue``, unacknowledged.
+
+        On leaving, every one not settled inside the block goes back to the head,
+        in order, one delivery counted each (as on RabbitMQ; see :mod:`hub.broker.amqp`).
+
+        Raises:
+            BrokerError: ``broker.not_found`` or ``broker.unavailable``.
+            ValueError: ``limit`` is below 1.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        async with MemoryConsumer(self, queue, limit, counted=False) as getter:
+            yield getter.take_ready(limit)
 
     def consume(self, queue: str, prefetch: int) -> MemoryConsumer:
         """Return a consumer of ``queue`` with at most ``prefetch`` unsettled deliveries.
@@ -268,9 +355,15 @@ class MemoryBroker:
         if found is None:
             raise BrokerError(BrokerErrorCode.NOT_FOUND, f"no queue {consumer.queue_name}")
         self._consumers.add(consumer)
+        if consumer.counted:
+            found.consumers += 1
         return found
 
     def _detach(self, consumer: MemoryConsumer) -> None:
+        if consumer in self._consumers and consumer.counted:
+            found = self.node.queues.get(consumer.queue_name)
+            if found is not None:
+                found.consumers -= 1
         self._consumers.discard(consumer)
 
 
@@ -279,11 +372,18 @@ class MemoryConsumer:
 
     _tags = itertools.count(1)
 
-    def __init__(self, broker: MemoryBroker, queue: str, prefetch: int) -> None:
-        """Prepare to consume ``queue``; consuming starts on entry or first iteration."""
+    def __init__(
+        self, broker: MemoryBroker, queue: str, prefetch: int, *, counted: bool = True
+    ) -> None:
+        """Prepare to consume ``queue``; consuming starts on entry or first iteration.
+
+        ``counted``: whether it shows in the queue's consumers (a browse, like
+        ``basic.get``, does not).
+        """
         self._broker = broker
         self.queue_name = queue
         self.prefetch = prefetch
+        self.counted = counted
         self._queue: _MemoryQueue | None = None
         self._unsettled: dict[int, _Stored] = {}
         self._closed = False
@@ -334,9 +434,20 @@ class MemoryConsumer:
             finally:
                 queue.waiters.discard(waiter)
 
+    def take_ready(self, limit: int) -> list[IncomingMessage]:
+        """Take up to ``limit`` messages waiting now, without waiting (``basic.get``)."""
+        queue = self._start()
+        taken: list[IncomingMessage] = []
+        while queue.ready and len(taken) < limit and not self._closed:
+            taken.append(self._deliver(queue.ready.popleft()))
+        return taken
+
     def _deliver(self, message: _Stored) -> IncomingMessage:
         tag = next(self._tags)
         self._unsettled[tag] = message
+        if self._queue is not None:
+            self._queue.unacked += 1
+            self._queue.delivered.append(time.monotonic())
 
         async def settle(outcome: Outcome) -> None:
             await self._settle(tag, outcome)
@@ -355,12 +466,14 @@ class MemoryConsumer:
             delivery_count=message.delivery_count,
             persistent=True,
             settle=settle,
+            timestamp=message.timestamp,
         )
 
     async def _settle(self, tag: int, outcome: Outcome) -> None:
         message = self._unsettled.pop(tag, None)
         if message is None or self._queue is None:
             raise BrokerError(BrokerErrorCode.STALE_DELIVERY, "the consumer is closed")
+        self._queue.unacked -= 1
         if outcome is Outcome.REQUEUE:
             self._broker.node.give_back(self._queue, message)
         elif outcome is Outcome.DEAD_LETTER:
@@ -375,6 +488,8 @@ class MemoryConsumer:
         self._broker._detach(self)  # noqa: SLF001 (one room, two classes)
         unsettled, self._unsettled = self._unsettled, {}
         if self._queue is not None:
-            for message in unsettled.values():
+            self._queue.unacked -= len(unsettled)
+            # Each goes back to the head: the last first, so the first ends up first.
+            for message in reversed(unsettled.values()):
                 self._broker.node.give_back(self._queue, message)
             self._queue.wake()

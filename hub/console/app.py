@@ -16,6 +16,7 @@ from hub.console.deps import DEPS, ConsoleDeps
 from hub.console.health import ledger_status, readiness, refresh_gauges
 from hub.console.metrics import CONTENT_TYPE
 from hub.console.openapi import openapi_document
+from hub.console.operations import refresh_queue_gauges
 from hub.console.routes import FEATURE_HANDLERS, ROUTES
 from hub.ledger.base import LedgerError
 from hub.logs import get_logger
@@ -66,6 +67,7 @@ async def metrics(request: web.Request) -> web.Response:
     """The metrics in the Prometheus text format."""
     deps = request.app[DEPS]
     await refresh_gauges(deps.hub, deps.clock())
+    await refresh_queue_gauges(deps)
     body = deps.metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 

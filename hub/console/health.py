@@ -186,8 +186,10 @@ async def refresh_gauges(ctx: HubContext, at: datetime) -> None:
         metrics.agreement_review_seconds.labels(agreement=agreement).set(seconds)
     try:
         checkpoint = await probe_checkpoint(ctx, at)
+        async with asyncio.timeout(PROBE_SECONDS):
+            metrics.ledger_entries.set(await ctx.ledger.size())
     except (LedgerError, TimeoutError):
         return
-    valid = checkpoint is not None and checkpoint["valid"]
     # No checkpoint, or none that verifies, is as stale as can be.
-    metrics.checkpoint_age_seconds.set(checkpoint["age"] if valid else math.inf)
+    valid = checkpoint is not None and checkpoint["valid"]
+    metrics.checkpoint_age_seconds.set(checkpoint["age"] if checkpoint and valid else math.inf)

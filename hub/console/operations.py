@@ -1,13 +1,497 @@
-"""Operations: queues from the RabbitMQ management API, quarantine browsing and replay."""
+"""Operations: queue numbers, quarantine browsing (metadata only) and replay.
+
+Queue numbers come from the broker's :class:`~hub.broker.base.QueueInspector`:
+RabbitMQ's management API, or the memory node's own counts. The quarantine is
+read by a *browse*: up to a bounded number of messages taken unacknowledged from
+its head and given back, in order, when the request ends (the quarantine queue
+has no delivery limit, so a browse burns nothing; each one adds one to the
+messages' delivery count). A browse shows metadata only: ids, codes, parties,
+sizes and times from an allow-list of headers, never a body.
+
+Browses and replays of one console process take turns on one lock, so a replay
+never finds its message held by a browse of the same process.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import asyncio
+import re
+import time
+import uuid
+import weakref
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp import web
+
+from hub.broker.base import BrokerError, OutgoingMessage
+from hub.broker.topology import PARTY_PATTERN
+from hub.console.base import OPERATIONS, Param, Route
+from hub.console.deps import deps_of, principal
+from hub.ledger.base import LedgerError
+from hub.ledger.entries import EntryDraft
+from hub.logs import get_logger
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aiohttp.typedefs import Handler
 
-    from hub.console.base import Route
+    from hub.broker.base import IncomingMessage, QueueInspector, QueueStats
+    from hub.console.deps import ConsoleDeps
+    from hub.pipeline import HubContext
 
-ROUTES: Final[tuple[Route, ...]] = ()
-HANDLERS: Final[dict[str, Handler]] = {}
+log = get_logger("hub.console.operations")
+
+#: Most quarantined messages one browse request may read.
+MAX_BROWSE: Final = 100
+DEFAULT_BROWSE: Final = 50
+#: Most quarantined messages read to count them by reason, or to find one to replay.
+MAX_SCAN: Final = 1000
+#: Seconds a count of quarantine by reason is reused before browsing again.
+CENSUS_SECONDS: Final = 30.0
+#: Why an operator replays: a fixed list, so the ledger holds no free text.
+REPLAY_REASONS: Final = frozenset(
+    {"cause_fixed", "key_registered", "agreement_activated", "schema_loaded", "hub_fixed"}
+)
+REFERENCE_PATTERN: Final = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+_UUID: Final = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_MAX_BODY: Final = 1024
+#: Headers of a quarantined message shown to operators: ids, codes and parties only.
+SHOWN_HEADERS: Final = (
+    "event-id",
+    "event-type",
+    "decision-id",
+    "sender",
+    "reason",
+    "kind",
+    "x-first-death-reason",
+    "x-first-death-queue",
+    "x-first-death-exchange",
+)
+
+
+class OperationsError(Exception):
+    """A request the operations routes answer with an error: status and stable code."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        """Make an error; ``detail`` names what failed, never a value the user sent."""
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+    def response(self) -> web.Response:
+        """The JSON answer ``{"code", "detail"}``."""
+        return web.json_response({"code": self.code, "detail": self.detail}, status=self.status)
+
+
+@dataclass
+class _Census:
+    at: float
+    depth: int | None
+    reasons: dict[str, int]
+    counted: int
+
+
+@dataclass(eq=False)
+class _QuarantineState:
+    """Per broker connection: the quarantine lock, replays in flight, the last census."""
+
+    lock: asyncio.Lock
+    replaying: set[str]
+    census: _Census | None = None
+
+
+_STATES: Final[weakref.WeakKeyDictionary[object, _QuarantineState]] = weakref.WeakKeyDictionary()
+
+
+def _state(ctx: HubContext) -> _QuarantineState:
+    state = _STATES.get(ctx.broker)
+    if state is None:
+        state = _STATES[ctx.broker] = _QuarantineState(asyncio.Lock(), set())
+    return state
+
+
+def _inspector(ctx: HubContext) -> QueueInspector:
+    broker: Any = ctx.broker
+    if not (hasattr(broker, "queue_stats") and hasattr(broker, "browse")):
+        raise OperationsError(503, "broker.management_not_configured", "broker cannot be inspected")
+    inspector: QueueInspector = broker
+    return inspector
+
+
+def _broker_failed(error: BrokerError) -> OperationsError:
+    log.warning("console.broker_failed", code=error.code.value)
+    return OperationsError(503, error.code.value, error.detail)
+
+
+def reason_of(headers: Mapping[str, object]) -> str:
+    """The reason a message is in quarantine, as a bounded code (pure).
+
+    The hub's refusals carry ``reason``; a message the broker dead-lettered carries
+    ``x-first-death-reason`` (``delivery_limit``, ``rejected``...), shown as
+    ``deadletter.<reason>``; anything else is ``unknown``.
+    """
+    reason = headers.get("reason")
+    if isinstance(reason, str):
+        return reason
+    death = headers.get("x-first-death-reason")
+    return f"deadletter.{death}" if isinstance(death, str) else "unknown"
+
+
+def sender_of(message: IncomingMessage, ingress_queue: str) -> str | None:
+    """The sender party of a quarantined message, if it names one (pure).
+
+    The hub's refusals carry ``sender``; a message dead-lettered from ingress keeps
+    its routing key, the sender's party id. A delivery dead-lettered from an inbox
+    names its recipient, not a sender: None.
+    """
+    sender = message.headers.get("sender")
+    if isinstance(sender, str):
+        return sender
+    key = message.routing_key
+    from_ingress = message.headers.get("x-first-death-queue") == ingress_queue
+    return key if from_ingress and PARTY_PATTERN.match(key) else None
+
+
+def metadata(message: IncomingMessage, ingress_queue: str) -> dict[str, Any]:
+    """What a browse shows of one quarantined message: never its body (pure)."""
+    headers = {k: message.headers[k] for k in SHOWN_HEADERS if k in message.headers}
+    refusal = headers.get("decision-id")
+    return {
+        "message_id": message.message_id,
+        "reason": reason_of(message.headers),
+        "refusal_id": refusal if headers.get("kind") == "refusal" else None,
+        "event_id": headers.get("event-id"),
+        "event_type": headers.get("event-type"),
+        "sender": sender_of(message, ingress_queue),
+        "queued_at": message.timestamp.isoformat() if message.timestamp else None,
+        "size_bytes": len(message.body),
+        "delivery_count": message.delivery_count,
+        "origin_exchange": headers.get("x-first-death-exchange"),
+        "origin_queue": headers.get("x-first-death-queue"),
+        "routing_key": message.routing_key or None,
+    }
+
+
+def _agencies(ctx: HubContext) -> list[str]:
+    return sorted(p.id for p in ctx.policy.rules.parties if p.id != ctx.keyring.party)
+
+
+async def _census(deps: ConsoleDeps, depth: int | None) -> _Census:
+    """Quarantine counted by reason; reused for :data:`CENSUS_SECONDS` if the depth holds."""
+    state, now = _state(deps.hub), time.monotonic()
+    known = state.census
+    if known is not None and known.depth == depth and now - known.at < CENSUS_SECONDS:
+        return known
+    async with state.lock, _inspector(deps.hub).browse(deps.hub.names.quarantine, MAX_SCAN) as seen:
+        reasons = Counter(reason_of(m.headers) for m in seen)
+        census = _Census(now, depth, dict(sorted(reasons.items())), len(seen))
+    state.census = census
+    return census
+
+
+async def _stats(deps: ConsoleDeps) -> tuple[dict[str, QueueStats], _Census]:
+    names = deps.hub.names
+    wanted = [names.ingress_queue, names.quarantine, *map(names.inbox, _agencies(deps.hub))]
+    try:
+        stats = await _inspector(deps.hub).queue_stats(wanted)
+        quarantined = stats.get(names.quarantine)
+        census = await _census(deps, quarantined.ready if quarantined else None)
+    except BrokerError as error:
+        raise _broker_failed(error) from error
+    return stats, census
+
+
+async def queues(request: web.Request) -> web.Response:
+    """Every agency inbox, ingress and quarantine: depth, consumers, age, rates, reasons."""
+    deps = deps_of(request)
+    try:
+        stats, census = await _stats(deps)
+    except OperationsError as error:
+        return error.response()
+    names = deps.hub.names
+
+    def view(queue: str) -> dict[str, Any] | None:
+        found = stats.get(queue)
+        return found.as_json() if found is not None else None
+
+    quarantine = view(names.quarantine) or {"queue": names.quarantine}
+    quarantine |= {
+        "by_reason": census.reasons,
+        "counted": census.counted,
+        "complete": census.counted < MAX_SCAN,
+    }
+    return web.json_response(
+        {
+            "ingress": view(names.ingress_queue),
+            "inboxes": {p: view(names.inbox(p)) for p in _agencies(deps.hub)},
+            "quarantine": quarantine,
+        }
+    )
+
+
+def _limit(request: web.Request) -> int:
+    if set(request.query) - {"limit"}:
+        raise OperationsError(400, "console.bad_request", "only limit may be given")
+    raw = request.query.get("limit", str(DEFAULT_BROWSE))
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_BROWSE:
+        raise OperationsError(
+            400, "console.bad_request", f"limit must be a whole number from 1 to {MAX_BROWSE}"
+        )
+    return int(raw)
+
+
+async def quarantine(request: web.Request) -> web.Response:
+    """Up to ``limit`` quarantined messages from the head, metadata only; all stay in place."""
+    deps = deps_of(request)
+    try:
+        limit = _limit(request)
+        inspector = _inspector(deps.hub)
+        async with (
+            _state(deps.hub).lock,
+            inspector.browse(deps.hub.names.quarantine, limit) as seen,
+        ):
+            shown = [metadata(m, deps.hub.names.ingress_queue) for m in seen]
+    except OperationsError as error:
+        return error.response()
+    except BrokerError as error:
+        return _broker_failed(error).response()
+    return web.json_response({"messages": shown, "limit": limit})
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """A checked replay request: the message, why, and the operator's reference."""
+
+    message_id: str
+    reason: str
+    reference: str | None
+
+
+async def _replay_request(request: web.Request) -> ReplayRequest:
+    message_id = request.match_info["message_id"]
+    if not _UUID.match(message_id):
+        raise OperationsError(400, "console.bad_request", "message id must be a lower-case UUID")
+    if request.content_length is not None and request.content_length > _MAX_BODY:
+        raise OperationsError(400, "console.bad_request", "body too large")
+    try:
+        body = await request.json() if request.can_read_body else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or set(body) - {"reason", "reference"}:
+        raise OperationsError(
+            400, "console.bad_request", 'body must be {"reason": ..., "reference": ...}'
+        )
+    reason, reference = body.get("reason"), body.get("reference")
+    if not isinstance(reason, str) or reason not in REPLAY_REASONS:
+        allowed = ", ".join(sorted(REPLAY_REASONS))
+        raise OperationsError(400, "console.bad_request", f"reason must be one of {allowed}")
+    if reference is not None and not (
+        isinstance(reference, str) and REFERENCE_PATTERN.match(reference)
+    ):
+        raise OperationsError(400, "console.bad_request", "reference must match [A-Za-z0-9-]{1,32}")
+    return ReplayRequest(message_id, reason, reference)
+
+
+def _replayed(ctx: HubContext, message: IncomingMessage, sender: str) -> OutgoingMessage:
+    event_id = message.headers.get("event-id")
+    return OutgoingMessage(
+        exchange=ctx.names.ingress,
+        routing_key=sender,
+        body=message.body,
+        message_id=event_id if isinstance(event_id, str) else str(message.message_id),
+        user_id=ctx.broker.user,
+        headers={"kind": "replay"},
+    )
+
+
+def _record(
+    deps: ConsoleDeps, message: IncomingMessage, ask: ReplayRequest, actor: str
+) -> EntryDraft:
+    event_id = message.headers.get("event-id")
+    purpose = ask.reason if ask.reference is None else f"{ask.reason} #{ask.reference}"
+    return EntryDraft(
+        kind="consultation",
+        decision_id=uuid.uuid4(),
+        recorded_at=deps.clock(),
+        event_id=uuid.UUID(event_id) if isinstance(event_id, str) else None,
+        provider=sender_of(message, deps.hub.names.ingress_queue),
+        outcome="quarantine.replayed",
+        reason_code=reason_of(message.headers),
+        purpose=purpose,
+        actor=actor,
+    )
+
+
+async def replay_message(deps: ConsoleDeps, ask: ReplayRequest, actor: str) -> bool:
+    """Replay one quarantined message: publish to ingress, record, then remove it.
+
+    The steps, and what each failure leaves:
+
+    1. Publish the message's exact body to ``hub.ingress`` as the hub's own broker
+       user (ADR 0009), routed by its sender, and wait for the broker's confirm.
+       If that fails nothing was recorded and the message goes back to quarantine;
+       an unconfirmed publish may still have been stored, so trying again may
+       deliver it twice.
+    2. Record a ``consultation`` entry (``quarantine.replayed``, the operator's
+       token name, the original refusal code) in the ledger. If that fails the
+       message goes back to quarantine, though it was already replayed; trying
+       again replays it once more and records it.
+    3. Ack it out of quarantine. If that fails (the channel went away) the broker
+       keeps it in quarantine, replayed and recorded; the answer says
+       ``removed: false`` and a later replay repeats it and records it again.
+
+    At worst a replay is repeated. The pipeline takes that: its decision ids derive
+    from the event, so a second pass finds its entries recorded and republishes
+    the same deliveries, which adapters dedupe by event id (P5). Nothing is lost:
+    the quarantined copy is removed only after both the publish and the record.
+
+    Returns:
+        Whether the message was removed from quarantine.
+
+    Raises:
+        OperationsError: 404 no such message among the first :data:`MAX_SCAN`;
+            409 it cannot be routed (no sender party); 503 broker or ledger failed.
+    """
+    ctx = deps.hub
+    async with _state(ctx).lock, _inspector(ctx).browse(ctx.names.quarantine, MAX_SCAN) as seen:
+        found = next((m for m in seen if m.message_id == ask.message_id), None)
+        if found is None:
+            raise OperationsError(404, "quarantine.not_found", "no such quarantined message")
+        sender = sender_of(found, ctx.names.ingress_queue)
+        if sender is None:
+            raise OperationsError(409, "quarantine.not_replayable", "the message names no sender")
+        try:
+            await ctx.broker.publish(_replayed(ctx, found, sender))
+            await ctx.ledger.append([_record(deps, found, ask, actor)])
+        except (BrokerError, LedgerError) as error:
+            log.warning(
+                "quarantine.replay_failed", code=error.code.value, message_id=ask.message_id
+            )
+            raise OperationsError(503, error.code.value, "replay not done; try again") from error
+        try:
+            await found.ack()
+        except BrokerError as error:
+            log.warning("quarantine.not_removed", code=error.code.value, message_id=ask.message_id)
+            return False
+    _state(ctx).census = None
+    return True
+
+
+async def replay(request: web.Request) -> web.Response:
+    """Replay one quarantined message once its cause is fixed (see :func:`replay_message`)."""
+    deps = deps_of(request)
+    who = principal(request)
+    try:
+        ask = await _replay_request(request)
+    except OperationsError as error:
+        return error.response()
+    replaying = _state(deps.hub).replaying
+    if ask.message_id in replaying:
+        return OperationsError(409, "quarantine.replay_in_progress", "already replaying").response()
+    replaying.add(ask.message_id)
+    try:
+        removed = await replay_message(deps, ask, who.name if who else "unknown")
+    except OperationsError as error:
+        return error.response()
+    except BrokerError as error:
+        return _broker_failed(error).response()
+    finally:
+        replaying.discard(ask.message_id)
+    log.info(
+        "quarantine.replayed",
+        message_id=ask.message_id,
+        reason=ask.reason,
+        token_name=who.name if who else None,
+    )
+    return web.json_response({"message_id": ask.message_id, "replayed": True, "removed": removed})
+
+
+async def refresh_queue_gauges(deps: ConsoleDeps) -> None:
+    """Set the inbox and quarantine gauges of ``deps.metrics`` from the queue numbers.
+
+    A broker that cannot be inspected leaves the gauges as they were (logged).
+    """
+    try:
+        stats, census = await _stats(deps)
+    except OperationsError as error:
+        log.warning("console.gauges_stale", code=error.code)
+        return
+    metrics, names = deps.metrics, deps.hub.names
+    for party in _agencies(deps.hub):
+        found = stats.get(names.inbox(party))
+        if found is None:
+            continue
+        if found.ready is not None:
+            metrics.inbox_messages.labels(recipient=party).set(found.ready)
+        if found.consumers is not None:
+            metrics.inbox_consumers.labels(recipient=party).set(found.consumers)
+        if found.oldest_seconds is not None:  # unknown on 3.10 quorum queues: not zero
+            metrics.inbox_oldest_seconds.labels(recipient=party).set(found.oldest_seconds)
+    metrics.quarantine_messages.clear()
+    for reason, count in census.reasons.items():
+        metrics.quarantine_messages.labels(reason=reason).set(count)
+
+
+def _route(name: str, method: str, path: str, summary: str, **kw: Any) -> Route:
+    return Route(name, method, path, summary, OPERATIONS, **kw)
+
+
+ROUTES: Final[tuple[Route, ...]] = (
+    _route(
+        "queues",
+        "GET",
+        "/api/queues",
+        "Each agency inbox, ingress and quarantine: depth, consumers, oldest age, rates",
+        statuses=(200, 503),
+    ),
+    _route(
+        "quarantine",
+        "GET",
+        "/api/quarantine",
+        "Quarantined messages from the head, metadata only; every one stays in place",
+        statuses=(200, 400, 503),
+        example="/api/quarantine?limit=10",
+        parameters=(
+            Param(
+                "limit",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": MAX_BROWSE},
+                description="How many messages from the head to show",
+            ),
+        ),
+    ),
+    _route(
+        "quarantine_replay",
+        "POST",
+        "/api/quarantine/{message_id}/replay",
+        "Replay a quarantined message to ingress once its cause is fixed (recorded)",
+        statuses=(200, 400, 404, 409, 503),
+        example="/api/quarantine/00000000-0000-4000-8000-000000000000/replay",
+        parameters=(
+            Param(
+                "message_id",
+                "path",
+                {"type": "string", "pattern": _UUID.pattern},
+                description="The quarantined message's AMQP message id",
+            ),
+        ),
+        body={
+            "type": "object",
+            "properties": {
+                "reason": {"type": "string", "enum": sorted(REPLAY_REASONS)},
+                "reference": {"type": "string", "pattern": REFERENCE_PATTERN.pattern},
+            },
+            "required": ["reason"],
+            "additionalProperties": False,
+        },
+    ),
+)
+HANDLERS: Final[dict[str, Handler]] = {
+    "queues": queues,
+    "quarantine": quarantine,
+    "quarantine_replay": replay,
+}
