@@ -1,4 +1,8 @@
-"""Who may call what: every role against every route of the table, and the refusals."""
+"""Who may call what: every role against every API route of the table, and the refusals.
+
+Web pages take browser sessions, not bearer tokens: their own matrix is in
+``test_pages.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from structlog.testing import capture_logs
 
 from hub.console.auth import presented_token
 from hub.console.base import Role
+from hub.console.pages import is_page
 from hub.console.routes import ROUTES
 
 if TYPE_CHECKING:
@@ -19,8 +24,9 @@ if TYPE_CHECKING:
 
 Client = TestClient[web.Request, web.Application]
 
-MATRIX = [(route, role) for route in ROUTES for role in Role]
-PROTECTED = [route for route in ROUTES if not route.public]
+API = [route for route in ROUTES if not is_page(route)]
+MATRIX = [(route, role) for route in API for role in Role]
+PROTECTED = [route for route in API if not route.public]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -82,7 +88,7 @@ async def test_revoked_token_is_refused(store: TokenStore, tokens: dict[Role, st
     assert kept.authenticate(tokens[Role.OPERATOR]) is not None
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+@pytest.mark.parametrize("route", API, ids=lambda r: r.name)
 async def test_tokens_never_reach_the_logs(
     client: Client, store: TokenStore, tokens: dict[Role, str], route: Route
 ) -> None:
@@ -103,3 +109,12 @@ async def test_unknown_path_is_404(client: Client, tokens: dict[Role, str]) -> N
     """A path outside the table is not found, whoever asks."""
     response = await client.get("/api/nothing", headers=bearer(tokens[Role.ADMIN]))
     assert response.status == 404
+
+
+@pytest.mark.parametrize("route", [r for r in API if not r.public], ids=lambda r: r.name)
+async def test_api_routes_ignore_session_cookies(client: Client, route: Route) -> None:
+    """An API route never admits a request by a cookie, so a page session cannot call it."""
+    client.session.cookie_jar.update_cookies({"hub-session": "anything"})
+    response = await client.request(route.method, route.sample_url)
+    assert response.status == 401
+    assert await response.json() == {"code": "auth.missing"}
