@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 from hub.broker.base import BrokerError, BrokerErrorCode, IncomingMessage, Outcome
+from hub.console.metrics import HubMetrics
 from hub.ledger.base import ErrorCode, LedgerError
 from hub.worker import WorkerLimits, handle
 
@@ -99,5 +101,5 @@ def test_pauses_double_up_to_their_cap() -> None:
 
 
 def _no_ctx() -> HubContext:
-    """The pipeline is replaced in these tests: it never reads the context."""
-    return cast("HubContext", None)
+    """The pipeline is replaced in these tests: the worker reads only the metrics."""
+    return cast("HubContext", SimpleNamespace(metrics=HubMetrics()))
