@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
     from hub.ledger.entries import LedgerEntry
+    from hub.ledger.search import SearchPage
     from hub.policy.load import Policy
 
 log = get_logger("hub.console.governance")
@@ -260,7 +261,8 @@ def _unavailable(error: LedgerError) -> web.Response:
     return failure(503, ConsoleError(_UNAVAILABLE, detail))
 
 
-def _query(request: web.Request, body: SearchRequest) -> SearchQuery:
+def search_query(request: web.Request, body: SearchRequest) -> SearchQuery:
+    """The ledger query of a checked search body, its typed references turned pseudonyms."""
     pseudonyms = deps_of(request).hub.pseudonyms
     return SearchQuery(
         case=pseudonyms.case(body.case_reference) if body.case_reference else None,
@@ -277,28 +279,42 @@ def _query(request: web.Request, body: SearchRequest) -> SearchQuery:
     )
 
 
+async def search_ledger(request: web.Request, purpose: Purpose, query: SearchQuery) -> SearchPage:
+    """Record the search's consultation entry, then read one page of matching entries.
+
+    Raises:
+        LedgerError: the consultation could not be recorded (nothing was read) or
+            the ledger could not be searched.
+    """
+    await record_consultation(
+        request,
+        purpose,
+        "console.search",
+        case_pseudonym=query.case,
+        person_pseudonyms=(query.person,) if query.person else (),
+        agreement_id=query.agreement,
+        event_type=query.event_type,
+    )
+    return await deps_of(request).hub.ledger.search(query)
+
+
+def page_json(page: SearchPage) -> dict[str, Any]:
+    """One page of search results as the API answers it: entries and the next cursor."""
+    entries = [entry.model_dump(mode="json") for entry in page.entries]
+    return {"entries": entries, "next_after": page.next_after}
+
+
 async def search(request: web.Request) -> web.Response:
     """``POST /api/ledger/search``: one page of matching entries, after recording the read."""
     try:
         body, purpose = await _body(request, SearchRequest)
     except ConsoleError as error:
         return failure(400, error)
-    query = _query(request, body)
     try:
-        await record_consultation(
-            request,
-            purpose,
-            "console.search",
-            case_pseudonym=query.case,
-            person_pseudonyms=(query.person,) if query.person else (),
-            agreement_id=query.agreement,
-            event_type=query.event_type,
-        )
-        page = await deps_of(request).hub.ledger.search(query)
+        page = await search_ledger(request, purpose, search_query(request, body))
     except LedgerError as error:
         return _unavailable(error)
-    entries = [entry.model_dump(mode="json") for entry in page.entries]
-    return web.json_response({"entries": entries, "next_after": page.next_after})
+    return web.json_response(page_json(page))
 
 
 def _titled(groups: tuple[str, ...]) -> list[dict[str, str]]:
@@ -316,14 +332,50 @@ def entry_detail(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
+def parse_seq(text: str) -> int:
+    """A ledger position typed in a path (``0``, ``1``, ...).
+
+    Raises:
+        ConsoleError: ``console.bad_request``; the detail never repeats the value.
+    """
+    if not _SEQ.match(text):
+        raise ConsoleError("console.bad_request", "seq must be a ledger position (0, 1, ...)")
+    return int(text)
+
+
 def _seq_and_purpose(request: web.Request) -> tuple[int, Purpose]:
     unknown = set(request.query) - {"purpose", "reference"}
     if unknown:
         raise ConsoleError("console.bad_request", "only purpose and reference may be given")
-    text = request.match_info.get("seq", "")
-    if not _SEQ.match(text):
-        raise ConsoleError("console.bad_request", "seq must be a ledger position (0, 1, ...)")
-    return int(text), parse_purpose(request.query.get("purpose"), request.query.get("reference"))
+    seq = parse_seq(request.match_info.get("seq", ""))
+    return seq, parse_purpose(request.query.get("purpose"), request.query.get("reference"))
+
+
+async def read_entry(request: web.Request, seq: int, purpose: Purpose) -> LedgerEntry | None:
+    """The entry at ``seq``, handed out only once its consultation entry is committed.
+
+    The entry is read first, to name in the consultation what it is about (event,
+    case and person pseudonyms, agreement); it leaves this function only after that
+    consultation is recorded. No entry at ``seq``: None, and nothing is recorded.
+
+    Raises:
+        LedgerError: the ledger could not be read, or the consultation not recorded.
+    """
+    found = await deps_of(request).hub.ledger.read(seq, seq + 1)
+    if not found:
+        return None
+    [held] = found
+    await record_consultation(
+        request,
+        purpose,
+        "console.disclosure",
+        event_id=held.event_id,
+        event_type=held.event_type,
+        case_pseudonym=held.case_pseudonym,
+        person_pseudonyms=held.person_pseudonyms,
+        agreement_id=held.agreement_id,
+    )
+    return held
 
 
 async def entry(request: web.Request) -> web.Response:
@@ -332,26 +384,12 @@ async def entry(request: web.Request) -> web.Response:
         seq, purpose = _seq_and_purpose(request)
     except ConsoleError as error:
         return failure(400, error)
-    ledger = deps_of(request).hub.ledger
     try:
-        found = await ledger.read(seq, seq + 1)
-        if not found:
-            return failure(
-                404, ConsoleError("console.not_found", "no ledger entry at that position")
-            )
-        [held] = found
-        await record_consultation(
-            request,
-            purpose,
-            "console.disclosure",
-            event_id=held.event_id,
-            event_type=held.event_type,
-            case_pseudonym=held.case_pseudonym,
-            person_pseudonyms=held.person_pseudonyms,
-            agreement_id=held.agreement_id,
-        )
+        held = await read_entry(request, seq, purpose)
     except LedgerError as error:
         return _unavailable(error)
+    if held is None:
+        return failure(404, ConsoleError("console.not_found", "no ledger entry at that position"))
     return web.json_response(entry_detail(held))
 
 
@@ -445,8 +483,11 @@ def report_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-async def _every_entry(request: web.Request, person: str) -> list[LedgerEntry]:
-    """Every disclosure entry about ``person``, page by page (bounded).
+async def every_entry(request: web.Request, person: str) -> list[LedgerEntry]:
+    """Every disclosure entry about ``person`` (a pseudonym), page by page (bounded).
+
+    This only reads: the caller records the consultation first (see
+    :func:`subject_entries`).
 
     Raises:
         ConsoleError: ``console.report_too_large`` past :data:`MAX_REPORT_PAGES`.
@@ -465,23 +506,37 @@ async def _every_entry(request: web.Request, person: str) -> list[LedgerEntry]:
     raise ConsoleError("console.report_too_large", "too many entries for one report")
 
 
-async def subject_access_report(request: web.Request) -> web.Response:
-    """``POST /api/subject-access``: every disclosure about one person, safe to hand over."""
-    try:
-        body, purpose = await _body(request, SubjectAccessRequest)
-    except ConsoleError as error:
-        return failure(400, error)
+async def subject_entries(request: web.Request, purpose: Purpose, person: str) -> list[LedgerEntry]:
+    """Record the subject access consultation, then read every disclosure about ``person``.
+
+    Raises:
+        ConsoleError: ``console.report_too_large`` (the caller answers 413).
+        LedgerError: the consultation could not be recorded (nothing was read) or
+            the ledger could not be read.
+    """
+    await record_consultation(
+        request, purpose, "console.subject_access", person_pseudonyms=(person,)
+    )
+    return await every_entry(request, person)
+
+
+def subject_access_answer(
+    request: web.Request,
+    body: SubjectAccessRequest,
+    purpose: Purpose,
+    person: str,
+    entries: list[LedgerEntry],
+) -> web.Response:
+    """The report as a download: JSON or CSV, with what would harm others left out.
+
+    Args:
+        request: the request, for the clock and the policy.
+        body: the checked request (subject role, format); its typed person is not used.
+        purpose: why the report is made, as recorded.
+        person: the subject's pseudonym, the only name the report gives them.
+        entries: the disclosures about them (see :func:`subject_entries`).
+    """
     deps = deps_of(request)
-    person = deps.hub.pseudonyms.person(body.person)
-    try:
-        await record_consultation(
-            request, purpose, "console.subject_access", person_pseudonyms=(person,)
-        )
-        entries = await _every_entry(request, person)
-    except LedgerError as error:
-        return _unavailable(error)
-    except ConsoleError as error:
-        return failure(413, error)
     rows = report_rows(entries, body.subject_role, deps.hub.policy)
     at = deps.clock()
     name = f"subject-access-{at:%Y%m%dT%H%M%SZ}.{body.format}"
@@ -498,6 +553,22 @@ async def subject_access_report(request: web.Request) -> web.Response:
         "note": REPORT_NOTE,
     }
     return web.json_response(report, headers=headers)
+
+
+async def subject_access_report(request: web.Request) -> web.Response:
+    """``POST /api/subject-access``: every disclosure about one person, safe to hand over."""
+    try:
+        body, purpose = await _body(request, SubjectAccessRequest)
+    except ConsoleError as error:
+        return failure(400, error)
+    person = deps_of(request).hub.pseudonyms.person(body.person)
+    try:
+        entries = await subject_entries(request, purpose, person)
+    except LedgerError as error:
+        return _unavailable(error)
+    except ConsoleError as error:
+        return failure(413, error)
+    return subject_access_answer(request, body, purpose, person, entries)
 
 
 #: Pydantic's references, pointing where the OpenAPI document keeps shared schemas.

@@ -205,13 +205,13 @@ async def _stats(deps: ConsoleDeps) -> tuple[dict[str, QueueStats], _Census]:
     return stats, census
 
 
-async def queues(request: web.Request) -> web.Response:
-    """Every agency inbox, ingress and quarantine: depth, consumers, age, rates, reasons."""
-    deps = deps_of(request)
-    try:
-        stats, census = await _stats(deps)
-    except OperationsError as error:
-        return error.response()
+async def queue_report(deps: ConsoleDeps) -> dict[str, Any]:
+    """Every agency inbox, ingress and quarantine: depth, consumers, age, rates, reasons.
+
+    Raises:
+        OperationsError: 503 when the broker cannot be inspected.
+    """
+    stats, census = await _stats(deps)
     names = deps.hub.names
 
     def view(queue: str) -> dict[str, Any] | None:
@@ -224,13 +224,19 @@ async def queues(request: web.Request) -> web.Response:
         "counted": census.counted,
         "complete": census.counted < MAX_SCAN,
     }
-    return web.json_response(
-        {
-            "ingress": view(names.ingress_queue),
-            "inboxes": {p: view(names.inbox(p)) for p in _agencies(deps.hub)},
-            "quarantine": quarantine,
-        }
-    )
+    return {
+        "ingress": view(names.ingress_queue),
+        "inboxes": {p: view(names.inbox(p)) for p in _agencies(deps.hub)},
+        "quarantine": quarantine,
+    }
+
+
+async def queues(request: web.Request) -> web.Response:
+    """``GET /api/queues``: the numbers of :func:`queue_report`; 503 explained."""
+    try:
+        return web.json_response(await queue_report(deps_of(request)))
+    except OperationsError as error:
+        return error.response()
 
 
 def _limit(request: web.Request) -> int:
@@ -244,21 +250,28 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
+async def browse_quarantine(deps: ConsoleDeps, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` quarantined messages from the head, metadata only; all stay in place.
+
+    Raises:
+        OperationsError: 503 when the broker cannot be inspected or browsed.
+    """
+    ctx = deps.hub
+    inspector = _inspector(ctx)
+    try:
+        async with _state(ctx).lock, inspector.browse(ctx.names.quarantine, limit) as seen:
+            return [metadata(m, ctx.names.ingress_queue) for m in seen]
+    except BrokerError as error:
+        raise _broker_failed(error) from error
+
+
 async def quarantine(request: web.Request) -> web.Response:
-    """Up to ``limit`` quarantined messages from the head, metadata only; all stay in place."""
-    deps = deps_of(request)
+    """``GET /api/quarantine``: the metadata of :func:`browse_quarantine` and the limit."""
     try:
         limit = _limit(request)
-        inspector = _inspector(deps.hub)
-        async with (
-            _state(deps.hub).lock,
-            inspector.browse(deps.hub.names.quarantine, limit) as seen,
-        ):
-            shown = [metadata(m, deps.hub.names.ingress_queue) for m in seen]
+        shown = await browse_quarantine(deps_of(request), limit)
     except OperationsError as error:
         return error.response()
-    except BrokerError as error:
-        return _broker_failed(error).response()
     return web.json_response({"messages": shown, "limit": limit})
 
 
@@ -271,10 +284,36 @@ class ReplayRequest:
     reference: str | None
 
 
-async def _replay_request(request: web.Request) -> ReplayRequest:
-    message_id = request.match_info["message_id"]
-    if not _UUID.match(message_id):
+def is_message_id(text: str) -> bool:
+    """Whether ``text`` is a message id as the hub writes them: a lower-case UUID (pure)."""
+    return _UUID.match(text) is not None
+
+
+def _message_id(text: str) -> str:
+    if not is_message_id(text):
         raise OperationsError(400, "console.bad_request", "message id must be a lower-case UUID")
+    return text
+
+
+def parse_replay(message_id: str, reason: object, reference: object) -> ReplayRequest:
+    """Check a replay request: the message id, a reason from the list, an optional reference.
+
+    Raises:
+        OperationsError: 400 ``console.bad_request``; the detail never repeats the value.
+    """
+    _message_id(message_id)
+    if not isinstance(reason, str) or reason not in REPLAY_REASONS:
+        allowed = ", ".join(sorted(REPLAY_REASONS))
+        raise OperationsError(400, "console.bad_request", f"reason must be one of {allowed}")
+    if reference is not None and not (
+        isinstance(reference, str) and REFERENCE_PATTERN.match(reference)
+    ):
+        raise OperationsError(400, "console.bad_request", "reference must match [A-Za-z0-9-]{1,32}")
+    return ReplayRequest(message_id, reason, reference)
+
+
+async def _replay_request(request: web.Request) -> ReplayRequest:
+    message_id = _message_id(request.match_info["message_id"])
     if request.content_length is not None and request.content_length > _MAX_BODY:
         raise OperationsError(400, "console.bad_request", "body too large")
     try:
@@ -285,15 +324,7 @@ async def _replay_request(request: web.Request) -> ReplayRequest:
         raise OperationsError(
             400, "console.bad_request", 'body must be {"reason": ..., "reference": ...}'
         )
-    reason, reference = body.get("reason"), body.get("reference")
-    if not isinstance(reason, str) or reason not in REPLAY_REASONS:
-        allowed = ", ".join(sorted(REPLAY_REASONS))
-        raise OperationsError(400, "console.bad_request", f"reason must be one of {allowed}")
-    if reference is not None and not (
-        isinstance(reference, str) and REFERENCE_PATTERN.match(reference)
-    ):
-        raise OperationsError(400, "console.bad_request", "reference must match [A-Za-z0-9-]{1,32}")
-    return ReplayRequest(message_id, reason, reference)
+    return parse_replay(message_id, body.get("reason"), body.get("reference"))
 
 
 def _replayed(ctx: HubContext, message: IncomingMessage, sender: str) -> OutgoingMessage:
@@ -381,32 +412,44 @@ async def replay_message(deps: ConsoleDeps, ask: ReplayRequest, actor: str) -> b
     return True
 
 
+async def replay_once(deps: ConsoleDeps, ask: ReplayRequest, actor: str | None) -> bool:
+    """Replay ``ask`` (see :func:`replay_message`), one replay of a message at a time.
+
+    Args:
+        deps: the console's dependencies.
+        ask: the checked request.
+        actor: the operator's token name, recorded in the ledger (``unknown`` if None).
+
+    Returns:
+        Whether the message was removed from quarantine.
+
+    Raises:
+        OperationsError: 409 ``quarantine.replay_in_progress`` while this process
+            replays the same message; otherwise as :func:`replay_message`, with a
+            broker failure as 503.
+    """
+    replaying = _state(deps.hub).replaying
+    if ask.message_id in replaying:
+        raise OperationsError(409, "quarantine.replay_in_progress", "already replaying")
+    replaying.add(ask.message_id)
+    try:
+        removed = await replay_message(deps, ask, "unknown" if actor is None else actor)
+    except BrokerError as error:
+        raise _broker_failed(error) from error
+    finally:
+        replaying.discard(ask.message_id)
+    log.info("quarantine.replayed", message_id=ask.message_id, reason=ask.reason, token_name=actor)
+    return removed
+
+
 async def replay(request: web.Request) -> web.Response:
-    """Replay one quarantined message once its cause is fixed (see :func:`replay_message`)."""
-    deps = deps_of(request)
+    """``POST /api/quarantine/{message_id}/replay``: :func:`replay_once` from a JSON body."""
     who = principal(request)
     try:
         ask = await _replay_request(request)
+        removed = await replay_once(deps_of(request), ask, who.name if who else None)
     except OperationsError as error:
         return error.response()
-    replaying = _state(deps.hub).replaying
-    if ask.message_id in replaying:
-        return OperationsError(409, "quarantine.replay_in_progress", "already replaying").response()
-    replaying.add(ask.message_id)
-    try:
-        removed = await replay_message(deps, ask, who.name if who else "unknown")
-    except OperationsError as error:
-        return error.response()
-    except BrokerError as error:
-        return _broker_failed(error).response()
-    finally:
-        replaying.discard(ask.message_id)
-    log.info(
-        "quarantine.replayed",
-        message_id=ask.message_id,
-        reason=ask.reason,
-        token_name=who.name if who else None,
-    )
     return web.json_response({"message_id": ask.message_id, "replayed": True, "removed": removed})
 
 

@@ -4,7 +4,13 @@ Pages are for people in a browser (IG officers, operators): they sign in with
 their console token once (:mod:`hub.console.sessions`) and then move by links and
 forms; nothing needs JavaScript. The handlers call the data functions the JSON
 API calls (:mod:`hub.console.health`, :mod:`hub.console.agreements`), never the API
-over HTTP. A page route is a :class:`~hub.console.base.Route` whose media type is
+over HTTP. This module holds the pages' core (the frame, sign-in and sign-out, the
+overview, the ledger and the agreements) and the helpers every page uses
+(:func:`render`, :func:`error_page`, :func:`form_values`, :func:`page_route`); the
+governance pages are in :mod:`hub.console.pages_governance` and the operations
+pages in :mod:`hub.console.pages_operations`, each with its own ``ROUTES``.
+
+A page route is a :class:`~hub.console.base.Route` whose media type is
 :data:`HTML`; the auth middleware gives such routes sessions, CSRF checks,
 redirects to the login page and HTML refusals instead of bearer tokens and JSON.
 
@@ -14,19 +20,15 @@ Templates are jinja2 with autoescaping on for every template, and
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 from yarl import URL
 
-from hub.broker.base import BrokerError
 from hub.console.agreements import (
     AGREEMENT_ID,
     READERS,
@@ -34,42 +36,9 @@ from hub.console.agreements import (
     list_agreements,
     sharing_matrix,
 )
-from hub.console.base import GOVERNANCE, OPERATIONS, ConsoleError, Role, Route
+from hub.console.base import GOVERNANCE, OPERATIONS, Role, Route
 from hub.console.deps import PRINCIPAL, deps_of, principal
-from hub.console.governance import (
-    PURPOSES,
-    REPORT_NOTE,
-    SUBJECT_ROLES,
-    Purpose,
-    SearchRequest,
-    SubjectAccessRequest,
-    entry_detail,
-    parse_purpose,
-    record_consultation,
-    report_csv,
-    report_rows,
-)
-
-# Functions the JSON handlers use, not yet public in their modules (see docs-pages2).
-from hub.console.governance import _every_entry as every_entry
-from hub.console.governance import _query as governance_query
 from hub.console.health import ledger_status, readiness
-from hub.console.operations import _UUID as UUID_PATTERN
-from hub.console.operations import (
-    DEFAULT_BROWSE,
-    MAX_SCAN,
-    REFERENCE_PATTERN,
-    REPLAY_REASONS,
-    OperationsError,
-    ReplayRequest,
-    metadata,
-    replay_message,
-)
-from hub.console.operations import _agencies as agencies
-from hub.console.operations import _broker_failed as broker_failed
-from hub.console.operations import _inspector as inspector
-from hub.console.operations import _state as quarantine_state
-from hub.console.operations import _stats as queue_stats
 from hub.console.sessions import (
     CSRF_FIELD,
     SESSION,
@@ -81,18 +50,13 @@ from hub.console.sessions import (
     set_cookie,
 )
 from hub.ledger.base import LedgerError
-from hub.ledger.entries import CASE_PSEUDONYM, PERSON_PSEUDONYM
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
     from multidict import MultiDictProxy
 
-    from hub.ledger.entries import LedgerEntry
-    from hub.ledger.search import SearchQuery
-
 log = get_logger("hub.console.pages")
-M = TypeVar("M", bound=BaseModel)
 
 HTML: Final = "text/html"
 #: The longest token the login form accepts (issued tokens are about 50 characters).
@@ -260,6 +224,12 @@ def _field(form: MultiDictProxy[Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def form_values(form: MultiDictProxy[Any], names: tuple[str, ...]) -> dict[str, str]:
+    """The non-empty text values of ``names`` in ``form``, trimmed."""
+    found = {name: _field(form, name) for name in names}
+    return {name: value.strip() for name, value in found.items() if value and value.strip()}
+
+
 def _login_page(
     request: web.Request, status: int, back: str | None, message: str | None = None
 ) -> web.Response:
@@ -415,454 +385,6 @@ async def matrix_page(request: web.Request) -> web.Response:
     return render(request, "matrix.html", title="Who sees what", matrix=data, states=STATE_LABELS)
 
 
-# --- information governance: search, one disclosure, subject access -------------------
-#
-# Each read records its consultation entry first, through governance's own functions,
-# as the JSON API does. Case and person references are typed only into POST forms and
-# are never written back into a page: the answer shows their pseudonyms, and the next
-# results page carries the pseudonyms, not the references.
-
-#: Entries shown per results page.
-SEARCH_PAGE: Final = 50
-_SEQ_TEXT: Final = re.compile(r"^[0-9]{1,15}$")
-_CASE_PSEUDONYM: Final = re.compile(CASE_PSEUDONYM)
-_PERSON_PSEUDONYM: Final = re.compile(PERSON_PSEUDONYM)
-_DAY: Final = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-#: Typed identifiers of people and cases: read from the form, never written back.
-_IDENTIFIERS: Final = frozenset({"case_reference", "person"})
-SEARCH_FIELDS: Final = (
-    "case_reference", "person", "agency", "agreement", "event_type", "kind", "since", "until",
-)  # fmt: skip
-ENTRY_KINDS: Final = (
-    ("disclosure", "Disclosure"), ("refusal", "Refusal"), ("consultation", "Consultation"),
-)  # fmt: skip
-PURPOSE_OPTIONS: Final = tuple((code, f"{code}: {text}") for code, text in PURPOSES.items())
-SUBJECT_ROLE_OPTIONS: Final = tuple((role, role.capitalize()) for role in SUBJECT_ROLES)
-FORMATS: Final = (("csv", "CSV (opens in a spreadsheet)"), ("json", "JSON"))
-_PURPOSE_FIELDS: Final = ("purpose", "reference")
-#: What a next-page form carries besides the criteria: the cursor and the pseudonyms.
-_NEXT_FIELDS: Final = ("after", "case_pseudonym", "person_pseudonym")
-FIELD_MESSAGES: Final = {
-    "console.purpose_required": "Choose the purpose of this read.",
-    "console.purpose_invalid": "Choose a purpose from the list.",
-    "console.reference_invalid": "A reference is 1 to 32 letters, digits or hyphens.",
-    "console.bad_request": "This value is not valid here.",
-    "console.report_too_large": "Too many entries for one report; ask for the ledger export.",
-}
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """A form field that failed, with its stable code and what to do (never its value)."""
-
-    field: str
-    code: str
-
-    @property
-    def message(self) -> str:
-        """What to do about it, in words."""
-        return FIELD_MESSAGES.get(self.code, "This value is not valid here.")
-
-
-class FormError(Exception):
-    """A form cannot be used as sent; carries the field that failed."""
-
-    def __init__(self, error: FieldError) -> None:
-        """Carry ``error``."""
-        super().__init__(error.code)
-        self.error = error
-
-
-def _values(form: MultiDictProxy[Any], names: tuple[str, ...]) -> dict[str, str]:
-    """The non-empty text values of ``names`` in ``form``, trimmed."""
-    found = {name: _field(form, name) for name in names}
-    return {name: value.strip() for name, value in found.items() if value and value.strip()}
-
-
-def _purpose_of(values: dict[str, str]) -> Purpose:
-    """The purpose of a form.
-
-    Raises:
-        FormError: the purpose or reference is missing or not valid.
-    """
-    try:
-        return parse_purpose(values.get("purpose"), values.get("reference"))
-    except ConsoleError as error:
-        field = "reference" if error.code == "console.reference_invalid" else "purpose"
-        raise FormError(FieldError(field, error.code)) from None
-
-
-def _validated(model: type[M], data: dict[str, Any]) -> M:
-    """``data`` as ``model``, or the first bad field (never its value).
-
-    Raises:
-        FormError: a value is missing or not valid.
-    """
-    try:
-        return model.model_validate(data)
-    except PydanticValidationError as error:
-        first = error.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "form"
-        raise FormError(FieldError(name, "console.bad_request")) from None
-
-
-def _search_data(values: dict[str, str]) -> dict[str, Any]:
-    """The criteria of a search form as the API's body takes them (dates at 00:00 UTC)."""
-    data: dict[str, Any] = {k: v for k, v in values.items() if k in SEARCH_FIELDS}
-    for name in ("since", "until"):
-        if name in data and _DAY.match(data[name]):
-            data[name] += "T00:00:00Z"
-    if "after" in values:
-        data["after"] = int(values["after"]) if values["after"].isdigit() else values["after"]
-    return data
-
-
-def _pseudonyms(values: dict[str, str]) -> tuple[str | None, str | None]:
-    """The case and person pseudonyms a next-page form carries, checked.
-
-    Raises:
-        FormError: one is not a pseudonym.
-    """
-    case, person = values.get("case_pseudonym"), values.get("person_pseudonym")
-    if case is not None and not _CASE_PSEUDONYM.match(case):
-        raise FormError(FieldError("case_reference", "console.bad_request"))
-    if person is not None and not _PERSON_PSEUDONYM.match(person):
-        raise FormError(FieldError("person", "console.bad_request"))
-    return case, person
-
-
-def search_query(request: web.Request, values: dict[str, str]) -> tuple[Purpose, SearchQuery]:
-    """The purpose and ledger query of a search form (typed references turned pseudonyms).
-
-    Raises:
-        FormError: the first field that is missing or not valid.
-    """
-    purpose = _purpose_of(values)
-    data = _search_data(values) | {"purpose": purpose.code, "limit": SEARCH_PAGE}
-    body = _validated(SearchRequest, data)
-    case, person = _pseudonyms(values)
-    query = governance_query(request, body)
-    if body.case_reference is None and case is not None:
-        query = replace(query, case=case)
-    if body.person is None and person is not None:
-        query = replace(query, person=person)
-    return purpose, query
-
-
-def _search_form(values: dict[str, str], error: FieldError | None) -> dict[str, str]:
-    """What the search form shows again: never an identifier, nor the value that failed."""
-    hidden = _IDENTIFIERS | ({error.field} if error else set())
-    return {k: v for k, v in values.items() if k not in hidden}
-
-
-def _search_page(
-    request: web.Request, status: int, values: dict[str, str], **more: Any
-) -> web.Response:
-    error: FieldError | None = more.pop("error", None)
-    return render(
-        request, "search.html", status=status, title="Search the ledger",
-        form=_search_form(values, error), error=error, purposes=PURPOSE_OPTIONS, kinds=ENTRY_KINDS,
-        results=more.pop("results", None), query=more.pop("query", None),
-        purpose=more.pop("purpose", None),
-    )  # fmt: skip
-
-
-async def search_form(request: web.Request) -> web.Response:
-    """The ledger search form."""
-    return _search_page(request, 200, {})
-
-
-async def search_results(request: web.Request) -> web.Response:
-    """Record the consultation, then show one page of matching entries."""
-    values = _values(await request.post(), (*SEARCH_FIELDS, *_PURPOSE_FIELDS, *_NEXT_FIELDS))
-    try:
-        purpose, query = search_query(request, values)
-    except FormError as signal:
-        return _search_page(request, 400, values, error=signal.error)
-    try:
-        await record_consultation(
-            request, purpose, "console.search", case_pseudonym=query.case,
-            person_pseudonyms=(query.person,) if query.person else (),
-            agreement_id=query.agreement, event_type=query.event_type,
-        )  # fmt: skip
-        page = await deps_of(request).hub.ledger.search(query)
-    except LedgerError as error:
-        log.warning("console.ledger_unavailable", code=error.code.value)
-        return error_page(request, 503, "ledger.unavailable")
-    results = [entry.model_dump(mode="json") for entry in page.entries]
-    return _search_page(
-        request, 200, values, results={"entries": results, "next_after": page.next_after},
-        query=query, purpose=purpose,
-    )  # fmt: skip
-
-
-def _seq(request: web.Request) -> int | None:
-    text = request.match_info["seq"]
-    return int(text) if _SEQ_TEXT.match(text) else None
-
-
-def _disclosure_form(
-    request: web.Request, seq: int, status: int = 200, error: FieldError | None = None
-) -> web.Response:
-    return render(
-        request, "disclosure_purpose.html", status=status, title=f"Ledger entry {seq}",
-        seq=seq, purposes=PURPOSE_OPTIONS, error=error,
-    )  # fmt: skip
-
-
-async def disclosure_page(request: web.Request) -> web.Response:
-    """One ledger entry in full, once the reader has given a purpose (which is recorded)."""
-    seq = _seq(request)
-    if seq is None:
-        return error_page(request, 404, "console.not_found")
-    if "purpose" not in request.query:
-        return _disclosure_form(request, seq)
-    values = {k: v.strip() for k in _PURPOSE_FIELDS if (v := request.query.get(k, "")).strip()}
-    try:
-        purpose = _purpose_of(values)
-    except FormError as signal:
-        return _disclosure_form(request, seq, 400, signal.error)
-    ledger = deps_of(request).hub.ledger
-    try:
-        found = await ledger.read(seq, seq + 1)
-        if not found:
-            return error_page(request, 404, "console.not_found")
-        [held] = found
-        await record_consultation(
-            request, purpose, "console.disclosure", event_id=held.event_id,
-            event_type=held.event_type, case_pseudonym=held.case_pseudonym,
-            person_pseudonyms=held.person_pseudonyms, agreement_id=held.agreement_id,
-        )  # fmt: skip
-    except LedgerError as error:
-        log.warning("console.ledger_unavailable", code=error.code.value)
-        return error_page(request, 503, "ledger.unavailable")
-    return render(
-        request, "disclosure.html", title=f"Ledger entry {seq}", detail=entry_detail(held),
-        purpose=purpose,
-    )  # fmt: skip
-
-
-SUBJECT_FIELDS: Final = ("person", "subject_role", "format")
-
-
-def _subject_page(
-    request: web.Request, status: int, values: dict[str, str], error: FieldError | None = None
-) -> web.Response:
-    hidden = {"person"} | ({error.field} if error else set())
-    return render(
-        request, "subject_access.html", status=status, title="Subject access report",
-        form={k: v for k, v in values.items() if k not in hidden}, error=error,
-        purposes=PURPOSE_OPTIONS, roles=SUBJECT_ROLE_OPTIONS, formats=FORMATS,
-    )  # fmt: skip
-
-
-async def subject_access_form(request: web.Request) -> web.Response:
-    """The subject access report form."""
-    return _subject_page(request, 200, {"purpose": "subject-access-request"})
-
-
-def _report(
-    request: web.Request, body: SubjectAccessRequest, purpose: Purpose, person: str,
-    entries: list[LedgerEntry],
-) -> web.Response:  # fmt: skip
-    """The report as the API answers it: JSON or CSV, as an attachment."""
-    deps = deps_of(request)
-    rows = report_rows(entries, body.subject_role, deps.hub.policy)
-    at = deps.clock()
-    name = f"subject-access-{at:%Y%m%dT%H%M%SZ}.{body.format}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if body.format == "csv":
-        return web.Response(
-            text=report_csv(rows), content_type="text/csv", charset="utf-8", headers=headers
-        )
-    report = {
-        "subject": {"person_pseudonym": person, "role": body.subject_role},
-        "generated_at": at.isoformat(),
-        "purpose": purpose.label,
-        "entries": rows,
-        "note": REPORT_NOTE,
-    }
-    return web.json_response(report, headers=headers)
-
-
-async def subject_access_download(request: web.Request) -> web.Response:
-    """Record the consultation, then answer with the report as a download."""
-    values = _values(await request.post(), (*SUBJECT_FIELDS, *_PURPOSE_FIELDS))
-    try:
-        purpose = _purpose_of(values)
-        data = {k: v for k, v in values.items() if k in SUBJECT_FIELDS}
-        body = _validated(SubjectAccessRequest, data | {"purpose": purpose.code})
-    except FormError as signal:
-        return _subject_page(request, 400, values, signal.error)
-    person = deps_of(request).hub.pseudonyms.person(body.person)
-    try:
-        await record_consultation(
-            request, purpose, "console.subject_access", person_pseudonyms=(person,)
-        )
-        entries = await every_entry(request, person)
-    except LedgerError as error:
-        log.warning("console.ledger_unavailable", code=error.code.value)
-        return error_page(request, 503, "ledger.unavailable")
-    except ConsoleError as error:
-        return _subject_page(request, 413, values, FieldError("person", error.code))
-    return _report(request, body, purpose, person, entries)
-
-
-# --- operations: queues, quarantine, replay ------------------------------------------
-
-
-def depth_chart(inboxes: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
-    """The geometry of the depth-per-inbox bar chart (an SVG 600 units wide)."""
-    depths = {party: (row or {}).get("ready") for party, row in inboxes.items()}
-    most = max([d for d in depths.values() if d] + [1])
-    bars = [
-        {
-            "party": party, "y": 10 + 26 * index, "depth": depth,
-            "width": round(400 * (depth or 0) / most, 1),
-        }
-        for index, (party, depth) in enumerate(depths.items())
-    ]  # fmt: skip
-    return {"bars": bars, "height": 20 + 26 * len(bars)}
-
-
-async def queue_numbers(request: web.Request) -> dict[str, Any]:
-    """What ``GET /api/queues`` answers, read the same way.
-
-    Raises:
-        OperationsError: 503 when the broker cannot be inspected.
-    """
-    deps = deps_of(request)
-    stats, census = await queue_stats(deps)
-    names = deps.hub.names
-
-    def view(queue: str) -> dict[str, Any] | None:
-        found = stats.get(queue)
-        return found.as_json() if found is not None else None
-
-    quarantine = view(names.quarantine) or {"queue": names.quarantine}
-    quarantine |= {
-        "by_reason": census.reasons, "counted": census.counted,
-        "complete": census.counted < MAX_SCAN,
-    }  # fmt: skip
-    return {
-        "ingress": view(names.ingress_queue),
-        "inboxes": {p: view(names.inbox(p)) for p in agencies(deps.hub)},
-        "quarantine": quarantine,
-    }
-
-
-async def queues_page(request: web.Request) -> web.Response:
-    """Every inbox, ingress and quarantine by reason, with a depth chart; 503 explained."""
-    try:
-        numbers = await queue_numbers(request)
-    except OperationsError as error:
-        return render(
-            request, "queues.html", status=error.status, title="Queues", numbers=None,
-            code=error.code,
-        )  # fmt: skip
-    chart = depth_chart(numbers["inboxes"])
-    return render(request, "queues.html", title="Queues", numbers=numbers, chart=chart, code=None)
-
-
-async def quarantined(request: web.Request) -> list[dict[str, Any]]:
-    """What ``GET /api/quarantine`` answers at its default limit, browsed the same way.
-
-    Raises:
-        OperationsError: 503 when the broker cannot be inspected or browsed.
-    """
-    ctx = deps_of(request).hub
-    source = inspector(ctx)
-    try:
-        async with (
-            quarantine_state(ctx).lock,
-            source.browse(ctx.names.quarantine, DEFAULT_BROWSE) as seen,
-        ):
-            return [metadata(m, ctx.names.ingress_queue) for m in seen]
-    except BrokerError as error:
-        raise broker_failed(error) from error
-
-
-async def quarantine_page(request: web.Request) -> web.Response:
-    """The quarantined messages' metadata, each with a replay form."""
-    try:
-        messages = await quarantined(request)
-    except OperationsError as error:
-        return render(
-            request, "quarantine.html", status=error.status, title="Quarantine",
-            messages=None, code=error.code, reasons=(),
-        )  # fmt: skip
-    return render(
-        request, "quarantine.html", title="Quarantine", messages=messages, code=None,
-        reasons=sorted(REPLAY_REASONS), limit=DEFAULT_BROWSE,
-    )  # fmt: skip
-
-
-REPLAY_OUTCOMES: Final = {
-    200: "Replayed",
-    400: "Not replayed: the form was not valid",
-    404: "Not replayed: not in quarantine",
-    409: "Not replayed: conflict",
-    503: "Not replayed: try again",
-}
-
-
-def _replay_ask(request: web.Request, values: dict[str, str]) -> ReplayRequest:
-    """The checked replay of a form.
-
-    Raises:
-        OperationsError: 400 for a bad message id, reason or reference.
-    """
-    message_id = request.match_info["message_id"]
-    reason, reference = values.get("reason"), values.get("reference")
-    if not UUID_PATTERN.match(message_id):
-        raise OperationsError(400, "console.bad_request", "message id")
-    if reason not in REPLAY_REASONS:
-        raise OperationsError(400, "console.bad_request", "reason")
-    if reference is not None and not REFERENCE_PATTERN.match(reference):
-        raise OperationsError(400, "console.bad_request", "reference")
-    return ReplayRequest(message_id, reason, reference)
-
-
-async def _replayed(request: web.Request, ask: ReplayRequest) -> bool:
-    """Replay ``ask`` once at a time per message, as the API does.
-
-    Raises:
-        OperationsError: 404, 409 or 503 (see :func:`replay_message`).
-    """
-    deps, who = deps_of(request), principal(request)
-    replaying = quarantine_state(deps.hub).replaying
-    if ask.message_id in replaying:
-        raise OperationsError(409, "quarantine.replay_in_progress", "already replaying")
-    replaying.add(ask.message_id)
-    try:
-        removed = await replay_message(deps, ask, who.name if who else "unknown")
-    except BrokerError as error:
-        raise broker_failed(error) from error
-    finally:
-        replaying.discard(ask.message_id)
-    log.info(
-        "quarantine.replayed", message_id=ask.message_id, reason=ask.reason,
-        token_name=who.name if who else None,
-    )  # fmt: skip
-    return removed
-
-
-async def replay_page(request: web.Request) -> web.Response:
-    """Replay one quarantined message from its form; say what happened on a result page."""
-    values = _values(await request.post(), ("reason", "reference"))
-    removed, code, status = None, None, 200
-    try:
-        removed = await _replayed(request, _replay_ask(request, values))
-    except OperationsError as error:
-        code, status = error.code, error.status
-    message_id = request.match_info["message_id"]
-    return render(
-        request, "replay.html", status=status, title=REPLAY_OUTCOMES[status],
-        message_id=message_id if UUID_PATTERN.match(message_id) else None,
-        removed=removed, code=code,
-    )  # fmt: skip
-
-
 def _stylesheet_text() -> str:
     return resources.files("hub.console").joinpath("static/console.css").read_text("utf-8")
 
@@ -876,50 +398,30 @@ async def stylesheet(request: web.Request) -> web.Response:
     return web.Response(text=_STYLESHEET, content_type="text/css", charset="utf-8")
 
 
-def _page(
+def page_route(
     name: str, method: str, path: str, summary: str, roles: frozenset[Role], **more: Any
 ) -> Route:
+    """A web page's route: the :data:`HTML` media type, sessions rather than tokens."""
     return Route(name, method, path, summary, roles, media_type=HTML, **more)
 
 
 ALL: Final = frozenset(Role)
 # The matrix is declared before /agreements/{agreement_id}: the router matches in order.
 ROUTES: Final[tuple[Route, ...]] = (
-    _page("page_login", "GET", "/login", "Sign-in form (web page)", frozenset()),
-    _page(
+    page_route("page_login", "GET", "/login", "Sign-in form (web page)", frozenset()),
+    page_route(
         "page_login_submit", "POST", "/login", "Sign in with a console token (web form)",
         frozenset(), statuses=(303, 401, 403),
     ),
-    _page("page_logout", "POST", "/logout", "Sign out (web form)", ALL, statuses=(303,)),
-    _page("page_home", "GET", "/", "Overview (web page)", ALL),
-    _page("page_ledger", "GET", "/ledger", "Ledger status (web page)", GOVERNANCE,
-          statuses=(200, 503)),
-    _page("page_search", "GET", "/search", "Ledger search form (web page)", GOVERNANCE),
-    _page("page_search_submit", "POST", "/search", "Search the ledger (web form)", GOVERNANCE,
-          statuses=(200, 400, 503)),
-    _page(
-        "page_disclosure", "GET", "/disclosures/{seq}", "One ledger entry (web page)",
-        GOVERNANCE, statuses=(200, 400, 404, 503), example="/disclosures/0",
+    page_route("page_logout", "POST", "/logout", "Sign out (web form)", ALL, statuses=(303,)),
+    page_route("page_home", "GET", "/", "Overview (web page)", ALL),
+    page_route(
+        "page_ledger", "GET", "/ledger", "Ledger status (web page)", GOVERNANCE,
+        statuses=(200, 503),
     ),
-    _page("page_subject_access", "GET", "/subject-access", "Subject access form (web page)",
-          GOVERNANCE),
-    _page(
-        "page_subject_access_submit", "POST", "/subject-access",
-        "A subject access report as a download (web form)", GOVERNANCE,
-        statuses=(200, 400, 413, 503),
-    ),
-    _page("page_queues", "GET", "/queues", "Queues (web page)", OPERATIONS, statuses=(200, 503)),
-    _page("page_quarantine", "GET", "/quarantine", "Quarantine (web page)", OPERATIONS,
-          statuses=(200, 503)),
-    _page(
-        "page_replay", "POST", "/quarantine/{message_id}/replay",
-        "Replay a quarantined message (web form)", OPERATIONS,
-        statuses=(200, 400, 404, 409, 503),
-        example="/quarantine/00000000-0000-4000-8000-000000000000/replay",
-    ),
-    _page("page_agreements", "GET", "/agreements", "Agreements (web page)", READERS),
-    _page("page_matrix", "GET", "/agreements/matrix", "Who sees what (web page)", READERS),
-    _page(
+    page_route("page_agreements", "GET", "/agreements", "Agreements (web page)", READERS),
+    page_route("page_matrix", "GET", "/agreements/matrix", "Who sees what (web page)", READERS),
+    page_route(
         "page_agreement", "GET", "/agreements/{agreement_id}", "One agreement (web page)",
         READERS, statuses=(200, 404), example="/agreements/masip-exampleshire",
     ),
@@ -932,14 +434,6 @@ HANDLERS: Final[dict[str, Handler]] = {
     "page_logout": logout,
     "page_home": home,
     "page_ledger": ledger_page,
-    "page_search": search_form,
-    "page_search_submit": search_results,
-    "page_disclosure": disclosure_page,
-    "page_subject_access": subject_access_form,
-    "page_subject_access_submit": subject_access_download,
-    "page_queues": queues_page,
-    "page_quarantine": quarantine_page,
-    "page_replay": replay_page,
     "page_agreements": agreements_page,
     "page_matrix": matrix_page,
     "page_agreement": agreement_page,

@@ -1,8 +1,8 @@
 """Every console endpoint and the roles allowed on it: one table, read by all.
 
 The core routes are declared here; each feature module (governance, operations,
-agreements, pages) declares its own ``ROUTES`` and ``HANDLERS``, and :data:`ROUTES`
-joins them, so the table stays one.
+agreements, and the pages: core, governance, operations) declares its own
+``ROUTES`` and ``HANDLERS``, and :data:`ROUTES` joins them, so the table stays one.
 
 The auth middleware admits a request only if its token's role is in the route's
 ``roles``; :mod:`hub.console.openapi` describes exactly these routes; the tests
@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from hub.console import agreements, governance, operations, pages
+from hub.console import (
+    agreements,
+    governance,
+    operations,
+    pages,
+    pages_governance,
+    pages_operations,
+)
 from hub.console.base import GOVERNANCE, OPERATIONS, Route
 
 CORE_ROUTES: Final = (
@@ -45,7 +52,14 @@ CORE_ROUTES: Final = (
         media_type="text/plain",
     ),
 )
-FEATURES: Final = (governance, operations, agreements, pages)
+FEATURES: Final = (
+    governance,
+    operations,
+    agreements,
+    pages,
+    pages_governance,
+    pages_operations,
+)
 ROUTES: Final = CORE_ROUTES + tuple(route for feature in FEATURES for route in feature.ROUTES)
 FEATURE_HANDLERS: Final = {
     name: handler for feature in FEATURES for name, handler in feature.HANDLERS.items()

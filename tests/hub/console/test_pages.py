@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from structlog.testing import capture_logs
 
 from hub.broker.base import OutgoingMessage
-from hub.console import pages
+from hub.console import pages_governance
 from hub.console.base import Role, Route
 from hub.console.deps import ConsoleDeps
 from hub.console.pages import is_page, safe_next
@@ -628,7 +628,7 @@ async def test_search_pages_follow_the_cursor_with_pseudonyms(
     client: Client, hub_ctx: HubContext, tokens: dict[Role, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The next-page form carries the cursor and the pseudonyms, never the typed references."""
-    monkeypatch.setattr(pages, "SEARCH_PAGE", 2)
+    monkeypatch.setattr(pages_governance, "SEARCH_PAGE", 2)
     await hub_ctx.ledger.append([disclosure(hub_ctx) for _ in range(3)])
     csrf = await signed_in(client, tokens[Role.IG_OFFICER])
     first = await (
