@@ -12,7 +12,7 @@ AMQP_PORT ?= 56729
 PG_PORT ?= 54329
 TLS_PORT ?= 56739
 
-.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-pipeline bench-bad schemas asyncapi clean
+.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi clean
 
 all: test
 
@@ -59,7 +59,36 @@ test: lint typecheck unit
 demo: $(STAMP)
 	@HUB_DEMO_BROKER='$(BROKER)' $(BIN)/hub demo
 
-bench: $(STAMP)
+# The hub against the raw broker (bench/hub_vs_raw, docs/performance.md): on a private
+# RabbitMQ started here and stopped on any exit, or on HUB_BENCH_AMQP_URL when set (in the
+# environment, never on the command line). HUB_BENCH_POSTGRES_DSN puts the ledger there.
+BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_SERVICES := /tmp/case-event-hub-bench
+BENCH_AMQP_PORT ?= 56741
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet --editable '.[dev,bench]' --config-settings editable_mode=compat
+	touch $(BENCH_STAMP)
+
+define bench_run
+	@set -e; \
+	amqp="$${HUB_BENCH_AMQP_URL:-}"; \
+	if [[ -z "$$amqp" ]]; then \
+		trap 'deploy/dev/rabbitmq.sh stop $(BENCH_SERVICES)/rabbitmq >/dev/null 2>&1 || true' EXIT; \
+		amqp="$$(deploy/dev/rabbitmq.sh start $(BENCH_SERVICES)/rabbitmq $(BENCH_AMQP_PORT))"; \
+	fi; \
+	HUB_BENCH_AMQP_URL="$$amqp" timeout 3600 $(BIN)/python -m bench.hub_vs_raw $(1)
+endef
+
+bench: $(BENCH_STAMP)
+	$(call bench_run,--plan full --docs docs/performance.md)
+
+# A reduced run (under two minutes, node start included) writing the same results file.
+bench-quick: $(BENCH_STAMP)
+	$(call bench_run,--plan quick --command-label 'make bench-quick')
+
+# Cost per envelope operation (bench/envelope_ops.py).
+bench-envelope: $(STAMP)
 	$(BIN)/python bench/envelope_ops.py
 
 schemas: $(STAMP)

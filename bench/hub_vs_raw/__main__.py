@@ -1,0 +1,201 @@
+"""``python -m bench.hub_vs_raw``: the hub against the raw broker, in one run.
+
+On the RabbitMQ at ``HUB_BENCH_AMQP_URL`` (``make bench`` starts a private node
+and sets it), for K = 1, 3 and 6 recipients and 1 KiB and 16 KiB events:
+
+- ``raw``: aio-pika consumes the ingress quorum queue, publishes to the K inbox
+  quorum queues with confirms, then acks. No crypto, no validation, no ledger.
+- ``hub``: ``hub.worker.serve`` doing its full work, with the SDK's adapters
+  publishing (issue, seal, outbox) and receiving (open, verify, dedupe).
+- ``faststream``: the raw relay written with FastStream, at K = 3.
+- ``*-fixed-rate``: raw and hub at a fixed offered load, for latency percentiles.
+
+Each relay runs in a process of its own, so its CPU seconds and peak RSS are its
+own. The ledger is SQLite, or PostgreSQL when ``HUB_BENCH_POSTGRES_DSN`` is set.
+Results go to ``bench/out/results.json``; ``--docs`` renders them into the docs.
+Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import aio_pika
+from yarl import URL
+
+from bench.hub_vs_raw import report
+from bench.hub_vs_raw.errors import BenchError
+from bench.hub_vs_raw.fixture import envelope_bytes, event_json_bytes, event_of_size, make_keys
+from bench.hub_vs_raw.measure import Payload, RunSpec, Setup, measure
+from bench.hub_vs_raw.relay import ROOT
+from hub.logs import configure
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+DEFAULT_OUT: Final = ROOT / "bench" / "out" / "results.json"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to run: events per run, warm-up, and the fixed-rate run's pace."""
+
+    name: str
+    events: int
+    warmup: int
+    rate: float
+    duration: float
+    faststream_sizes: tuple[int, ...]
+
+
+PLANS: Final = {
+    "full": Plan("full", 1000, 50, 100.0, 60.0, (1024, 16384)),
+    "quick": Plan("quick", 100, 10, 20.0, 4.0, (1024,)),
+}
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.hub_vs_raw", description=(__doc__ or "").splitlines()[0]
+    )
+    parser.add_argument("--plan", choices=sorted(PLANS), default="full")
+    parser.add_argument("--events", type=int, help="events per run (default: the plan's)")
+    parser.add_argument("--warmup", type=int, help="unmeasured events first (plan's)")
+    parser.add_argument("--recipients", type=_ints, default=(1, 3, 6), help="e.g. 1,3,6")
+    parser.add_argument("--sizes", type=_ints, default=(1024, 16384), help="event JSON bytes")
+    parser.add_argument("--rate", type=float, help="fixed-rate events/s (0: no such run)")
+    parser.add_argument("--duration", type=float, help="fixed-rate seconds (plan's)")
+    parser.add_argument("--window", type=int, default=32, help="events in flight at once")
+    parser.add_argument("--prefetch", type=int, default=32, help="relay and receiver prefetch")
+    parser.add_argument("--no-faststream", action="store_true", help="skip the FastStream run")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--docs", type=Path, help="render the table into this Markdown file")
+    parser.add_argument("--render-only", action="store_true", help="render --out into --docs")
+    parser.add_argument("--command-label", default="make bench", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def specs(args: argparse.Namespace) -> list[RunSpec]:
+    """Every run of the plan, raw before hub at each point so they meet the same broker."""
+    plan = PLANS[args.plan]
+    events = args.events or plan.events
+    warmup = plan.warmup if args.warmup is None else args.warmup
+    runs: list[RunSpec] = []
+    for size in args.sizes:
+        for k in args.recipients:
+            runs.append(RunSpec("raw", "raw", k, size, events, warmup))
+            runs.append(RunSpec("hub", "hub", k, size, events, warmup))
+            if not args.no_faststream and k == 3 and size in plan.faststream_sizes:  # noqa: PLR2004
+                runs.append(RunSpec("faststream", "faststream", k, size, events, warmup))
+    rate = plan.rate if args.rate is None else args.rate
+    duration = args.duration or plan.duration
+    if rate > 0:
+        k, size = (3 if 3 in args.recipients else args.recipients[0]), args.sizes[0]  # noqa: PLR2004
+        count = max(2, round(rate * duration))
+        runs.extend(
+            RunSpec(f"{relay}-fixed-rate", relay, k, size, count, warmup, rate)
+            for relay in ("raw", "hub")
+        )
+    return runs
+
+
+def _progress(index: int, total: int, run: dict[str, Any]) -> str:
+    return (
+        f"[{index:>2}/{total}] {run['scenario']:<16} K={run['recipients']} "
+        f"{run['payload_bytes'] // 1024:>2} KiB ({run['envelope_bytes']:>6} B)  "
+        f"{run['events_per_s']:>8.1f} ev/s {run['deliveries_per_s']:>8.1f} del/s  "
+        f"p50 {run['p50_ms']:>7.1f} p95 {run['p95_ms']:>7.1f} p99 {run['p99_ms']:>7.1f} ms  "
+        f"cpu {run['cpu_s_per_event'] * 1000:>6.2f} ms/ev  rss {run['peak_rss_mib']:>5.0f} MiB"
+    )
+
+
+async def _check_broker(url: str) -> str:
+    where = f"{URL(url).host}:{URL(url).port}"  # never the credentials
+    try:
+        return await asyncio.wait_for(report.rabbitmq_version(url), 15)
+    except (OSError, TimeoutError, aio_pika.exceptions.AMQPError) as error:
+        raise BenchError("bench.broker_unreachable", f"{where} ({type(error).__name__})") from None
+
+
+def _setup(args: argparse.Namespace, url: str, workdir: Path) -> Setup:
+    keys = make_keys(workdir / "keys")
+    payloads = {}
+    for size in args.sizes:
+        event = event_of_size(size)
+        payloads[size] = Payload(size, event, event_json_bytes(event), envelope_bytes(event, keys))
+    return Setup(
+        url, keys, payloads, args.prefetch, args.window,
+        os.environ.get("HUB_BENCH_POSTGRES_DSN") or None, workdir,
+    )  # fmt: skip
+
+
+async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """Run the plan, printing a line per run; return the results document."""
+    rabbitmq = await _check_broker(url)
+    if not args.no_faststream and importlib.util.find_spec("faststream") is None:
+        raise BenchError("bench.faststream_missing", "FastStream is not installed")
+    plan = specs(args)
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
+        setup = _setup(args, url, Path(tmp))
+        print(f"bench: {len(plan)} runs on RabbitMQ {rabbitmq} ({args.plan} plan)", flush=True)
+        for index, spec in enumerate(plan, 1):
+            result = await measure(spec, setup)
+            runs.append(result)
+            print(_progress(index, len(plan), result), flush=True)
+    context = {
+        "machine": report.machine(rabbitmq),
+        "ledger": "postgresql" if setup.postgres_dsn else "sqlite",
+        "settings": {
+            "plan": args.plan,
+            "command": args.command_label,
+            "window": args.window,
+            "prefetch": args.prefetch,
+        },
+    }
+    return report.results(runs, context)
+
+
+def _broker_url() -> str:
+    url = os.environ.get("HUB_BENCH_AMQP_URL", "")
+    if not url:
+        raise BenchError("bench.broker_url_missing", "HUB_BENCH_AMQP_URL is not set")
+    return url
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run, write the results (and the docs table); exit 2 with a code on a known failure."""
+    args = parse(argv)
+    configure("console", "ERROR")
+    try:
+        if args.render_only:
+            document = report.load(args.out)
+        else:
+            document = asyncio.run(run(args, _broker_url()))
+            report.write(document, args.out)
+            print(f"bench: results in {args.out}")
+        if args.docs:
+            report.update_docs(document, args.docs)
+            print(f"bench: table rendered into {args.docs}")
+    except BenchError as error:
+        print(error.diagnostics(), file=sys.stderr)
+        return 2
+    print(f"bench: hub ÷ raw at K=3, 1 KiB: {document.get('ratio_hub_to_raw_k3_1k')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The hub relay for the benchmark's child process: ``hub.worker.serve`` on a fresh context.
+
+Imported only by a child running the hub, so the raw relays' memory holds none of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from bench.hub_vs_raw.child import say, usage
+from hub.broker.amqp import AmqpBroker
+from hub.broker.topology import TopologyNames
+from hub.crypto.keys import KeyDirectory, load_keyring
+from hub.ledger.pseudonyms import Pseudonymizer
+from hub.ledger.service import open_ledger
+from hub.logs import configure
+from hub.pipeline import HubContext
+from hub.policy.load import load_policy
+from hub.worker import WorkerLimits, serve
+
+if TYPE_CHECKING:
+    from contextlib import AsyncExitStack
+
+MAX_ENVELOPE: Final = 256 * 1024
+CONFIRM_SECONDS: Final = 30.0
+
+
+async def run(config: dict[str, Any], stop: asyncio.Event, stack: AsyncExitStack) -> None:
+    """Serve the hub pipeline: open, verify, validate, decide, record, present, publish."""
+    configure("json", "WARNING")
+    keys = Path(config["keys_dir"])
+    keyring = load_keyring(keys / "hub.private.jwks.json")
+    directory = KeyDirectory.load(keys)
+    folder = Path(config["policy_dir"])
+    policy = load_policy(folder / "agreements", folder / "parties.toml", folder / "rules.toml")
+    broker = AmqpBroker(config["url"], confirm_timeout=CONFIRM_SECONDS)
+    await broker.connect()
+    stack.push_async_callback(broker.close)
+    ledger = await open_ledger(config["ledger_url"], keyring=keyring, schema=config["schema"])
+    stack.push_async_callback(ledger.close)
+    ctx = HubContext(
+        keyring, directory, policy, ledger, broker, Pseudonymizer(os.urandom(32)),
+        TopologyNames(config["prefix"]), MAX_ENVELOPE, require_user_id=False,
+    )  # fmt: skip
+    limits = WorkerLimits(prefetch=config["prefetch"], delivery_limit=5)
+    serving = asyncio.create_task(serve(ctx, limits, stop))
+    # serve() has no started signal; a short pause lets it open its consumer first.
+    await asyncio.sleep(0.2)
+    say({"ready": True, **usage()})
+    await serving

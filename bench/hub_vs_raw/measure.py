@@ -1,0 +1,193 @@
+"""One run: fresh queues, the relay in its own process, warm-up, the measured phase, clean-up."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import asyncpg
+
+from bench.hub_vs_raw.agencies import HubAgencies, RawAgencies
+from bench.hub_vs_raw.fixture import all_parties, recipients, write_policy
+from bench.hub_vs_raw.relay import ROOT, RelayProcess
+from bench.hub_vs_raw.traffic import Tracker, drive
+from hub.broker.amqp import AmqpBroker
+from hub.broker.testing import delete_topologies
+from hub.broker.topology import TopologyNames, default_topology
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bench.hub_vs_raw.agencies import Agencies
+    from bench.hub_vs_raw.fixture import Keys
+    from schemas.base import CaseEvent
+
+RULES: Final = ROOT / "deploy" / "rules.toml"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One payload size: the event template and what it weighs."""
+
+    nominal: int
+    event: CaseEvent
+    json_bytes: int
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every run shares: broker, keys, payloads, concurrency, ledger."""
+
+    url: str
+    keys: Keys
+    payloads: dict[int, Payload]
+    prefetch: int
+    window: int
+    postgres_dsn: str | None
+    workdir: Path
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: which relay, K, payload size, how many events, and at what pace."""
+
+    scenario: str
+    relay: str
+    recipients: int
+    payload_bytes: int
+    events: int
+    warmup: int
+    rate: float | None = None
+
+
+def _percentile(sorted_ms: list[float], share: float) -> float:
+    if len(sorted_ms) == 1:
+        return sorted_ms[0]
+    return statistics.quantiles(sorted_ms, n=100, method="inclusive")[round(share * 100) - 1]
+
+
+def _own_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def summarise(  # noqa: PLR0913, PLR0917 - the measurements, each one
+    spec: RunSpec,
+    setup: Setup,
+    tracker: Tracker,
+    cpu_s: float,
+    peak_rss_mib: float,
+    load_cpu_s: float,
+) -> dict[str, Any]:
+    """The run's result record (the shape of ``results.json``'s ``runs``).
+
+    ``cpu_s`` and ``peak_rss_mib`` are the relay process's; ``load_cpu_s`` is this
+    process's (sender and receivers: for the hub, the adapters' crypto and state),
+    so a reader can tell when the load side, not the relay, set the pace.
+    """
+    seconds = max(tracker.last_ns - tracker.first_ns, 1) / 1e9
+    latencies = sorted(tracker.latencies_ms)
+    payload = setup.payloads[spec.payload_bytes]
+    return {
+        "scenario": spec.scenario,
+        "relay": spec.relay,
+        "mode": "fixed_rate" if spec.rate else "throughput",
+        "recipients": spec.recipients,
+        "payload_bytes": spec.payload_bytes,
+        "event_json_bytes": payload.json_bytes,
+        "envelope_bytes": len(payload.envelope),
+        "events": spec.events,
+        "offered_events_per_s": spec.rate,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(spec.events / seconds, 1),
+        "deliveries_per_s": round(spec.events * spec.recipients / seconds, 1),
+        "p50_ms": round(_percentile(latencies, 0.50), 2),
+        "p95_ms": round(_percentile(latencies, 0.95), 2),
+        "p99_ms": round(_percentile(latencies, 0.99), 2),
+        "cpu_s_per_event": round(cpu_s / spec.events, 6),
+        "peak_rss_mib": round(peak_rss_mib, 1),
+        "load_cpu_s_per_event": round(load_cpu_s / spec.events, 6),
+        "ledger": ("postgresql" if setup.postgres_dsn else "sqlite")
+        if spec.relay == "hub"
+        else None,
+        "window": setup.window,
+        "prefetch": setup.prefetch,
+    }
+
+
+def _child_config(
+    spec: RunSpec, setup: Setup, names: TopologyNames, folder: Path
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "kind": spec.relay,
+        "url": setup.url,
+        "prefix": names.prefix,
+        "ingress_queue": names.ingress_queue,
+        "deliveries": names.deliveries,
+        "recipients": list(recipients(spec.recipients)),
+        "prefetch": setup.prefetch,
+        "keys_dir": str(setup.keys.folder),
+        "policy_dir": str(folder / "policy"),
+        "ledger_url": setup.postgres_dsn or f"sqlite:///{folder / 'ledger.db'}",
+        "schema": f"bench_{names.prefix.strip('.')}" if setup.postgres_dsn else None,
+    }
+    if spec.relay == "hub":
+        write_policy(folder / "policy", spec.recipients, RULES)
+    return config
+
+
+async def _agencies(
+    spec: RunSpec, setup: Setup, names: TopologyNames, tracker: Tracker, folder: Path
+) -> Agencies:
+    payload = setup.payloads[spec.payload_bytes]
+    count = spec.warmup + spec.events
+    targets = recipients(spec.recipients)
+    if spec.relay == "hub":
+        return await HubAgencies.open(
+            setup.url, setup.keys, names, targets, tracker, payload.event, count,
+            folder=folder, prefetch=setup.prefetch,
+        )  # fmt: skip
+    return await RawAgencies.open(
+        setup.url, names, targets, tracker, payload.envelope, count, prefetch=setup.prefetch
+    )
+
+
+async def _drop_schema(dsn: str, schema: str) -> None:
+    connection = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await connection.close()
+
+
+async def measure(spec: RunSpec, setup: Setup) -> dict[str, Any]:
+    """Run ``spec`` on fresh queues and return its result; delete the queues whatever happens."""
+    names = TopologyNames(prefix=f"bench{uuid.uuid4().hex[:10]}.")
+    topology = default_topology(all_parties(), names=names)
+    folder = setup.workdir / names.prefix.strip(".")
+    folder.mkdir()
+    window = max(setup.window, int((spec.rate or 0) * 10))
+    tracker = Tracker(spec.recipients, window)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(delete_topologies, setup.url, [topology])
+        async with AmqpBroker(setup.url) as admin:
+            await admin.apply(topology)
+        config = _child_config(spec, setup, names, folder)
+        if config["schema"] and setup.postgres_dsn:
+            stack.push_async_callback(_drop_schema, setup.postgres_dsn, config["schema"])
+        relay = await stack.enter_async_context(RelayProcess(config, folder))
+        agencies = await _agencies(spec, setup, names, tracker, folder)
+        stack.push_async_callback(agencies.aclose)
+        if spec.warmup:
+            await drive(tracker, agencies.keys[: spec.warmup], agencies.send, None)
+        before, load_before = await relay.usage(), _own_cpu()
+        measured = agencies.keys[spec.warmup :]
+        await drive(tracker, measured, lambda i: agencies.send(spec.warmup + i), spec.rate)
+        after, load_after = await relay.usage(), _own_cpu()
+    cpu_s = after["cpu_s"] - before["cpu_s"]
+    return summarise(spec, setup, tracker, cpu_s, after["peak_rss_mib"], load_after - load_before)

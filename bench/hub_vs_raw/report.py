@@ -1,0 +1,191 @@
+"""Results: the machine they were taken on, ``results.json``, and the table in the docs."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import aio_pika
+
+from bench.hub_vs_raw.errors import BenchError
+
+START: Final = "<!-- bench:hub-vs-raw:start -->"
+END: Final = "<!-- bench:hub-vs-raw:end -->"
+RUN_KEYS: Final = (
+    "scenario",
+    "recipients",
+    "payload_bytes",
+    "events_per_s",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "cpu_s_per_event",
+    "peak_rss_mib",
+)
+
+
+def _first(path: str, prefix: str) -> str | None:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(prefix)), None)
+
+
+async def rabbitmq_version(url: str) -> str:
+    """The version the broker announces when a connection opens."""
+    connection = await aio_pika.connect(url, timeout=10)
+    try:
+        transport = connection.transport
+        properties = transport.connection.server_properties if transport else {}
+        version = properties.get("version", "unknown")
+        return version.decode() if isinstance(version, bytes) else str(version)
+    finally:
+        await connection.close()
+
+
+def machine(rabbitmq: str) -> dict[str, Any]:
+    """CPU model, cores, RAM, Python, RabbitMQ, OS, and how busy the machine was."""
+    memory = _first("/proc/meminfo", "MemTotal")
+    ram_gib = round(int(memory.split()[0]) / 1024 / 1024, 1) if memory else None
+    return {
+        "cpu_model": _first("/proc/cpuinfo", "model name") or platform.processor() or "unknown",
+        "cores": os.cpu_count(),
+        "ram_gib": ram_gib,
+        "python": platform.python_version(),
+        "rabbitmq": rabbitmq,
+        "os": f"{platform.system()} {platform.release()}",
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def ratio(runs: list[dict[str, Any]], top: str, bottom: str) -> float | None:
+    """events/s of scenario ``top`` over ``bottom`` at K = 3 and 1 KiB, if both ran."""
+
+    def rate(scenario: str) -> float | None:
+        return next(
+            (
+                r["events_per_s"]
+                for r in runs
+                if r["scenario"] == scenario and r["recipients"] == 3 and r["payload_bytes"] == 1024  # noqa: PLR2004 - the headline point
+            ),
+            None,
+        )
+
+    a, b = rate(top), rate(bottom)
+    return round(a / b, 3) if a and b else None
+
+
+def results(runs: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
+    """The whole ``results.json`` document."""
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **context,
+        "ratio_hub_to_raw_k3_1k": ratio(runs, "hub", "raw"),
+        "ratio_faststream_to_raw_k3_1k": ratio(runs, "faststream", "raw"),
+        "runs": runs,
+    }
+
+
+def write(document: dict[str, Any], path: Path) -> None:
+    """Write ``document`` as indented JSON, creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a results file back.
+
+    Raises:
+        BenchError: ``bench.results_invalid``.
+    """
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise BenchError("bench.results_invalid", f"cannot read {path}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
+        raise BenchError("bench.results_invalid", f"{path} holds no runs")
+    return document
+
+
+def _kib(size: int) -> str:
+    return f"{size // 1024} KiB"
+
+
+def _row(run: dict[str, Any]) -> str:
+    cells = [
+        run["scenario"],
+        str(run["recipients"]),
+        f"{_kib(run['payload_bytes'])} ({run['envelope_bytes']:,} B)",
+        f"{run['events_per_s']:,.0f}",
+        f"{run['deliveries_per_s']:,.0f}",
+        f"{run['p50_ms']:.1f}",
+        f"{run['p95_ms']:.1f}",
+        f"{run['p99_ms']:.1f}",
+        f"{run['cpu_s_per_event'] * 1000:.2f}",
+        f"{run['peak_rss_mib']:.0f}",
+        f"{run.get('load_cpu_s_per_event', 0) * 1000:.2f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _machine_line(document: dict[str, Any]) -> str:
+    m = document["machine"]
+    return (
+        f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; "
+        f"Python {m['python']}; RabbitMQ {m['rabbitmq']}; {m['os']}; "
+        f"load average at start {', '.join(str(x) for x in m['load_average_at_start'])}."
+    )
+
+
+def _table(runs: list[dict[str, Any]]) -> list[str]:
+    return [
+        (
+            "| scenario | K | payload (envelope) | events/s | deliveries/s | p50 ms | p95 ms "
+            "| p99 ms | CPU ms/event | peak RSS MiB | load CPU ms/event |"
+        ),
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *(_row(r) for r in runs),
+    ]
+
+
+def render(document: dict[str, Any]) -> str:
+    """The Markdown block between the markers: when, where, the table, the ratios."""
+    settings = document.get("settings", {})
+    ratio_line = (
+        f"Hub ÷ raw at K = 3, 1 KiB: **{document.get('ratio_hub_to_raw_k3_1k')}**; "
+        f"FastStream ÷ raw: **{document.get('ratio_faststream_to_raw_k3_1k')}**."
+    )
+    lines = [
+        START,
+        (
+            f"Generated {document['generated_at']} by `{settings.get('command', 'make bench')}` "
+            f"({settings.get('plan', '?')} plan; ledger {document.get('ledger', '?')}; window "
+            f"{settings.get('window', '?')}, prefetch {settings.get('prefetch', '?')})."
+        ),
+        "",
+        _machine_line(document),
+        "",
+        *_table(document["runs"]),
+        "",
+        ratio_line,
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def update_docs(document: dict[str, Any], docs: Path) -> None:
+    """Replace the block between the markers in ``docs`` with :func:`render`'s.
+
+    Raises:
+        BenchError: ``bench.docs_markers_missing``.
+    """
+    text = docs.read_text()
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise BenchError("bench.docs_markers_missing", f"{docs} has no {START} ... {END}")
+    docs.write_text(text[:start] + render(document) + text[end + len(END) :])

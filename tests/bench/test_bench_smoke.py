@@ -1,0 +1,175 @@
+"""The hub-against-raw benchmark harness: a handful of events end to end, its pieces, its errors.
+
+Benchmarks are not tests: nothing here looks at a number's size, only at the
+results file's shape, the fictional policy, the docs rendering and the errors.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from services import amqp_url
+from yarl import URL
+
+from bench.hub_vs_raw import report
+from bench.hub_vs_raw.errors import BenchError
+from bench.hub_vs_raw.fixture import event_json_bytes, event_of_size, recipients, write_policy
+from hub.policy.decide import decide
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "deploy" / "rules.toml"
+RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "scenario": str,
+    "recipients": int,
+    "payload_bytes": int,
+    "envelope_bytes": int,
+    "events": int,
+    "events_per_s": (int, float),
+    "deliveries_per_s": (int, float),
+    "p50_ms": (int, float),
+    "p95_ms": (int, float),
+    "p99_ms": (int, float),
+    "cpu_s_per_event": (int, float),
+    "peak_rss_mib": (int, float),
+    "load_cpu_s_per_event": (int, float),
+}
+
+
+def _bench(
+    env: Mapping[str, str], *args: str, timeout: float = 100
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_BENCH_")}
+    return subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "bench.hub_vs_raw", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _check_run(run: dict[str, Any]) -> None:
+    for name, kind in RUN_FIELDS.items():
+        assert isinstance(run[name], kind), f"{run['scenario']}.{name} is {run[name]!r}"
+    assert run["p50_ms"] <= run["p95_ms"] <= run["p99_ms"]
+    assert run["events_per_s"] > 0
+    assert run["cpu_s_per_event"] > 0
+    assert run["peak_rss_mib"] > 0
+    assert run["envelope_bytes"] > run["event_json_bytes"]
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.timeout(150)
+def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_path: Path) -> None:
+    """Raw, hub (and FastStream when installed) at K = 3, then fixed rate: every run recorded."""
+    url = amqp_url()
+    out = tmp_path / "results.json"
+    faststream = importlib.util.find_spec("faststream") is not None
+    args = ["--plan", "quick", "--events", "6", "--warmup", "2", "--recipients", "3"]
+    args += ["--sizes", "1024", "--rate", "20", "--duration", "0.3", "--out", str(out)]
+    done = _bench({"HUB_BENCH_AMQP_URL": url}, *args, *([] if faststream else ["--no-faststream"]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads(out.read_text())
+    scenarios = [r["scenario"] for r in document["runs"]]
+    expected = ["raw", "hub", *(["faststream"] if faststream else []), "raw-fixed-rate"]
+    assert scenarios == [*expected, "hub-fixed-rate"]
+    for run in document["runs"]:
+        _check_run(run)
+        assert run["recipients"] == 3
+        assert run["payload_bytes"] == 1024
+    assert [r["events"] for r in document["runs"]][:2] == [6, 6]
+    assert document["ledger"] == "sqlite"
+    assert isinstance(document["ratio_hub_to_raw_k3_1k"], float)
+    assert {"cpu_model", "cores", "ram_gib", "python", "rabbitmq"} <= document["machine"].keys()
+    # One progress line per run, and the broker's password nowhere.
+    assert done.stdout.count("ev/s") == len(scenarios)
+    secret = URL(url).password or "unset"
+    assert secret not in done.stdout + done.stderr + out.read_text()
+
+
+def test_an_unreachable_broker_is_a_stable_code_without_the_password(tmp_path: Path) -> None:
+    """No broker answering: exit 2, ``bench.broker_unreachable``, the password not echoed."""
+    url = "amqp://bench:not-a-real-password-7f3a@127.0.0.1:9/none"
+    done = _bench({"HUB_BENCH_AMQP_URL": url}, "--out", str(tmp_path / "r.json"), timeout=60)
+    assert done.returncode == 2
+    assert "bench.broker_unreachable" in done.stderr
+    assert "not-a-real-password-7f3a" not in done.stdout + done.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_no_broker_url_is_a_stable_code(tmp_path: Path) -> None:
+    """Without HUB_BENCH_AMQP_URL the harness says so with ``bench.broker_url_missing``."""
+    done = _bench({}, "--out", str(tmp_path / "r.json"), timeout=60)
+    assert done.returncode == 2
+    assert "bench.broker_url_missing" in done.stderr
+
+
+def _document() -> dict[str, Any]:
+    run = {
+        "scenario": "hub", "recipients": 3, "payload_bytes": 1024, "envelope_bytes": 3782,
+        "events_per_s": 50.0, "deliveries_per_s": 150.0, "p50_ms": 1.0, "p95_ms": 2.0,
+        "p99_ms": 3.0, "cpu_s_per_event": 0.004, "peak_rss_mib": 70.0,
+        "load_cpu_s_per_event": 0.01,
+    }  # fmt: skip
+    machine = {
+        "cpu_model": "Example CPU", "cores": 2, "ram_gib": 4.0, "python": "3.11",
+        "rabbitmq": "3.10", "os": "Linux", "load_average_at_start": [0.1, 0.2, 0.3],
+    }  # fmt: skip
+    return report.results([run], {"machine": machine, "ledger": "sqlite", "settings": {}})
+
+
+def test_rendering_replaces_only_the_block_between_the_markers(tmp_path: Path) -> None:
+    """Re-rendering replaces the table and keeps every other section of the page."""
+    docs = tmp_path / "performance.md"
+    docs.write_text(f"# Perf\n\nbefore\n\n{report.START}\nold\n{report.END}\n\nafter\n")
+    report.update_docs(_document(), docs)
+    report.update_docs(_document(), docs)
+    text = docs.read_text()
+    assert text.startswith("# Perf\n\nbefore\n\n")
+    assert text.endswith("\n\nafter\n")
+    assert "old" not in text
+    assert text.count(report.START) == text.count(report.END) == 1
+    assert text.count("| hub | 3 | 1 KiB (3,782 B) | 50 | 150 |") == 1
+    assert "Example CPU, 2 cores" in text
+
+
+def test_a_page_without_markers_is_refused(tmp_path: Path) -> None:
+    """A docs file without the markers is left alone, with ``bench.docs_markers_missing``."""
+    docs = tmp_path / "performance.md"
+    docs.write_text("# Perf\n")
+    with pytest.raises(BenchError) as caught:
+        report.update_docs(_document(), docs)
+    assert caught.value.code == "bench.docs_markers_missing"
+    assert docs.read_text() == "# Perf\n"
+
+
+@pytest.mark.parametrize("count", [1, 3, 6])
+def test_the_bench_policy_grants_the_event_to_exactly_k_recipients(
+    tmp_path: Path, count: int
+) -> None:
+    """The generated policy loads through the hub's loader and discloses to K recipients."""
+    policy = write_policy(tmp_path, count, RULES)
+    event = event_of_size(1024)
+    decisions = decide(
+        event, event.author_agency, policy.agreements, policy.rules, datetime.now(UTC)
+    )
+    assert sorted(d.recipient for d in decisions.disclosures()) == list(recipients(count))
+
+
+@pytest.mark.parametrize("size", [1024, 16384])
+def test_events_are_padded_to_about_the_payload_size(size: int) -> None:
+    """An event's JSON lands within 2 % of the nominal size and stays a valid event."""
+    assert abs(event_json_bytes(event_of_size(size)) - size) <= size // 50
