@@ -12,7 +12,7 @@ AMQP_PORT ?= 56729
 PG_PORT ?= 54329
 TLS_PORT ?= 56739
 
-.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi clean
+.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi clean bench-ledger bench-memory
 
 all: test
 
@@ -112,3 +112,14 @@ bench-pipeline: $(STAMP)
 # Good traffic alone against good interleaved with bad, in one process (ratios).
 bench-bad: $(STAMP)
 	$(BIN)/python bench/bad_traffic.py
+
+# Ledger appends per second: group commit against one at a time, SQLite and PostgreSQL.
+bench-ledger: $(STAMP)
+	@set -e; \
+	trap '$(MAKE) --no-print-directory services-down' EXIT; \
+	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
+	HUB_BENCH_POSTGRES_DSN="$$postgres" $(BIN)/python bench/ledger_append.py
+
+# A worker's resident memory over 100,000 events (about 10 minutes).
+bench-memory: $(STAMP)
+	$(BIN)/python bench/memory_soak.py --events 100000

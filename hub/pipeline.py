@@ -35,7 +35,7 @@ from hub.events import event_from_issuance
 from hub.ledger.entries import EntryDraft
 from hub.logs import get_logger
 from hub.policy.base import Disclosure, NotEntitledError
-from hub.policy.decide import decide
+from hub.policy.memo import DecisionMemo
 from hub.refusals import Refusal, refuse
 from schemas.errors import SchemaError
 
@@ -78,6 +78,13 @@ class HubContext:
     shared_broker_user: str | None = None
     clock: Callable[[], datetime] = field(default=_utcnow)
     metrics: HubMetrics = field(default_factory=HubMetrics)
+    #: Built from ``policy`` for each context (``dataclasses.replace`` included),
+    #: so a context with another policy never answers from this one's memory.
+    decisions: DecisionMemo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Start an empty decision memo for this context's policy."""
+        object.__setattr__(self, "decisions", DecisionMemo(self.policy))
 
     def trusts_signature_alone(self, user_id: str | None) -> bool:
         """Whether a message from broker user ``user_id`` rests on its signature alone.
@@ -266,9 +273,7 @@ async def disclose(ctx: HubContext, accepted: Accepted) -> tuple[list[LedgerEntr
         raise Refusal("event.replayed", event.event_id, event.author_agency, event.event_type)
     if not seen:
         try:
-            decisions = decide(
-                event, event.author_agency, ctx.policy.agreements, ctx.policy.rules, ctx.clock()
-            )
+            decisions = ctx.decisions.decide(event, event.author_agency, ctx.clock())
         except NotEntitledError as error:
             raise Refusal(
                 error.code, event.event_id, event.author_agency, event.event_type

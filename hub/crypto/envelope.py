@@ -247,12 +247,19 @@ def verify_issuer_jwt(
 
 
 def _cnf_key(claims: Mapping[str, Any], directory: KeyDirectory, hub: str, at: datetime) -> Any:
+    """The hub's valid signing key that ``cnf`` names, from the directory.
+
+    The ``cnf`` JWK is compared member by member (``x``, with ``kty`` and ``crv``
+    fixed) against the hub's valid keys rather than imported and thumbprinted:
+    the same key is accepted, and the key used to verify a binding is the
+    directory's own, never one built from the message.
+    """
     cnf = claims.get("cnf")
-    key = sdjwt.import_public_jwk(cnf.get("jwk") if isinstance(cnf, dict) else None)
-    hub_kids = {record.kid for record in directory.valid_keys(hub, "sig", at)}
-    if str(key.thumbprint()) not in hub_kids:
-        raise EnvelopeError(ErrorCode.BINDING, "cnf names no valid key of the hub")
-    return key
+    x = sdjwt.public_jwk_x(cnf.get("jwk") if isinstance(cnf, dict) else None)
+    for record in directory.valid_keys(hub, "sig", at):
+        if record.public_x == x:
+            return record.key
+    raise EnvelopeError(ErrorCode.BINDING, "cnf names no valid key of the hub")
 
 
 def open_ingress(

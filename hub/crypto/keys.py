@@ -15,6 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from joserfc.errors import JoseError
@@ -53,10 +54,20 @@ class KeyRecord:
     not_after: datetime
     key: OKPKey = field(repr=False)
 
-    @property
+    @cached_property
     def kid(self) -> str:
-        """The key id: the RFC 7638 thumbprint of the public key."""
+        """The key id: the RFC 7638 thumbprint of the public key.
+
+        Computed once per record: the hub looks keys up by id several times per
+        message, and a thumbprint costs a canonical JSON and a SHA-256 each time.
+        The record is frozen and its key never changes, so the cached id holds.
+        """
         return str(self.key.thumbprint())
+
+    @cached_property
+    def public_x(self) -> str:
+        """The public key's ``x`` member (base64url), computed once like :attr:`kid`."""
+        return str(self.key.as_dict(private=False)["x"])
 
     def valid_at(self, at: datetime) -> bool:
         """Whether the key may be used at ``at``."""

@@ -282,17 +282,33 @@ def public_jwk(key: OKPKey) -> dict[str, Any]:
     return jwk
 
 
+def public_jwk_x(jwk: Any) -> str:
+    """Check that a ``cnf`` JWK has the shape of an Ed25519 public key; return its ``x``.
+
+    ``kty``, ``crv`` and ``x`` are the members RFC 7638 hashes into the key id, so
+    two such JWKs with one ``x`` name the same key.
+
+    Raises:
+        EnvelopeError: ``binding.invalid`` for anything but an Ed25519 public JWK.
+    """
+    if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise EnvelopeError(ErrorCode.BINDING, "cnf key is not an Ed25519 public key")
+    if "d" in jwk:
+        raise EnvelopeError(ErrorCode.BINDING, "cnf key carries private material")
+    x = jwk.get("x")
+    if not isinstance(x, str):
+        raise EnvelopeError(ErrorCode.BINDING, "cnf key is not an Ed25519 public key")
+    return x
+
+
 def import_public_jwk(jwk: Any) -> OKPKey:
     """Import an Ed25519 public JWK from a ``cnf`` claim.
 
     Raises:
         EnvelopeError: ``binding.invalid`` for anything but an Ed25519 public key.
     """
-    if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-        raise EnvelopeError(ErrorCode.BINDING, "cnf key is not an Ed25519 public key")
-    if "d" in jwk:
-        raise EnvelopeError(ErrorCode.BINDING, "cnf key carries private material")
+    x = public_jwk_x(jwk)
     try:
-        return OKPKey.import_key({k: jwk[k] for k in ("kty", "crv", "x")})
+        return OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": x})
     except (KeyError, JoseError, ValueError):
         raise EnvelopeError(ErrorCode.BINDING, "cnf key is not an Ed25519 public key") from None

@@ -325,8 +325,7 @@ def _extend(
                 if not recorded.draft().same_decision(draft):
                     _log.warning("ledger.duplicate_differs", decision_id=str(draft.decision_id))
                 continue
-            row = chain.seal(draft, frontier.size, last)
-            known[draft.decision_id] = chain.parse(row)
+            row, known[draft.decision_id] = chain.seal_entry(draft, frontier.size, last)
             frontier.append(chain.leaf_of(row.body))
             last = row.entry_hash
             rows.append(row)
