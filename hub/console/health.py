@@ -1,7 +1,8 @@
 """Readiness and ledger status: pure checks over keys and policy, thin probes around them.
 
 Readiness fails on what stops the hub from doing its work now: the broker
-unreachable, the ledger unreadable, or a party left without a valid key (sealing
+unreachable, the ledger unreadable or unwritable (the probe takes the write lock
+through the ledger's writer, as an append does), or a party left without a valid key (sealing
 to it, or checking its signatures, fails). What comes due within the horizon, keys
 and agreements, is reported but does not fail readiness: taking the hub out of
 service a month early would stop lawful sharing too. The alert rules in
@@ -109,6 +110,8 @@ async def readiness(ctx: HubContext, at: datetime, horizon: timedelta) -> dict[s
     ledger: str | None = None
     try:
         checkpoint = await probe_checkpoint(ctx, at)
+        async with asyncio.timeout(PROBE_SECONDS):
+            await ctx.ledger.probe_writable()
     except LedgerError as error:
         ledger = error.code.value
     except TimeoutError:

@@ -157,6 +157,23 @@ class Ledger:
         await self._queue.put(_Request(batch, done))
         return await asyncio.shield(done)
 
+    async def probe_writable(self) -> None:
+        """Take and release the write lock through the writer, as an append does.
+
+        The probe queues behind pending appends and opens a write transaction that
+        records nothing, so it proves what an append needs: the writer task alive,
+        the store reachable, the write lock obtainable.
+
+        Raises:
+            LedgerError: ``ledger.closed`` after :meth:`close`; ``ledger.unavailable``.
+        """
+        if self._closed:
+            raise LedgerError(ErrorCode.CLOSED, "the ledger is closed")
+        await self.start()
+        done: asyncio.Future[list[LedgerEntry]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Request((), done))
+        await asyncio.shield(done)
+
     async def _run(self) -> None:
         try:
             await self._serve()

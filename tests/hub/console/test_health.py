@@ -14,8 +14,11 @@ from hub.console.deps import ConsoleDeps
 from hub.console.health import agreements_due, keys_due
 from hub.console.metrics import HubMetrics
 from hub.crypto.keys import KeyDirectory, generate_party_keys
+from hub.ledger.base import ErrorCode, LedgerError
 
 if TYPE_CHECKING:
+    import pytest
+
     from hub.console.tokens import TokenStore
     from hub.pipeline import HubContext
 
@@ -110,6 +113,36 @@ def test_agreements_coming_due(hub_ctx: HubContext) -> None:
     early = min(a.review_date for a in hub_ctx.policy.agreements)
     before = datetime.combine(early, datetime.min.time(), UTC) - timedelta(days=100)
     assert agreements_due(hub_ctx.policy, before, timedelta(days=30)) == []
+
+
+async def test_not_ready_when_the_ledger_cannot_be_written(
+    hub_ctx: HubContext, client: Client, tokens: dict[Role, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger that reads but cannot take the write lock makes readiness 503."""
+
+    class LockedOut:
+        async def __aenter__(self) -> None:
+            raise LedgerError(ErrorCode.UNAVAILABLE, "write: locked")
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setattr(hub_ctx.ledger.store, "write", LockedOut)
+    response = await client.get("/api/ready", headers=bearer(tokens[Role.OPERATOR]))
+    assert response.status == 503
+    assert (await response.json())["checks"]["ledger"] == {
+        "ok": False,
+        "code": "ledger.unavailable",
+    }
+    assert await hub_ctx.ledger.size() == 0
+
+
+async def test_the_writable_probe_records_nothing(hub_ctx: HubContext) -> None:
+    """Probing the ledger's writer twice leaves it as it was, and it verifies."""
+    await hub_ctx.ledger.probe_writable()
+    await hub_ctx.ledger.probe_writable()
+    assert await hub_ctx.ledger.size() == 0
+    assert await hub_ctx.ledger.read() == []
 
 
 async def test_ledger_status_verifies(client: Client, tokens: dict[Role, str]) -> None:
