@@ -1,0 +1,200 @@
+"""Scale scenarios: several `hub run` workers and a three-node RabbitMQ cluster of their own.
+
+These tests stop nodes, so they never touch the shared services' nodes: they start
+their own cluster on ``127.0.0.1:56791``-``56793`` (``deploy/dev/rabbitmq-cluster.sh``,
+management ports 46791-46793, distribution ports 36791-36793) and their own
+PostgreSQL on ``127.0.0.1:54391``, in folders under ``/tmp/hub-scale/``, and stop
+them at the end of the session. They run where the services of `make test` run
+(``HUB_TEST_AMQP_URL`` and ``HUB_TEST_POSTGRES_DSN`` set), skip otherwise, and fail
+under ``HUB_REQUIRE_SERVICES=1``; so `make test` needs nothing more.
+
+The parties and the checks are those of the fault scenarios (``tests/scenarios.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import asyncpg
+import pytest
+from scenarios import PARTIES, Partnership, RabbitNode, load_default_policy
+from services import amqp_url, dev_script, postgres_dsn
+from yarl import URL
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+
+SCALE: Final = Path("/tmp/hub-scale")  # noqa: S108 - the folder these services are given
+CLUSTER_PORT: Final = 56791
+POSTGRES_PORT: Final = 54391
+NODES: Final = (1, 2, 3)
+#: Seconds to start or stop the cluster: three nodes booting on two cores.
+CLUSTER_SECONDS: Final = 300.0
+HERE: Final = Path(__file__).resolve().parent
+#: Every scenario here needs both services and takes a while. The timeout bounds a
+#: hang on a slow machine; it is not a speed target.
+SCENARIO_MARKS: Final = (
+    pytest.mark.slow,
+    pytest.mark.rabbitmq,
+    pytest.mark.postgres,
+    pytest.mark.timeout(600),
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the scale scenarios: every test file of this folder."""
+    for item in items:
+        if item.path.parent == HERE:
+            for mark in SCENARIO_MARKS:
+                item.add_marker(mark)
+
+
+@dataclass
+class QueueReplicas:
+    """One quorum queue as the cluster reports it: its leader and members."""
+
+    name: str
+    leader: str
+    members: frozenset[str]
+    online: frozenset[str]
+
+
+@dataclass
+class RabbitCluster(RabbitNode):
+    """The scenarios' three-node cluster; ``folder`` and ``port`` are node 1's.
+
+    Vhosts and users are cluster-wide, so :meth:`add_vhost` and
+    :meth:`delete_vhost` go through node 1, which the scenarios never stop.
+    """
+
+    cluster: Path = SCALE / "rabbitmq"
+    stopped: set[int] = field(default_factory=set)
+
+    def port_of(self, n: int) -> int:
+        """Node ``n``'s AMQP port."""
+        return self.port + n - 1
+
+    def name_of(self, n: int) -> str:
+        """Node ``n``'s Erlang node name."""
+        return f"hubtest-{self.port_of(n)}@localhost"
+
+    def start(self) -> None:
+        """Start and cluster the three nodes (idempotent)."""
+        urls = dev_script(
+            "rabbitmq-cluster.sh", "start", self.cluster, self.port, timeout=CLUSTER_SECONDS
+        )
+        assert len(urls.splitlines()) == len(NODES), "the cluster script printed no URLs"
+        self.stopped.clear()
+
+    def stop(self) -> None:
+        """Stop every node."""
+        dev_script("rabbitmq-cluster.sh", "stop", self.cluster, timeout=CLUSTER_SECONDS)
+
+    def stop_node(self, n: int) -> None:
+        """Stop node ``n`` alone: its clients' connections are closed."""
+        self.stopped.add(n)
+        dev_script("rabbitmq-cluster.sh", "stop-node", self.cluster, n)
+
+    def start_node(self, n: int) -> None:
+        """Start node ``n`` again; it rejoins the cluster."""
+        dev_script("rabbitmq-cluster.sh", "start-node", self.cluster, n)
+        self.stopped.discard(n)
+
+    def running_members(self) -> dict[int, frozenset[str]]:
+        """For each node, the running cluster members it sees (empty when it is stopped)."""
+        seen: dict[int, frozenset[str]] = {}
+        for line in dev_script("rabbitmq-cluster.sh", "status", self.cluster).splitlines():
+            n, _, _, state, *members = [*line.split(), ""]
+            listed = members[0] if state == "running" else ""
+            seen[int(n)] = frozenset(filter(None, listed.split(",")))
+        return seen
+
+    def quorum_queues(self, vhost: str) -> dict[str, QueueReplicas]:
+        """Every quorum queue of ``vhost``, with its leader and members (asked of node 1)."""
+        out = dev_script(
+            "rabbitmq.sh", "ctl", self.folder, "list_queues", "-p", vhost,
+            "name", "type", "leader", "members", "online", "--formatter", "json",
+        )  # fmt: skip
+        return {
+            row["name"]: QueueReplicas(
+                row["name"], row["leader"], frozenset(row["members"]), frozenset(row["online"])
+            )
+            for row in json.loads(out)
+            if row["type"] == "quorum"
+        }
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[RabbitCluster]:
+    """The scenarios' cluster, started once and stopped at the end."""
+    amqp_url()  # skips, or fails under HUB_REQUIRE_SERVICES=1, as every service test does
+    SCALE.mkdir(exist_ok=True)
+    node = RabbitCluster(SCALE / "rabbitmq" / "node1", CLUSTER_PORT)
+    node.passwords = {party: secrets.token_hex(12) for party in PARTIES}
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def vhost(cluster: RabbitCluster) -> Iterator[str]:
+    """A fresh vhost on the cluster, deleted afterwards (a stopped node started first)."""
+    name = cluster.add_vhost()
+    try:
+        yield name
+    finally:
+        for n in sorted(cluster.stopped):
+            cluster.start_node(n)
+        cluster.delete_vhost(name)
+
+
+@pytest.fixture(scope="session")
+def own_postgres() -> Iterator[str]:
+    """A PostgreSQL of the scenarios' own, for the workers' shared ledger; its DSN."""
+    postgres_dsn()
+    SCALE.mkdir(exist_ok=True)
+    folder = SCALE / "postgres"
+    dsn = dev_script("postgres.sh", "start", folder, POSTGRES_PORT)
+    try:
+        yield dsn
+    finally:
+        dev_script("postgres.sh", "stop", folder)
+
+
+@pytest.fixture
+async def ledger_dsn(own_postgres: str) -> AsyncIterator[str]:
+    """A new database for one scenario's shared ledger, dropped afterwards; its DSN."""
+    name = f"scale_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(own_postgres)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield str(URL(own_postgres).with_path(f"/{name}"))
+    finally:
+        with contextlib.suppress(asyncpg.PostgresError):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def partnership(
+    cluster: RabbitCluster,
+    vhost: str,
+    keyrings: dict[str, PartyKeyring],
+    directory: KeyDirectory,
+    tmp_path: Path,
+) -> AsyncIterator[Partnership]:
+    """The parties of one scenario on a fresh vhost of the cluster; closed afterwards."""
+    policy = load_default_policy()
+    async with AsyncExitStack() as stack:
+        yield Partnership(cluster, vhost, keyrings, directory, policy, tmp_path, stack)

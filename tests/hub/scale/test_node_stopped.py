@@ -1,0 +1,125 @@
+"""One node of the three-node cluster stopped mid-stream: nothing lost, nothing doubled.
+
+The hub's queues are declared through node 3, so node 3 leads every quorum queue;
+the workers and agencies connect to nodes 1 and 2. Stopping node 3 makes the other
+two elect new leaders while events flow. (A client connects to one node and
+reconnects to that node, so the node stopped is one no client is connected to.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from typing import TYPE_CHECKING, Final
+
+from scenarios import (
+    AGENCIES,
+    Inbox,
+    Partnership,
+    assert_each_once,
+    assert_ledger,
+    by_author,
+    drain,
+    kill_workers,
+    publish_all,
+    queue_depth,
+    start_worker,
+    stop_worker,
+    wait_for,
+    write_config,
+)
+
+from hub.ledger.stores import open_store
+
+if TYPE_CHECKING:
+    from .conftest import RabbitCluster
+
+EVENTS: Final = 600
+#: Seconds between two publishes of one agency: the stream lasts longer than a node's stop.
+PAUSE: Final = 0.1
+#: The node stopped: the one the queues are declared through, so their leader.
+STOPPED: Final = 3
+
+
+def assert_replicated(cluster: RabbitCluster, vhost: str, leader: int) -> None:
+    """Every quorum queue of ``vhost`` has a member on each node, all online, led by ``leader``."""
+    everyone = frozenset(cluster.name_of(n) for n in (1, 2, 3))
+    queues = cluster.quorum_queues(vhost)
+    assert queues, "no quorum queue was declared"
+    for queue in queues.values():
+        assert queue.members == everyone, f"{queue.name} has members {sorted(queue.members)}"
+        assert queue.online == everyone, f"{queue.name} has online {sorted(queue.online)}"
+        assert queue.leader == cluster.name_of(leader), f"{queue.name} is led by {queue.leader}"
+
+
+async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
+    partnership: Partnership, cluster: RabbitCluster, ledger_dsn: str
+) -> None:
+    """Node 3, leader of every queue, stops a sixth of the way in; every event arrives once."""
+    p = partnership
+    events = p.events(EVENTS)
+    recipients = p.recipients(events)
+    await p.apply_topology(cluster.port_of(STOPPED))
+    assert_replicated(cluster, p.vhost, leader=STOPPED)
+    config = write_config(p, ledger_dsn)
+    workers: list[asyncio.subprocess.Process] = []
+    try:
+        for n in (1, 2):
+            log = p.folder / f"worker{n}.log"
+            workers.append(await start_worker(config, p.url("hub", cluster.port_of(n)), log))
+        clients = {
+            party: await p.client(party, cluster.port_of(1 + i % 2))
+            for i, party in enumerate(AGENCIES)
+        }
+        inboxes = {
+            party: Inbox(party, {e for e, parties in recipients.items() if party in parties})
+            for party in AGENCIES
+        }
+        sent: Counter[str] = Counter()
+        draining = [asyncio.create_task(drain(clients[a], inboxes[a])) for a in AGENCIES]
+        publishing = [
+            asyncio.create_task(publish_all(clients[author], mine, sent, pause=PAUSE))
+            for author, mine in by_author(events).items()
+        ]
+
+        async def a_sixth_published() -> bool:
+            return sum(sent.values()) >= EVENTS // 6
+
+        await wait_for("a sixth of the events published", a_sixth_published, 120)
+        await asyncio.to_thread(cluster.stop_node, STOPPED)
+        stopped_at = sum(sent.values())
+        await asyncio.gather(*publishing)
+        await asyncio.gather(*draining)
+        # The two nodes left carry every queue: new leaders, the stopped member offline.
+        survivors = frozenset(cluster.name_of(n) for n in (1, 2))
+        for queue in cluster.quorum_queues(p.vhost).values():
+            assert queue.leader in survivors, f"{queue.name} has no leader left"
+            assert queue.online == survivors, f"{queue.name} has online {sorted(queue.online)}"
+        for worker in workers:
+            assert await stop_worker(worker, signal.SIGTERM) == 0
+    finally:
+        await kill_workers(workers)
+
+    assert stopped_at < EVENTS, "the node was not stopped mid-stream"
+    assert sum(sent.values()) == EVENTS
+    for inbox in inboxes.values():
+        assert_each_once(inbox)
+    store = await open_store(ledger_dsn, read_only=True)
+    try:
+        await assert_ledger(store, p.directory, recipients)
+    finally:
+        await store.close()
+    assert await queue_depth(p.url("hub"), p.names.quarantine) == 0
+    assert await queue_depth(p.url("hub"), p.names.ingress_queue) == 0
+
+    # Back again, node 3 rejoins and its replicas catch up.
+    await asyncio.to_thread(cluster.start_node, STOPPED)
+    everyone = frozenset(cluster.name_of(n) for n in (1, 2, 3))
+    assert cluster.running_members()[1] == everyone
+
+    async def replicas_back() -> bool:
+        queues = (await asyncio.to_thread(cluster.quorum_queues, p.vhost)).values()
+        return all(queue.online == everyone for queue in queues)
+
+    await wait_for("node 3's replicas online again", replicas_back, 60)
