@@ -20,7 +20,7 @@ then by its event id; :attr:`AgencyClient.duplicates` counts such recognitions.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Final, Self
 
 import aiosqlite
 
@@ -45,6 +45,12 @@ if TYPE_CHECKING:
     from schemas.base import CaseEvent
 
 log = get_logger("adapters.client")
+
+#: The state file's settings. WAL with ``synchronous=FULL``: a committed outbox row or
+#: seen record survives a crash or a power cut, as with the rollback journal, but a
+#: commit costs one WAL append and fsync instead of creating, syncing and deleting a
+#: journal file (about a fifth of the CPU and wall time per commit).
+STATE_PRAGMAS: Final = ("journal_mode = WAL", "synchronous = FULL", "busy_timeout = 10000")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (event_id TEXT PRIMARY KEY, body BLOB NOT NULL);
@@ -98,6 +104,8 @@ class AgencyClient:
     async def start(self) -> Self:
         """Open the state file and the broker, then publish anything left in the outbox."""
         self._db = await aiosqlite.connect(self._state_path)
+        for pragma in STATE_PRAGMAS:
+            await self._db.execute(f"PRAGMA {pragma}")
         await self._db.executescript(_SCHEMA)
         await self._db.commit()
         await self._broker.connect()

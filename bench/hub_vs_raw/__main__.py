@@ -66,6 +66,14 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part.strip())
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(set(names) - {"raw", "hub"})
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"relays are raw and hub, not {','.join(unknown)}")
+    return names
+
+
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -81,6 +89,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=32, help="events in flight at once")
     parser.add_argument("--prefetch", type=int, default=32, help="relay and receiver prefetch")
     parser.add_argument("--no-faststream", action="store_true", help="skip the FastStream run")
+    parser.add_argument(
+        "--relays",
+        type=_names,
+        default=("raw", "hub"),
+        help="throughput runs of these relays only, e.g. hub (for profiling one scenario)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--docs", type=Path, help="render the table into this Markdown file")
     parser.add_argument("--render-only", action="store_true", help="render --out into --docs")
@@ -96,8 +110,7 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
     runs: list[RunSpec] = []
     for size in args.sizes:
         for k in args.recipients:
-            runs.append(RunSpec("raw", "raw", k, size, events, warmup))
-            runs.append(RunSpec("hub", "hub", k, size, events, warmup))
+            runs.extend(RunSpec(r, r, k, size, events, warmup) for r in args.relays)
             if not args.no_faststream and k == 3 and size in plan.faststream_sizes:  # noqa: PLR2004
                 runs.append(RunSpec("faststream", "faststream", k, size, events, warmup))
     rate = plan.rate if args.rate is None else args.rate

@@ -176,3 +176,12 @@ async def test_an_agency_publishes_only_its_own_events(world: World) -> None:
     """Publishing an event authored by another agency is refused before anything is sent."""
     with pytest.raises(ValueError, match="own events"):
         await world.clients["police"].publish(_fresh("VictimSafetyPlanUpdated"))
+
+
+async def test_state_file_commits_durably_through_a_write_ahead_log(world: World) -> None:
+    """The outbox and seen records commit to a WAL with a full fsync on every commit."""
+    for client in world.clients.values():
+        async with client.db.execute("PRAGMA journal_mode") as rows:
+            assert await rows.fetchone() == ("wal",)
+        async with client.db.execute("PRAGMA synchronous") as rows:
+            assert await rows.fetchone() == (2,)  # FULL: durable at each commit
