@@ -30,7 +30,7 @@ import contextlib
 import random
 import signal
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from hub.broker.amqp import AmqpBroker
@@ -44,10 +44,13 @@ from hub.ledger.pseudonyms import Pseudonymizer, load_ledger_key
 from hub.ledger.service import LedgerConfig, open_ledger
 from hub.logs import get_logger
 from hub.pipeline import HubContext, process
+from hub.policy.base import PolicyError
 from hub.policy.load import load_policy
 from hub.refusals import Refusal, refuse
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hub.broker.base import Broker, IncomingMessage
     from hub.console.serve import ConsoleOptions
     from hub.settings import HubSettings
@@ -92,15 +95,18 @@ class WorkerLimits:
         return base * random.uniform(0.8, 1.0)  # noqa: S311 - timing jitter, not a secret
 
 
-def make_broker(url: str, management_url: str | None = None) -> Broker:
+def make_broker(
+    url: str, management_url: str | None = None, failover: tuple[str, ...] = ()
+) -> Broker:
     """A broker for ``url``: ``memory://`` (single process only) or ``amqp(s)://``.
 
     ``management_url`` is RabbitMQ's management API, where the console reads queue
-    depths and consumers; the memory broker counts its own.
+    depths and consumers; the memory broker counts its own. ``failover`` lists the
+    cluster's other nodes (``host:port``), tried in turn.
     """
     if url.startswith("memory://"):
         return MemoryBroker()
-    return AmqpBroker(url, management_url=management_url)
+    return AmqpBroker(url, management_url=management_url, failover=failover)
 
 
 async def build_context(settings: HubSettings, stack: AsyncExitStack) -> HubContext:
@@ -118,7 +124,11 @@ async def build_context(settings: HubSettings, stack: AsyncExitStack) -> HubCont
     stack.push_async_callback(ledger.close)
     broker_url = settings.broker_url.get_secret_value()
     management = settings.broker_management_url
-    broker = make_broker(broker_url, management.get_secret_value() if management else None)
+    broker = make_broker(
+        broker_url,
+        management.get_secret_value() if management else None,
+        settings.broker_failover,
+    )
     await broker.connect()
     stack.push_async_callback(broker.close)
     names = TopologyNames()
@@ -225,12 +235,64 @@ async def _refuse_unprocessable(ctx: HubContext, message: IncomingMessage) -> No
         await _give_back(message)
 
 
-async def serve(ctx: HubContext, limits: WorkerLimits, stop: asyncio.Event) -> None:
+@dataclass
+class Reloader:
+    """Policy and keys loaded anew when asked (``hub run`` asks on SIGHUP).
+
+    Revoking an agency or rotating keys edits the agreements, the parties or the key
+    folder; a reload makes the edit count from the next message on, without a
+    restart. Messages already in flight finish under the context they began with.
+    A reload that fails (an agreement that does not validate, a key file that does
+    not parse) is logged and the worker carries on with what it had.
+
+    Attributes:
+        load: builds the new context from the current one.
+        requested: set to ask for a reload before the next message.
+    """
+
+    load: Callable[[HubContext], HubContext]
+    requested: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def refresh(self, ctx: HubContext) -> HubContext:
+        """The context for the next message: reloaded if asked, else ``ctx``."""
+        if not self.requested.is_set():
+            return ctx
+        self.requested.clear()
+        try:
+            fresh = self.load(ctx)
+        except PolicyError as error:
+            log.error("worker.reload_failed", code=error.code)  # noqa: TRY400 - no traceback
+            return ctx
+        except (OSError, ValueError) as error:  # KeyFileError is a ValueError
+            reason = type(error).__name__
+            log.error("worker.reload_failed", code="keys.unreadable", reason=reason)  # noqa: TRY400
+            return ctx
+        log.info("worker.reloaded", policy_hash=fresh.policy.hash[:16])
+        return fresh
+
+
+def reload_from(settings: HubSettings) -> Callable[[HubContext], HubContext]:
+    """What a reload does: agreements, parties, rules and public keys from ``settings``."""
+
+    def load(ctx: HubContext) -> HubContext:
+        policy = load_policy(settings.agreements_dir, settings.parties_file, settings.rules_file)
+        return replace(ctx, policy=policy, directory=KeyDirectory.load(settings.keys_dir))
+
+    return load
+
+
+async def serve(
+    ctx: HubContext,
+    limits: WorkerLimits,
+    stop: asyncio.Event,
+    reloader: Reloader | None = None,
+) -> None:
     """Consume ingress until ``stop`` is set, with up to ``prefetch`` messages in flight.
 
     Once stopping, the worker takes no new message and gives those in flight
     ``limits.shutdown_grace`` seconds to finish, then cancels the rest: a call stuck
     on a connection that is going away must not keep the process from stopping.
+    With a ``reloader``, each message is handled under the context it gives.
     """
     slots = asyncio.Semaphore(limits.prefetch)
     in_flight: set[asyncio.Task[None]] = set()
@@ -247,6 +309,8 @@ async def serve(ctx: HubContext, limits: WorkerLimits, stop: asyncio.Event) -> N
                     arrival.cancel()
                     slots.release()
                     break
+                if reloader is not None:
+                    ctx = reloader.refresh(ctx)
                 task = asyncio.create_task(handle(ctx, arrival.result(), limits, stop))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
@@ -269,11 +333,16 @@ async def _finish(tasks: set[asyncio.Task[None]], grace: float) -> None:
 
 
 async def run(settings: HubSettings, console: ConsoleOptions | None = None) -> int:
-    """Run a worker until SIGINT or SIGTERM, serving ``console`` too if given."""
+    """Run a worker until SIGINT or SIGTERM, serving ``console`` too if given.
+
+    SIGHUP reloads the agreements, parties, rules and public keys (:class:`Reloader`).
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    reloader = Reloader(reload_from(settings))
+    loop.add_signal_handler(signal.SIGHUP, reloader.requested.set)
     async with AsyncExitStack() as stack:
         ctx = await build_context(settings, stack)
         if console is not None:
@@ -281,6 +350,7 @@ async def run(settings: HubSettings, console: ConsoleOptions | None = None) -> i
 
             await start_console(stack, ctx, console)
         log.info("worker.started", party=ctx.keyring.party, policy_hash=ctx.policy.hash[:16])
-        await serve(ctx, WorkerLimits(settings.prefetch, settings.delivery_limit), stop)
+        limits = WorkerLimits(settings.prefetch, settings.delivery_limit)
+        await serve(ctx, limits, stop, reloader)
     log.info("worker.stopped")
     return 0

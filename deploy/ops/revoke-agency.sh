@@ -108,7 +108,7 @@ print_policy_steps() {
     cat >&2 <<EOF
 
 Done now: ${PARTY} is cut off at the broker.
-Still to do, then restart the workers (the hub keeps its old policy and keys until then):
+Still to do, then reload the workers (the hub keeps its old policy and keys until then):
   - Agreements naming ${PARTY}: ${files:-none}
     Either set  status = "suspended"  (stops every share under that agreement), or
     publish a new version (version + 1) without ${PARTY}'s parties, clauses and
@@ -116,7 +116,10 @@ Still to do, then restart the workers (the hub keeps its old policy and keys unt
   - Remove ${PARTY} from deploy/parties.toml once no agreement names it, then
     ${HUB} broker definitions --write (and remove its adapter from docker-compose.yml).
   - Console tokens held by ${PARTY}'s staff: hub tokens revoke --file TOKENS --name NAME
-  - Then: deploy/ops/rolling-upgrade.sh --restart-only
+  - Then send SIGHUP to each worker (kill -HUP PID, or docker compose kill -s HUP
+    hub-worker-1 hub-worker-2): each reloads policy and keys from its next message
+    and logs worker.reloaded. A rolling restart does the same:
+    deploy/ops/rolling-upgrade.sh --restart-only
   - Messages already in agency.${PARTY}.inbox stay there, unreadable by ${PARTY}; decide
     with the IG officer whether to purge them (rabbitmqctl purge_queue -p hub agency.${PARTY}.inbox).
 EOF

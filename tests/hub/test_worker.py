@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from services import amqp_url, drop_schema, postgres_dsn
+from structlog.testing import capture_logs
 
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import OutgoingMessage
@@ -22,8 +24,9 @@ from hub.ledger.pseudonyms import Pseudonymizer
 from hub.ledger.service import open_ledger
 from hub.ledger.verify import verify_store
 from hub.pipeline import HubContext
+from hub.policy.base import PolicyError
 from hub.policy.load import load_policy
-from hub.worker import WorkerLimits, serve
+from hub.worker import Reloader, WorkerLimits, serve
 from schemas.base import new_event_id
 from schemas.samples import sample_event
 
@@ -189,3 +192,45 @@ async def test_a_stuck_message_cannot_keep_the_worker_from_stopping(
             again = await next_delivery(ingress)  # never acked: it comes back
             assert again.message_id == message_id
             await again.ack()
+
+
+async def test_a_reload_applies_from_the_next_message(
+    world: tuple[HubContext, Broker], keyrings: dict[str, PartyKeyring]
+) -> None:
+    """After a reload that drops every agreement, the next referral is refused, not disclosed."""
+    ctx, publisher = world
+    reloader = Reloader(lambda old: replace(old, policy=replace(old.policy, agreements=())))
+    stop = asyncio.Event()
+    worker = asyncio.create_task(serve(ctx, LIMITS, stop, reloader))
+    try:
+        first = await _publish(publisher, ctx, keyrings, "ReferralReceived")
+        [body] = await _collect(publisher, ctx.names.inbox("probation"), 1)
+        opened = open_delivery(body.decode(), keyrings["probation"], ctx.directory)
+        assert opened.claims.event_id == first
+        reloader.requested.set()
+        second = await _publish(publisher, ctx, keyrings, "ReferralReceived")
+        [quarantined] = await _collect(publisher, ctx.names.quarantine, 1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 10)
+    assert quarantined.startswith(b"eyJ")
+    refusals = [e for e in await ctx.ledger.read() if e.kind == "refusal"]
+    assert [(e.event_id, e.reason_code) for e in refusals] == [(second, "sender.not_entitled")]
+
+
+def test_a_failed_reload_keeps_the_old_policy(
+    world: tuple[HubContext, Broker],
+) -> None:
+    """A reload whose agreements do not load is logged; the worker keeps what it had."""
+    ctx, _ = world
+
+    def broken(_: HubContext) -> HubContext:
+        raise PolicyError("policy.invalid", "agreements/x.toml", "does not validate")
+
+    reloader = Reloader(broken)
+    assert reloader.refresh(ctx) is ctx  # nothing asked: nothing loaded
+    reloader.requested.set()
+    with capture_logs() as logs:
+        assert reloader.refresh(ctx) is ctx
+    assert [(e["event"], e["code"]) for e in logs] == [("worker.reload_failed", "policy.invalid")]
+    assert not reloader.requested.is_set()
