@@ -29,6 +29,10 @@ class SettingsError(Exception):
         self.problem = problem
 
 
+#: ``host:port`` of a broker node.
+HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$")]
+
+
 class HubSettings(BaseSettings):
     """Everything one hub worker needs to run."""
 
@@ -43,6 +47,11 @@ class HubSettings(BaseSettings):
     #: RabbitMQ's management API (``http://user:password@127.0.0.1:15672``), read by
     #: the console's queue view; None without one (``memory://`` needs none).
     broker_management_url: SecretStr | None = None
+    #: The cluster's other nodes (``host:port``), tried in turn when the node of
+    #: ``broker_url`` is unreachable or stops; same user, vhost and TLS options.
+    broker_failover: tuple[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$")], ...
+    ] = ()
     agreements_dir: Path = DEPLOY / "agreements"
     parties_file: Path = DEPLOY / "parties.toml"
     rules_file: Path = DEPLOY / "rules.toml"

@@ -52,7 +52,7 @@ from schemas.samples import all_samples
 
 if TYPE_CHECKING:
     import signal
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
     from adapters.base import ReceivedEvent
     from hub.crypto.keys import KeyDirectory, PartyKeyring
@@ -419,13 +419,16 @@ def write_config(
     return path
 
 
-async def start_worker(config: Path, broker_url: str, log: Path) -> asyncio.subprocess.Process:
-    """Start `hub run --config` with its output in ``log``."""
+async def start_worker(
+    config: Path, broker_url: str, log: Path, failover: Sequence[str] = ()
+) -> asyncio.subprocess.Process:
+    """Start `hub run --config` with its output in ``log``; ``failover`` names other nodes."""
+    extra = {"HUB_BROKER_FAILOVER": json.dumps(list(failover))} if failover else {}
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(
             HUB, "run", "--config", str(config),
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-            env=environment(HUB_BROKER_URL=broker_url),
+            env=environment(HUB_BROKER_URL=broker_url, **extra),
         )  # fmt: skip
 
 

@@ -17,6 +17,11 @@ being recognised by its event or decision id (P5). Deliveries that were unsettle
 when the link dropped come back redelivered; settling the stale copy raises
 ``broker.stale_delivery``.
 
+With ``failover`` endpoints (the other nodes of a cluster), each connection attempt,
+the first and every reconnect, goes to the next endpoint in turn, so a client whose
+node stops carries on through another node of the cluster. The user, password,
+vhost and options stay those of ``url``.
+
 Every publish carries the AMQP ``timestamp`` property, so that queue views can
 tell the age of a waiting message. Queue numbers come from the management HTTP
 API (:mod:`hub.broker.management`) when a ``management_url`` is given; a browse
@@ -55,6 +60,56 @@ if TYPE_CHECKING:
 
     from hub.broker.base import OutgoingMessage, QueueStats
     from hub.broker.topology import Topology
+
+
+class FailoverConnection(aio_pika.RobustConnection):
+    """A robust connection that tries the nodes of a cluster in turn.
+
+    aio-pika's connection reads its ``url`` once per connection attempt (its
+    reconnect loop calls ``Connection.connect``, which dials ``self.url``). Here
+    each read of ``url`` after the first gives the next endpoint, so an attempt
+    that fails, or a link that drops, moves on to another node.
+    """
+
+    endpoints: tuple[URL, ...] = ()
+    _turn: int = 0
+    _current: URL | None = None
+
+    def _next_url(self) -> URL:
+        """The endpoint for the next connection attempt (the first, then each in turn)."""
+        endpoint = self.endpoints[self._turn % len(self.endpoints)]
+        self._turn += 1
+        self._current = endpoint
+        return endpoint
+
+    def _set_url(self, value: URL) -> None:
+        # Connection.__init__ sets the url it was given; rotation starts from it.
+        others = tuple(e for e in self.endpoints if e != value)
+        self.endpoints = (value, *others)
+
+    url = property(_next_url, _set_url)
+
+    def __str__(self) -> str:
+        """The endpoint last dialled, without its password; reading it does not rotate."""
+        current = self._current or self.endpoints[0]
+        return str(current.with_password("******") if current.password else current)
+
+
+def endpoints(url: str, failover: Sequence[str]) -> tuple[URL, ...]:
+    """``url`` first, then the same URL on each ``host:port`` of ``failover`` (pure).
+
+    Raises:
+        BrokerError: ``broker.url_invalid`` for a failover entry that is not host:port.
+    """
+    first = URL(url)
+    found = [first]
+    for entry in failover:
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:  # noqa: PLR2004
+            raise BrokerError(BrokerErrorCode.URL_INVALID, "failover entries are host:port")
+        found.append(first.with_host(host).with_port(int(port)))
+    return tuple(found)
+
 
 #: Seconds a publish may take, confirm included, before it raises ``broker.unconfirmed``.
 DEFAULT_CONFIRM_TIMEOUT: Final = 10.0
@@ -97,6 +152,7 @@ class AmqpBroker:
         reconnect_interval: float = 1.0,
         name: str = "case-event-hub",
         management_url: str | None = None,
+        failover: Sequence[str] = (),
     ) -> None:
         """Prepare a connection to ``url``; :meth:`connect` opens it.
 
@@ -108,8 +164,13 @@ class AmqpBroker:
             name: the connection name RabbitMQ shows its operators.
             management_url: ``http://user:password@host:port`` of the node's
                 management API, for :meth:`queue_stats`; never logged.
+            failover: ``host:port`` of the cluster's other nodes, tried in turn.
+
+        Raises:
+            BrokerError: ``broker.url_invalid`` for a malformed failover entry.
         """
         self._url = url
+        self._endpoints = endpoints(url, failover)
         parsed = URL(url)
         self.user = parsed.user or "guest"
         vhost = parsed.path[1:] or "/"
@@ -136,14 +197,32 @@ class AmqpBroker:
         if self._connection is not None and not self._connection.is_closed:
             return
         try:
-            self._connection = await aio_pika.connect_robust(
-                self._url,
-                timeout=self.connect_timeout,
-                reconnect_interval=self._reconnect_interval,
-                client_properties={"connection_name": self._name},
-            )
+            self._connection = await self._connect_any()
         except _FAILURES as error:
             raise _error(error, "connect") from error
+
+    async def _connect_any(self) -> AbstractRobustConnection:
+        """Connect to the first endpoint that answers; the connection then rotates."""
+        failure: BaseException | None = None
+        for turn in range(len(self._endpoints)):
+            try:
+                connection = await aio_pika.connect_robust(
+                    self._endpoints[turn],
+                    timeout=self.connect_timeout,
+                    reconnect_interval=self._reconnect_interval,
+                    client_properties={"connection_name": self._name},
+                    connection_class=FailoverConnection,
+                )
+            except _FAILURES as error:
+                failure = error
+                continue
+            if isinstance(connection, FailoverConnection):
+                rest = self._endpoints[turn + 1 :] + self._endpoints[:turn]
+                connection.endpoints = (self._endpoints[turn], *rest)
+                connection._turn = 1  # noqa: SLF001 - the next attempt goes to the next node
+            return connection
+        assert failure is not None  # noqa: S101 - the loop ran at least once
+        raise failure
 
     async def close(self) -> None:
         """Close every consumer (their unsettled deliveries come back) and the connection."""

@@ -34,6 +34,7 @@ class BrokerErrorCode(enum.StrEnum):
     """Stable reasons a broker operation fails."""
 
     UNAVAILABLE = "broker.unavailable"
+    URL_INVALID = "broker.url_invalid"
     UNROUTABLE = "broker.unroutable"
     NACKED = "broker.nacked"
     UNCONFIRMED = "broker.unconfirmed"

@@ -1,9 +1,10 @@
 """One node of the three-node cluster stopped mid-stream: nothing lost, nothing doubled.
 
-The hub's queues are declared through node 3, so node 3 leads every quorum queue;
-the workers and agencies connect to nodes 1 and 2. Stopping node 3 makes the other
-two elect new leaders while events flow. (A client connects to one node and
-reconnects to that node, so the node stopped is one no client is connected to.)
+The hub's queues are declared through node 3, so node 3 leads every quorum queue.
+One worker connects to node 1, the other to node 3 with nodes 1 and 2 as its
+failover (``broker_failover``); the agencies connect to nodes 1 and 2. Stopping
+node 3 makes the other two elect new leaders while events flow, and the worker on
+node 3 carries on through another node.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from scenarios import (
     by_author,
     drain,
     kill_workers,
+    logged_events,
     publish_all,
     queue_depth,
     start_worker,
@@ -65,9 +67,11 @@ async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
     config = write_config(p, ledger_dsn)
     workers: list[asyncio.subprocess.Process] = []
     try:
-        for n in (1, 2):
+        others = [f"127.0.0.1:{cluster.port_of(n)}" for n in (1, 2)]
+        for n, failover in ((1, []), (STOPPED, others)):
             log = p.folder / f"worker{n}.log"
-            workers.append(await start_worker(config, p.url("hub", cluster.port_of(n)), log))
+            url = p.url("hub", cluster.port_of(n))
+            workers.append(await start_worker(config, url, log, failover))
         clients = {
             party: await p.client(party, cluster.port_of(1 + i % 2))
             for i, party in enumerate(AGENCIES)
@@ -87,6 +91,8 @@ async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
             return sum(sent.values()) >= EVENTS // 6
 
         await wait_for("a sixth of the events published", a_sixth_published, 120)
+        failing_over = p.folder / f"worker{STOPPED}.log"
+        before_stop = len(logged_events(failing_over, "event.disclosed"))
         await asyncio.to_thread(cluster.stop_node, STOPPED)
         stopped_at = sum(sent.values())
         await asyncio.gather(*publishing)
@@ -102,6 +108,8 @@ async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
         await kill_workers(workers)
 
     assert stopped_at < EVENTS, "the node was not stopped mid-stream"
+    # The worker whose node stopped carried on through another node of the cluster.
+    assert len(logged_events(failing_over, "event.disclosed")) > before_stop
     assert sum(sent.values()) == EVENTS
     for inbox in inboxes.values():
         assert_each_once(inbox)
@@ -113,13 +121,17 @@ async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
     assert await queue_depth(p.url("hub"), p.names.quarantine) == 0
     assert await queue_depth(p.url("hub"), p.names.ingress_queue) == 0
 
-    # Back again, node 3 rejoins and its replicas catch up.
+    await assert_rejoins(cluster, p.vhost)
+
+
+async def assert_rejoins(cluster: RabbitCluster, vhost: str) -> None:
+    """Back again, the stopped node rejoins and its replicas catch up."""
     await asyncio.to_thread(cluster.start_node, STOPPED)
     everyone = frozenset(cluster.name_of(n) for n in (1, 2, 3))
     assert cluster.running_members()[1] == everyone
 
     async def replicas_back() -> bool:
-        queues = (await asyncio.to_thread(cluster.quorum_queues, p.vhost)).values()
+        queues = (await asyncio.to_thread(cluster.quorum_queues, vhost)).values()
         return all(queue.online == everyone for queue in queues)
 
     await wait_for("node 3's replicas online again", replicas_back, 60)
