@@ -49,28 +49,6 @@ done
 [[ ${SCHEMA} =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die usage "--schema is a lower-case identifier"
 require_tools
 
-ledger_url() {
-    if [[ -n ${URL_FILE} ]]; then
-        read_secret_file "${URL_FILE}"
-    elif [[ -n ${HUB_LEDGER_URL:-} ]]; then
-        printf '%s\n' "${HUB_LEDGER_URL}"
-    else
-        die usage "set HUB_LEDGER_URL or pass --ledger-url-file"
-    fi
-}
-
-# pg TOOL ARGS...: a PostgreSQL client from PG_BIN (or PATH), bounded in time.
-pg() {
-    local tool=$1
-    shift
-    if [[ -x ${PG_BIN}/${tool} ]]; then
-        timeout "${SECONDS_LIMIT}" "${PG_BIN}/${tool}" "$@"
-    else
-        command -v "${tool}" >/dev/null || die tool.missing "no ${tool}; set PG_BIN"
-        timeout "${SECONDS_LIMIT}" "${tool}" "$@"
-    fi
-}
-
 # Fail unless pg_dump is at least the server's major version (it refuses otherwise,
 # less clearly).
 check_pg_version() {

@@ -119,3 +119,27 @@ read_secret_file() {
     [[ ${mode} =~ ^[0-7]?[0-7]00$ ]] || die secret.unsafe "${file} must have mode 0600 or 0400"
     head -n 1 "${file}"
 }
+
+# ledger_url: the ledger URL from --ledger-url-file (URL_FILE) or $HUB_LEDGER_URL,
+# never from a command line.
+ledger_url() {
+    if [[ -n ${URL_FILE:-} ]]; then
+        read_secret_file "${URL_FILE}"
+    elif [[ -n ${HUB_LEDGER_URL:-} ]]; then
+        printf '%s\n' "${HUB_LEDGER_URL}"
+    else
+        die usage "set HUB_LEDGER_URL or pass --ledger-url-file"
+    fi
+}
+
+# pg TOOL ARGS...: a PostgreSQL client from PG_BIN (or PATH), bounded by SECONDS_LIMIT.
+pg() {
+    local tool=$1
+    shift
+    if [[ -x ${PG_BIN:-}/${tool} ]]; then
+        timeout "${SECONDS_LIMIT}" "${PG_BIN}/${tool}" "$@"
+    else
+        command -v "${tool}" >/dev/null || die tool.missing "no ${tool}; set PG_BIN"
+        timeout "${SECONDS_LIMIT}" "${tool}" "$@"
+    fi
+}

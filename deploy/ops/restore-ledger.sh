@@ -42,27 +42,6 @@ require_tools
 
 manifest() { sed -n "s/^$1=//p" "${BACKUP}/MANIFEST" | head -n 1; }
 
-ledger_url() {
-    if [[ -n ${URL_FILE} ]]; then
-        read_secret_file "${URL_FILE}"
-    elif [[ -n ${HUB_LEDGER_URL:-} ]]; then
-        printf '%s\n' "${HUB_LEDGER_URL}"
-    else
-        die usage "set HUB_LEDGER_URL or pass --ledger-url-file"
-    fi
-}
-
-pg() {
-    local tool=$1
-    shift
-    if [[ -x ${PG_BIN}/${tool} ]]; then
-        timeout "${SECONDS_LIMIT}" "${PG_BIN}/${tool}" "$@"
-    else
-        command -v "${tool}" >/dev/null || die tool.missing "no ${tool}; set PG_BIN"
-        timeout "${SECONDS_LIMIT}" "${tool}" "$@"
-    fi
-}
-
 check_checksum() {
     local file=$1 expected
     expected=$(manifest sha256)

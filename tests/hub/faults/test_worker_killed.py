@@ -4,42 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
-import sys
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
+from scenarios import (
+    AGENCIES,
+    Inbox,
+    assert_each_once,
+    assert_ledger,
+    by_author,
+    drain,
+    logged_events,
+    publish_all,
+    start_worker,
+    stop_worker,
+    wait_for,
+    write_config,
+)
 from services import postgres_dsn
 from structlog.testing import capture_logs
 from yarl import URL
 
 from hub.ledger.stores import open_store
 
-from .conftest import (
-    AGENCIES,
-    DELIVERY_LIMIT,
-    DEPLOY,
-    Inbox,
-    Partnership,
-    assert_each_once,
-    assert_ledger,
-    by_author,
-    drain,
-    environment,
-    publish_all,
-    wait_for,
-)
-
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from scenarios import Partnership
+
 EVENTS = 2000
 PREFETCH = 32
-HUB = Path(sys.executable).parent / "hub"
 
 
 @contextlib.asynccontextmanager
@@ -56,56 +53,6 @@ async def fresh_database() -> AsyncIterator[str]:
         await admin.close()
 
 
-def write_config(partnership: Partnership, ledger_url: str) -> Path:
-    """A settings file shaped as deploy/hub.example.toml; the broker URL goes in the environment."""
-    keys = partnership.keys_folder()
-    settings = {
-        "party": "hub",
-        "keys_dir": keys,
-        "private_keys": keys / "hub.private.jwks.json",
-        "ledger_key_file": keys / "ledger.key",
-        "ledger_url": ledger_url,
-        "agreements_dir": DEPLOY / "agreements",
-        "parties_file": DEPLOY / "parties.toml",
-        "rules_file": DEPLOY / "rules.toml",
-        "prefetch": PREFETCH,
-        "delivery_limit": DELIVERY_LIMIT,
-        "max_envelope_bytes": 262144,
-        "checkpoint_every_entries": 1000,
-        "checkpoint_every_seconds": 60,
-        "log_format": "json",
-        "log_level": "INFO",
-    }
-    lines = [
-        f"{key} = {json.dumps(str(value) if isinstance(value, Path) else value)}"
-        for key, value in settings.items()
-    ]
-    path = partnership.folder / "hub.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-async def start_worker(config: Path, broker_url: str, log: Path) -> asyncio.subprocess.Process:
-    """Start `hub run --config` with its output in ``log``."""
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            HUB, "run", "--config", str(config),
-            stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-            env=environment(HUB_BROKER_URL=broker_url),
-        )  # fmt: skip
-
-
-async def stop_worker(worker: asyncio.subprocess.Process, how: signal.Signals) -> int:
-    """Send ``how`` and wait (bounded) for the worker to end; return its exit status."""
-    worker.send_signal(how)
-    try:
-        return await asyncio.wait_for(worker.wait(), 60)
-    except TimeoutError:
-        worker.kill()
-        await worker.wait()
-        raise AssertionError(f"the worker did not end within 60 s of {how.name}") from None
-
-
 async def ledger_size(dsn: str) -> int:
     """Entries committed in the worker's ledger so far (0 before it made its tables)."""
     connection = await asyncpg.connect(dsn)
@@ -115,17 +62,6 @@ async def ledger_size(dsn: str) -> int:
         return 0
     finally:
         await connection.close()
-
-
-def logged_events(log: Path, event: str) -> list[uuid.UUID]:
-    """The event ids of every ``event`` line a worker logged (JSON lines)."""
-    found = []
-    for line in log.read_text().splitlines():
-        with contextlib.suppress(ValueError):
-            record = json.loads(line)
-            if record.get("event") == event:
-                found.append(uuid.UUID(record["event_id"]))
-    return found
 
 
 async def test_worker_killed_midway_loses_nothing_and_records_nothing_twice(
@@ -138,7 +74,7 @@ async def test_worker_killed_midway_loses_nothing_and_records_nothing_twice(
     entries = sum(max(1, len(parties)) for parties in recipients.values())
     workers: list[asyncio.subprocess.Process] = []
     async with fresh_database() as dsn:
-        config = write_config(p, dsn)
+        config = write_config(p, dsn, PREFETCH)
         await p.apply_topology()
         clients = {party: await p.client(party) for party in AGENCIES}
         inboxes = {
