@@ -6,6 +6,10 @@
   outbox, publishes it with a broker confirm, and only then removes it from the
   outbox; :meth:`AgencyClient.start` re-publishes whatever a previous process left
   there (the hub recognises a repeat by event id and content).
+- ``publish(event, region="south")`` sends an event to another region's hub (ADR
+  0010): it is sealed to that hub's keys and published to this broker's
+  ``hub.ingress`` with routing key ``region-south``, which the regional link
+  carries to the other region; this region's hub never sees it.
 - :meth:`AgencyClient.deliveries` yields verified, decrypted, schema-validated
   events with the decision they were disclosed under; each is acknowledged when
   the caller asks for the next one, and remembered by event id so a redelivery is
@@ -20,6 +24,8 @@ then by its event id; :attr:`AgencyClient.duplicates` counts such recognitions.
 from __future__ import annotations
 
 import contextlib
+import re
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Self
 
 import aiosqlite
@@ -28,15 +34,16 @@ from adapters.base import ReceivedEvent
 from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.topology import TopologyNames
 from hub.crypto.base import EnvelopeError
-from hub.crypto.envelope import issue_event, open_delivery
+from hub.crypto.envelope import HUB_PARTY, issue_event, open_delivery
 from hub.crypto.notice import open_notice
 from hub.events import groups_from_delivery
 from hub.logs import get_logger
+from hub.policy.rules import REGION_PREFIX
 from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Mapping
     from pathlib import Path
     from types import TracebackType
 
@@ -52,10 +59,38 @@ log = get_logger("adapters.client")
 #: journal file (about a fifth of the CPU and wall time per commit).
 STATE_PRAGMAS: Final = ("journal_mode = WAL", "synchronous = FULL", "busy_timeout = 10000")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (event_id TEXT PRIMARY KEY, body BLOB NOT NULL);
+#: A region's name, as the link's routing key carries it (``region-<name>``, a
+#: valid routing key of at most 32 characters: ``hub.broker.topology.PARTY_PATTERN``).
+REGION_PATTERN: Final = re.compile(r"^[a-z][a-z0-9-]{1,24}$")
+#: Routing keys of the regional links start with this; no party id may (ADR 0010).
+REGION_KEY_PREFIX: Final = REGION_PREFIX
+
+#: The outbox keeps the routing key with the sealed body: a regional event must be
+#: re-published to its link, never to this region's hub (which could not open it).
+_OUTBOX = """
+CREATE TABLE IF NOT EXISTS outbox (
+    event_id TEXT NOT NULL, routing_key TEXT NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (event_id, routing_key)
+)"""
+_SCHEMA = f"""{_OUTBOX};
 CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, decision_id TEXT NOT NULL);
 """
+#: Moves the rows of an outbox from before regional links, which had no routing
+#: key column: each was a local event, routed by the agency's party id (``?``).
+_MIGRATE_ROWS: Final = """
+INSERT INTO outbox (event_id, routing_key, body)
+    SELECT event_id, ?, body FROM outbox_v1 ORDER BY rowid"""
+
+
+def region_routing_key(region: str) -> str:
+    """Return the routing key that sends an event over the link to ``region``.
+
+    Raises:
+        ValueError: ``region`` is not a region name.
+    """
+    if not REGION_PATTERN.match(region):
+        raise ValueError("not a region name")
+    return f"{REGION_KEY_PREFIX}{region}"
 
 
 class RefusedError(Exception):
@@ -81,22 +116,34 @@ class AgencyClient:
         *,
         names: TopologyNames | None = None,
         prefetch: int = 16,
+        hub: str = HUB_PARTY,
+        regions: Mapping[str, str] | None = None,
     ) -> None:
         """Prepare a client; :meth:`start` opens it.
 
         Args:
             keyring: the agency's private keys.
-            directory: every party's public keys.
+            directory: every party's public keys, including those of each hub in
+                ``regions``.
             broker: a connection authenticated as this agency's broker user.
             state: the SQLite file holding the outbox and the events already seen.
             names: the hub's exchange and queue names.
             prefetch: unacknowledged deliveries held at once.
+            hub: the party id of this region's hub: local events are sealed to it,
+                and deliveries and notices must be bound and signed by it.
+            regions: region name -> party id of that region's hub, for the
+                regions this agency may send to over a regional link (ADR 0010).
+
+        Raises:
+            ValueError: a region name is invalid or a region names this hub.
         """
         self.party = keyring.party
         self._keyring, self._directory, self._broker = keyring, directory, broker
         self._state_path = state
         self._names = names or TopologyNames()
         self._prefetch = prefetch
+        self._hub = hub
+        self._regions = MappingProxyType(_check_regions(regions or {}, hub))
         self._db: aiosqlite.Connection | None = None
         #: Deliveries recognised as already seen and acknowledged without being yielded.
         self.duplicates = 0
@@ -106,6 +153,7 @@ class AgencyClient:
         self._db = await aiosqlite.connect(self._state_path)
         for pragma in STATE_PRAGMAS:
             await self._db.execute(f"PRAGMA {pragma}")
+        await self._migrate()
         await self._db.executescript(_SCHEMA)
         await self._db.commit()
         await self._broker.connect()
@@ -139,34 +187,73 @@ class AgencyClient:
             raise RuntimeError("client not started")
         return self._db
 
-    async def publish(self, event: CaseEvent) -> None:
+    async def _migrate(self) -> None:
+        """Give an outbox from before regional links its routing keys, in one transaction."""
+        async with self.db.execute("PRAGMA table_info(outbox)") as rows:
+            columns = {row[1] async for row in rows}
+        if not columns or "routing_key" in columns:
+            return
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            await self.db.execute("ALTER TABLE outbox RENAME TO outbox_v1")
+            await self.db.execute(_OUTBOX)
+            await self.db.execute(_MIGRATE_ROWS, (self.party,))
+            await self.db.execute("DROP TABLE outbox_v1")
+        except BaseException:
+            await self.db.rollback()
+            raise
+        await self.db.commit()
+
+    def _destination(self, region: str | None) -> tuple[str, str]:
+        """The hub to seal to and the routing key to publish with, for ``region``."""
+        if region is None:
+            return self._hub, self.party
+        if region not in self._regions:
+            raise ValueError("no hub is configured for that region")
+        return self._regions[region], region_routing_key(region)
+
+    async def publish(self, event: CaseEvent, *, region: str | None = None) -> None:
         """Sign, seal and publish ``event``; it stays in the outbox until confirmed.
 
+        Args:
+            event: an event this agency wrote.
+            region: ``None`` for this region's hub; otherwise a region named in
+                ``regions``: the event is sealed to that region's hub and
+                published with routing key ``region-<region>``, for the link.
+
         Raises:
-            ValueError: the event names another agency as its author.
-            BrokerError: the broker did not confirm; the event stays in the outbox.
+            ValueError: the event names another agency as its author, or no hub
+                is configured for ``region``.
+            EnvelopeError: ``key.not_valid``: the directory holds no valid key of
+                the destination hub (nothing is written to the outbox).
+            BrokerError: the broker did not confirm (for a region: also when the
+                link is not bound yet, ``broker.unroutable``); the event stays in
+                the outbox.
         """
         if event.author_agency != self.party:
             raise ValueError("an agency publishes only its own events")
-        body = issue_event(event, self._keyring, self._directory).encode("ascii")
+        hub, routing_key = self._destination(region)
+        body = issue_event(event, self._keyring, self._directory, hub=hub).encode("ascii")
         await self.db.execute(
-            "INSERT OR REPLACE INTO outbox (event_id, body) VALUES (?, ?)",
-            (str(event.event_id), body),
+            "INSERT OR REPLACE INTO outbox (event_id, routing_key, body) VALUES (?, ?, ?)",
+            (str(event.event_id), routing_key, body),
         )
         await self.db.commit()  # durable before the broker sees it
-        await self._send(str(event.event_id), body)
+        await self._send(str(event.event_id), routing_key, body)
 
-    async def _send(self, event_id: str, body: bytes) -> None:
+    async def _send(self, event_id: str, routing_key: str, body: bytes) -> None:
         message = OutgoingMessage(
             self._names.ingress,
-            self.party,
+            routing_key,
             body,
             event_id,
             headers={"sender": self.party},
             user_id=self._broker.user,
         )
         await self._broker.publish(message)
-        await self.db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,))
+        await self.db.execute(
+            "DELETE FROM outbox WHERE event_id = ? AND routing_key = ?", (event_id, routing_key)
+        )
         await self.db.commit()
 
     async def pending(self) -> list[str]:
@@ -176,10 +263,11 @@ class AgencyClient:
 
     async def flush(self) -> int:
         """Publish every event left in the outbox; return how many."""
-        async with self.db.execute("SELECT event_id, body FROM outbox ORDER BY rowid") as rows:
-            waiting = [(row[0], row[1]) async for row in rows]
-        for event_id, body in waiting:
-            await self._send(event_id, body)
+        query = "SELECT event_id, routing_key, body FROM outbox ORDER BY rowid"
+        async with self.db.execute(query) as rows:
+            waiting = [(row[0], row[1], row[2]) async for row in rows]
+        for event_id, routing_key, body in waiting:
+            await self._send(event_id, routing_key, body)
         if waiting:
             log.info("outbox.flushed", count=len(waiting), party=self.party)
         return len(waiting)
@@ -198,7 +286,9 @@ class AgencyClient:
         await self.db.commit()
 
     def _open(self, message: IncomingMessage) -> ReceivedEvent:
-        delivery = open_delivery(message.body.decode("ascii"), self._keyring, self._directory)
+        delivery = open_delivery(
+            message.body.decode("ascii"), self._keyring, self._directory, hub=self._hub
+        )
         groups = groups_from_delivery(delivery)
         claims, decision = delivery.claims, delivery.decision
         return ReceivedEvent(
@@ -214,7 +304,9 @@ class AgencyClient:
         )
 
     async def _notice(self, message: IncomingMessage) -> RefusedError:
-        notice = open_notice(message.body.decode("ascii"), self._keyring, self._directory)
+        notice = open_notice(
+            message.body.decode("ascii"), self._keyring, self._directory, hub=self._hub
+        )
         await message.ack()
         log.warning("event.refused", code=notice.code, event_id=str(notice.event_id))
         return RefusedError(notice.code, notice.event_id, notice.decision_id)
@@ -255,6 +347,19 @@ class AgencyClient:
                 yield received
                 await self._remember(received)
                 await _settle(message)
+
+
+def _check_regions(regions: Mapping[str, str], hub: str) -> dict[str, str]:
+    """Check the region names and their hubs; return a copy.
+
+    Raises:
+        ValueError: a region name is invalid, or a region's hub is this region's.
+    """
+    for region, other in regions.items():
+        region_routing_key(region)
+        if other == hub:
+            raise ValueError("a region's hub must not be this region's hub")
+    return dict(regions)
 
 
 async def _settle(message: IncomingMessage) -> None:

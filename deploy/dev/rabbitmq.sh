@@ -17,6 +17,10 @@
 #                                without TLS there. Prints an amqps:// URL with ?cafile=.
 #   rabbitmq.sh import DIR FILE  import RabbitMQ definitions (users, permissions, ...)
 #   rabbitmq.sh ctl DIR ARGS...  run rabbitmqctl ARGS against the node started in DIR
+#   rabbitmq.sh enable-plugin DIR PLUGIN
+#                                enable the plugin PLUGIN (e.g. rabbitmq_federation) on
+#                                the running node started in DIR, online; it stays
+#                                enabled across restarts (DIR/enabled_plugins)
 #
 # `start` also enables the rabbitmq_management plugin, its HTTP listener on 127.0.0.1
 # only, at MPORT = PORT + 10000, or PORT - 10000 when that is above 65535 (56750 ->
@@ -43,7 +47,8 @@ die() { echo "rabbitmq.sh: $*" >&2; exit 1; }
 
 usage() {
     die "usage: rabbitmq.sh start DIR PORT | start-tls DIR PORT CERTDIR [PLAINPORT]" \
-        "| stop DIR | url DIR | management-url DIR | import DIR FILE | ctl DIR ARGS..."
+        "| stop DIR | url DIR | management-url DIR | import DIR FILE | ctl DIR ARGS..." \
+        "| enable-plugin DIR PLUGIN"
 }
 
 ensure_installed() {
@@ -291,6 +296,15 @@ run_ctl() {
     ctl "$@"
 }
 
+enable_plugin() {
+    [[ $# -eq 2 ]] || usage
+    local dir
+    dir=$(realpath -m "$1")
+    [[ $2 =~ ^rabbitmq_[a-z0-9_]+$ ]] || die "PLUGIN must be a rabbitmq_* plugin name"
+    attach "${dir}"
+    plugins enable "$2" >/dev/null
+}
+
 case "${1:-}" in
     start) shift; start "$@" ;;
     start-tls) shift; start_tls "$@" ;;
@@ -299,5 +313,6 @@ case "${1:-}" in
     management-url) shift; management_url "$@" ;;
     import) shift; import "$@" ;;
     ctl) shift; run_ctl "$@" ;;
+    enable-plugin) shift; enable_plugin "$@" ;;
     *) usage ;;
 esac

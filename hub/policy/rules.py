@@ -7,12 +7,15 @@ even if a signed clause grants it: the decision withholds the group, and
 """
 
 import enum
-from typing import Annotated, Self
+from typing import Annotated, Final, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from schemas.agreements import Code
 from schemas.base import FieldGroup, PartyId, ShortText, StrictModel, Text
+
+#: Ingress routing keys of the regional links (``region-south``), never a party id.
+REGION_PREFIX: Final = "region-"
 
 
 class PartyKind(enum.StrEnum):
@@ -34,6 +37,15 @@ class Party(StrictModel):
     name: ShortText
     kind: PartyKind
     perpetrator_facing: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_region_key(cls, value: str) -> str:
+        # Ingress routes ``region-<name>`` to the regional link (ADR 0010): a party
+        # with such an id would have its own events sent to another region.
+        if value.startswith(REGION_PREFIX):
+            raise ValueError(f"party ids may not start with {REGION_PREFIX!r}: it names a region")
+        return value
 
 
 class RuleTarget(StrictModel):

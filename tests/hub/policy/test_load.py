@@ -139,3 +139,15 @@ def test_same_agreement_version_twice_is_refused(tmp_path: Path) -> None:
     shutil.copy(folder / "masip-exampleshire.toml", folder / "zz-copy.toml")
     with pytest.raises(PolicyError, match=r"also in masip-exampleshire\.toml"):
         _load(folder)
+
+
+def test_a_party_id_naming_a_region_is_refused() -> None:
+    """``region-...`` is the regional link's routing key (ADR 0010), so no party may use it."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from hub.policy.rules import Party, PartyKind  # noqa: PLC0415
+
+    police = PartyKind.POLICE
+    with pytest.raises(ValidationError, match="region"):
+        Party(id="region-south", name="Fictional region", kind=police)
+    assert Party(id="regional-police", name="Fictional force", kind=police).id == "regional-police"
