@@ -128,6 +128,14 @@ async def sqlite_ledger(
     await ledger.close()
 
 
+async def restore(backup: Path, keys: Path, url: str) -> Any:
+    """Run restore-ledger.sh from ``backup`` into the ledger at ``url``; the process."""
+    return await asyncio.to_thread(
+        run_script, "restore-ledger.sh", "--backup", backup, "--keys", keys,
+        env={"HUB_LEDGER_URL": url},
+    )  # fmt: skip
+
+
 async def backup_sqlite(path: Path, keys: Path, out: Path) -> Path:
     """Back up the ledger at ``path`` into ``out``; return the backup folder."""
     done = await asyncio.to_thread(
@@ -157,15 +165,7 @@ async def test_sqlite_backup_of_a_live_ledger_restores_and_verifies(
     await fill(ledger, 2)  # the live ledger moves on; the backup does not
     target = tmp_path / "restored" / "ledger.db"
     target.parent.mkdir()
-    done = await asyncio.to_thread(
-        run_script,
-        "restore-ledger.sh",
-        "--backup",
-        backup,
-        "--keys",
-        public_keys,
-        env={"HUB_LEDGER_URL": f"sqlite:///{target}"},
-    )
+    done = await restore(backup, public_keys, f"sqlite:///{target}")
     assert done.returncode == 0, done.stderr
     assert "intact: 10 entries, checkpoint at size 8" in done.stderr
     assert "head matches the backup" in done.stderr
@@ -187,15 +187,7 @@ async def test_tampered_sqlite_backup_fails_the_restore(
     db.close()
     reseal(backup, "ledger.db")
     target = tmp_path / "restored.db"
-    done = await asyncio.to_thread(
-        run_script,
-        "restore-ledger.sh",
-        "--backup",
-        backup,
-        "--keys",
-        public_keys,
-        env={"HUB_LEDGER_URL": f"sqlite:///{target}"},
-    )
+    done = await restore(backup, public_keys, f"sqlite:///{target}")
     assert done.returncode == 1
     assert "broken at entry 3: ledger.hash_mismatch" in done.stderr
     assert "error restore.not_intact" in done.stderr
@@ -212,15 +204,7 @@ async def test_damaged_backup_fails_its_checksum(
     with (backup / "ledger.db").open("ab") as handle:
         handle.write(b"\0")
     target = tmp_path / "restored.db"
-    done = await asyncio.to_thread(
-        run_script,
-        "restore-ledger.sh",
-        "--backup",
-        backup,
-        "--keys",
-        public_keys,
-        env={"HUB_LEDGER_URL": f"sqlite:///{target}"},
-    )
+    done = await restore(backup, public_keys, f"sqlite:///{target}")
     assert done.returncode == 1
     assert "error backup.checksum" in done.stderr
     assert not target.exists()
@@ -234,15 +218,7 @@ async def test_restore_compares_the_recorded_head(
     backup = await backup_sqlite(path, public_keys, tmp_path / "backups")
     text = (backup / "MANIFEST").read_text()
     (backup / "MANIFEST").write_text(text.replace(f"entries={ENTRIES}", f"entries={ENTRIES + 1}"))
-    done = await asyncio.to_thread(
-        run_script,
-        "restore-ledger.sh",
-        "--backup",
-        backup,
-        "--keys",
-        public_keys,
-        env={"HUB_LEDGER_URL": f"sqlite:///{tmp_path / 'restored.db'}"},
-    )
+    done = await restore(backup, public_keys, f"sqlite:///{tmp_path / 'restored.db'}")
     assert done.returncode == 1
     assert "error restore.head_mismatch" in done.stderr
 
@@ -254,15 +230,7 @@ async def test_restore_refuses_an_existing_ledger(
     path, _ = sqlite_ledger
     backup = await backup_sqlite(path, public_keys, tmp_path / "backups")
     before = path.read_bytes()
-    done = await asyncio.to_thread(
-        run_script,
-        "restore-ledger.sh",
-        "--backup",
-        backup,
-        "--keys",
-        public_keys,
-        env={"HUB_LEDGER_URL": f"sqlite:///{path}"},
-    )
+    done = await restore(backup, public_keys, f"sqlite:///{path}")
     assert done.returncode == 1
     assert "error restore.target_exists" in done.stderr
     assert path.read_bytes() == before
@@ -325,15 +293,7 @@ async def test_postgres_backup_restores_into_an_empty_database(
         str(ENTRIES),
         "8",
     )
-    done = await asyncio.to_thread(
-        run_script,
-        "restore-ledger.sh",
-        "--backup",
-        backup,
-        "--keys",
-        public_keys,
-        env={"HUB_LEDGER_URL": target},
-    )
+    done = await restore(backup, public_keys, target)
     assert done.returncode == 0, done.stderr
     assert "intact: 10 entries, checkpoint at size 8" in done.stderr
     connection = await asyncpg.connect(target)
@@ -343,15 +303,7 @@ async def test_postgres_backup_restores_into_an_empty_database(
             await connection.execute("DELETE FROM ledger_entries WHERE seq = 0")
     finally:
         await connection.close()
-    again = await asyncio.to_thread(
-        run_script,
-        "restore-ledger.sh",
-        "--backup",
-        backup,
-        "--keys",
-        public_keys,
-        env={"HUB_LEDGER_URL": target},
-    )
+    again = await restore(backup, public_keys, target)
     assert again.returncode == 1
     assert "error restore.target_not_empty" in again.stderr
 
@@ -376,15 +328,7 @@ async def test_tampered_postgres_backup_fails_the_restore(
     assert dump.count(original) == ENTRIES
     (backup / "ledger.dump").write_bytes(dump.replace(original, b'"purpose":"assess-and-trick"', 1))
     reseal(backup, "ledger.dump")
-    done = await asyncio.to_thread(
-        run_script,
-        "restore-ledger.sh",
-        "--backup",
-        backup,
-        "--keys",
-        public_keys,
-        env={"HUB_LEDGER_URL": target},
-    )
+    done = await restore(backup, public_keys, target)
     assert done.returncode == 1
     assert "ledger.hash_mismatch" in done.stderr
     assert "error restore.not_intact" in done.stderr
