@@ -28,12 +28,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.broker.base import OutgoingMessage
-from hub.console.metrics import HubMetrics
 from hub.crypto.base import EnvelopeError
 from hub.crypto.envelope import DecisionHeader, Issuance, open_ingress, present
 from hub.events import event_from_issuance
 from hub.ledger.entries import EntryDraft
 from hub.logs import get_logger
+from hub.metrics import HubMetrics
 from hub.policy.base import Disclosure, NotEntitledError
 from hub.policy.memo import DecisionMemo
 from hub.refusals import Refusal, refuse

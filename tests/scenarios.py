@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
 import aio_pika
-from services import dev_script, drop_schema
+from services import dev_script, drop_schema, postgres_dsn
 
 from adapters.client import AgencyClient
 from hub.broker.amqp import AmqpBroker
@@ -52,7 +52,7 @@ from schemas.samples import all_samples
 
 if TYPE_CHECKING:
     import signal
-    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
     from adapters.base import ReceivedEvent
     from hub.crypto.keys import KeyDirectory, PartyKeyring
@@ -280,6 +280,29 @@ class Inbox:
     def complete(self) -> bool:
         """Whether every expected event has been yielded."""
         return self.expected <= set(self.got)
+
+
+def expected_inboxes(recipients: dict[uuid.UUID, frozenset[str]]) -> dict[str, Inbox]:
+    """One :class:`Inbox` per agency, expecting the events ``recipients`` sends it."""
+    return {
+        party: Inbox(party, {e for e, parties in recipients.items() if party in parties})
+        for party in AGENCIES
+    }
+
+
+@contextlib.contextmanager
+def private_postgres(folder: Path, port: int) -> Iterator[str]:
+    """A PostgreSQL of a scenario folder's own in ``folder``; its DSN; stopped after.
+
+    Skips, or fails under ``HUB_REQUIRE_SERVICES``, like the shared services do.
+    """
+    postgres_dsn()
+    folder.parent.mkdir(exist_ok=True)
+    dsn = dev_script("postgres.sh", "start", folder, port)
+    try:
+        yield dsn
+    finally:
+        dev_script("postgres.sh", "stop", folder)
 
 
 async def drain(

@@ -14,12 +14,12 @@ from aiohttp import web
 from hub.console.auth import auth_middleware, refusal
 from hub.console.deps import DEPS, ConsoleDeps
 from hub.console.health import ledger_status, readiness, refresh_gauges
-from hub.console.metrics import CONTENT_TYPE
 from hub.console.openapi import openapi_document
 from hub.console.operations import refresh_queue_gauges
 from hub.console.routes import FEATURE_HANDLERS, ROUTES
 from hub.ledger.base import LedgerError
 from hub.logs import get_logger
+from hub.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler

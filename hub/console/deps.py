@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hub.console.auth import TokenSource
-    from hub.console.metrics import HubMetrics
+    from hub.metrics import HubMetrics
     from hub.pipeline import HubContext
 
 #: How far ahead readiness looks for keys and agreements coming due.

@@ -23,7 +23,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from services import REQUIRE_VARIABLE, dev_script
 
-from hub.console.metrics import HubMetrics
+from hub.metrics import HubMetrics
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
 from hub.console.health import agreements_due, keys_due
-from hub.console.metrics import HubMetrics
 from hub.crypto.keys import KeyDirectory, generate_party_keys
 from hub.ledger.base import ErrorCode, LedgerError
+from hub.metrics import HubMetrics
 
 if TYPE_CHECKING:
     import pytest

@@ -40,12 +40,13 @@ from scenarios import (
     entitled,
     environment,
     load_default_policy,
+    private_postgres,
     publish_all,
     queue_depth,
     running,
     wait_for,
 )
-from services import amqp_url, dev_script, postgres_dsn
+from services import amqp_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -125,14 +126,8 @@ def vhost(rabbit_node: RabbitNode) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def own_postgres() -> Iterator[str]:
     """A PostgreSQL of the scenarios' own, to take away; its DSN."""
-    postgres_dsn()
-    FAULTS.mkdir(exist_ok=True)
-    folder = FAULTS / "postgres"
-    dsn = dev_script("postgres.sh", "start", folder, POSTGRES_PORT)
-    try:
+    with private_postgres(FAULTS / "postgres", POSTGRES_PORT) as dsn:
         yield dsn
-    finally:
-        dev_script("postgres.sh", "stop", folder)
 
 
 @pytest.fixture

@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from services import postgres_dsn
-
-from .conftest import (
+from scenarios import (
     AGENCIES,
-    Inbox,
     Partnership,
     RabbitNode,
     assert_each_once,
     assert_ledger,
     by_author,
     drain,
+    expected_inboxes,
     publish_all,
     queue_depth,
     running,
     wait_for,
 )
+from services import postgres_dsn
 
 EVENTS = 300
 
@@ -34,10 +33,7 @@ async def test_node_restart_mid_stream_loses_nothing(
     recipients = p.recipients(events)
     ctx = await p.hub(await p.ledger(postgres_dsn()))
     clients = {party: await p.client(party) for party in AGENCIES}
-    inboxes = {
-        party: Inbox(party, {e for e, parties in recipients.items() if party in parties})
-        for party in AGENCIES
-    }
+    inboxes = expected_inboxes(recipients)
     sent: Counter[str] = Counter()
     async with running(ctx):
         draining = [asyncio.create_task(drain(clients[a], inboxes[a])) for a in AGENCIES]

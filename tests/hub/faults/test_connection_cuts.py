@@ -5,24 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from services import postgres_dsn
-
-from hub.broker.testing import TcpProxy
-
-from .conftest import (
+from scenarios import (
     AGENCIES,
-    Inbox,
     Partnership,
     RabbitNode,
     assert_each_once,
     assert_ledger,
     by_author,
     drain,
+    expected_inboxes,
     publish_all,
     queue_depth,
     running,
     wait_for,
 )
+from services import postgres_dsn
+
+from hub.broker.testing import TcpProxy
 
 EVENTS = 700
 CUT_EVERY = 100
@@ -40,10 +39,7 @@ async def test_repeated_connection_cuts_lose_nothing(
     p.stack.push_async_callback(proxy.close)
     ctx = await p.hub(await p.ledger(postgres_dsn()), port)
     clients = {party: await p.client(party, port) for party in AGENCIES}
-    inboxes = {
-        party: Inbox(party, {e for e, parties in recipients.items() if party in parties})
-        for party in AGENCIES
-    }
+    inboxes = expected_inboxes(recipients)
     sent: Counter[str] = Counter()
     cuts = 0
     async with running(ctx):

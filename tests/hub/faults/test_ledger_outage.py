@@ -8,6 +8,20 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import asyncpg
+from scenarios import (
+    AGENCIES,
+    LIMITS,
+    Partnership,
+    assert_each_once,
+    assert_ledger,
+    by_author,
+    drain,
+    expected_inboxes,
+    publish_all,
+    queue_depth,
+    running,
+    wait_for,
+)
 from services import drop_schema
 from structlog.testing import capture_logs
 from yarl import URL
@@ -15,21 +29,7 @@ from yarl import URL
 from hub.broker.testing import TcpProxy
 from hub.ledger.service import open_ledger
 
-from .conftest import (
-    AGENCIES,
-    LIMITS,
-    POSTGRES_PORT,
-    Inbox,
-    Partnership,
-    assert_each_once,
-    assert_ledger,
-    by_author,
-    drain,
-    publish_all,
-    queue_depth,
-    running,
-    wait_for,
-)
+from .conftest import POSTGRES_PORT
 
 if TYPE_CHECKING:
     from adapters.base import ReceivedEvent
@@ -71,10 +71,7 @@ async def test_ledger_outage_pauses_the_hub_and_loses_nothing(
 
     ctx = await p.hub(ledger)
     clients = {party: await p.client(party) for party in AGENCIES}
-    inboxes = {
-        party: Inbox(party, {e for e, parties in recipients.items() if party in parties})
-        for party in AGENCIES
-    }
+    inboxes = expected_inboxes(recipients)
     sent: Counter[str] = Counter()
     for author, mine in by_author(events).items():
         await publish_all(clients[author], mine, sent)

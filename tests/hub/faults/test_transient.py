@@ -7,8 +7,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 from hub.broker.base import BrokerError, BrokerErrorCode, IncomingMessage, Outcome
-from hub.console.metrics import HubMetrics
 from hub.ledger.base import ErrorCode, LedgerError
+from hub.metrics import HubMetrics
 from hub.worker import WorkerLimits, handle
 
 if TYPE_CHECKING:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import asyncpg
 from scenarios import (
     AGENCIES,
-    Inbox,
     assert_each_once,
     assert_ledger,
     by_author,
     drain,
+    expected_inboxes,
     logged_events,
     publish_all,
     start_worker,
@@ -77,10 +77,7 @@ async def test_worker_killed_midway_loses_nothing_and_records_nothing_twice(
         config = write_config(p, dsn, PREFETCH)
         await p.apply_topology()
         clients = {party: await p.client(party) for party in AGENCIES}
-        inboxes = {
-            party: Inbox(party, {e for e, parties in recipients.items() if party in parties})
-            for party in AGENCIES
-        }
+        inboxes = expected_inboxes(recipients)
         sent: Counter[str] = Counter()
         # Everything is queued first, so the worker is busy with a full prefetch when killed.
         await asyncio.gather(

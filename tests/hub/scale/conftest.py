@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Final
 
 import asyncpg
 import pytest
-from scenarios import PARTIES, Partnership, RabbitNode, load_default_policy
-from services import amqp_url, dev_script, postgres_dsn
+from scenarios import PARTIES, Partnership, RabbitNode, load_default_policy, private_postgres
+from services import amqp_url, dev_script
 from yarl import URL
 
 if TYPE_CHECKING:
@@ -162,14 +162,8 @@ def vhost(cluster: RabbitCluster) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def own_postgres() -> Iterator[str]:
     """A PostgreSQL of the scenarios' own, for the workers' shared ledger; its DSN."""
-    postgres_dsn()
-    SCALE.mkdir(exist_ok=True)
-    folder = SCALE / "postgres"
-    dsn = dev_script("postgres.sh", "start", folder, POSTGRES_PORT)
-    try:
+    with private_postgres(SCALE / "postgres", POSTGRES_PORT) as dsn:
         yield dsn
-    finally:
-        dev_script("postgres.sh", "stop", folder)
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Final
 
 from scenarios import (
     AGENCIES,
-    Inbox,
     Partnership,
     assert_each_once,
     assert_ledger,
     by_author,
     drain,
+    expected_inboxes,
     kill_workers,
     logged_events,
     publish_all,
@@ -76,10 +76,7 @@ async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
             party: await p.client(party, cluster.port_of(1 + i % 2))
             for i, party in enumerate(AGENCIES)
         }
-        inboxes = {
-            party: Inbox(party, {e for e, parties in recipients.items() if party in parties})
-            for party in AGENCIES
-        }
+        inboxes = expected_inboxes(recipients)
         sent: Counter[str] = Counter()
         draining = [asyncio.create_task(drain(clients[a], inboxes[a])) for a in AGENCIES]
         publishing = [

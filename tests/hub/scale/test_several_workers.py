@@ -13,13 +13,13 @@ import asyncpg
 from scenarios import (
     AGENCIES,
     HUB,
-    Inbox,
     Partnership,
     assert_each_once,
     assert_ledger,
     by_author,
     drain,
     environment,
+    expected_inboxes,
     kill_workers,
     logged_events,
     publish_all,
@@ -118,10 +118,7 @@ async def test_three_workers_write_one_chain_and_deliver_each_event_once(
             party: await p.client(party, cluster.port_of(1 + i % 3))
             for i, party in enumerate(AGENCIES)
         }
-        inboxes = {
-            party: Inbox(party, {e for e, parties in recipients.items() if party in parties})
-            for party in AGENCIES
-        }
+        inboxes = expected_inboxes(recipients)
         sent: Counter[str] = Counter()
         draining = [
             asyncio.create_task(drain(clients[a], inboxes[a], seconds=ARRIVAL)) for a in AGENCIES
