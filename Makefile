@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 # Private RabbitMQ and PostgreSQL for the tests, on loopback, stopped after the run;
 # Debian's chromium (browser tests) and promtool (alert rules), installed if missing.
 SERVICES := /tmp/case-event-hub-test
-AMQP_PORT ?= 56729
-PG_PORT ?= 54329
-TLS_PORT ?= 56739
+AMQP_PORT ?= 10729
+PG_PORT ?= 15429
+TLS_PORT ?= 10739
 
 .PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi clean bench-ledger bench-memory
 
@@ -64,7 +64,7 @@ demo: $(STAMP)
 # environment, never on the command line). HUB_BENCH_POSTGRES_DSN puts the ledger there.
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_SERVICES := /tmp/case-event-hub-bench
-BENCH_AMQP_PORT ?= 56741
+BENCH_AMQP_PORT ?= 10741
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet --editable '.[dev,bench]' --config-settings editable_mode=compat

@@ -23,10 +23,16 @@
 #                                enabled across restarts (DIR/enabled_plugins)
 #
 # `start` also enables the rabbitmq_management plugin, its HTTP listener on 127.0.0.1
-# only, at MPORT = PORT + 10000, or PORT - 10000 when that is above 65535 (56750 ->
-# 46750). The distribution port is PORT +- 20000, so the two never meet; the TLS
-# node (start-tls, e.g. 56739 with plain 56780) gets no management listener. A node
-# that is already running gets the plugin enabled online, without a restart.
+# only, at MPORT = PORT + 10000, or PORT - 10000 when that is above 65535. The
+# distribution port is PORT + 20000 (PORT - 20000 above 65535), so the two never
+# meet; the TLS node (start-tls) gets no management listener. A node that is already
+# running gets the plugin enabled online, without a restart.
+#
+# Pick PORT so that none of the three lies in the kernel's ephemeral range
+# (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default), e.g. 10729 ->
+# 20729, 30729: any client socket may be given a port from that range, and a node
+# whose port is taken fails to boot (`rabbit_is_not_running`). `start` warns when one
+# does.
 #
 # Everything lives in DIR (data, logs, Erlang cookie, credentials), so several nodes
 # can run side by side without touching a system node. Every command is idempotent
@@ -66,12 +72,8 @@ node_env() {
     export RABBITMQ_NODENAME="hubtest-${port}@localhost"
     export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
     export RABBITMQ_NODE_PORT="${port}"
-    # RabbitMQ's own convention is PORT + 20000; above 45535 that is no port, so below.
-    if ((port + 20000 <= 65535)); then
-        export RABBITMQ_DIST_PORT="$((port + 20000))"
-    else
-        export RABBITMQ_DIST_PORT="$((port - 20000))"
-    fi
+    RABBITMQ_DIST_PORT="$(dist_port "${port}")"
+    export RABBITMQ_DIST_PORT
     export RABBITMQ_MNESIA_BASE="${dir}/mnesia"
     export RABBITMQ_LOG_BASE="${dir}/log"
     export RABBITMQ_ENABLED_PLUGINS_FILE="${dir}/enabled_plugins"
@@ -94,6 +96,12 @@ as_rabbitmq() {
 ctl() { as_rabbitmq "${BIN}/rabbitmqctl" -q -n "${RABBITMQ_NODENAME}" "$@"; }
 
 plugins() { as_rabbitmq "${BIN}/rabbitmq-plugins" -q -n "${RABBITMQ_NODENAME}" "$@"; }
+
+# The Erlang distribution port for AMQP port $1: RabbitMQ's own convention is
+# PORT + 20000; above 45535 that is no port, so below.
+dist_port() {
+    if (($1 + 20000 <= 65535)); then echo "$(($1 + 20000))"; else echo "$(($1 - 20000))"; fi
+}
 
 # The management API's port for AMQP port $1 (see the header).
 management_port() {
@@ -166,11 +174,24 @@ check_port() {
     fi
 }
 
+# Warn when one of the ports ($@) lies in the kernel's ephemeral range (see the header).
+warn_ephemeral() {
+    local low high port
+    read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+    for port in "$@"; do
+        if ((port >= low && port <= high)); then
+            echo "rabbitmq.sh: warning: port ${port} is in the ephemeral range ${low}-${high};" \
+                "a client socket may hold it and stop the node from booting" >&2
+        fi
+    done
+}
+
 start() {
     local dir port
     [[ $# -eq 2 ]] || usage
     dir=$(realpath -m "$1"); port=$2
     check_port "${port}"
+    warn_ephemeral "${port}" "$(management_port "${port}")" "$(dist_port "${port}")"
     [[ ! -e "${dir}/tls" ]] || die "${dir} holds a TLS node: use start-tls"
     ensure_installed
     prepare_dir "${dir}"
@@ -208,6 +229,7 @@ start_tls() {
     dir=$(realpath -m "$1"); port=$2; certs=$(realpath -m "$3"); plain=${4:-}
     check_port "${port}"
     [[ -z "${plain}" ]] || check_port "${plain}"
+    warn_ephemeral "${port}" "$(dist_port "${port}")" ${plain:+"${plain}"}
     for file in ca.pem server.pem server.key; do
         [[ -f "${certs}/${file}" ]] || die "no ${file} in ${certs}; run: hub tls init --out ${certs}"
     done

@@ -1,8 +1,8 @@
 """Fault scenarios: a RabbitMQ node of their own, one broker user per party, a partnership.
 
 Faults stop and restart nodes, so these tests never touch the shared services'
-nodes: they start their own RabbitMQ on ``127.0.0.1:56780`` (and, for the ledger
-outage, their own PostgreSQL on ``127.0.0.1:54380``) with ``deploy/dev/*.sh``, in
+nodes: they start their own RabbitMQ on ``127.0.0.1:10780`` (and, for the ledger
+outage, their own PostgreSQL on ``127.0.0.1:15480``) with ``deploy/dev/*.sh``, in
 folders under ``/tmp/faults/``, and stop them at the end of the session. The shared
 PostgreSQL (``HUB_TEST_POSTGRES_DSN``) holds the ledgers the faults do not target,
 each in a schema or database of its own. They run where the services of `make
@@ -77,8 +77,8 @@ __all__ = [
 ]
 
 FAULTS: Final = Path("/tmp/faults")  # noqa: S108 - the folder these nodes are given
-RABBITMQ_PORT: Final = 56780
-POSTGRES_PORT: Final = 54380
+RABBITMQ_PORT: Final = 10780
+POSTGRES_PORT: Final = 15480
 HERE: Final = Path(__file__).resolve().parent
 #: Every scenario here needs both services and takes a while. The timeout bounds a
 #: hang on a slow machine; it is not a speed target.

@@ -1,6 +1,6 @@
 """Two regional brokers linked as deploy/regions/ describes (ADR 0010), on loopback.
 
-North (``127.0.0.1:56810``) and South (``127.0.0.1:56820``) are private RabbitMQ
+North (``127.0.0.1:10810``) and South (``127.0.0.1:10820``) are private RabbitMQ
 nodes started with ``deploy/dev/rabbitmq.sh`` in folders under ``/tmp/hub-regions/``,
 with the ``rabbitmq_federation`` plugin, and stopped at the end of the session.
 Each gets its hub's generated definitions (``hub.broker.definitions``: one user per
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 REGIONS_DIR: Final = Path("/tmp/hub-regions")  # noqa: S108 - the folder these nodes are given
-NORTH_PORT: Final = 56810
-SOUTH_PORT: Final = 56820
+NORTH_PORT: Final = 10810
+SOUTH_PORT: Final = 10820
 DEPLOY_REGIONS: Final = Path(__file__).resolve().parents[3] / "deploy" / "regions"
 LINK_USER: Final = "link-south"
 #: North's agencies and South's; South also lists North's sender (its refusal inbox).

@@ -1,9 +1,9 @@
 """Scale scenarios: several `hub run` workers and a three-node RabbitMQ cluster of their own.
 
 These tests stop nodes, so they never touch the shared services' nodes: they start
-their own cluster on ``127.0.0.1:56791``-``56793`` (``deploy/dev/rabbitmq-cluster.sh``,
-management ports 46791-46793, distribution ports 36791-36793) and their own
-PostgreSQL on ``127.0.0.1:54391``, in folders under ``/tmp/hub-scale/``, and stop
+their own cluster on ``127.0.0.1:10791``-``10793`` (``deploy/dev/rabbitmq-cluster.sh``,
+management ports 20791-20793, distribution ports 30791-30793) and their own
+PostgreSQL on ``127.0.0.1:15491``, in folders under ``/tmp/hub-scale/``, and stop
 them at the end of the session. They run where the services of `make test` run
 (``HUB_TEST_AMQP_URL`` and ``HUB_TEST_POSTGRES_DSN`` set), skip otherwise, and fail
 under ``HUB_REQUIRE_SERVICES=1``; so `make test` needs nothing more.
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from hub.crypto.keys import KeyDirectory, PartyKeyring
 
 SCALE: Final = Path("/tmp/hub-scale")  # noqa: S108 - the folder these services are given
-CLUSTER_PORT: Final = 56791
-POSTGRES_PORT: Final = 54391
+CLUSTER_PORT: Final = 10791
+POSTGRES_PORT: Final = 15491
 NODES: Final = (1, 2, 3)
 #: Seconds to start or stop the cluster: three nodes booting on two cores.
 CLUSTER_SECONDS: Final = 300.0
