@@ -29,7 +29,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The whole suite against real services: started here, stopped on any exit.
+# The whole suite against real services: started here, stopped on any exit. A part of
+# it: `make unit PYTEST_ARGS=tests/hub/scale`.
 unit: $(STAMP)
 	@set -e; \
 	trap '$(MAKE) --no-print-directory services-down' EXIT; \
@@ -41,11 +42,11 @@ unit: $(STAMP)
 		HUB_TEST_RABBITMQ_DIR="$(SERVICES)/rabbitmq" HUB_TEST_TLS_DIR="$(SERVICES)/rabbitmq-tls" \
 		HUB_TEST_TLS_PORT="$(TLS_PORT)" HUB_TEST_CHROMIUM="$$chromium" \
 		HUB_TEST_PROMTOOL="$$promtool" HUB_REQUIRE_SERVICES=1; \
-	timeout 1800 $(BIN)/pytest
+	timeout 1800 $(BIN)/pytest $(PYTEST_ARGS)
 
 # The suite without services: RabbitMQ and PostgreSQL cases skip.
 unit-fast: $(STAMP)
-	timeout 1800 $(BIN)/pytest
+	timeout 1800 $(BIN)/pytest $(PYTEST_ARGS)
 
 services-down:
 	-@deploy/dev/rabbitmq.sh stop $(SERVICES)/rabbitmq >/dev/null 2>&1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import shutil
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -133,11 +134,20 @@ class RabbitCluster(RabbitNode):
         }
 
 
+def _discard_other_cluster(folder: Path) -> None:
+    """Stop and remove a cluster left in ``folder`` on other ports (the script keeps it)."""
+    baseport = folder / "baseport"
+    if baseport.is_file() and baseport.read_text(encoding="ascii").strip() != str(CLUSTER_PORT):
+        dev_script("rabbitmq-cluster.sh", "stop", folder, timeout=CLUSTER_SECONDS)
+        shutil.rmtree(folder)
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[RabbitCluster]:
     """The scenarios' cluster, started once and stopped at the end."""
     amqp_url()  # skips, or fails under HUB_REQUIRE_SERVICES=1, as every service test does
     SCALE.mkdir(exist_ok=True)
+    _discard_other_cluster(SCALE / "rabbitmq")
     node = RabbitCluster(SCALE / "rabbitmq" / "node1", CLUSTER_PORT)
     node.passwords = {party: secrets.token_hex(12) for party in PARTIES}
     node.start()
