@@ -11,10 +11,18 @@
   ``hub.ingress`` with routing key ``region-south``, which the regional link
   carries to the other region; this region's hub never sees it.
 - :meth:`AgencyClient.deliveries` yields verified, decrypted, schema-validated
-  events with the decision they were disclosed under; each is acknowledged when
-  the caller asks for the next one, and remembered by event id so a redelivery is
-  not yielded twice. A refusal notice is raised as :class:`RefusedError`.
-  A delivery that does not verify is rejected to quarantine, never yielded.
+  events with the decision they were disclosed under; each is remembered by event
+  id when the caller asks for the next one, so a redelivery is not yielded twice,
+  and acknowledged once that record is committed. A refusal notice is raised as
+  :class:`RefusedError`. A delivery that does not verify is rejected to
+  quarantine, never yielded.
+
+The state file commits in groups: concurrent publishes share one commit of their
+outbox rows, and the seen records of deliveries handled back to back are committed
+together (at most half the prefetch at a time, and at once whenever no further
+delivery is at hand), before any of them is acknowledged. Removing a confirmed
+event from the outbox rides on the next commit: lost in a crash, the event is
+published again and the hub recognises the repeat by event id and content.
 
 Across a broker reconnection the client carries on by itself: a delivery whose
 channel is gone when it is settled comes again (redelivered), and is recognised
@@ -23,6 +31,7 @@ then by its event id; :attr:`AgencyClient.duplicates` counts such recognitions.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from types import MappingProxyType
@@ -145,6 +154,10 @@ class AgencyClient:
         self._hub = hub
         self._regions = MappingProxyType(_check_regions(regions or {}, hub))
         self._db: aiosqlite.Connection | None = None
+        #: Writes made to the state file, and how many of them are committed.
+        self._written = 0
+        self._committed = 0
+        self._commit_lock = asyncio.Lock()
         #: Deliveries recognised as already seen and acknowledged without being yielded.
         self.duplicates = 0
 
@@ -161,9 +174,11 @@ class AgencyClient:
         return self
 
     async def close(self) -> None:
-        """Close the broker connection and the state file."""
+        """Close the broker connection and the state file (committing what is written)."""
         await self._broker.close()
         if self._db is not None:
+            with contextlib.suppress(aiosqlite.Error):
+                await self._db.commit()
             await self._db.close()
             self._db = None
 
@@ -204,6 +219,25 @@ class AgencyClient:
             raise
         await self.db.commit()
 
+    async def _write(self, statement: str, parameters: tuple[str | bytes, ...]) -> int:
+        """Execute one write in the open transaction; return its number for :meth:`_commit`."""
+        await self.db.execute(statement, parameters)
+        self._written += 1
+        return self._written
+
+    async def _commit(self, upto: int) -> None:
+        """Commit until write number ``upto`` is durable; one commit serves every waiter.
+
+        A caller that finds a commit under way waits for it, then commits whatever
+        was written meanwhile, its own write and those of everyone queued with it.
+        """
+        async with self._commit_lock:
+            if self._committed >= upto:
+                return
+            covered = self._written
+            await self.db.commit()
+            self._committed = covered
+
     def _destination(self, region: str | None) -> tuple[str, str]:
         """The hub to seal to and the routing key to publish with, for ``region``."""
         if region is None:
@@ -234,11 +268,11 @@ class AgencyClient:
             raise ValueError("an agency publishes only its own events")
         hub, routing_key = self._destination(region)
         body = issue_event(event, self._keyring, self._directory, hub=hub).encode("ascii")
-        await self.db.execute(
+        written = await self._write(
             "INSERT OR REPLACE INTO outbox (event_id, routing_key, body) VALUES (?, ?, ?)",
             (str(event.event_id), routing_key, body),
         )
-        await self.db.commit()  # durable before the broker sees it
+        await self._commit(written)  # durable before the broker sees it
         await self._send(str(event.event_id), routing_key, body)
 
     async def _send(self, event_id: str, routing_key: str, body: bytes) -> None:
@@ -251,10 +285,10 @@ class AgencyClient:
             user_id=self._broker.user,
         )
         await self._broker.publish(message)
-        await self.db.execute(
+        # Committed with the next commit: if a crash loses it, the hub sees a repeat.
+        await self._write(
             "DELETE FROM outbox WHERE event_id = ? AND routing_key = ?", (event_id, routing_key)
         )
-        await self.db.commit()
 
     async def pending(self) -> list[str]:
         """Event ids still in the outbox (published but not confirmed)."""
@@ -278,12 +312,18 @@ class AgencyClient:
         ) as rows:
             return await rows.fetchone() is not None
 
-    async def _remember(self, received: ReceivedEvent) -> None:
-        await self.db.execute(
+    async def _remember(self, received: ReceivedEvent) -> int:
+        return await self._write(
             "INSERT OR IGNORE INTO seen (event_id, decision_id) VALUES (?, ?)",
             (str(received.event_id), str(received.decision_id)),
         )
-        await self.db.commit()
+
+    async def _settle_remembered(self, handled: list[IncomingMessage], upto: int) -> None:
+        """Commit the seen records up to write ``upto``, then acknowledge ``handled``."""
+        await self._commit(upto)
+        for message in handled:
+            await _settle(message)
+        handled.clear()
 
     def _open(self, message: IncomingMessage) -> ReceivedEvent:
         delivery = open_delivery(
@@ -314,39 +354,63 @@ class AgencyClient:
     async def deliveries(self) -> AsyncGenerator[ReceivedEvent]:
         """Yield verified deliveries from this agency's inbox, each once.
 
-        A delivery is acknowledged, and its event id remembered, when the caller
-        asks for the next one: a crash while handling it means it comes again.
+        A delivery's event id is remembered when the caller asks for the next one,
+        and the delivery acknowledged once that record is committed: a crash while
+        handling it, or before the commit, means it comes again. Records are
+        committed in groups (see the module's docstring); when the caller stops
+        asking, what it handled is committed and acknowledged on the way out.
 
         Raises:
             RefusedError: a refusal notice arrived (already acknowledged); call
                 :meth:`deliveries` again to go on.
         """
+        handled: list[IncomingMessage] = []
+        written = 0
+        batch = max(1, self._prefetch // 2)
         async with self._broker.consume(self._names.inbox(self.party), self._prefetch) as inbox:
-            async for message in inbox:
-                if message.headers.get("kind") == "refusal-notice":
-                    raise await self._notice(message)
-                try:
-                    received = self._open(message)
-                except (EnvelopeError, SchemaError, UnicodeDecodeError) as error:
-                    code = str(getattr(error, "code", "envelope.malformed"))
-                    log.warning("delivery.rejected", code=code, message_id=message.message_id)
-                    with contextlib.suppress(Exception):
-                        await message.reject(
-                            requeue=False
-                        )  # the inbox dead-letters it to quarantine
-                    continue
-                if await self._seen(received.event_id):
-                    self.duplicates += 1
-                    log.info(
-                        "delivery.duplicate",
-                        event_id=str(received.event_id),
-                        decision_id=str(received.decision_id),
-                    )
-                    await _settle(message)
-                    continue
-                yield received
-                await self._remember(received)
-                await _settle(message)
+            try:
+                async for message in inbox:
+                    received = await self._receive(message)
+                    if received is not None:
+                        yield received
+                        written = await self._remember(received)
+                        handled.append(message)
+                    if handled and (len(handled) >= batch or not inbox.waiting()):
+                        await self._settle_remembered(handled, written)
+            finally:
+                if handled:
+                    try:
+                        await self._settle_remembered(handled, written)
+                    except (aiosqlite.Error, BrokerError) as error:
+                        # Not acknowledged: they come again and are handled again.
+                        log.warning("delivery.settle_failed", error=type(error).__name__)
+
+    async def _receive(self, message: IncomingMessage) -> ReceivedEvent | None:
+        """Open one delivery; ``None`` when it was settled here (a duplicate, or rejected).
+
+        Raises:
+            RefusedError: ``message`` is a refusal notice (acknowledged).
+        """
+        if message.headers.get("kind") == "refusal-notice":
+            raise await self._notice(message)
+        try:
+            received = self._open(message)
+        except (EnvelopeError, SchemaError, UnicodeDecodeError) as error:
+            code = str(getattr(error, "code", "envelope.malformed"))
+            log.warning("delivery.rejected", code=code, message_id=message.message_id)
+            with contextlib.suppress(Exception):
+                await message.reject(requeue=False)  # the inbox dead-letters it to quarantine
+            return None
+        if await self._seen(received.event_id):
+            self.duplicates += 1
+            log.info(
+                "delivery.duplicate",
+                event_id=str(received.event_id),
+                decision_id=str(received.decision_id),
+            )
+            await _settle(message)
+            return None
+        return received
 
 
 def _check_regions(regions: Mapping[str, str], hub: str) -> dict[str, str]:

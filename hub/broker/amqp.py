@@ -502,6 +502,10 @@ class AmqpConsumer:
             raise StopAsyncIteration
         return _incoming(message)
 
+    def waiting(self) -> int:
+        """Deliveries received from RabbitMQ and not taken yet."""
+        return 0 if self._closed else self._buffer.qsize()
+
     async def aclose(self) -> None:
         """Close the channel: RabbitMQ requeues every unsettled delivery (idempotent)."""
         if self._closed:

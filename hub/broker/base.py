@@ -310,6 +310,14 @@ class Consumer(Protocol):
         """
         ...
 
+    def waiting(self) -> int:
+        """Deliveries the next :meth:`__anext__` would return without waiting (0 if none).
+
+        A consumer that settles in batches settles when this is 0: nothing more is
+        at hand, so holding what it has would only add latency.
+        """
+        ...
+
     async def aclose(self) -> None:
         """Stop consuming; unsettled deliveries go back to the queue (redelivered)."""
         ...

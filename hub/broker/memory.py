@@ -434,6 +434,12 @@ class MemoryConsumer:
             finally:
                 queue.waiters.discard(waiter)
 
+    def waiting(self) -> int:
+        """Messages ready in the queue that fit under ``prefetch`` now."""
+        if self._closed or self._queue is None:
+            return 0
+        return min(len(self._queue.ready), max(0, self.prefetch - len(self._unsettled)))
+
     def take_ready(self, limit: int) -> list[IncomingMessage]:
         """Take up to ``limit`` messages waiting now, without waiting (``basic.get``)."""
         queue = self._start()

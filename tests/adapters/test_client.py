@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import uuid
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 import pytest
 
+from adapters import client as client_module
 from adapters.client import AgencyClient, RefusedError
 from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from adapters.base import ReceivedEvent
+    from hub.broker.base import IncomingMessage
     from hub.crypto.keys import KeyDirectory, PartyKeyring
     from schemas.base import CaseEvent
 
@@ -34,6 +37,13 @@ class World:
     def __init__(self, ctx: HubContext, node: MemoryNode, clients: dict[str, AgencyClient]) -> None:
         """Hold the parts."""
         self.ctx, self.node, self.clients = ctx, node, clients
+
+    async def inbox_counts(self, party: str) -> tuple[int | None, int | None]:
+        """``party``'s inbox: messages ready and unacknowledged."""
+        assert isinstance(self.ctx.broker, MemoryBroker)
+        inbox = self.ctx.names.inbox(party)
+        stats = (await self.ctx.broker.queue_stats([inbox]))[inbox]
+        return stats.ready, stats.unacked
 
     async def hub_step(self) -> str:
         """Let the hub process one ingress message."""
@@ -185,3 +195,93 @@ async def test_state_file_commits_durably_through_a_write_ahead_log(world: World
             assert await rows.fetchone() == ("wal",)
         async with client.db.execute("PRAGMA synchronous") as rows:
             assert await rows.fetchone() == (2,)  # FULL: durable at each commit
+
+
+def _committed(state: Path, query: str, key: str) -> bool:
+    """Whether ``query`` finds ``key`` through a connection of its own: committed rows only."""
+    with contextlib.closing(sqlite3.connect(state)) as other:
+        return other.execute(query, (key,)).fetchone() is not None
+
+
+def _count_commits(client: AgencyClient, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the commits of ``client``'s state file from now on (one list item each)."""
+    commits: list[int] = []
+    commit = client.db.commit
+
+    async def counted() -> None:
+        commits.append(1)
+        await commit()
+
+    monkeypatch.setattr(client.db, "commit", counted)
+    return commits
+
+
+async def test_concurrent_publishes_share_commits_and_each_row_is_durable_first(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every outbox row is committed before its publish; concurrent publishes share commits."""
+    police = world.clients["police"]
+    publish = police._broker.publish
+    unseen: list[str] = []
+
+    async def checked(message: OutgoingMessage) -> None:
+        query = "SELECT 1 FROM outbox WHERE event_id = ?"
+        if not _committed(tmp_path / "police.db", query, message.message_id):
+            unseen.append(message.message_id)
+        await publish(message)
+
+    monkeypatch.setattr(police._broker, "publish", checked)
+    commits = _count_commits(police, monkeypatch)
+    events = [_fresh("ReferralReceived") for _ in range(12)]
+    await asyncio.gather(*(police.publish(event) for event in events))
+    assert unseen == []
+    assert 1 <= len(commits) < len(events)
+    assert await police.pending() == []
+
+
+async def test_seen_records_are_committed_before_their_deliveries_are_acknowledged(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliveries handled back to back are remembered in one commit, then acknowledged."""
+    events = [_fresh("ReferralReceived") for _ in range(6)]
+    for event in events:
+        await world.clients["police"].publish(event)
+        assert await world.hub_step() == "disclosed"
+    health = world.clients["health"]
+    acked_unseen: list[str] = []
+    settle = client_module._settle
+
+    async def checked(message: IncomingMessage) -> None:
+        event_id = str(message.headers.get("event-id"))
+        if not _committed(
+            tmp_path / "health.db", "SELECT 1 FROM seen WHERE event_id = ?", event_id
+        ):
+            acked_unseen.append(event_id)
+        await settle(message)
+
+    monkeypatch.setattr(client_module, "_settle", checked)
+    commits = _count_commits(health, monkeypatch)
+    received = await _collect(health, 0.5)
+    assert [r.event_id for r in received] == [e.event_id for e in events]
+    assert acked_unseen == []
+    assert 1 <= len(commits) < len(events)
+    assert await world.inbox_counts("health") == (0, 0)
+
+
+async def test_deliveries_handled_before_the_caller_stops_are_settled(world: World) -> None:
+    """A caller that stops asking leaves the deliveries it handled remembered and acked."""
+    events = [_fresh("ReferralReceived") for _ in range(4)]
+    for event in events:
+        await world.clients["police"].publish(event)
+        assert await world.hub_step() == "disclosed"
+    health = world.clients["health"]
+    taken: list[uuid.UUID] = []
+    deliveries = health.deliveries()
+    async for received in deliveries:
+        taken.append(received.event_id)
+        if len(taken) == 3:  # the third is not handled: the caller never asks again
+            break
+    await deliveries.aclose()
+    assert await world.inbox_counts("health") == (2, 0)
+    again = [r.event_id for r in await _collect(health, 0.5)]
+    assert again == [events[2].event_id, events[3].event_id]

@@ -172,6 +172,28 @@ async def test_prefetch_bounds_unsettled_deliveries(harness: BrokerHarness) -> N
         assert len({first.message_id, second.message_id, third.message_id}) == 3
 
 
+async def test_waiting_counts_deliveries_at_hand(harness: BrokerHarness) -> None:
+    """``waiting()`` counts deliveries the consumer can return now, within its prefetch."""
+    broker, _ = await ready(harness)
+    for _ in range(3):
+        await broker.publish(event(harness))
+    async with broker.consume(harness.names.ingress_queue, prefetch=2) as consumer:
+        first = await next_delivery(consumer)
+        # RabbitMQ sends the second one on its own time: look for a bounded while.
+        for _ in range(1000):
+            if consumer.waiting():
+                break
+            await asyncio.sleep(0.01)
+        assert consumer.waiting() == 1  # the third is beyond the prefetch
+        second = await next_delivery(consumer)
+        assert consumer.waiting() == 0
+        for message in (first, second):
+            await message.ack()
+        third = await next_delivery(consumer)
+        await third.ack()
+        assert consumer.waiting() == 0
+
+
 async def test_unacked_messages_come_back_when_the_connection_closes(
     harness: BrokerHarness,
 ) -> None:

@@ -4,8 +4,8 @@
 ``FAULTS_BROKER_URL``: consumes PARTY's inbox with an :class:`AgencyClient` whose
 state is the SQLite file STATE, appends each event id it is given to RECORD (the
 application's work, made durable), and kills itself with SIGKILL right after the
-client remembered the DIE_AFTER-th event and before that delivery is acknowledged:
-the worst moment for an adapter to die.
+client committed its record of the DIE_AFTER-th event and before that delivery is
+acknowledged: the worst moment for an adapter to die.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 
 
 class DyingClient(AgencyClient):
-    """A client that dies after remembering its ``die_after``-th event, before the ack."""
+    """A client that dies once its ``die_after``-th event is remembered, before the ack.
+
+    Seen records are committed in groups before their deliveries are acknowledged:
+    it dies right after the commit that makes the ``die_after``-th one durable.
+    """
 
     def __init__(self, *args: Any, die_after: int, **kwargs: Any) -> None:
         """Prepare a client as :class:`AgencyClient` does."""
@@ -34,10 +38,13 @@ class DyingClient(AgencyClient):
         self.die_after = die_after
         self.remembered = 0
 
-    async def _remember(self, received: ReceivedEvent) -> None:
-        await super()._remember(received)
+    async def _remember(self, received: ReceivedEvent) -> int:
         self.remembered += 1
-        if self.remembered == self.die_after:
+        return await super()._remember(received)
+
+    async def _commit(self, upto: int) -> None:
+        await super()._commit(upto)
+        if self.remembered >= self.die_after:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
