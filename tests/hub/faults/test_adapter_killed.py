@@ -75,7 +75,9 @@ async def test_adapter_killed_mid_consume_gets_the_rest_and_recognises_the_repea
     state, record = p.folder / "reader.db", p.folder / "reader.log"
     assert await read_until_killed(p, party, state, record) == -signal.SIGKILL
     handled = [uuid.UUID(line) for line in record.read_text().split()]
-    assert len(handled) == len(set(handled)) == DIE_AFTER
+    # It dies at the first commit of seen records that covers the DIE_AFTER-th: the
+    # records are committed in groups, so a few more may have been handled by then.
+    assert len(handled) == len(set(handled)) >= DIE_AFTER
 
     broker = AmqpBroker(p.url(party))
     restarted = await p.stack.enter_async_context(
