@@ -17,12 +17,13 @@
   :class:`RefusedError`. A delivery that does not verify is rejected to
   quarantine, never yielded.
 
-The state file commits in groups: concurrent publishes share one commit of their
-outbox rows, and the seen records of deliveries handled back to back are committed
-together (at most half the prefetch at a time, and at once whenever no further
-delivery is at hand), before any of them is acknowledged. Removing a confirmed
-event from the outbox rides on the next commit: lost in a crash, the event is
-published again and the hub recognises the repeat by event id and content.
+The state file (:mod:`adapters.state`) commits in groups: concurrent publishes
+share one commit of their outbox rows, and the seen records of deliveries handled
+back to back are committed together (at most half the prefetch at a time, and at
+once whenever no further delivery is at hand), before any of them is
+acknowledged. Removing a confirmed event from the outbox rides on the next
+commit: lost in a crash, the event is published again and the hub recognises the
+repeat by event id and content.
 
 Across a broker reconnection the client carries on by itself: a delivery whose
 channel is gone when it is settled comes again (redelivered), and is recognised
@@ -31,15 +32,14 @@ then by its event id; :attr:`AgencyClient.duplicates` counts such recognitions.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
+import sqlite3
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Self
 
-import aiosqlite
-
 from adapters.base import ReceivedEvent
+from adapters.state import StateFile
 from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.topology import TopologyNames
 from hub.crypto.base import EnvelopeError
@@ -62,12 +62,6 @@ if TYPE_CHECKING:
 
 log = get_logger("adapters.client")
 
-#: The state file's settings. WAL with ``synchronous=FULL``: a committed outbox row or
-#: seen record survives a crash or a power cut, as with the rollback journal, but a
-#: commit costs one WAL append and fsync instead of creating, syncing and deleting a
-#: journal file (about a fifth of the CPU and wall time per commit).
-STATE_PRAGMAS: Final = ("journal_mode = WAL", "synchronous = FULL", "busy_timeout = 10000")
-
 #: A region's name, as the link's routing key carries it (``region-<name>``, a
 #: valid routing key of at most 32 characters: ``hub.broker.topology.PARTY_PATTERN``).
 REGION_PATTERN: Final = re.compile(r"^[a-z][a-z0-9-]{1,24}$")
@@ -84,6 +78,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 _SCHEMA = f"""{_OUTBOX};
 CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, decision_id TEXT NOT NULL);
 """
+_PENDING: Final = "SELECT event_id FROM outbox ORDER BY rowid"
 #: Moves the rows of an outbox from before regional links, which had no routing
 #: key column: each was a local event, routed by the agency's party id (``?``).
 _MIGRATE_ROWS: Final = """
@@ -153,22 +148,13 @@ class AgencyClient:
         self._prefetch = prefetch
         self._hub = hub
         self._regions = MappingProxyType(_check_regions(regions or {}, hub))
-        self._db: aiosqlite.Connection | None = None
-        #: Writes made to the state file, and how many of them are committed.
-        self._written = 0
-        self._committed = 0
-        self._commit_lock = asyncio.Lock()
+        self._state: StateFile | None = None
         #: Deliveries recognised as already seen and acknowledged without being yielded.
         self.duplicates = 0
 
     async def start(self) -> Self:
         """Open the state file and the broker, then publish anything left in the outbox."""
-        self._db = await aiosqlite.connect(self._state_path)
-        for pragma in STATE_PRAGMAS:
-            await self._db.execute(f"PRAGMA {pragma}")
-        await self._migrate()
-        await self._db.executescript(_SCHEMA)
-        await self._db.commit()
+        self._state = await StateFile.open(self._state_path, self._prepare)
         await self._broker.connect()
         await self.flush()
         return self
@@ -176,11 +162,9 @@ class AgencyClient:
     async def close(self) -> None:
         """Close the broker connection and the state file (committing what is written)."""
         await self._broker.close()
-        if self._db is not None:
-            with contextlib.suppress(aiosqlite.Error):
-                await self._db.commit()
-            await self._db.close()
-            self._db = None
+        if self._state is not None:
+            state, self._state = self._state, None
+            await state.close()
 
     async def __aenter__(self) -> Self:
         """Start."""
@@ -196,47 +180,36 @@ class AgencyClient:
         await self.close()
 
     @property
-    def db(self) -> aiosqlite.Connection:
-        """The open state database."""
-        if self._db is None:
+    def state(self) -> StateFile:
+        """The open state file."""
+        if self._state is None:
             raise RuntimeError("client not started")
-        return self._db
+        return self._state
 
-    async def _migrate(self) -> None:
-        """Give an outbox from before regional links its routing keys, in one transaction."""
-        async with self.db.execute("PRAGMA table_info(outbox)") as rows:
-            columns = {row[1] async for row in rows}
-        if not columns or "routing_key" in columns:
-            return
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            await self.db.execute("ALTER TABLE outbox RENAME TO outbox_v1")
-            await self.db.execute(_OUTBOX)
-            await self.db.execute(_MIGRATE_ROWS, (self.party,))
-            await self.db.execute("DROP TABLE outbox_v1")
-        except BaseException:
-            await self.db.rollback()
-            raise
-        await self.db.commit()
+    def _prepare(self, connection: sqlite3.Connection) -> None:
+        """Migrate the state file if it is from before regional links; create the schema."""
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(outbox)")}
+        if columns and "routing_key" not in columns:
+            # An outbox from before regional links gets its routing keys, in one transaction.
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("ALTER TABLE outbox RENAME TO outbox_v1")
+                connection.execute(_OUTBOX)
+                connection.execute(_MIGRATE_ROWS, (self.party,))
+                connection.execute("DROP TABLE outbox_v1")
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+        connection.executescript(_SCHEMA)
 
     async def _write(self, statement: str, parameters: tuple[str | bytes, ...]) -> int:
         """Execute one write in the open transaction; return its number for :meth:`_commit`."""
-        await self.db.execute(statement, parameters)
-        self._written += 1
-        return self._written
+        return await self.state.write(statement, parameters)
 
     async def _commit(self, upto: int) -> None:
-        """Commit until write number ``upto`` is durable; one commit serves every waiter.
-
-        A caller that finds a commit under way waits for it, then commits whatever
-        was written meanwhile, its own write and those of everyone queued with it.
-        """
-        async with self._commit_lock:
-            if self._committed >= upto:
-                return
-            covered = self._written
-            await self.db.commit()
-            self._committed = covered
+        """Commit until write number ``upto`` is durable (grouped: :class:`StateFile`)."""
+        await self.state.commit(upto)
 
     def _destination(self, region: str | None) -> tuple[str, str]:
         """The hub to seal to and the routing key to publish with, for ``region``."""
@@ -292,25 +265,21 @@ class AgencyClient:
 
     async def pending(self) -> list[str]:
         """Event ids still in the outbox (published but not confirmed)."""
-        async with self.db.execute("SELECT event_id FROM outbox ORDER BY rowid") as rows:
-            return [row[0] async for row in rows]
+        return [str(row[0]) for row in await self.state.query(_PENDING)]
 
     async def flush(self) -> int:
         """Publish every event left in the outbox; return how many."""
         query = "SELECT event_id, routing_key, body FROM outbox ORDER BY rowid"
-        async with self.db.execute(query) as rows:
-            waiting = [(row[0], row[1], row[2]) async for row in rows]
+        waiting = await self.state.query(query)
         for event_id, routing_key, body in waiting:
-            await self._send(event_id, routing_key, body)
+            await self._send(str(event_id), str(routing_key), _blob(body))
         if waiting:
             log.info("outbox.flushed", count=len(waiting), party=self.party)
         return len(waiting)
 
     async def _seen(self, event_id: uuid.UUID) -> bool:
-        async with self.db.execute(
-            "SELECT 1 FROM seen WHERE event_id = ?", (str(event_id),)
-        ) as rows:
-            return await rows.fetchone() is not None
+        query = "SELECT 1 FROM seen WHERE event_id = ?"
+        return bool(await self.state.query(query, (str(event_id),)))
 
     async def _remember(self, received: ReceivedEvent) -> int:
         return await self._write(
@@ -381,7 +350,7 @@ class AgencyClient:
                 if handled:
                     try:
                         await self._settle_remembered(handled, written)
-                    except (aiosqlite.Error, BrokerError) as error:
+                    except (sqlite3.Error, BrokerError) as error:
                         # Not acknowledged: they come again and are handled again.
                         log.warning("delivery.settle_failed", error=type(error).__name__)
 
@@ -411,6 +380,13 @@ class AgencyClient:
             await _settle(message)
             return None
         return received
+
+
+def _blob(value: object) -> bytes:
+    """A BLOB column's value."""
+    if not isinstance(value, bytes):
+        raise TypeError("not a BLOB")
+    return value
 
 
 def _check_regions(regions: Mapping[str, str], hub: str) -> dict[str, str]:

@@ -191,10 +191,8 @@ async def test_an_agency_publishes_only_its_own_events(world: World) -> None:
 async def test_state_file_commits_durably_through_a_write_ahead_log(world: World) -> None:
     """The outbox and seen records commit to a WAL with a full fsync on every commit."""
     for client in world.clients.values():
-        async with client.db.execute("PRAGMA journal_mode") as rows:
-            assert await rows.fetchone() == ("wal",)
-        async with client.db.execute("PRAGMA synchronous") as rows:
-            assert await rows.fetchone() == (2,)  # FULL: durable at each commit
+        assert await client.state.pragma("journal_mode") == "wal"
+        assert await client.state.pragma("synchronous") == 2  # FULL: durable at each commit
 
 
 def _committed(state: Path, query: str, key: str) -> bool:
@@ -203,16 +201,15 @@ def _committed(state: Path, query: str, key: str) -> bool:
         return other.execute(query, (key,)).fetchone() is not None
 
 
-def _count_commits(client: AgencyClient, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the commits of ``client``'s state file from now on (one list item each)."""
-    commits: list[int] = []
-    commit = client.db.commit
+def _count_commits(client: AgencyClient) -> list[str]:
+    """Record the commits of ``client``'s state file from now on, as SQLite runs them."""
+    commits: list[str] = []
 
-    async def counted() -> None:
-        commits.append(1)
-        await commit()
+    def traced(statement: str) -> None:
+        if statement.strip().upper() == "COMMIT":
+            commits.append(statement)
 
-    monkeypatch.setattr(client.db, "commit", counted)
+    client.state.connection.set_trace_callback(traced)
     return commits
 
 
@@ -231,7 +228,7 @@ async def test_concurrent_publishes_share_commits_and_each_row_is_durable_first(
         await publish(message)
 
     monkeypatch.setattr(police._broker, "publish", checked)
-    commits = _count_commits(police, monkeypatch)
+    commits = _count_commits(police)
     events = [_fresh("ReferralReceived") for _ in range(12)]
     await asyncio.gather(*(police.publish(event) for event in events))
     assert unseen == []
@@ -260,7 +257,7 @@ async def test_seen_records_are_committed_before_their_deliveries_are_acknowledg
         await settle(message)
 
     monkeypatch.setattr(client_module, "_settle", checked)
-    commits = _count_commits(health, monkeypatch)
+    commits = _count_commits(health)
     received = await _collect(health, 0.5)
     assert [r.event_id for r in received] == [e.event_id for e in events]
     assert acked_unseen == []
