@@ -8,6 +8,14 @@ power cut, which is what "recorded before delivered" needs; group commit pays
 that fsync once per batch. Reads use a second connection, which WAL lets run
 beside the writer and never sees a write before it commits.
 
+The writer's statements run on the event loop's thread: with the write lock held,
+reading the head, inserting a batch and its index rows take microseconds, less
+than handing each statement to a thread and back. What may wait runs in a thread:
+``BEGIN IMMEDIATE`` (for the write lock, up to the busy timeout) and ``COMMIT``
+(for the disk). Point lookups by event id (the pipeline's dedupe, once per event)
+run inline too, on a read-only connection of their own; every other read, which
+may be the whole ledger, runs on the reader connection's thread (aiosqlite).
+
 Each write transaction also writes the search index of the entries it inserts
 (:mod:`hub.ledger.search`), so an entry is never committed unindexed; opening a
 ledger written before the index existed indexes its entries first.
@@ -19,6 +27,7 @@ can drop the triggers; that is what the hash chain and signed checkpoints catch.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import uuid
@@ -104,45 +113,78 @@ def _entries(rows: Any) -> list[StoredEntry]:
     return [StoredEntry(int(seq), str(body), str(digest)) for seq, body, digest in rows]
 
 
-async def _index(db: aiosqlite.Connection, rows: Sequence[tuple[int, str]]) -> None:
+def _index(db: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> None:
     """Write the search index of ``(seq, body)`` rows, in the caller's transaction."""
     indexed = [index_row(seq, body) for seq, body in rows]
-    await db.executemany(
+    db.executemany(
         "INSERT OR REPLACE INTO ledger_entry_times (seq, recorded_at) VALUES (?, ?)",
         [(r.seq, r.recorded_at and stamp(r.recorded_at)) for r in indexed],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT OR IGNORE INTO ledger_entry_terms (term, seq) VALUES (?, ?)",
         [(term, r.seq) for r in indexed for term in sorted(r.terms)],
     )
 
 
-async def _backfill(db: aiosqlite.Connection) -> None:
+def _backfill(db: sqlite3.Connection) -> None:
     """Index every entry the index lacks (a ledger written before the index existed)."""
     while True:
-        rows = await db.execute_fetchall(
+        rows = db.execute(
             "SELECT seq, body FROM ledger_entries e WHERE NOT EXISTS"
             " (SELECT 1 FROM ledger_entry_times t WHERE t.seq = e.seq) ORDER BY seq LIMIT ?",
             (_BACKFILL_PAGE,),
-        )
+        ).fetchall()
         if not rows:
             return
         # Each page indexes every row it read, so the loop ends.
-        await _index(db, [(int(seq), str(body)) for seq, body in rows])
+        _index(db, [(int(seq), str(body)) for seq, body in rows])
+
+
+def _open_writer(path: Path) -> sqlite3.Connection:
+    """Open the writer connection and create the schema (blocking: run in a thread)."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        for pragma in ("journal_mode = WAL", "synchronous = FULL", "busy_timeout = 10000"):
+            db.execute(f"PRAGMA {pragma}")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";\n"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT OR IGNORE INTO ledger_head VALUES (1, 0, ?, '[]')", (GENESIS_HASH,))
+            db.execute(
+                "INSERT OR IGNORE INTO ledger_meta VALUES ('ledger_id', ?)", (str(uuid.uuid4()),)
+            )
+            _backfill(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _open_lookup(path: Path) -> sqlite3.Connection:
+    """Open a read-only connection for point lookups (blocking: run in a thread)."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA busy_timeout = 10000")
+    return db
 
 
 class _SqliteTransaction:
-    """One ``BEGIN IMMEDIATE`` transaction on the writer connection."""
+    """One ``BEGIN IMMEDIATE`` transaction on the writer connection; statements inline."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
     async def head(self) -> Head:
         with _mapped("read head"):
-            cursor = await self._db.execute(
+            row = self._db.execute(
                 "SELECT size, last_entry_hash, frontier FROM ledger_head WHERE id = 1"
-            )
-            row = await cursor.fetchone()
+            ).fetchone()
         if row is None:
             raise LedgerError(ErrorCode.UNAVAILABLE, "read head: the ledger has no head row")
         return Head(int(row[0]), str(row[1]), tuple(safejson.loads(row[2])))
@@ -155,7 +197,7 @@ class _SqliteTransaction:
             marks = ",".join("?" * len(chunk))
             query = f"SELECT decision_id, {_ENTRY_COLUMNS} FROM ledger_entries WHERE decision_id IN ({marks})"  # noqa: E501, S608 - only placeholders are interpolated
             with _mapped("find decisions"):
-                rows = await self._db.execute_fetchall(query, chunk)
+                rows = self._db.execute(query, chunk).fetchall()
             for decision_id, *rest in rows:
                 found[uuid.UUID(decision_id)] = _entries([rest])[0]
         return found
@@ -166,34 +208,43 @@ class _SqliteTransaction:
             for e in entries
         ]
         with _mapped("insert entries"):
-            await self._db.executemany(
+            self._db.executemany(
                 "INSERT INTO ledger_entries (seq, decision_id, event_id, entry_hash, body)"
                 " VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
-            await _index(self._db, [(e.seq, e.body) for e in entries])
-            await self._db.execute(
+            _index(self._db, [(e.seq, e.body) for e in entries])
+            self._db.execute(
                 "UPDATE ledger_head SET size = ?, last_entry_hash = ?, frontier = ? WHERE id = 1",
                 (head.size, head.last_entry_hash, safejson.dumps(list(head.frontier))),
             )
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
-        return await _latest_checkpoint(self._db)
+        with _mapped("read checkpoint"):
+            rows = self._db.execute(_LATEST_CHECKPOINT).fetchall()
+        return _checkpoint(rows)
 
     async def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         with _mapped("add checkpoint"):
-            await self._db.execute(
+            self._db.execute(
                 "INSERT INTO ledger_checkpoints (tree_size, token) VALUES (?, ?)",
                 (checkpoint.tree_size, checkpoint.token),
             )
 
 
+_LATEST_CHECKPOINT: Final = (
+    "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
+)
+
+
+def _checkpoint(rows: Any) -> StoredCheckpoint | None:
+    return next((StoredCheckpoint(int(size), str(token)) for size, token in rows), None)
+
+
 async def _latest_checkpoint(db: aiosqlite.Connection) -> StoredCheckpoint | None:
     with _mapped("read checkpoint"):
-        rows = await db.execute_fetchall(
-            "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
-        )
-    return next((StoredCheckpoint(int(size), str(token)) for size, token in rows), None)
+        rows = await db.execute_fetchall(_LATEST_CHECKPOINT)
+    return _checkpoint(rows)
 
 
 class SqliteStore:
@@ -209,8 +260,10 @@ class SqliteStore:
         """
         self._path = Path(path)
         self._read_only = read_only
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._lookup: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
         self._transactions = 0
 
     @property
@@ -241,69 +294,56 @@ class SqliteStore:
                 uri = f"{self._path.resolve().as_uri()}?mode=ro"
                 self._reader = await aiosqlite.connect(uri, uri=True, isolation_level=None)
                 await _latest_checkpoint(self._reader)
+                self._lookup = await asyncio.to_thread(_open_lookup, self._path)
                 return
-            self._writer = await aiosqlite.connect(self._path, isolation_level=None)
-            for pragma in ("journal_mode = WAL", "synchronous = FULL", "busy_timeout = 10000"):
-                await self._writer.execute(f"PRAGMA {pragma}")
-            await self._create_schema(self._writer)
+            self._writer = await asyncio.to_thread(_open_writer, self._path)
+            self._lookup = await asyncio.to_thread(_open_lookup, self._path)
             self._reader = await aiosqlite.connect(self._path, isolation_level=None)
             await self._reader.execute("PRAGMA busy_timeout = 10000")
             await self._reader.execute("PRAGMA query_only = ON")
 
-    @staticmethod
-    async def _create_schema(db: aiosqlite.Connection) -> None:
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA.split(";\n"):
-                if statement.strip():
-                    await db.execute(statement)
-            await db.execute(
-                "INSERT OR IGNORE INTO ledger_head VALUES (1, 0, ?, '[]')", (GENESIS_HASH,)
-            )
-            await db.execute(
-                "INSERT OR IGNORE INTO ledger_meta VALUES ('ledger_id', ?)", (str(uuid.uuid4()),)
-            )
-            await _backfill(db)
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        await db.execute("COMMIT")
-
     async def close(self) -> None:
-        """Close both connections."""
-        for db in (self._writer, self._reader):
-            if db is not None:
-                with _mapped("close ledger"):
-                    await db.close()
-        self._writer = self._reader = None
+        """Close every connection."""
+        writer, lookup, reader = self._writer, self._lookup, self._reader
+        self._writer = self._lookup = self._reader = None
+        async with self._write_lock:  # a transaction under way finishes first
+            for db in (writer, lookup):
+                if db is not None:
+                    with _mapped("close ledger"):
+                        await asyncio.to_thread(db.close)
+        if reader is not None:
+            with _mapped("close ledger"):
+                await reader.close()
 
-    def _connection(self, *, write: bool) -> aiosqlite.Connection:
-        db = self._writer if write else self._reader
-        if db is None:
+    def _connection(self) -> aiosqlite.Connection:
+        if self._reader is None:
             raise LedgerError(ErrorCode.CLOSED, "the ledger store is not open for this")
-        return db
+        return self._reader
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[_SqliteTransaction]:
         """Begin a write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``."""
-        db = self._connection(write=True)
-        with _mapped("begin"):
-            await db.execute("BEGIN IMMEDIATE")
-        try:
-            yield _SqliteTransaction(db)
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                await db.execute("ROLLBACK")
-            raise
-        with _mapped("commit"):
-            await db.execute("COMMIT")
-        self._transactions += 1
+        async with self._write_lock:
+            db = self._writer
+            if db is None:
+                raise LedgerError(ErrorCode.CLOSED, "the ledger store is not open for this")
+            with _mapped("begin"):
+                await asyncio.to_thread(db.execute, "BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTransaction(db)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await asyncio.to_thread(db.execute, "ROLLBACK")
+                raise
+            with _mapped("commit"):
+                await asyncio.to_thread(db.execute, "COMMIT")
+            self._transactions += 1
 
     async def ledger_id(self) -> str:
         """Return the ledger's id."""
         with _mapped("read ledger id"):
             rows = list(
-                await self._connection(write=False).execute_fetchall(
+                await self._connection().execute_fetchall(
                     "SELECT value FROM ledger_meta WHERE key = 'ledger_id'"
                 )
             )
@@ -313,7 +353,7 @@ class SqliteStore:
 
     async def _select(self, query: str, parameters: Sequence[Any]) -> list[StoredEntry]:
         with _mapped("read entries"):
-            return _entries(await self._connection(write=False).execute_fetchall(query, parameters))
+            return _entries(await self._connection().execute_fetchall(query, parameters))
 
     async def read(self, start: int, stop: int | None) -> list[StoredEntry]:
         """Return the entries with ``start <= seq < stop``, in order."""
@@ -330,11 +370,15 @@ class SqliteStore:
         )
 
     async def entries_for_event(self, event_id: uuid.UUID) -> list[StoredEntry]:
-        """Return every entry about one event, in order."""
-        return await self._select(
-            f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE event_id = ? ORDER BY seq",  # noqa: S608 - a constant column list
-            (str(event_id),),
-        )
+        """Return every entry about one event, in order (an indexed lookup, inline)."""
+        if self._lookup is None:
+            raise LedgerError(ErrorCode.CLOSED, "the ledger store is not open for this")
+        with _mapped("read entries"):
+            rows = self._lookup.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE event_id = ? ORDER BY seq",  # noqa: S608 - a constant column list
+                (str(event_id),),
+            ).fetchall()
+        return _entries(rows)
 
     async def search(self, query: IndexQuery) -> list[StoredEntry]:
         """Return the candidate rows the search index lists for ``query``, in order."""
@@ -344,20 +388,20 @@ class SqliteStore:
     async def checkpoints(self) -> list[StoredCheckpoint]:
         """Return every checkpoint, smallest tree size first."""
         with _mapped("read checkpoints"):
-            rows = await self._connection(write=False).execute_fetchall(
+            rows = await self._connection().execute_fetchall(
                 "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size"
             )
         return [StoredCheckpoint(int(size), str(token)) for size, token in rows]
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Return the checkpoint of the largest tree size, if any."""
-        return await _latest_checkpoint(self._connection(write=False))
+        return await _latest_checkpoint(self._connection())
 
     async def size(self) -> int:
         """Return how many entries the chain holds (the committed head's size)."""
         with _mapped("read head"):
             rows = list(
-                await self._connection(write=False).execute_fetchall(
+                await self._connection().execute_fetchall(
                     "SELECT size FROM ledger_head WHERE id = 1"
                 )
             )

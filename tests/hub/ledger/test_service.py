@@ -278,7 +278,7 @@ async def test_entries_cannot_be_updated_through_the_store(
     await ledger.append([draft()])
     store: Any = ledger.store
     change = (
-        store._writer.execute("UPDATE ledger_entries SET body = 'x'")
+        asyncio.to_thread(store._writer.execute, "UPDATE ledger_entries SET body = 'x'")
         if harness.kind == "sqlite"
         else store._pool.execute("DELETE FROM ledger_entries")
     )
