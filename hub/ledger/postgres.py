@@ -7,7 +7,9 @@ head only after the writer before it committed, so sequence numbers and
 snapshot, so the decision ids a writer checks include the ones just committed).
 The lock lasts one transaction, and group commit makes that one transaction per
 batch of appends, not per entry. Creating the schema takes a transaction-level
-advisory lock, so two workers starting at once do not race on ``CREATE``.
+advisory lock, so two workers starting at once do not race on ``CREATE``, and then
+the head row lock before any DDL, so a worker starting beside running ones queues
+behind their writes instead of deadlocking with them.
 
 Each write transaction also writes the search index of the entries it inserts
 (:mod:`hub.ledger.search`); opening a ledger written before the index existed
@@ -262,6 +264,12 @@ class PostgresStore:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
                 if self._schema:
                     await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
+                # Every writer locks the head row before touching a table; so does this,
+                # before any DDL takes a table lock. Otherwise a worker starting beside
+                # a running one could hold a table a writer needs while waiting for the
+                # head that writer holds: a deadlock, which PostgreSQL breaks by failing us.
+                if await conn.fetchval("SELECT to_regclass('ledger_head')") is not None:
+                    await conn.execute("SELECT size FROM ledger_head WHERE id = 1 FOR UPDATE")
                 for statement in _DDL:
                     await conn.execute(statement)
                 await conn.execute(

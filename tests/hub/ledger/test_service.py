@@ -284,3 +284,44 @@ async def test_entries_cannot_be_updated_through_the_store(
     )
     with pytest.raises(Exception, match="append-only"):
         await change
+
+
+async def test_a_store_opening_beside_a_writer_waits_and_neither_fails(
+    harness: Any, draft: Callable[..., EntryDraft], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker starting while another is inside a write transaction waits for it.
+
+    The writer holds the head (on PostgreSQL its row lock, on SQLite the write
+    lock) and has not inserted yet; the new store creates its schema meanwhile.
+    Schema creation must queue behind the head like every writer does: taking table
+    locks first, then waiting on the head, deadlocks with a writer that then needs
+    those tables (PostgreSQL aborts one of the two).
+    """
+    ledger = await harness.ledger()
+    await ledger.append([draft()])
+    store: Any = ledger.store
+    locked, release = asyncio.Event(), asyncio.Event()
+    write = store.write
+
+    @contextlib.asynccontextmanager
+    async def paused_write() -> AsyncIterator[Any]:
+        async with write() as tx:
+            insert = tx.insert
+
+            async def paused_insert(entries: Any, head: Any) -> None:
+                locked.set()
+                await release.wait()
+                await insert(entries, head)
+
+            tx.insert = paused_insert
+            yield tx
+
+    monkeypatch.setattr(store, "write", paused_write)
+    appending = asyncio.create_task(ledger.append([draft()]))
+    await asyncio.wait_for(locked.wait(), 10)
+    opening = asyncio.create_task(harness.store())
+    await asyncio.sleep(0.5)  # the new store takes what it can, then waits
+    release.set()
+    assert [e.seq for e in await asyncio.wait_for(appending, 30)] == [1]
+    second = await asyncio.wait_for(opening, 30)
+    assert await second.size() == 2
