@@ -203,10 +203,6 @@ class AgencyClient:
             connection.commit()
         connection.executescript(_SCHEMA)
 
-    async def _write(self, statement: str, parameters: tuple[str | bytes, ...]) -> int:
-        """Execute one write in the open transaction; return its number for :meth:`_commit`."""
-        return await self.state.write(statement, parameters)
-
     async def _commit(self, upto: int) -> None:
         """Commit until write number ``upto`` is durable (grouped: :class:`StateFile`)."""
         await self.state.commit(upto)
@@ -241,7 +237,7 @@ class AgencyClient:
             raise ValueError("an agency publishes only its own events")
         hub, routing_key = self._destination(region)
         body = issue_event(event, self._keyring, self._directory, hub=hub).encode("ascii")
-        written = await self._write(
+        written = await self.state.write(
             "INSERT OR REPLACE INTO outbox (event_id, routing_key, body) VALUES (?, ?, ?)",
             (str(event.event_id), routing_key, body),
         )
@@ -259,7 +255,7 @@ class AgencyClient:
         )
         await self._broker.publish(message)
         # Committed with the next commit: if a crash loses it, the hub sees a repeat.
-        await self._write(
+        await self.state.write(
             "DELETE FROM outbox WHERE event_id = ? AND routing_key = ?", (event_id, routing_key)
         )
 
@@ -282,7 +278,7 @@ class AgencyClient:
         return bool(await self.state.query(query, (str(event_id),)))
 
     async def _remember(self, received: ReceivedEvent) -> int:
-        return await self._write(
+        return await self.state.write(
             "INSERT OR IGNORE INTO seen (event_id, decision_id) VALUES (?, ?)",
             (str(received.event_id), str(received.decision_id)),
         )

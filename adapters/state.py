@@ -43,8 +43,6 @@ class StateFile:
         self._commit_lock = asyncio.Lock()
         self._written = 0
         self._committed = 0
-        #: Commits made (the grouping shows as fewer commits than writes).
-        self.commits = 0
 
     @classmethod
     async def open(cls, path: Path, prepare: Callable[[sqlite3.Connection], None]) -> Self:
@@ -95,7 +93,6 @@ class StateFile:
             async with self._lock:
                 covered = self._written
                 await asyncio.to_thread(self.connection.commit)
-                self.commits += 1
                 self._committed = covered
 
     async def pragma(self, name: str) -> Parameter:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
 import aio_pika
+import pytest
 from services import dev_script, drop_schema, postgres_dsn
 
 from adapters.client import AgencyClient
@@ -41,6 +42,7 @@ from hub.crypto.keys import save_keyring
 from hub.ledger import chain
 from hub.ledger.pseudonyms import Pseudonymizer, generate_ledger_key
 from hub.ledger.service import Ledger, open_ledger
+from hub.ledger.stores import open_store
 from hub.ledger.verify import verify_store
 from hub.pipeline import HubContext
 from hub.policy.base import NotEntitledError
@@ -72,6 +74,14 @@ DELIVERY_LIMIT: Final = 3
 ARRIVAL_SECONDS: Final = 180.0
 #: How the in-process workers consume: retries come quickly, to keep the tests short.
 LIMITS: Final = WorkerLimits(16, DELIVERY_LIMIT, retry_first=0.2, retry_most=2.0)
+#: Every fault and scale scenario needs both services and takes a while. The timeout
+#: bounds a hang on a slow machine; it is not a speed target.
+SCENARIO_MARKS: Final = (
+    pytest.mark.slow,
+    pytest.mark.rabbitmq,
+    pytest.mark.postgres,
+    pytest.mark.timeout(600),
+)
 #: Seconds of silence after the last expected delivery before an inbox counts as drained.
 QUIET_SECONDS: Final = 1.5
 
@@ -363,6 +373,25 @@ async def assert_ledger(
     report = await verify_store(store, directory)
     assert report.intact, report.detail
     assert report.entries == len(entries) == len(expected)
+
+
+async def assert_stored_ledger(
+    dsn: str, directory: KeyDirectory, recipients: dict[uuid.UUID, frozenset[str]]
+) -> None:
+    """:func:`assert_ledger` on the ledger at ``dsn``, opened read-only for the check."""
+    store = await open_store(dsn, read_only=True)
+    try:
+        await assert_ledger(store, directory, recipients)
+    finally:
+        await store.close()
+
+
+def mark_scenarios(items: list[pytest.Item], folder: Path, *, fast: Sequence[str] = ()) -> None:
+    """Mark the test files directly in ``folder`` (but the ``fast`` ones) with SCENARIO_MARKS."""
+    for item in items:
+        if item.path.parent == folder and item.path.name not in fast:
+            for mark in SCENARIO_MARKS:
+                item.add_marker(mark)
 
 
 async def wait_for(what: str, check: Callable[[], Awaitable[bool]], seconds: float) -> None:

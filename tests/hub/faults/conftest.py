@@ -40,6 +40,7 @@ from scenarios import (
     entitled,
     environment,
     load_default_policy,
+    mark_scenarios,
     private_postgres,
     publish_all,
     queue_depth,
@@ -80,22 +81,11 @@ FAULTS: Final = Path("/tmp/faults")  # noqa: S108 - the folder these nodes are g
 RABBITMQ_PORT: Final = 10780
 POSTGRES_PORT: Final = 15480
 HERE: Final = Path(__file__).resolve().parent
-#: Every scenario here needs both services and takes a while. The timeout bounds a
-#: hang on a slow machine; it is not a speed target.
-SCENARIO_MARKS: Final = (
-    pytest.mark.slow,
-    pytest.mark.rabbitmq,
-    pytest.mark.postgres,
-    pytest.mark.timeout(600),
-)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the fault scenarios: the test files of this folder but the fast one."""
-    for item in items:
-        if item.path.parent == HERE and item.path.name != "test_transient.py":
-            for mark in SCENARIO_MARKS:
-                item.add_marker(mark)
+    mark_scenarios(items, HERE, fast=("test_transient.py",))
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Final
 
 import asyncpg
 import pytest
-from scenarios import PARTIES, Partnership, RabbitNode, load_default_policy, private_postgres
+from scenarios import (
+    PARTIES,
+    Partnership,
+    RabbitNode,
+    load_default_policy,
+    mark_scenarios,
+    private_postgres,
+)
 from services import amqp_url, dev_script
 from yarl import URL
 
@@ -41,22 +48,11 @@ NODES: Final = (1, 2, 3)
 #: Seconds to start or stop the cluster: three nodes booting on two cores.
 CLUSTER_SECONDS: Final = 300.0
 HERE: Final = Path(__file__).resolve().parent
-#: Every scenario here needs both services and takes a while. The timeout bounds a
-#: hang on a slow machine; it is not a speed target.
-SCENARIO_MARKS: Final = (
-    pytest.mark.slow,
-    pytest.mark.rabbitmq,
-    pytest.mark.postgres,
-    pytest.mark.timeout(600),
-)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the scale scenarios: every test file of this folder."""
-    for item in items:
-        if item.path.parent == HERE:
-            for mark in SCENARIO_MARKS:
-                item.add_marker(mark)
+    mark_scenarios(items, HERE)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from scenarios import (
     AGENCIES,
     Partnership,
     assert_each_once,
-    assert_ledger,
+    assert_stored_ledger,
     by_author,
     drain,
     expected_inboxes,
@@ -31,8 +31,6 @@ from scenarios import (
     wait_for,
     write_config,
 )
-
-from hub.ledger.stores import open_store
 
 if TYPE_CHECKING:
     from .conftest import RabbitCluster
@@ -112,11 +110,7 @@ async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
     assert sum(sent.values()) == EVENTS
     for inbox in inboxes.values():
         assert_each_once(inbox)
-    store = await open_store(ledger_dsn, read_only=True)
-    try:
-        await assert_ledger(store, p.directory, recipients)
-    finally:
-        await store.close()
+    await assert_stored_ledger(ledger_dsn, p.directory, recipients)
     assert await queue_depth(p.url("hub"), p.names.quarantine) == 0
     assert await queue_depth(p.url("hub"), p.names.ingress_queue) == 0
 

@@ -15,7 +15,7 @@ from scenarios import (
     HUB,
     Partnership,
     assert_each_once,
-    assert_ledger,
+    assert_stored_ledger,
     by_author,
     drain,
     environment,
@@ -32,7 +32,6 @@ from scenarios import (
 from hub.ledger import chain
 from hub.ledger.base import StoredEntry
 from hub.ledger.entries import GENESIS_HASH
-from hub.ledger.stores import open_store
 
 if TYPE_CHECKING:
     import uuid
@@ -138,11 +137,7 @@ async def test_three_workers_write_one_chain_and_deliver_each_event_once(
     assert sum(sent.values()) == EVENTS
     for inbox in inboxes.values():
         assert_each_once(inbox)
-    store = await open_store(ledger_dsn, read_only=True)
-    try:
-        await assert_ledger(store, p.directory, recipients)
-    finally:
-        await store.close()
+    await assert_stored_ledger(ledger_dsn, p.directory, recipients)
     size = await assert_one_chain(ledger_dsn)
     assert audit_verify(ledger_dsn, p).startswith(f"intact: {size} entries")
 
