@@ -52,6 +52,8 @@ def _parse_constant(_: str) -> float:
 
 
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+#: A ``\\u`` escape of a surrogate code point, or something that looks like one.
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _walk(value: Any, limit: int) -> None:
@@ -70,6 +72,29 @@ def _walk(value: Any, limit: int) -> None:
             stack.extend((child, depth + 1) for child in node)
 
 
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_pairs,
+    parse_int=_parse_int,
+    parse_float=_parse_float,
+    parse_constant=_parse_constant,
+)
+
+
+def _walk_needed(text: str, max_depth: int) -> bool:
+    """Whether the parsed value could hold a lone surrogate or nest too deep.
+
+    A parsed string holds a surrogate only if the text has one or escapes one, and
+    no value lies deeper than one more than the number of ``[`` and ``{`` in the
+    text (the walk counts a value inside n containers as depth n + 1): when neither
+    can be, the walk over the value would find nothing.
+    """
+    return (
+        text.count("[") + text.count("{") >= max_depth
+        or _SURROGATE_ESCAPE.search(text) is not None
+        or _SURROGATE.search(text) is not None
+    )
+
+
 def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse untrusted JSON strictly.
 
@@ -86,18 +111,13 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(
-            text,
-            object_pairs_hook=_pairs,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            parse_constant=_parse_constant,
-        )
+        value = _DECODER.decode(text)
     except UnsafeJSONError:
         raise
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise UnsafeJSONError(type(error).__name__) from None
-    _walk(value, max_depth)
+    if _walk_needed(text, max_depth):
+        _walk(value, max_depth)
     return value
 
 

@@ -93,7 +93,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--relays",
         type=_names,
         default=("raw", "hub"),
-        help="throughput runs of these relays only, e.g. hub (for profiling one scenario)",
+        help="runs of these relays only, e.g. hub (for profiling one scenario)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--docs", type=Path, help="render the table into this Markdown file")
@@ -120,7 +120,7 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
         count = max(2, round(rate * duration))
         runs.extend(
             RunSpec(f"{relay}-fixed-rate", relay, k, size, count, warmup, rate)
-            for relay in ("raw", "hub")
+            for relay in args.relays
         )
     return runs
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub import safejson
 
@@ -56,3 +60,42 @@ def test_depth_limit_is_exact() -> None:
     assert safejson.loads("[" * 32 + "]" * 32, max_depth=32) is not None
     with pytest.raises(safejson.UnsafeJSONError):
         safejson.loads("[" * 33 + "]" * 33, max_depth=32)
+
+
+#: Lone surrogates (which Hypothesis's text leaves out by default), a pair, a backslash.
+_PIECES = st.sampled_from(["\ud800", "\udfff", "\ud83d\ude00", "\\", "u"]) | st.characters()
+_TEXT = st.lists(_PIECES, max_size=4).map("".join)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=40,
+)
+
+
+def _full_walk_refuses(text: str, max_depth: int) -> bool:
+    """The check without the fast path: parse, then always walk the value."""
+    try:
+        safejson._walk(safejson._DECODER.decode(text), max_depth)
+    except safejson.UnsafeJSONError:
+        return True
+    return False
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_VALUES, ascii_only=st.booleans(), max_depth=st.integers(1, 6))
+def test_skipping_the_walk_never_accepts_what_the_walk_refuses(
+    value: object, *, ascii_only: bool, max_depth: int
+) -> None:
+    """The walk is skipped only where it cannot refuse: same verdict as always walking.
+
+    Generated values carry lone surrogates (raw and escaped), paired ones, and
+    nesting on both sides of the limit.
+    """
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    refused = _full_walk_refuses(text, max_depth)
+    try:
+        safejson.loads(text, max_depth=max_depth)
+    except safejson.UnsafeJSONError:
+        assert refused
+    else:
+        assert not refused
