@@ -110,7 +110,7 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
             overlong numbers, or nesting deeper than ``max_depth``.
     """
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
         value = _DECODER.decode(text)
     except UnsafeJSONError:
         raise

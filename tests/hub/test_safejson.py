@@ -55,6 +55,15 @@ def test_keeps_ordinary_json() -> None:
     assert safejson.dumps(value) == '{"name":"Zoë Example","n":[1,2.5,true,null],"deep":[[[1]]]}'
 
 
+def test_reads_bytes_bytearray_and_text_alike() -> None:
+    """UTF-8 bytes, a bytearray and text of one document parse to one value."""
+    text = '{"name": "Zoë Example", "n": [1]}'
+    expected = {"name": "Zoë Example", "n": [1]}
+    assert safejson.loads(text.encode("utf-8")) == expected
+    assert safejson.loads(bytearray(text.encode("utf-8"))) == expected  # type: ignore[arg-type]
+    assert safejson.loads(text) == expected
+
+
 def test_depth_limit_is_exact() -> None:
     """Nesting of exactly the limit is accepted; one more is refused."""
     assert safejson.loads("[" * 32 + "]" * 32, max_depth=32) is not None
