@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import aio_pika
 import pytest
-from services import dev_script, drop_schema, postgres_dsn
+from services import dev_script, drop_schema, import_definitions, postgres_dsn
 
 from adapters.client import AgencyClient
 from hub.broker.amqp import AmqpBroker
@@ -126,13 +126,7 @@ class RabbitNode:
                 for p in self.passwords
             ],
         }
-        path = self.folder.parent / f"{vhost}.json"
-        path.write_text(json.dumps(definitions))
-        path.chmod(0o600)
-        try:
-            dev_script("rabbitmq.sh", "import", self.folder, path)
-        finally:
-            path.unlink()
+        import_definitions(self.folder, definitions, vhost)
         return vhost
 
     def delete_vhost(self, vhost: str) -> None:

@@ -8,6 +8,7 @@ by skipping.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -65,3 +66,18 @@ def dev_script(name: str, *args: str | int | Path, timeout: float = 180) -> str:
     )
     assert done.returncode == 0, f"{name} {args[0] if args else ''} failed: {done.stderr.strip()}"
     return done.stdout.strip()
+
+
+def import_definitions(folder: Path, definitions: dict[str, object], name: str) -> None:
+    """Import ``definitions`` into the node in ``folder``.
+
+    The file (it holds password hashes) is written mode 0600 beside the node's
+    folder as ``<name>.json`` and removed afterwards.
+    """
+    path = folder.parent / f"{name}.json"
+    path.write_text(json.dumps(definitions))
+    path.chmod(0o600)
+    try:
+        dev_script("rabbitmq.sh", "import", folder, path)
+    finally:
+        path.unlink()

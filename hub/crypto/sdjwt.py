@@ -39,8 +39,9 @@ _TO_URL: Final = bytes.maketrans(b"+/", b"-_")
 _SEXTETS: Final = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
-#: By length modulo 4: the last character's bits that encode nothing, and the padding.
-_STRAY_BITS: Final = {0: 0, 2: 0b001111, 3: 0b000011}
+#: By length modulo 4: the last character's bits that encode nothing (none at 0)...
+_STRAY_BITS: Final = {2: 0b001111, 3: 0b000011}
+#: ...and the padding binascii wants.
 _PADDING: Final = {0: b"", 2: b"==", 3: b"="}
 _JWS_REGISTRY: Final = jws.JWSRegistry(algorithms=[SIGNING_ALG])
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import pytest
-from services import amqp_url, dev_script
+from services import amqp_url, dev_script, import_definitions
 
 from hub.broker.definitions import DEFAULT_VHOST, HUB_USER, broker_definitions, password_hash
 
@@ -62,13 +62,7 @@ class Region:
 
     def import_definitions(self, definitions: dict[str, Any]) -> None:
         """Import ``definitions`` (written mode 0600, removed afterwards)."""
-        path = self.folder.parent / f"{self.name}-definitions.json"
-        path.write_text(json.dumps(definitions))
-        path.chmod(0o600)
-        try:
-            dev_script("rabbitmq.sh", "import", self.folder, path)
-        finally:
-            path.unlink()
+        import_definitions(self.folder, definitions, f"{self.name}-definitions")
 
 
 def merged(*parts: dict[str, Any]) -> dict[str, Any]:
