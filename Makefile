@@ -12,7 +12,7 @@ AMQP_PORT ?= 10729
 PG_PORT ?= 15429
 TLS_PORT ?= 10739
 
-.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi clean bench-ledger bench-memory
+.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi clean bench-ledger bench-memory bench-commit
 
 all: test
 
@@ -120,6 +120,10 @@ bench-ledger: $(STAMP)
 	trap '$(MAKE) --no-print-directory services-down' EXIT; \
 	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
 	HUB_BENCH_POSTGRES_DSN="$$postgres" $(BIN)/python bench/ledger_append.py
+
+# SQLite commits on the event loop against in a thread (ADR 0013), in one run.
+bench-commit: $(STAMP)
+	$(BIN)/python bench/commit_handoff.py
 
 # A worker's resident memory over 100,000 events (about 10 minutes).
 bench-memory: $(STAMP)

@@ -3,8 +3,9 @@
 The file belongs to one :class:`~adapters.client.AgencyClient`. Statements run on
 the event loop's thread: in WAL mode with no other writer, an insert, a delete or
 an indexed lookup takes microseconds, less than handing it to a thread and back.
-Only a commit, which waits for the disk (``synchronous=FULL``: one WAL append and
-fsync), runs in a thread, and the loop goes on meanwhile.
+A commit waits for the disk (``synchronous=FULL``: one WAL append and fsync); it
+runs inline too while commits stay short, and in a thread for a while after one
+that was not (:class:`hub.diskcalls.DiskCalls`).
 
 Commits are grouped: :meth:`StateFile.write` numbers each write, and
 :meth:`StateFile.commit` makes a given write durable, committing everything written
@@ -17,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from typing import TYPE_CHECKING, Final, Self
+
+from hub.diskcalls import DiskCalls
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -32,17 +35,18 @@ Row = tuple[Parameter, ...]
 
 
 class StateFile:
-    """One SQLite connection: statements inline, commits in a thread, grouped."""
+    """One SQLite connection: statements inline, commits grouped."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         """Wrap an open connection; use :meth:`open`."""
         self._connection: sqlite3.Connection | None = connection
         #: Held by every statement and by a commit for its whole length, so no
-        #: statement runs on the connection while a commit is in its thread.
+        #: statement runs on the connection while a commit is in a thread.
         self._lock = asyncio.Lock()
         self._commit_lock = asyncio.Lock()
         self._written = 0
         self._committed = 0
+        self.commits = DiskCalls("client-state")
 
     @classmethod
     async def open(cls, path: Path, prepare: Callable[[sqlite3.Connection], None]) -> Self:
@@ -90,9 +94,12 @@ class StateFile:
         async with self._commit_lock:
             if self._committed >= upto:
                 return
+            # One turn of the loop first: writers already under way add their writes
+            # to this commit, as they would while a commit waits in a thread.
+            await asyncio.sleep(0)
             async with self._lock:
                 covered = self._written
-                await asyncio.to_thread(self.connection.commit)
+                await self.commits.run(self.connection.commit)
                 self._committed = covered
 
     async def pragma(self, name: str) -> Parameter:

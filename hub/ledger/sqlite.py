@@ -10,11 +10,12 @@ beside the writer and never sees a write before it commits.
 
 The writer's statements run on the event loop's thread: with the write lock held,
 reading the head, inserting a batch and its index rows take microseconds, less
-than handing each statement to a thread and back. What may wait runs in a thread:
-``BEGIN IMMEDIATE`` (for the write lock, up to the busy timeout) and ``COMMIT``
-(for the disk). Point lookups by event id (the pipeline's dedupe, once per event)
-run inline too, on a read-only connection of their own; every other read, which
-may be the whole ledger, runs on the reader connection's thread (aiosqlite).
+than handing each statement to a thread and back. ``BEGIN IMMEDIATE`` is tried
+inline without waiting; only when another connection holds the write lock does it
+wait for it, up to the busy timeout, in a thread. ``COMMIT`` waits for the disk
+and runs in a thread. Point lookups by event id (the pipeline's dedupe, once per
+event) run inline too, on a read-only connection of their own; every other read,
+which may be the whole ledger, runs on the reader connection's thread (aiosqlite).
 
 Each write transaction also writes the search index of the entries it inserts
 (:mod:`hub.ledger.search`), so an entry is never committed unindexed; opening a
@@ -96,6 +97,8 @@ _ENTRY_COLUMNS: Final = "seq, body, entry_hash"
 _CHUNK: Final = 500
 #: Entries indexed per statement when backfilling the search index.
 _BACKFILL_PAGE: Final = 1000
+#: How long a connection waits for another's lock (SQLite's busy timeout), ms.
+BUSY_TIMEOUT_MS: Final = 10000
 
 
 @contextlib.contextmanager
@@ -144,8 +147,9 @@ def _open_writer(path: Path) -> sqlite3.Connection:
     """Open the writer connection and create the schema (blocking: run in a thread)."""
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        for pragma in ("journal_mode = WAL", "synchronous = FULL", "busy_timeout = 10000"):
+        for pragma in ("journal_mode = WAL", "synchronous = FULL"):
             db.execute(f"PRAGMA {pragma}")
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SCHEMA.split(";\n"):
@@ -160,17 +164,45 @@ def _open_writer(path: Path) -> sqlite3.Connection:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        # From here on BEGIN IMMEDIATE never waits on the loop's thread (_begin).
+        db.execute("PRAGMA busy_timeout = 0")
     except BaseException:
         db.close()
         raise
     return db
 
 
+def _begin_now(db: sqlite3.Connection) -> bool:
+    """``BEGIN IMMEDIATE`` without waiting; False when another connection holds the lock."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+            return False
+        raise
+    return True
+
+
+def _begin_waiting(db: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, waiting up to the busy timeout (blocking: run in a thread)."""
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    finally:
+        db.execute("PRAGMA busy_timeout = 0")
+
+
+async def _begin(db: sqlite3.Connection) -> None:
+    """Take the write lock: inline when it is free, else waiting in a thread."""
+    if not _begin_now(db):
+        await asyncio.to_thread(_begin_waiting, db)
+
+
 def _open_lookup(path: Path) -> sqlite3.Connection:
     """Open a read-only connection for point lookups (blocking: run in a thread)."""
     uri = f"{path.resolve().as_uri()}?mode=ro"
     db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return db
 
 
@@ -299,7 +331,7 @@ class SqliteStore:
             self._writer = await asyncio.to_thread(_open_writer, self._path)
             self._lookup = await asyncio.to_thread(_open_lookup, self._path)
             self._reader = await aiosqlite.connect(self._path, isolation_level=None)
-            await self._reader.execute("PRAGMA busy_timeout = 10000")
+            await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await self._reader.execute("PRAGMA query_only = ON")
 
     async def close(self) -> None:
@@ -328,7 +360,7 @@ class SqliteStore:
             if db is None:
                 raise LedgerError(ErrorCode.CLOSED, "the ledger store is not open for this")
             with _mapped("begin"):
-                await asyncio.to_thread(db.execute, "BEGIN IMMEDIATE")
+                await _begin(db)
             try:
                 yield _SqliteTransaction(db)
             except BaseException:

@@ -1,0 +1,206 @@
+"""What handing a SQLite call to a thread costs, against running it on the loop.
+
+Usage: ``.venv/bin/python bench/commit_handoff.py [--calls N] [--rounds R]``
+(``make bench-commit``). In a temporary folder, one call at a time, as at light
+load where nothing else shares a commit:
+
+- **client state**: an agency client's state file (:class:`adapters.state.StateFile`),
+  one insert and one commit (``synchronous=FULL``), with the commit as shipped
+  (:class:`hub.diskcalls.DiskCalls`: inline while fast) and always in a thread;
+- **ledger append**: one SQLite ledger append of one draft, with ``BEGIN
+  IMMEDIATE`` as shipped (inline when the write lock is free) and in a thread.
+
+Rounds alternate the two ways; each row gives the median over rounds of CPU time
+(user and system, every thread of the process) and wall time per call, and the
+ratio of the shipped way to the thread baseline measured in the same run, and
+how many times the shipped state file moved its commits to a thread (a slow disk,
+or a machine so busy that three commits in a row took over 2 ms). Results go to
+``bench/out/commit_handoff.json``. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from adapters.state import StateFile
+from hub.diskcalls import DiskCalls
+from hub.ledger import sqlite as sqlite_store
+from hub.ledger.entries import EntryDraft
+from hub.ledger.service import Ledger
+from hub.ledger.sqlite import SqliteStore
+from hub.logs import configure
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Awaitable, Callable
+
+OUT = Path(__file__).resolve().parent / "out" / "commit_handoff.json"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured way of making one call."""
+
+    case: str
+    way: str
+    calls: int
+    cpu_us: float
+    wall_us: float
+    cpu_ratio: float
+    wall_ratio: float
+    moves_to_thread: int
+
+
+class ThreadCalls(DiskCalls):
+    """Every call in a thread: the baseline (how commits ran before DiskCalls)."""
+
+    def __init__(self) -> None:
+        """A runner that never runs inline."""
+        super().__init__("bench-thread")
+
+    async def run(self, call: Callable[[], T]) -> T:
+        """Run ``call`` through ``asyncio.to_thread``."""
+        return await asyncio.to_thread(call)
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+#: CPU and wall microseconds per call, and how often the shipped way moved to a thread.
+Sample = tuple[float, float, int]
+
+
+async def _timed(calls: int, one: Callable[[int], Awaitable[None]]) -> tuple[float, float]:
+    """CPU and wall microseconds per call of ``one``, over ``calls`` calls."""
+    cpu, wall = _cpu(), time.perf_counter()
+    for number in range(calls):
+        await one(number)
+    return (_cpu() - cpu) / calls * 1e6, (time.perf_counter() - wall) / calls * 1e6
+
+
+def _schema(connection: sqlite3.Connection) -> None:
+    connection.execute("CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY)")
+
+
+async def _state_file(folder: Path, way: str, calls: int) -> Sample:
+    state = await StateFile.open(folder / f"state-{uuid.uuid4().hex}.db", _schema)
+    if way == "thread":
+        state.commits = ThreadCalls()
+    try:
+
+        async def one(_: int) -> None:
+            written = await state.write("INSERT INTO seen VALUES (?)", (uuid.uuid4().hex,))
+            await state.commit(written)
+
+        return (*await _timed(calls, one), state.commits.moves)
+    finally:
+        await state.close()
+
+
+def _draft() -> EntryDraft:
+    return EntryDraft(
+        kind="disclosure",
+        decision_id=uuid.uuid4(),
+        recorded_at=datetime.now(UTC),
+        event_id=uuid.uuid4(),
+        event_type="ReferralReceived",
+        case_pseudonym="c_" + "A" * 43,
+        provider="bench-sender",
+        outcome="nothing_disclosed",
+        policy_hash="ab" * 32,
+    )
+
+
+async def _begin_in_thread(db: sqlite3.Connection) -> None:
+    await asyncio.to_thread(db.execute, "BEGIN IMMEDIATE")
+
+
+async def _ledger(folder: Path, way: str, calls: int) -> Sample:
+    store = SqliteStore(folder / f"ledger-{uuid.uuid4().hex}.db")
+    await store.open()
+    ledger = Ledger(store)
+    await ledger.start()
+    shipped: Any = sqlite_store._begin  # noqa: SLF001 - the bench swaps in the baseline
+    if way == "thread":
+        sqlite_store._begin = _begin_in_thread  # noqa: SLF001
+    try:
+
+        async def one(_: int) -> None:
+            await ledger.append([_draft()])
+
+        return (*await _timed(calls, one), 0)
+    finally:
+        sqlite_store._begin = shipped  # noqa: SLF001
+        await ledger.close()
+
+
+CASES: dict[str, Callable[[Path, str, int], Awaitable[Sample]]] = {
+    "client state: insert + commit": _state_file,
+    "ledger: append one draft": _ledger,
+}
+
+
+async def measure(calls: int, rounds: int) -> list[Row]:
+    """Every case both ways, ``rounds`` alternating rounds of ``calls`` calls."""
+    rows = []
+    with TemporaryDirectory(prefix="commit-handoff-") as folder:
+        for case, run in CASES.items():
+            samples: dict[str, list[Sample]] = {"shipped": [], "thread": []}
+            await run(Path(folder), "shipped", max(10, calls // 10))  # warm-up
+            for number in range(rounds):
+                order = ("shipped", "thread") if number % 2 == 0 else ("thread", "shipped")
+                for way in order:
+                    samples[way].append(await run(Path(folder), way, calls))
+                print(f"  {case}: round {number + 1}/{rounds}", flush=True)
+            base_cpu = statistics.median(c for c, _, _ in samples["thread"])
+            base_wall = statistics.median(w for _, w, _ in samples["thread"])
+            for way, got in samples.items():
+                cpu = statistics.median(c for c, _, _ in got)
+                wall = statistics.median(w for _, w, _ in got)
+                rows.append(
+                    Row(case, way, calls, round(cpu, 1), round(wall, 1),
+                        round(cpu / base_cpu, 3), round(wall / base_wall, 3),
+                        sum(m for _, _, m in got))
+                )  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    """Measure, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.calls < 1 or args.rounds < 1:
+        parser.error("--calls and --rounds must be at least 1")
+    configure(level="WARNING")
+    rows = asyncio.run(measure(args.calls, args.rounds))
+    print("| case | way | CPU µs/call | wall µs/call | CPU ÷ thread | wall ÷ thread | moves |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row.case} | {row.way} | {row.cpu_us} | {row.wall_us} "
+            f"| {row.cpu_ratio} | {row.wall_ratio} | {row.moves_to_thread} |"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    print(f"results in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
