@@ -1,12 +1,17 @@
 """The hub relay for the benchmark's child process: ``hub.worker.serve`` on a fresh context.
 
 Imported only by a child running the hub, so the raw relays' memory holds none of it.
+With ``stages_file`` in its config, the worker's ``trace`` stamps each stage of each
+event with ``time.perf_counter_ns()`` (one monotonic clock for every process on the
+machine), and the stamps go to that file when the worker stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -41,9 +46,16 @@ async def run(config: dict[str, Any], stop: asyncio.Event, stack: AsyncExitStack
     stack.push_async_callback(broker.close)
     ledger = await open_ledger(config["ledger_url"], keyring=keyring, schema=config["schema"])
     stack.push_async_callback(ledger.close)
+    stamps: list[tuple[str, str | None, int]] = []
+
+    def trace(stage: str, message_id: str | None) -> None:
+        stamps.append((stage, message_id, time.perf_counter_ns()))
+
+    stages_file = config.get("stages_file")
     ctx = HubContext(
         keyring, directory, policy, ledger, broker, Pseudonymizer(os.urandom(32)),
         TopologyNames(config["prefix"]), MAX_ENVELOPE, require_user_id=False,
+        trace=trace if stages_file else None,
     )  # fmt: skip
     limits = WorkerLimits(prefetch=config["prefetch"], delivery_limit=5)
     serving = asyncio.create_task(serve(ctx, limits, stop))
@@ -51,3 +63,5 @@ async def run(config: dict[str, Any], stop: asyncio.Event, stack: AsyncExitStack
     await asyncio.sleep(0.2)
     say({"ready": True, **usage()})
     await serving
+    if stages_file:
+        await asyncio.to_thread(Path(stages_file).write_text, json.dumps(stamps))

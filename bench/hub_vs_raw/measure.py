@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import statistics
 import uuid
@@ -27,6 +28,16 @@ if TYPE_CHECKING:
     from schemas.base import CaseEvent
 
 RULES: Final = ROOT / "deploy" / "rules.toml"
+#: The stages of a hub event: (label, from, to), each a ``HubContext.trace`` stage,
+#: or None for the sender's hand-over (first) and the last recipient's verdict (last).
+STAGES: Final = (
+    ("sender to worker (issue, seal, outbox, broker, queue)", None, "taken"),
+    ("open, verify, validate", "taken", "accepted"),
+    ("dedupe, decide, record in the ledger", "accepted", "recorded"),
+    ("present, seal, publish with confirms", "recorded", "delivered"),
+    ("to the last recipient, opened and verified", "delivered", None),
+)
+_TRACED: Final = ("taken", "accepted", "recorded", "delivered")
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,39 @@ def summarise(  # noqa: PLR0913, PLR0917 - the measurements, each one
     }
 
 
+def stage_times(
+    completed: dict[str, tuple[int, int]], stamps: list[list[Any]]
+) -> dict[str, dict[str, float]]:
+    """Percentiles of each of :data:`STAGES` over the events of a phase.
+
+    Args:
+        completed: event id to (publish, last arrival) times, from the tracker.
+        stamps: ``[stage, message id, ns]`` from the worker's trace; a message
+            handled twice keeps its first stamps.
+    """
+    marks: dict[str, dict[str, int]] = {}
+    for stage, key, ns in stamps:
+        if isinstance(key, str):
+            marks.setdefault(key, {}).setdefault(str(stage), int(ns))
+    spans: dict[str, list[float]] = {label: [] for label, _, _ in STAGES}
+    for key, (sent, last) in completed.items():
+        got = marks.get(key, {})
+        if not all(stage in got for stage in _TRACED):
+            continue
+        for label, start, end in STAGES:
+            begin = sent if start is None else got[start]
+            finish = last if end is None else got[end]
+            spans[label].append((finish - begin) / 1e6)
+    return {
+        label: {
+            f"{name}_ms": round(_percentile(sorted(values), share), 2)
+            for name, share in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+        }
+        for label, values in spans.items()
+        if values
+    }
+
+
 def _child_config(
     spec: RunSpec, setup: Setup, names: TopologyNames, folder: Path
 ) -> dict[str, Any]:
@@ -178,6 +222,9 @@ async def measure(spec: RunSpec, setup: Setup) -> dict[str, Any]:
         async with AmqpBroker(setup.url) as admin:
             await admin.apply(topology)
         config = _child_config(spec, setup, names, folder)
+        stages_file = folder / "stages.json" if spec.relay == "hub" and spec.rate else None
+        if stages_file is not None:
+            config["stages_file"] = str(stages_file)
         if config["schema"] and setup.postgres_dsn:
             stack.push_async_callback(_drop_schema, setup.postgres_dsn, config["schema"])
         relay = await stack.enter_async_context(RelayProcess(config, folder))
@@ -190,4 +237,7 @@ async def measure(spec: RunSpec, setup: Setup) -> dict[str, Any]:
         await drive(tracker, measured, lambda i: agencies.send(spec.warmup + i), spec.rate)
         after, load_after = await relay.usage(), _own_cpu()
     cpu_s = after["cpu_s"] - before["cpu_s"]
-    return summarise(spec, setup, tracker, cpu_s, after["peak_rss_mib"], load_after - load_before)
+    record = summarise(spec, setup, tracker, cpu_s, after["peak_rss_mib"], load_after - load_before)
+    if stages_file is not None and stages_file.is_file():
+        record["stages"] = stage_times(tracker.completed, json.loads(stages_file.read_text()))
+    return record

@@ -153,6 +153,30 @@ def _table(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _stages(runs: list[dict[str, Any]]) -> list[str]:
+    """Where the time went in each run that stamped its stages (the hub at a fixed rate)."""
+    lines: list[str] = []
+    for run in runs:
+        stages = run.get("stages")
+        if not stages:
+            continue
+        lines += [
+            "",
+            (
+                f"Where the time goes in `{run['scenario']}` (K = {run['recipients']}, "
+                f"{_kib(run['payload_bytes'])}; ms, the worker's stages from `HubContext.trace`):"
+            ),
+            "",
+            "| stage | p50 | p95 | p99 |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {label} | {v['p50_ms']} | {v['p95_ms']} | {v['p99_ms']} |"
+                for label, v in stages.items()
+            ),
+        ]
+    return lines
+
+
 def render(document: dict[str, Any]) -> str:
     """The Markdown block between the markers: when, where, the table, the ratios."""
     settings = document.get("settings", {})
@@ -173,6 +197,7 @@ def render(document: dict[str, Any]) -> str:
         *_table(document["runs"]),
         "",
         ratio_line,
+        *_stages(document["runs"]),
         END,
     ]
     return "\n".join(lines)

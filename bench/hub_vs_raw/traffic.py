@@ -40,10 +40,13 @@ class Tracker:
         self._expected = 0
         self._complete = 0
         self._done = asyncio.Event()
+        #: Per event of this phase, once complete: its publish time and the last arrival (ns).
+        self.completed: dict[str, tuple[int, int]] = {}
 
     def begin(self, events: int) -> None:
         """Start a phase of ``events`` events; forget the previous phase's numbers."""
         self.latencies_ms = []
+        self.completed = {}
         self._expected, self._complete = events, 0
         self.first_ns = self.last_ns = 0
         self._done.clear()
@@ -66,7 +69,7 @@ class Tracker:
         self._left[key] -= 1
         if self._left[key] == 0:
             del self._left[key]
-            self._sent.pop(key, None)
+            self.completed[key] = (self._sent.pop(key, start), now)
             self.window.release()
             self._complete += 1
             self.last_ns = now

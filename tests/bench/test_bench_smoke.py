@@ -22,6 +22,7 @@ from yarl import URL
 from bench.hub_vs_raw import report
 from bench.hub_vs_raw.errors import BenchError
 from bench.hub_vs_raw.fixture import event_json_bytes, event_of_size, recipients, write_policy
+from bench.hub_vs_raw.measure import STAGES, stage_times
 from hub.policy.decide import decide
 
 if TYPE_CHECKING:
@@ -91,6 +92,11 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
         assert run["recipients"] == 3
         assert run["payload_bytes"] == 1024
     assert [r["events"] for r in document["runs"]][:2] == [6, 6]
+    stages = document["runs"][-1]["stages"]  # the hub at a fixed rate stamps its stages
+    assert list(stages) == [label for label, _, _ in STAGES]
+    for stage in stages.values():
+        assert 0 <= stage["p50_ms"] <= stage["p95_ms"] <= stage["p99_ms"]
+    assert all("stages" not in run for run in document["runs"][:-1])
     assert document["ledger"] == "sqlite"
     assert isinstance(document["ratio_hub_to_raw_k3_1k"], float)
     assert {"cpu_model", "cores", "ram_gib", "python", "rabbitmq"} <= document["machine"].keys()
@@ -173,3 +179,50 @@ def test_the_bench_policy_grants_the_event_to_exactly_k_recipients(
 def test_events_are_padded_to_about_the_payload_size(size: int) -> None:
     """An event's JSON lands within 2 % of the nominal size and stays a valid event."""
     assert abs(event_json_bytes(event_of_size(size)) - size) <= size // 50
+
+
+def test_stage_times_join_the_senders_clock_and_the_workers_stamps() -> None:
+    """Each stage runs between two stamps of one event; an event stamped twice keeps its first."""
+    ms = 1_000_000
+    completed = {"e1": (0, 50 * ms), "e2": (0, 80 * ms), "unstamped": (0, 9 * ms)}
+    stamps: list[list[Any]] = [
+        ["taken", "e1", 10 * ms], ["accepted", "e1", 11 * ms],
+        ["recorded", "e1", 15 * ms], ["delivered", "e1", 30 * ms],
+        ["taken", "e2", 20 * ms], ["accepted", "e2", 22 * ms],
+        ["recorded", "e2", 30 * ms], ["delivered", "e2", 60 * ms],
+        ["taken", "e2", 70 * ms],  # a redelivery: not the event's own time
+        ["taken", None, 1],
+    ]  # fmt: skip
+    stages = stage_times(completed, stamps)
+    labels = [label for label, _, _ in STAGES]
+    assert list(stages) == labels
+    p50 = [stages[label]["p50_ms"] for label in labels]
+    p99 = [stages[label]["p99_ms"] for label in labels]
+    assert p50 == [15.0, 1.5, 6.0, 22.5, 20.0]
+    assert p99 == [19.9, 1.99, 7.96, 29.85, 20.0]
+    assert stage_times({"e1": (0, 1)}, []) == {}
+
+
+def test_stages_are_rendered_under_the_table() -> None:
+    """A run that stamped its stages gets a table of them; the others none."""
+    stages = {label: {"p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0} for label, _, _ in STAGES}
+    run = {
+        "scenario": "hub-fixed-rate", "recipients": 3, "payload_bytes": 1024,
+        "event_json_bytes": 1000, "envelope_bytes": 3000, "events_per_s": 100.0,
+        "deliveries_per_s": 300.0, "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0,
+        "cpu_s_per_event": 0.005, "peak_rss_mib": 80.0, "load_cpu_s_per_event": 0.006,
+        "stages": stages,
+    }  # fmt: skip
+    document = {
+        "generated_at": "2026-11-22T00:00:00+00:00",
+        "machine": {
+            "cpu_model": "test", "cores": 2, "ram_gib": 1.0, "python": "3.11",
+            "rabbitmq": "3.10", "os": "Linux", "load_average_at_start": [0.0, 0.0, 0.0],
+        },
+        "runs": [run, {**run, "scenario": "raw-fixed-rate", "stages": {}}],
+    }  # fmt: skip
+    text = report.render(document)
+    assert "Where the time goes in `hub-fixed-rate`" in text
+    assert "Where the time goes in `raw-fixed-rate`" not in text
+    for label, _, _ in STAGES:
+        assert f"| {label} | 1.0 | 2.0 | 3.0 |" in text

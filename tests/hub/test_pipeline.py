@@ -115,6 +115,21 @@ async def test_event_reaches_each_entitled_recipient_with_its_groups(hub: Hub) -
     assert health.lawful_basis == "UK GDPR Art 6(1)(e); Art 9(2)(g), DPA 2018 Sch 1 para 18"
 
 
+async def test_trace_sees_each_stage_of_a_disclosed_event_in_order(hub: Hub) -> None:
+    """``ctx.trace`` is called once per stage, in order, with the ingress message id."""
+    seen: list[tuple[str, str | None]] = []
+    hub.ctx = replace(hub.ctx, trace=lambda stage, message_id: seen.append((stage, message_id)))
+    event = _fresh("VictimSafetyPlanUpdated")
+    await hub.publish("advocacy", event)
+    assert await hub.step() == "disclosed"
+    stages = ["taken", "accepted", "recorded", "delivered", "acked"]
+    assert seen == [(stage, str(event.event_id)) for stage in stages]
+    seen.clear()
+    await hub.publish("police", _fresh("VictimSafetyPlanUpdated"))  # not police's to send
+    assert await hub.step() == "sender.not_entitled"
+    assert [stage for stage, _ in seen] == ["taken", "accepted"]
+
+
 async def test_redelivered_message_republishes_without_a_second_entry(hub: Hub) -> None:
     """The same message twice gives the same deliveries again and no new ledger entry."""
     event = _fresh("ReferralReceived")
