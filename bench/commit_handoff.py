@@ -7,8 +7,9 @@ load where nothing else shares a commit:
 - **client state**: an agency client's state file (:class:`adapters.state.StateFile`),
   one insert and one commit (``synchronous=FULL``), with the commit as shipped
   (:class:`hub.diskcalls.DiskCalls`: inline while fast) and always in a thread;
-- **ledger append**: one SQLite ledger append of one draft, with ``BEGIN
-  IMMEDIATE`` as shipped (inline when the write lock is free) and in a thread.
+- **ledger append**: one SQLite ledger append of one entry (as ``bench/ledger_append.py``
+  makes them), with ``BEGIN IMMEDIATE`` as shipped (inline when the write lock is
+  free) and in a thread.
 
 Rounds alternate the two ways; each row gives the median over rounds of CPU time
 (user and system, every thread of the process) and wall time per call, and the
@@ -28,15 +29,14 @@ import statistics
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.state import StateFile
+from bench.ledger_append import drafts
 from hub.diskcalls import DiskCalls
 from hub.ledger import sqlite as sqlite_store
-from hub.ledger.entries import EntryDraft
 from hub.ledger.service import Ledger
 from hub.ledger.sqlite import SqliteStore
 from hub.logs import configure
@@ -111,20 +111,6 @@ async def _state_file(folder: Path, way: str, calls: int) -> Sample:
         await state.close()
 
 
-def _draft() -> EntryDraft:
-    return EntryDraft(
-        kind="disclosure",
-        decision_id=uuid.uuid4(),
-        recorded_at=datetime.now(UTC),
-        event_id=uuid.uuid4(),
-        event_type="ReferralReceived",
-        case_pseudonym="c_" + "A" * 43,
-        provider="bench-sender",
-        outcome="nothing_disclosed",
-        policy_hash="ab" * 32,
-    )
-
-
 async def _begin_in_thread(db: sqlite3.Connection) -> None:
     await asyncio.to_thread(db.execute, "BEGIN IMMEDIATE")
 
@@ -140,7 +126,7 @@ async def _ledger(folder: Path, way: str, calls: int) -> Sample:
     try:
 
         async def one(_: int) -> None:
-            await ledger.append([_draft()])
+            await ledger.append(drafts(1))
 
         return (*await _timed(calls, one), 0)
     finally:

@@ -57,7 +57,7 @@ class Row:
     ratio: float
 
 
-def _drafts(count: int) -> tuple[EntryDraft, ...]:
+def drafts(count: int) -> tuple[EntryDraft, ...]:
     """The disclosure entries of one event to ``count`` recipients."""
     event_id, now = uuid.uuid4(), datetime.now(UTC)
     return tuple(
@@ -92,7 +92,7 @@ async def _appender(ledger: Ledger, calls: list[tuple[EntryDraft, ...]]) -> None
 
 async def _run(ledger: Ledger, appenders: int, per_call: int, entries: int) -> tuple[float, int]:
     """Append ``entries`` entries; return (seconds, write transactions used)."""
-    calls = [_drafts(per_call) for _ in range(entries // per_call)]
+    calls = [drafts(per_call) for _ in range(entries // per_call)]
     shares = [calls[i::appenders] for i in range(appenders)]
     before = ledger.store.transactions
     start = time.perf_counter()

@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
 
 from hub.ledger import sqlite as sqlite_store
 from hub.ledger.base import ErrorCode, LedgerError
-from hub.ledger.entries import EntryDraft
 from hub.ledger.service import Ledger
 from hub.ledger.sqlite import SqliteStore
 
@@ -22,19 +19,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-
-def _draft() -> EntryDraft:
-    return EntryDraft(
-        kind="disclosure",
-        decision_id=uuid.uuid4(),
-        recorded_at=datetime.now(UTC),
-        event_id=uuid.uuid4(),
-        event_type="ReferralReceived",
-        case_pseudonym="c_" + "A" * 43,
-        provider="police",
-        outcome="nothing_disclosed",
-        policy_hash="ab" * 32,
-    )
+    from hub.ledger.entries import EntryDraft
 
 
 @pytest.fixture
@@ -64,18 +49,21 @@ def _count_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 async def test_a_free_write_lock_is_taken_without_a_thread(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, draft: Callable[..., EntryDraft], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With nobody else writing, only the commit goes to a thread."""
-    await ledger.append([_draft()])  # warm: the first append may checkpoint or index
+    await ledger.append([draft()])  # warm: the first append may checkpoint or index
     handed = _count_threads(monkeypatch)
-    entries = await ledger.append([_draft()])
+    entries = await ledger.append([draft()])
     assert [e.seq for e in entries] == [1]
     assert handed == ["execute"]  # COMMIT only: BEGIN IMMEDIATE ran inline
 
 
 async def test_a_held_write_lock_is_waited_for_in_a_thread_while_the_loop_runs(
-    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger,
+    draft: Callable[..., EntryDraft],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Another connection holds the write lock; the append waits without holding the loop."""
     handed = _count_threads(monkeypatch)
@@ -83,7 +71,7 @@ async def test_a_held_write_lock_is_waited_for_in_a_thread_while_the_loop_runs(
     ticks = 0
     try:
         other.execute("BEGIN IMMEDIATE")
-        appending = asyncio.create_task(ledger.append([_draft()]))
+        appending = asyncio.create_task(ledger.append([draft()]))
         for _ in range(20):  # the loop keeps turning while the append waits
             await asyncio.sleep(0.01)
             ticks += 1
@@ -99,12 +87,15 @@ async def test_a_held_write_lock_is_waited_for_in_a_thread_while_the_loop_runs(
     assert "_begin_waiting" in handed
     # Back to inline once the lock is free again.
     handed.clear()
-    await ledger.append([_draft()])
+    await ledger.append([draft()])
     assert "_begin_waiting" not in handed
 
 
 async def test_a_lock_held_past_the_busy_timeout_fails_the_append_cleanly(
-    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger,
+    draft: Callable[..., EntryDraft],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A lock never released in time fails the append as unavailable; the next succeeds."""
     monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 200)
@@ -112,11 +103,11 @@ async def test_a_lock_held_past_the_busy_timeout_fails_the_append_cleanly(
     try:
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(LedgerError) as caught:
-            await asyncio.wait_for(ledger.append([_draft()]), 10)
+            await asyncio.wait_for(ledger.append([draft()]), 10)
     finally:
         with contextlib.suppress(sqlite3.Error):
             other.execute("ROLLBACK")
         other.close()
     assert caught.value.code is ErrorCode.UNAVAILABLE
-    entries = await ledger.append([_draft()])  # the writer carries on once it is free
+    entries = await ledger.append([draft()])  # the writer carries on once it is free
     assert [e.seq for e in entries] == [0]
