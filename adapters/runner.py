@@ -45,7 +45,7 @@ from adapters.base import RecordError
 from adapters.client import AgencyClient, RefusedError
 from adapters.native.table import TableTranslator, write_table
 from adapters.registry import translator_for
-from hub import safejson
+from hub import heap, safejson
 from hub.broker.base import BrokerError
 from hub.crypto.keys import KeyDirectory, KeyFileError, load_keyring
 from hub.logs import configure, get_logger
@@ -346,13 +346,21 @@ async def outbound(client: AgencyClient, translator: Translator, settings: Adapt
                 await asyncio.sleep(RETRY_SECONDS)
 
 
-async def run(agency: str, settings: AdapterSettings, stop: asyncio.Event) -> int:
-    """Run the adapter until ``stop`` is set."""
+async def run(
+    agency: str, settings: AdapterSettings, stop: asyncio.Event, *, settle: bool = False
+) -> int:
+    """Run the adapter until ``stop`` is set.
+
+    With ``settle`` (the ``hub-adapter`` process), the start-up heap is frozen out of
+    later garbage collections once the client has started (:func:`hub.heap.settle`).
+    """
     translator = translator_for(agency)
     keyring = load_keyring(settings.private_keys)
     directory = KeyDirectory.load(settings.keys_dir)
     broker = make_broker(settings.broker_url.get_secret_value())
     async with AgencyClient(keyring, directory, broker, settings.state_file) as client:
+        if settle:
+            heap.settle()
         tasks = [asyncio.create_task(outbound(client, translator, settings))]
         if settings.input_dir is not None:
             tasks.append(
@@ -382,7 +390,7 @@ async def _main(agency: str, settings: AdapterSettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    return await run(agency, settings, stop)
+    return await run(agency, settings, stop, settle=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
+from hub import heap
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import BrokerError, BrokerErrorCode
 from hub.broker.memory import MemoryBroker
@@ -349,6 +350,7 @@ async def run(settings: HubSettings, console: ConsoleOptions | None = None) -> i
             from hub.console.serve import start_console  # noqa: PLC0415 - it imports this module
 
             await start_console(stack, ctx, console)
+        heap.settle()
         log.info("worker.started", party=ctx.keyring.party, policy_hash=ctx.policy.hash[:16])
         limits = WorkerLimits(settings.prefetch, settings.delivery_limit)
         await serve(ctx, limits, stop, reloader)

@@ -6,7 +6,8 @@ starts consuming the ingress queue, and prints one JSON line per command read
 on standard input:
 
 - at start-up, ``{"ready": true, ...usage}`` once it consumes;
-- ``usage``: its CPU seconds (user + system, every thread) and peak RSS so far;
+- ``usage``: its CPU seconds (user + system, every thread) and peak RSS so far,
+  and its longest garbage-collection pause since the last ``usage``;
 - ``stop`` (or end of input): it stops consuming, lets messages in flight
   finish, prints its usage a last time and exits.
 
@@ -29,11 +30,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aio_pika
 
+from bench.hub_vs_raw.gcpauses import GcPauses
+
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractIncomingMessage
 
 CONFIRM_SECONDS: Final = 30.0
 STOP_GRACE: Final = 20.0
+PAUSES: Final = GcPauses()
 
 
 def _peak_rss_kib() -> float:
@@ -51,9 +55,16 @@ def _peak_rss_kib() -> float:
 
 
 def usage() -> dict[str, float]:
-    """This process's CPU seconds (all threads) and peak resident memory in MiB."""
+    """This process's CPU seconds (all threads), peak resident memory in MiB, longest pause.
+
+    The pause is the longest garbage collection since the previous call, in ms.
+    """
     own = resource.getrusage(resource.RUSAGE_SELF)
-    return {"cpu_s": own.ru_utime + own.ru_stime, "peak_rss_mib": _peak_rss_kib() / 1024}
+    return {
+        "cpu_s": own.ru_utime + own.ru_stime,
+        "peak_rss_mib": _peak_rss_kib() / 1024,
+        "gc_pause_ms": PAUSES.take(),
+    }
 
 
 def say(document: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from bench.hub_vs_raw.child import say, usage
+from hub import heap
 from hub.broker.amqp import AmqpBroker
 from hub.broker.topology import TopologyNames
 from hub.crypto.keys import KeyDirectory, load_keyring
@@ -61,6 +62,7 @@ async def run(config: dict[str, Any], stop: asyncio.Event, stack: AsyncExitStack
     serving = asyncio.create_task(serve(ctx, limits, stop))
     # serve() has no started signal; a short pause lets it open its consumer first.
     await asyncio.sleep(0.2)
+    heap.settle()  # as hub.worker.run does once started
     say({"ready": True, **usage()})
     await serving
     if stages_file:

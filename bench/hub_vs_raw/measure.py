@@ -14,8 +14,10 @@ import asyncpg
 
 from bench.hub_vs_raw.agencies import HubAgencies, RawAgencies
 from bench.hub_vs_raw.fixture import all_parties, recipients, write_policy
+from bench.hub_vs_raw.gcpauses import GcPauses
 from bench.hub_vs_raw.relay import ROOT, RelayProcess
 from bench.hub_vs_raw.traffic import Tracker, drive
+from hub import heap
 from hub.broker.amqp import AmqpBroker
 from hub.broker.testing import delete_topologies
 from hub.broker.topology import TopologyNames, default_topology
@@ -230,14 +232,19 @@ async def measure(spec: RunSpec, setup: Setup) -> dict[str, Any]:
         relay = await stack.enter_async_context(RelayProcess(config, folder))
         agencies = await _agencies(spec, setup, names, tracker, folder)
         stack.push_async_callback(agencies.aclose)
+        heap.settle()  # as each agency's hub-adapter process does once started
+        pauses = GcPauses()
+        stack.callback(pauses.close)
         if spec.warmup:
             await drive(tracker, agencies.keys[: spec.warmup], agencies.send, None)
-        before, load_before = await relay.usage(), _own_cpu()
+        before, load_before, _ = await relay.usage(), _own_cpu(), pauses.take()
         measured = agencies.keys[spec.warmup :]
         await drive(tracker, measured, lambda i: agencies.send(spec.warmup + i), spec.rate)
-        after, load_after = await relay.usage(), _own_cpu()
+        after, load_after, load_pause = await relay.usage(), _own_cpu(), pauses.take()
     cpu_s = after["cpu_s"] - before["cpu_s"]
     record = summarise(spec, setup, tracker, cpu_s, after["peak_rss_mib"], load_after - load_before)
+    record["gc_pause_ms"] = after.get("gc_pause_ms")
+    record["load_gc_pause_ms"] = load_pause
     if stages_file is not None and stages_file.is_file():
         record["stages"] = stage_times(tracker.completed, json.loads(stages_file.read_text()))
     return record

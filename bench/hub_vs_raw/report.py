@@ -129,8 +129,17 @@ def _row(run: dict[str, Any]) -> str:
         f"{run['cpu_s_per_event'] * 1000:.2f}",
         f"{run['peak_rss_mib']:.0f}",
         f"{run.get('load_cpu_s_per_event', 0) * 1000:.2f}",
+        _pauses(run),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _pauses(run: dict[str, Any]) -> str:
+    """The longest garbage-collection pause of the relay and of the load process, if timed."""
+    relay, load = run.get("gc_pause_ms"), run.get("load_gc_pause_ms")
+    if relay is None or load is None:
+        return "-"
+    return f"{relay:.1f} / {load:.1f}"
 
 
 def _machine_line(document: dict[str, Any]) -> str:
@@ -146,9 +155,9 @@ def _table(runs: list[dict[str, Any]]) -> list[str]:
     return [
         (
             "| scenario | K | payload (envelope) | events/s | deliveries/s | p50 ms | p95 ms "
-            "| p99 ms | CPU ms/event | peak RSS MiB | load CPU ms/event |"
+            "| p99 ms | CPU ms/event | peak RSS MiB | load CPU ms/event | GC pause ms |"
         ),
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(_row(r) for r in runs),
     ]
 

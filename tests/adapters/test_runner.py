@@ -28,10 +28,13 @@ from adapters.runner import (
     main,
     publish_record,
     records_app,
+    run,
 )
+from hub import heap
 from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
+from hub.crypto.keys import PRIVATE_SUFFIX, save_keyring
 from hub.embedded import embedded_hub
 from hub.pipeline import process
 from schemas.samples import sample_event
@@ -165,6 +168,36 @@ def test_command_line_errors_are_named(tmp_path: Path, capsys: pytest.CaptureFix
     config.write_text('keys_dir = "k"\nprivate_keys = "k/p.json"\nstate_file = "s.db"\n')
     assert main(["coastguard", "--config", str(config)]) == 1
     assert "error adapter.unknown" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("settle", [True, False])
+async def test_the_adapter_process_settles_its_heap_once_started(
+    tmp_path: Path,
+    keyrings: dict[str, PartyKeyring],
+    monkeypatch: pytest.MonkeyPatch,
+    settle: bool,  # noqa: FBT001 - the parameter
+) -> None:
+    """`hub-adapter` freezes its start-up heap out of later collections; other callers do not."""
+    for ring in keyrings.values():
+        save_keyring(ring, tmp_path / "keys")
+    settled: list[bool] = []
+
+    def settle_here() -> int:
+        settled.append(True)
+        return 1
+
+    monkeypatch.setattr(heap, "settle", settle_here)
+    settings = AdapterSettings(
+        keys_dir=tmp_path / "keys",
+        private_keys=tmp_path / "keys" / f"police{PRIVATE_SUFFIX}",
+        state_file=tmp_path / "state.db",
+    )
+    stop = asyncio.Event()
+    stop.set()
+
+    assert await run("police", settings, stop, settle=settle) == 0
+
+    assert settled == ([True] if settle else [])
 
 
 async def test_webhook_accepts_good_records_and_explains_bad_ones(

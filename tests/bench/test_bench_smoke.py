@@ -6,6 +6,7 @@ results file's shape, the fictional policy, the docs rendering and the errors.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import os
@@ -22,6 +23,7 @@ from yarl import URL
 from bench.hub_vs_raw import report
 from bench.hub_vs_raw.errors import BenchError
 from bench.hub_vs_raw.fixture import event_json_bytes, event_of_size, recipients, write_policy
+from bench.hub_vs_raw.gcpauses import GcPauses
 from bench.hub_vs_raw.measure import STAGES, stage_times
 from hub.policy.decide import decide
 
@@ -44,6 +46,8 @@ RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
     "cpu_s_per_event": (int, float),
     "peak_rss_mib": (int, float),
     "load_cpu_s_per_event": (int, float),
+    "gc_pause_ms": (int, float),
+    "load_gc_pause_ms": (int, float),
 }
 
 
@@ -128,7 +132,7 @@ def _document() -> dict[str, Any]:
         "scenario": "hub", "recipients": 3, "payload_bytes": 1024, "envelope_bytes": 3782,
         "events_per_s": 50.0, "deliveries_per_s": 150.0, "p50_ms": 1.0, "p95_ms": 2.0,
         "p99_ms": 3.0, "cpu_s_per_event": 0.004, "peak_rss_mib": 70.0,
-        "load_cpu_s_per_event": 0.01,
+        "load_cpu_s_per_event": 0.01, "gc_pause_ms": 2.5, "load_gc_pause_ms": 61.0,
     }  # fmt: skip
     machine = {
         "cpu_model": "Example CPU", "cores": 2, "ram_gib": 4.0, "python": "3.11",
@@ -149,7 +153,29 @@ def test_rendering_replaces_only_the_block_between_the_markers(tmp_path: Path) -
     assert "old" not in text
     assert text.count(report.START) == text.count(report.END) == 1
     assert text.count("| hub | 3 | 1 KiB (3,782 B) | 50 | 150 |") == 1
+    assert text.count("| 10.00 | 2.5 / 61.0 |") == 1  # load CPU ms/event, then the pauses
     assert "Example CPU, 2 cores" in text
+
+
+def test_a_run_without_pause_times_renders_a_dash() -> None:
+    """Results from before pauses were timed still render, with a dash in that column."""
+    document = _document()
+    for run in document["runs"]:
+        del run["gc_pause_ms"], run["load_gc_pause_ms"]
+    assert "| 10.00 | - |" in report.render(document)
+
+
+def test_gc_pauses_keep_the_longest_collection_since_last_asked() -> None:
+    """A collection is timed; asking resets; closing stops the timing."""
+    pauses = GcPauses()
+    try:
+        gc.collect()
+        assert pauses.take() > 0
+        assert pauses.take() == 0
+    finally:
+        pauses.close()
+    gc.collect()
+    assert pauses.take() == 0
 
 
 def test_a_page_without_markers_is_refused(tmp_path: Path) -> None:

@@ -135,6 +135,7 @@ async def test_hub_run_serves_the_console_beside_the_worker(tmp_path: Path) -> N
     assert "hub_events_in_total 0.0" in text
     assert 'hub_key_expiry_seconds{party="police",use="sig"}' in text
     assert "worker.started" in err.decode()
+    assert "heap.settled" in err.decode()  # the start-up heap is frozen out of collections
     assert operator not in err.decode()
 
 
