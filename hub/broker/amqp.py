@@ -22,11 +22,6 @@ the first and every reconnect, goes to the next endpoint in turn, so a client wh
 node stops carries on through another node of the cluster. The user, password,
 vhost and options stay those of ``url``.
 
-Frames reach the socket through :mod:`hub.broker.coalesce`: what is written in one
-turn of the event loop goes out in one write, so the deliveries of one event, and
-the acks and publishes of events handled side by side, cost one ``send`` (and one
-wake-up of RabbitMQ) rather than one each.
-
 Every publish carries the AMQP ``timestamp`` property, so that queue views can
 tell the age of a waiting message. Queue numbers come from the management HTTP
 API (:mod:`hub.broker.management`) when a ``management_url`` is given; a browse
@@ -40,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Self, cast
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import aio_pika
 from aio_pika import exceptions as amqp_errors
@@ -55,14 +50,12 @@ from hub.broker.base import (
     delivery_count,
     readable_headers,
 )
-from hub.broker.coalesce import CoalescingTransportFactory
 from hub.broker.management import ManagementClient
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
     from types import TracebackType
 
-    import aiormq
     from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
     from hub.broker.base import OutgoingMessage, QueueStats
@@ -95,11 +88,6 @@ class FailoverConnection(aio_pika.RobustConnection):
         self.endpoints = (value, *others)
 
     url = property(_next_url, _set_url)
-
-    def __init__(self, url: URL, **kwargs: Any) -> None:
-        """A robust connection whose frames reach the socket one write per loop turn."""
-        super().__init__(url, **kwargs)
-        self.kwargs["transport_factory"] = CoalescingTransportFactory()
 
     def __str__(self) -> str:
         """The endpoint last dialled, without its password; reading it does not rotate."""
@@ -310,18 +298,8 @@ class AmqpBroker:
         try:
             async with asyncio.timeout(self.confirm_timeout):
                 channel = await self._publish_channel(connection)
-                # aiormq itself, not waiting for the frames to reach the socket: publishes
-                # made together go out together (hub.broker.coalesce), and the confirm
-                # (or a return, a nack, a closed channel) still decides the outcome.
-                underlay = cast("aiormq.Channel", await channel.get_underlay_channel())
-                await underlay.basic_publish(
-                    amqp_message.body,
-                    exchange=message.exchange,
-                    routing_key=message.routing_key,
-                    properties=amqp_message.properties,
-                    mandatory=True,
-                    wait=False,
-                )
+                exchange = await channel.get_exchange(message.exchange, ensure=False)
+                await exchange.publish(amqp_message, message.routing_key, mandatory=True)
         except _FAILURES as error:
             if not isinstance(error, amqp_errors.DeliveryError):
                 # A channel error (404, 406) closes the channel; the next publish opens

@@ -10,7 +10,6 @@ import pytest
 from yarl import URL
 
 from hub.broker.amqp import AmqpBroker
-from hub.broker.coalesce import CoalescingStreamWriter
 from hub.broker.base import BrokerError, BrokerErrorCode
 from hub.broker.testing import (
     BrokerHarness,
@@ -115,36 +114,4 @@ async def test_the_connection_recovers_after_a_cut(rabbit: BrokerHarness, proxy:
         last = await next_delivery(consumer)
         assert last.message_id == second.message_id
         await last.ack()
-        assert await no_delivery_within(consumer)
-
-
-@pytest.mark.rabbitmq
-async def test_publishes_made_together_reach_the_socket_in_one_write(
-    rabbit: BrokerHarness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Three publishes started together go out in one write; each is confirmed, in order."""
-    handed: list[int] = []
-    hand_over = CoalescingStreamWriter.hand_over
-
-    def counting(writer: CoalescingStreamWriter) -> None:
-        handed.append(writer.kept)
-        hand_over(writer)
-
-    monkeypatch.setattr(CoalescingStreamWriter, "hand_over", counting)
-    broker = await rabbit.connect()
-    await broker.apply(rabbit.topology())
-    first = ingress_message(rabbit.names, user_id=rabbit.user)
-    await broker.publish(first)  # opens the publishing channel
-    together = [ingress_message(rabbit.names, user_id=rabbit.user) for _ in range(3)]
-    handed.clear()
-
-    await asyncio.gather(*(broker.publish(m) for m in together))
-
-    assert handed, "no write went through the coalescing writer"
-    assert max(handed) >= len(together)
-    async with broker.consume(rabbit.names.ingress_queue, prefetch=10) as consumer:
-        for expected in (first, *together):
-            got = await next_delivery(consumer)
-            assert got.message_id == expected.message_id
-            await got.ack()
         assert await no_delivery_within(consumer)
