@@ -2,7 +2,8 @@
 
 Usage: ``.venv/bin/python bench/memory_soak.py [--events 100000] [--every 5000]``.
 
-One process holds the worker (``hub.worker.serve``, prefetch 64, a SQLite ledger)
+One process holds the worker (``hub.worker.serve``, prefetch 64, a SQLite ledger,
+the start-up heap frozen with ``hub.heap.settle`` as ``hub run`` does)
 on the in-memory broker, a feeder that issues police referrals (three recipients
 each) and keeps at most ``--backlog`` of them waiting on ingress, and three
 consumers that ack every delivery. Feeder and consumers hold a bounded amount, so
@@ -34,6 +35,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Any, Final
 
+from hub import heap
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
@@ -205,6 +207,7 @@ async def soak_run(soak: Soak, workdir: Path) -> tuple[Curve, str]:
             soak.rings["hub"], soak.directory, policy, ledger, hub_broker,
             Pseudonymizer(b"s" * 32), soak.names, 256 * 1024, require_user_id=False,
         )  # fmt: skip
+        heap.settle()  # as `hub run` does once its context is built
         curve.sample(0, trace=False)
         stop, delivered = asyncio.Event(), Progress()
         worker = asyncio.create_task(serve(ctx, WorkerLimits(prefetch=64, delivery_limit=5), stop))
