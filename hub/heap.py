@@ -1,15 +1,15 @@
 """Keep a long-running process's start-up heap out of the cyclic garbage collector.
 
-A hub worker or an agency adapter imports and builds some hundreds of thousands
-of objects at start-up (modules, schemas, validators, keys, the policy) that live
-as long as the process. CPython's oldest-generation collection walks all of them
-each time it runs: on the project's 2-core machine that was a pause of 50 to 65
-ms, every half minute or so, in which no event moved (docs/performance.md, sixth
-pass). :func:`settle`, called once start-up is done, collects what start-up left
-behind and then freezes the rest (:func:`gc.freeze`), so later collections walk
-only what was made since. Nothing is lost: frozen objects stay alive as they
-would anyway, and a second call first unfreezes, so whatever became garbage in
-between is collected then.
+A hub worker or an agency adapter builds tens of thousands of objects at start-up
+(80,000 after the imports alone: modules, schemas, validators; then keys and the
+policy) that live as long as the process. CPython's oldest-generation collection
+walks all of them each time it runs: on the project's 2-core machine that was a
+pause of 50 to 80 ms, once or twice a minute, in which no event moved
+(docs/performance.md, sixth pass; ADR 0014). :func:`settle`, called once start-up
+is done, collects what start-up left behind and then freezes the rest
+(:func:`gc.freeze`), so later collections walk only what was made since. Objects
+freed by reference counting are freed as before; only a reference cycle that dies
+while frozen waits, for the next call, which unfreezes first.
 """
 
 from __future__ import annotations
