@@ -38,7 +38,6 @@ from bench.ledger_append import drafts
 from hub.diskcalls import DiskCalls
 from hub.ledger import sqlite as sqlite_store
 from hub.ledger.service import Ledger
-from hub.ledger.sqlite import SqliteStore
 from hub.logs import configure
 
 if TYPE_CHECKING:
@@ -116,7 +115,7 @@ async def _begin_in_thread(db: sqlite3.Connection) -> None:
 
 
 async def _ledger(folder: Path, way: str, calls: int) -> Sample:
-    store = SqliteStore(folder / f"ledger-{uuid.uuid4().hex}.db")
+    store = sqlite_store.SqliteStore(folder / f"ledger-{uuid.uuid4().hex}.db")
     await store.open()
     ledger = Ledger(store)
     await ledger.start()
