@@ -62,7 +62,8 @@ demo: $(STAMP)
 
 # The hub against the raw broker (bench/hub_vs_raw, docs/performance.md): on a private
 # RabbitMQ started here and stopped on any exit, or on HUB_BENCH_AMQP_URL when set (in the
-# environment, never on the command line). HUB_BENCH_POSTGRES_DSN puts the ledger there.
+# environment, never on the command line). HUB_BENCH_POSTGRES_DSN puts the ledger there;
+# HUB_BENCH_BROKER_PID_FILE (set here for the private node) lets it read RabbitMQ's CPU.
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_SERVICES := /tmp/case-event-hub-bench
 BENCH_AMQP_PORT ?= 10741
@@ -77,6 +78,7 @@ define bench_run
 	if [[ -z "$$amqp" ]]; then \
 		trap 'deploy/dev/rabbitmq.sh stop $(BENCH_SERVICES)/rabbitmq >/dev/null 2>&1 || true' EXIT; \
 		amqp="$$(deploy/dev/rabbitmq.sh start $(BENCH_SERVICES)/rabbitmq $(BENCH_AMQP_PORT))"; \
+		export HUB_BENCH_BROKER_PID_FILE=$(BENCH_SERVICES)/rabbitmq/rabbitmq.pid; \
 	fi; \
 	HUB_BENCH_AMQP_URL="$$amqp" timeout 3600 $(BIN)/python -m bench.hub_vs_raw $(1)
 endef

@@ -32,6 +32,7 @@ import aio_pika
 from yarl import URL
 
 from bench.hub_vs_raw import report
+from bench.hub_vs_raw.budget import BrokerCpu, checks_cpu_s
 from bench.hub_vs_raw.errors import BenchError
 from bench.hub_vs_raw.fixture import envelope_bytes, event_json_bytes, event_of_size, make_keys
 from bench.hub_vs_raw.measure import Payload, RunSpec, Setup, measure
@@ -54,11 +55,12 @@ class Plan:
     rate: float
     duration: float
     faststream_sizes: tuple[int, ...]
+    checks_rounds: int
 
 
 PLANS: Final = {
-    "full": Plan("full", 1000, 50, 100.0, 60.0, (1024, 16384)),
-    "quick": Plan("quick", 100, 10, 20.0, 4.0, (1024,)),
+    "full": Plan("full", 1000, 50, 100.0, 60.0, (1024, 16384), 40),
+    "quick": Plan("quick", 100, 10, 20.0, 4.0, (1024,), 4),
 }
 
 
@@ -151,8 +153,23 @@ def _setup(args: argparse.Namespace, url: str, workdir: Path) -> Setup:
         payloads[size] = Payload(size, event, event_json_bytes(event), envelope_bytes(event, keys))
     return Setup(
         url, keys, payloads, args.prefetch, args.window,
-        os.environ.get("HUB_BENCH_POSTGRES_DSN") or None, workdir,
+        os.environ.get("HUB_BENCH_POSTGRES_DSN") or None, workdir, BrokerCpu.from_environment(),
     )  # fmt: skip
+
+
+def _checks(plan: list[RunSpec], setup: Setup, rounds: int) -> list[dict[str, Any]]:
+    """The envelope work per event at each point the hub runs flat out (``budget``)."""
+    points = sorted({(s.recipients, s.payload_bytes) for s in plan if s.relay == "hub"})
+    return [
+        {
+            "recipients": k,
+            "payload_bytes": size,
+            "cpu_s_per_event": round(
+                checks_cpu_s(setup.keys, setup.payloads[size].event, k, rounds), 6
+            ),
+        }
+        for k, size in points
+    ]
 
 
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
@@ -165,6 +182,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         setup = _setup(args, url, Path(tmp))
         print(f"bench: {len(plan)} runs on RabbitMQ {rabbitmq} ({args.plan} plan)", flush=True)
+        checks = _checks(plan, setup, PLANS[args.plan].checks_rounds)
         for index, spec in enumerate(plan, 1):
             result = await measure(spec, setup)
             runs.append(result)
@@ -172,6 +190,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     context = {
         "machine": report.machine(rabbitmq),
         "ledger": "postgresql" if setup.postgres_dsn else "sqlite",
+        "checks": checks,
         "settings": {
             "plan": args.plan,
             "command": args.command_label,

@@ -8,6 +8,9 @@ from typing import Final
 CODES: Final = {
     "bench.broker_url_missing": "set HUB_BENCH_AMQP_URL, or run `make bench`, which starts a node",
     "bench.broker_unreachable": "the RabbitMQ at HUB_BENCH_AMQP_URL did not answer",
+    "bench.broker_pid_invalid": (
+        "HUB_BENCH_BROKER_PID_FILE must name the running RabbitMQ's pid file, or be unset"
+    ),
     "bench.worker_failed": "the relay process did not start or stopped early; see its log",
     "bench.incomplete": "not every delivery arrived in time; see the relay's log",
     "bench.faststream_missing": "install the bench extra: pip install -e '.[dev,bench]'",

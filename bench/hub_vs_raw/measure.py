@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from bench.hub_vs_raw.agencies import Agencies
+    from bench.hub_vs_raw.budget import BrokerCpu
     from bench.hub_vs_raw.fixture import Keys
     from schemas.base import CaseEvent
 
@@ -63,6 +64,7 @@ class Setup:
     window: int
     postgres_dsn: str | None
     workdir: Path
+    broker: BrokerCpu | None = None
 
 
 @dataclass(frozen=True)
@@ -237,12 +239,18 @@ async def measure(spec: RunSpec, setup: Setup) -> dict[str, Any]:
         stack.callback(pauses.close)
         if spec.warmup:
             await drive(tracker, agencies.keys[: spec.warmup], agencies.send, None)
+        broker = setup.broker
         before, load_before, _ = await relay.usage(), _own_cpu(), pauses.take()
+        broker_before = broker.seconds() if broker else 0.0
         measured = agencies.keys[spec.warmup :]
         await drive(tracker, measured, lambda i: agencies.send(spec.warmup + i), spec.rate)
         after, load_after, load_pause = await relay.usage(), _own_cpu(), pauses.take()
+        broker_after = broker.seconds() if broker else 0.0
     cpu_s = after["cpu_s"] - before["cpu_s"]
     record = summarise(spec, setup, tracker, cpu_s, after["peak_rss_mib"], load_after - load_before)
+    record["broker_cpu_s_per_event"] = (
+        round((broker_after - broker_before) / spec.events, 6) if broker else None
+    )
     record["gc_pause_ms"] = after.get("gc_pause_ms")
     record["load_gc_pause_ms"] = load_pause
     if stages_file is not None and stages_file.is_file():

@@ -80,13 +80,68 @@ def ratio(runs: list[dict[str, Any]], top: str, bottom: str) -> float | None:
     return round(a / b, 3) if a and b else None
 
 
+def _throughput_run(
+    runs: list[dict[str, Any]], scenario: str, k: int, size: int
+) -> dict[str, Any] | None:
+    return next(
+        (
+            r
+            for r in runs
+            if r["scenario"] == scenario and r["recipients"] == k and r["payload_bytes"] == size
+        ),
+        None,
+    )
+
+
+def _machine_cpu(run: dict[str, Any] | None) -> float | None:
+    """Relay + load process + RabbitMQ CPU seconds per event, if RabbitMQ's was read."""
+    if run is None or run.get("broker_cpu_s_per_event") is None:
+        return None
+    parts = ("cpu_s_per_event", "load_cpu_s_per_event", "broker_cpu_s_per_event")
+    return sum(float(run.get(part) or 0) for part in parts)
+
+
+def budget(runs: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What one event costs the whole machine, raw against hub, at each point of ``checks``.
+
+    ``ceiling_hub_to_raw`` is the raw run's machine CPU per event over the same plus
+    the checks' (``bench/hub_vs_raw/budget.py``): the most hub ÷ raw could be on
+    saturated cores if everything but the checks cost the hub what it cost the raw
+    relay's run.
+    """
+    rows = []
+    for point in checks:
+        k, size, floor = point["recipients"], point["payload_bytes"], point["cpu_s_per_event"]
+        raw_run, hub_run = (_throughput_run(runs, s, k, size) for s in ("raw", "hub"))
+        raw, hub = _machine_cpu(raw_run), _machine_cpu(hub_run)
+        rates = raw_run and hub_run and hub_run["events_per_s"] / raw_run["events_per_s"]
+        rows.append({
+            "recipients": k,
+            "payload_bytes": size,
+            "raw_machine_cpu_s_per_event": None if raw is None else round(raw, 6),
+            "hub_machine_cpu_s_per_event": None if hub is None else round(hub, 6),
+            "cpu_raw_to_hub": round(raw / hub, 3) if raw and hub else None,
+            "hub_to_raw": round(rates, 3) if rates else None,
+            "checks_cpu_s_per_event": floor,
+            "ceiling_hub_to_raw": round(raw / (raw + floor), 3) if raw else None,
+        })  # fmt: skip
+    return rows
+
+
 def results(runs: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
     """The whole ``results.json`` document."""
+    rows = budget(runs, context.get("checks", []))
+    headline = next(
+        (r for r in rows if r["recipients"] == 3 and r["payload_bytes"] == 1024),  # noqa: PLR2004
+        {},
+    )
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **context,
         "ratio_hub_to_raw_k3_1k": ratio(runs, "hub", "raw"),
         "ratio_faststream_to_raw_k3_1k": ratio(runs, "faststream", "raw"),
+        "ceiling_hub_to_raw_k3_1k": headline.get("ceiling_hub_to_raw"),
+        "budget": rows,
         "runs": runs,
     }
 
@@ -129,9 +184,14 @@ def _row(run: dict[str, Any]) -> str:
         f"{run['cpu_s_per_event'] * 1000:.2f}",
         f"{run['peak_rss_mib']:.0f}",
         f"{run.get('load_cpu_s_per_event', 0) * 1000:.2f}",
+        _ms(run.get("broker_cpu_s_per_event")),
         _pauses(run),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.2f}"
 
 
 def _pauses(run: dict[str, Any]) -> str:
@@ -155,10 +215,41 @@ def _table(runs: list[dict[str, Any]]) -> list[str]:
     return [
         (
             "| scenario | K | payload (envelope) | events/s | deliveries/s | p50 ms | p95 ms "
-            "| p99 ms | CPU ms/event | peak RSS MiB | load CPU ms/event | GC pause ms |"
+            "| p99 ms | CPU ms/event | peak RSS MiB | load CPU ms/event | broker CPU ms/event "
+            "| GC pause ms |"
         ),
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(_row(r) for r in runs),
+    ]
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _budget(rows: list[dict[str, Any]]) -> list[str]:
+    """The machine's CPU per event, raw against hub, and the ceiling the checks set."""
+    if not rows:
+        return []
+    return [
+        "",
+        (
+            "CPU per event for the whole machine (relay + load process + RabbitMQ), at each "
+            "point both ran flat out, and the envelope checks alone (`budget.py`):"
+        ),
+        "",
+        (
+            "| K | payload | raw ms/event | hub ms/event | raw ÷ hub, CPU | hub ÷ raw, events/s "
+            "| checks ms/event | ceiling on hub ÷ raw |"
+        ),
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {r['recipients']} | {_kib(r['payload_bytes'])} "
+            f"| {_ms(r['raw_machine_cpu_s_per_event'])} | {_ms(r['hub_machine_cpu_s_per_event'])} "
+            f"| {_ratio(r['cpu_raw_to_hub'])} | {_ratio(r['hub_to_raw'])} "
+            f"| {_ms(r['checks_cpu_s_per_event'])} | {_ratio(r['ceiling_hub_to_raw'])} |"
+            for r in rows
+        ),
     ]
 
 
@@ -206,6 +297,7 @@ def render(document: dict[str, Any]) -> str:
         *_table(document["runs"]),
         "",
         ratio_line,
+        *_budget(document.get("budget", [])),
         *_stages(document["runs"]),
         END,
     ]

@@ -10,6 +10,7 @@ import gc
 import importlib.util
 import json
 import os
+import resource
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -21,8 +22,15 @@ from services import amqp_url
 from yarl import URL
 
 from bench.hub_vs_raw import report
+from bench.hub_vs_raw.budget import BrokerCpu, checks_cpu_s
 from bench.hub_vs_raw.errors import BenchError
-from bench.hub_vs_raw.fixture import event_json_bytes, event_of_size, recipients, write_policy
+from bench.hub_vs_raw.fixture import (
+    event_json_bytes,
+    event_of_size,
+    make_keys,
+    recipients,
+    write_policy,
+)
 from bench.hub_vs_raw.gcpauses import GcPauses
 from bench.hub_vs_raw.measure import STAGES, stage_times
 from hub.policy.decide import decide
@@ -85,7 +93,11 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     faststream = importlib.util.find_spec("faststream") is not None
     args = ["--plan", "quick", "--events", "6", "--warmup", "2", "--recipients", "3"]
     args += ["--sizes", "1024", "--rate", "20", "--duration", "0.3", "--out", str(out)]
-    done = _bench({"HUB_BENCH_AMQP_URL": url}, *args, *([] if faststream else ["--no-faststream"]))
+    env = {"HUB_BENCH_AMQP_URL": url}
+    node = os.environ.get("HUB_TEST_RABBITMQ_DIR")  # make test's node: its CPU can be read
+    if node:
+        env["HUB_BENCH_BROKER_PID_FILE"] = str(Path(node) / "rabbitmq.pid")
+    done = _bench(env, *args, *([] if faststream else ["--no-faststream"]))
     assert done.returncode == 0, done.stderr[-2000:]
     document = json.loads(out.read_text())
     scenarios = [r["scenario"] for r in document["runs"]]
@@ -103,6 +115,14 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     assert all("stages" not in run for run in document["runs"][:-1])
     assert document["ledger"] == "sqlite"
     assert isinstance(document["ratio_hub_to_raw_k3_1k"], float)
+    [checks] = document["checks"]  # the envelope work, where the hub ran flat out
+    assert (checks["recipients"], checks["payload_bytes"]) == (3, 1024)
+    assert checks["cpu_s_per_event"] > 0
+    [row] = document["budget"]
+    assert row["checks_cpu_s_per_event"] == checks["cpu_s_per_event"]
+    if node:
+        assert all(isinstance(r["broker_cpu_s_per_event"], float) for r in document["runs"])
+        assert 0 < document["ceiling_hub_to_raw_k3_1k"] < 1
     assert {"cpu_model", "cores", "ram_gib", "python", "rabbitmq"} <= document["machine"].keys()
     # One progress line per run, and the broker's password nowhere.
     assert done.stdout.count("ev/s") == len(scenarios)
@@ -153,7 +173,7 @@ def test_rendering_replaces_only_the_block_between_the_markers(tmp_path: Path) -
     assert "old" not in text
     assert text.count(report.START) == text.count(report.END) == 1
     assert text.count("| hub | 3 | 1 KiB (3,782 B) | 50 | 150 |") == 1
-    assert text.count("| 10.00 | 2.5 / 61.0 |") == 1  # load CPU ms/event, then the pauses
+    assert text.count("| 10.00 | - | 2.5 / 61.0 |") == 1  # load CPU, broker CPU, pauses
     assert "Example CPU, 2 cores" in text
 
 
@@ -162,7 +182,96 @@ def test_a_run_without_pause_times_renders_a_dash() -> None:
     document = _document()
     for run in document["runs"]:
         del run["gc_pause_ms"], run["load_gc_pause_ms"]
-    assert "| 10.00 | - |" in report.render(document)
+    assert "| 10.00 | - | - |" in report.render(document)
+
+
+def _budget_runs(broker: float | None) -> list[dict[str, Any]]:
+    def run(scenario: str, rate: float, relay: float, load: float) -> dict[str, Any]:
+        return {
+            "scenario": scenario, "recipients": 3, "payload_bytes": 1024, "envelope_bytes": 3782,
+            "events_per_s": rate, "deliveries_per_s": 3 * rate, "p50_ms": 1.0, "p95_ms": 2.0,
+            "p99_ms": 3.0, "cpu_s_per_event": relay, "peak_rss_mib": 70.0,
+            "load_cpu_s_per_event": load, "broker_cpu_s_per_event": broker,
+        }  # fmt: skip
+
+    return [run("raw", 800.0, 0.0005, 0.0005), run("hub", 200.0, 0.003, 0.004)]
+
+
+def test_the_budget_adds_each_process_and_bounds_the_ratio_by_the_checks() -> None:
+    """Machine CPU per event is relay + load + broker; the ceiling is raw ÷ (raw + checks)."""
+    checks = [{"recipients": 3, "payload_bytes": 1024, "cpu_s_per_event": 0.002}]
+    document = report.results(_budget_runs(0.001), {"checks": checks, "settings": {}})
+    [row] = document["budget"]
+    assert row["raw_machine_cpu_s_per_event"] == pytest.approx(0.002)
+    assert row["hub_machine_cpu_s_per_event"] == pytest.approx(0.008)
+    assert row["cpu_raw_to_hub"] == 0.25
+    assert row["hub_to_raw"] == 0.25
+    assert row["ceiling_hub_to_raw"] == 0.5  # 2 ms ÷ (2 ms + 2 ms of checks)
+    assert document["ceiling_hub_to_raw_k3_1k"] == 0.5
+    document["machine"] = _document()["machine"]
+    document["generated_at"] = "2026-01-01T00:00:00+00:00"
+    assert "| 3 | 1 KiB | 2.00 | 8.00 | 0.250 | 0.250 | 2.00 | 0.500 |" in report.render(document)
+
+
+def test_without_the_brokers_cpu_the_budget_says_what_it_cannot_tell() -> None:
+    """No broker CPU read (a broker of someone else's): dashes, not a made-up ceiling."""
+    checks = [{"recipients": 3, "payload_bytes": 1024, "cpu_s_per_event": 0.002}]
+    document = report.results(_budget_runs(None), {"checks": checks, "settings": {}})
+    [row] = document["budget"]
+    assert row["ceiling_hub_to_raw"] is None
+    assert row["cpu_raw_to_hub"] is None
+    assert row["hub_to_raw"] == 0.25
+    document["machine"] = _document()["machine"]
+    document["generated_at"] = "2026-01-01T00:00:00+00:00"
+    assert "| 3 | 1 KiB | - | - | - | 0.250 | 2.00 | - |" in report.render(document)
+
+
+def test_the_broker_meter_reads_a_processs_cpu_from_proc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pointed at this process, it counts the CPU a busy loop burns, as getrusage does."""
+    pid_file = tmp_path / "node.pid"
+    pid_file.write_text(f"{os.getpid()}\n")
+    monkeypatch.setenv("HUB_BENCH_BROKER_PID_FILE", str(pid_file))
+    meter = BrokerCpu.from_environment()
+    assert meter is not None
+    before, rusage_before = meter.seconds(), _rusage()
+    while _rusage() - rusage_before < 0.3:  # bounded: CPU time always advances while spinning
+        pass
+    spent = meter.seconds() - before
+    assert spent == pytest.approx(_rusage() - rusage_before, abs=0.05)
+
+
+def _rusage() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+@pytest.mark.parametrize("content", ["", "not-a-pid", "999999999"])
+def test_a_broker_pid_file_naming_no_process_is_a_stable_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str
+) -> None:
+    """A pid file that is empty, garbled or stale fails before any run, with its code."""
+    pid_file = tmp_path / "node.pid"
+    pid_file.write_text(content)
+    monkeypatch.setenv("HUB_BENCH_BROKER_PID_FILE", str(pid_file))
+    with pytest.raises(BenchError) as raised:
+        BrokerCpu.from_environment()
+    assert raised.value.code == "bench.broker_pid_invalid"
+
+
+def test_no_broker_pid_file_means_no_broker_meter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset, the harness runs without RabbitMQ's CPU (its column shows a dash)."""
+    monkeypatch.delenv("HUB_BENCH_BROKER_PID_FILE", raising=False)
+    assert BrokerCpu.from_environment() is None
+
+
+def test_the_checks_cost_more_with_more_recipients(tmp_path: Path) -> None:
+    """Each recipient adds a present, a seal and a recipient's verification to the floor."""
+    keys = make_keys(tmp_path)
+    event = event_of_size(1024)
+    one, six = (checks_cpu_s(keys, event, k, rounds=2) for k in (1, 6))
+    assert 0 < one < six
 
 
 def test_gc_pauses_keep_the_longest_collection_since_last_asked() -> None:

@@ -1,0 +1,109 @@
+"""CPU per event across the machine: RabbitMQ's share, and the floor the checks set.
+
+When every run saturates the same cores, the throughput ratio of two relays follows
+the inverse ratio of what one event costs the whole machine: the relay, the load
+process and RabbitMQ together. :class:`BrokerCpu` reads RabbitMQ's share from
+``/proc`` (the node's process id from ``HUB_BENCH_BROKER_PID_FILE``, which
+``make bench`` sets for the node it starts). :func:`checks_cpu_s` measures, in this
+process, the envelope work no hub can skip for one event (the sender's issue and
+seal, the hub's open and verify, and for each recipient the hub's present and seal
+and the recipient's open and verify), so a run can say how far hub ÷ raw could go
+even if everything else cost what the raw relay's run spends.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from bench.hub_vs_raw.errors import BenchError
+from bench.hub_vs_raw.fixture import SENDER, recipients
+from hub.crypto.envelope import DecisionHeader, issue_event, open_delivery, open_ingress, present
+
+if TYPE_CHECKING:
+    from bench.hub_vs_raw.fixture import Keys
+    from schemas.base import CaseEvent
+
+PID_FILE_VARIABLE: Final = "HUB_BENCH_BROKER_PID_FILE"
+_BATCHES: Final = 5
+#: Fields of ``/proc/<pid>/stat`` after the command name: state is 0, utime 11, stime 12.
+_UTIME, _STIME = 11, 12
+
+
+class BrokerCpu:
+    """CPU seconds RabbitMQ's process has used, read from ``/proc/<pid>/stat``."""
+
+    def __init__(self, pid: int) -> None:
+        """Read the process ``pid`` (RabbitMQ's ``beam.smp``)."""
+        self.pid = pid
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    @classmethod
+    def from_environment(cls) -> BrokerCpu | None:
+        """The node named by ``HUB_BENCH_BROKER_PID_FILE``, or None when it is not set.
+
+        Raises:
+            BenchError: ``bench.broker_pid_invalid`` for a file that does not name a
+                running process.
+        """
+        name = os.environ.get(PID_FILE_VARIABLE, "")
+        if not name:
+            return None
+        try:
+            pid = int(Path(name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            raise BenchError(
+                "bench.broker_pid_invalid", f"{PID_FILE_VARIABLE} does not hold a process id"
+            ) from None
+        meter = cls(pid)
+        meter.seconds()  # fails now, not after the first run
+        return meter
+
+    def seconds(self) -> float:
+        """User and system CPU seconds of every thread of the process so far.
+
+        Raises:
+            BenchError: ``bench.broker_pid_invalid`` when the process is gone.
+        """
+        try:
+            text = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            raise BenchError(
+                "bench.broker_pid_invalid", f"no process {self.pid} to read the broker's CPU from"
+            ) from None
+        fields = text[text.rindex(")") + 2 :].split()
+        return (int(fields[_UTIME]) + int(fields[_STIME])) / self._tick
+
+
+def checks_cpu_s(keys: Keys, event: CaseEvent, count: int, rounds: int) -> float:
+    """Process CPU seconds of one event's envelope work with ``count`` recipients.
+
+    The sender issues and seals, the hub opens and verifies, then for each recipient
+    the hub presents and seals and the recipient opens and verifies: what
+    ``bench/envelope_ops.py`` measures per operation, for this run's event and
+    parties. Median over five batches of ``rounds`` events.
+    """
+    rings, directory = keys.rings, keys.directory
+    parties = recipients(count)
+    headers = [DecisionHeader(uuid.uuid4(), "bench-fictional", 1, r) for r in parties]
+
+    def one() -> None:
+        envelope = issue_event(event, rings[SENDER], directory)
+        issuance = open_ingress(envelope, rings["hub"], directory)
+        groups = set(issuance.groups)
+        for party, header in zip(parties, headers, strict=True):
+            delivery = present(issuance, groups, header, rings["hub"], directory)
+            open_delivery(delivery, rings[party], directory)
+
+    one()  # warm every cache the first call fills
+    batches = []
+    for _ in range(_BATCHES):
+        start = time.process_time()
+        for _ in range(rounds):
+            one()
+        batches.append((time.process_time() - start) / rounds)
+    return statistics.median(batches)
