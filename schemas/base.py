@@ -204,12 +204,21 @@ def field_group(model: type[BaseModel], name: str) -> FieldGroup:
 
 
 def fields_by_group(model: type[CaseEvent]) -> dict[FieldGroup, tuple[str, ...]]:
-    """Map each group used by ``model`` to its field names, envelope claims excluded."""
+    """Map each group used by ``model`` to its field names, envelope claims excluded.
+
+    Worked out once per model (the hub and every recipient ask for each event) and
+    handed out as a new dict each time, so a caller may change its copy.
+    """
+    return dict(_layout(model))
+
+
+@functools.cache
+def _layout(model: type[CaseEvent]) -> tuple[tuple[FieldGroup, tuple[str, ...]], ...]:
     grouped: dict[FieldGroup, list[str]] = {}
     for name in model.model_fields:
         if name not in model.ENVELOPE_CLAIMS:
             grouped.setdefault(field_group(model, name), []).append(name)
-    return {group: tuple(names) for group, names in sorted(grouped.items())}
+    return tuple((group, tuple(names)) for group, names in sorted(grouped.items()))
 
 
 def split_groups(event: CaseEvent) -> dict[FieldGroup, dict[str, Any]]:

@@ -79,6 +79,17 @@ def test_fields_by_group_leaves_out_envelope_claims() -> None:
     assert {"case_reference", "occurred_at", "recorded_at"} <= set(grouped[FieldGroup.A])
 
 
+def test_fields_by_group_hands_each_caller_its_own_copy() -> None:
+    """Worked out once per model, yet a caller that changes its dict changes no one else's."""
+    model = type(sample_event("ReferralReceived"))
+    first = fields_by_group(model)
+    expected = dict(first)
+    first.pop(FieldGroup.A)
+    first[FieldGroup.H] = ("smuggled",)
+    assert fields_by_group(model) == expected
+    assert all(field_group(model, n) == g for g, names in expected.items() for n in names)
+
+
 def test_group_model_validates_one_disclosure() -> None:
     """The model of one group accepts that group's values and nothing else."""
     event = sample_event("VictimSafetyPlanUpdated")
