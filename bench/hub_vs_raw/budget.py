@@ -75,8 +75,17 @@ class BrokerCpu:
             raise BenchError(
                 "bench.broker_pid_invalid", f"no process {self.pid} to read the broker's CPU from"
             ) from None
-        fields = text[text.rindex(")") + 2 :].split()
-        return (int(fields[_UTIME]) + int(fields[_STIME])) / self._tick
+        return cpu_ticks(text) / self._tick
+
+
+def cpu_ticks(stat: str) -> int:
+    """User + system clock ticks from a ``/proc/<pid>/stat`` line.
+
+    The command name (field 2) sits in parentheses and may itself hold spaces and
+    parentheses, so the fields are counted from the last ``)``.
+    """
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[_UTIME]) + int(fields[_STIME])
 
 
 def checks_cpu_s(keys: Keys, event: CaseEvent, count: int, rounds: int) -> float:

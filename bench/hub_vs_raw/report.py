@@ -95,10 +95,15 @@ def _throughput_run(
 
 def _machine_cpu(run: dict[str, Any] | None) -> float | None:
     """Relay + load process + RabbitMQ CPU seconds per event, if RabbitMQ's was read."""
-    if run is None or run.get("broker_cpu_s_per_event") is None:
+    if run is None:
         return None
-    parts = ("cpu_s_per_event", "load_cpu_s_per_event", "broker_cpu_s_per_event")
-    return sum(float(run.get(part) or 0) for part in parts)
+    total = 0.0
+    for part in ("cpu_s_per_event", "load_cpu_s_per_event", "broker_cpu_s_per_event"):
+        value = run.get(part)
+        if value is None:
+            return None
+        total += float(value)
+    return total
 
 
 def budget(runs: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -114,14 +119,18 @@ def budget(runs: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dic
         k, size, floor = point["recipients"], point["payload_bytes"], point["cpu_s_per_event"]
         raw_run, hub_run = (_throughput_run(runs, s, k, size) for s in ("raw", "hub"))
         raw, hub = _machine_cpu(raw_run), _machine_cpu(hub_run)
-        rates = raw_run and hub_run and hub_run["events_per_s"] / raw_run["events_per_s"]
+        rates = (
+            hub_run["events_per_s"] / raw_run["events_per_s"]
+            if raw_run and hub_run and raw_run["events_per_s"] > 0
+            else None
+        )
         rows.append({
             "recipients": k,
             "payload_bytes": size,
             "raw_machine_cpu_s_per_event": None if raw is None else round(raw, 6),
             "hub_machine_cpu_s_per_event": None if hub is None else round(hub, 6),
             "cpu_raw_to_hub": round(raw / hub, 3) if raw and hub else None,
-            "hub_to_raw": round(rates, 3) if rates else None,
+            "hub_to_raw": None if rates is None else round(rates, 3),
             "checks_cpu_s_per_event": floor,
             "ceiling_hub_to_raw": round(raw / (raw + floor), 3) if raw else None,
         })  # fmt: skip

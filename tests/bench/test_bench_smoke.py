@@ -22,7 +22,7 @@ from services import amqp_url
 from yarl import URL
 
 from bench.hub_vs_raw import report
-from bench.hub_vs_raw.budget import BrokerCpu, checks_cpu_s
+from bench.hub_vs_raw.budget import BrokerCpu, checks_cpu_s, cpu_ticks
 from bench.hub_vs_raw.errors import BenchError
 from bench.hub_vs_raw.fixture import (
     event_json_bytes,
@@ -121,7 +121,9 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     [row] = document["budget"]
     assert row["checks_cpu_s_per_event"] == checks["cpu_s_per_event"]
     if node:
-        assert all(isinstance(r["broker_cpu_s_per_event"], float) for r in document["runs"])
+        # What the phase used, not the node's whole life: a few events take far under
+        # 0.5 s of RabbitMQ's CPU each, where its boot alone takes seconds.
+        assert all(0 <= r["broker_cpu_s_per_event"] < 0.5 for r in document["runs"])
         assert 0 < document["ceiling_hub_to_raw_k3_1k"] < 1
     assert {"cpu_model", "cores", "ram_gib", "python", "rabbitmq"} <= document["machine"].keys()
     # One progress line per run, and the broker's password nowhere.
@@ -245,6 +247,23 @@ def test_the_broker_meter_reads_a_processs_cpu_from_proc(
 def _rusage() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     return own.ru_utime + own.ru_stime
+
+
+def test_the_stat_line_is_read_from_after_the_last_parenthesis() -> None:
+    """A command name may hold spaces and parentheses; utime and stime come after it."""
+    rest = "S 1 2 3 4 5 6 7 8 9 10 250 125 11 12 20 0 1 0 99"  # state first; utime 250, stime 125
+    assert cpu_ticks(f"4242 (beam.smp) {rest}") == 375
+    assert cpu_ticks(f"4242 (odd) name (x) {rest}") == 375
+
+
+def test_a_run_missing_one_processs_cpu_gives_no_budget() -> None:
+    """No part of the machine's cost is taken as zero: a run lacking one has no total."""
+    checks = [{"recipients": 3, "payload_bytes": 1024, "cpu_s_per_event": 0.002}]
+    runs = _budget_runs(0.001)
+    del runs[0]["load_cpu_s_per_event"]
+    [row] = report.results(runs, {"checks": checks, "settings": {}})["budget"]
+    assert row["raw_machine_cpu_s_per_event"] is None
+    assert row["ceiling_hub_to_raw"] is None
 
 
 @pytest.mark.parametrize("content", ["", "not-a-pid", "999999999"])

@@ -22,6 +22,7 @@ from schemas.base import (
     PlannedDate,
     ShortText,
     StrictModel,
+    _layout,
     field_group,
     fields_by_group,
     group_model,
@@ -83,10 +84,12 @@ def test_fields_by_group_hands_each_caller_its_own_copy() -> None:
     """Worked out once per model, yet a caller that changes its dict changes no one else's."""
     model = type(sample_event("ReferralReceived"))
     first = fields_by_group(model)
+    worked_out = _layout.cache_info().misses
     expected = dict(first)
     first.pop(FieldGroup.A)
     first[FieldGroup.H] = ("smuggled",)
     assert fields_by_group(model) == expected
+    assert _layout.cache_info().misses == worked_out  # asked again, not worked out again
     assert all(field_group(model, n) == g for g, names in expected.items() for n in names)
 
 
