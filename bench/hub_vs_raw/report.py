@@ -65,18 +65,10 @@ def machine(rabbitmq: str) -> dict[str, Any]:
 
 def ratio(runs: list[dict[str, Any]], top: str, bottom: str) -> float | None:
     """events/s of scenario ``top`` over ``bottom`` at K = 3 and 1 KiB, if both ran."""
-
-    def rate(scenario: str) -> float | None:
-        return next(
-            (
-                r["events_per_s"]
-                for r in runs
-                if r["scenario"] == scenario and r["recipients"] == 3 and r["payload_bytes"] == 1024  # noqa: PLR2004 - the headline point
-            ),
-            None,
-        )
-
-    a, b = rate(top), rate(bottom)
+    a, b = (
+        (run or {}).get("events_per_s")
+        for run in (_throughput_run(runs, s, 3, 1024) for s in (top, bottom))
+    )
     return round(a / b, 3) if a and b else None
 
 
