@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import uuid
-from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
-from hub.crypto import sdjwt
+from bench.hub_vs_raw.budget import per_call_us, reference_jws
 from hub.crypto.envelope import (
     DecisionHeader,
     issue_event,
@@ -32,17 +30,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-def _per_call(func: Callable[[], object], rounds: int) -> float:
-    """Median microseconds per call over five batches of ``rounds`` calls."""
-    batches = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(rounds):
-            func()
-        batches.append((time.perf_counter() - start) / rounds * 1e6)
-    return statistics.median(batches)
-
-
 def main() -> None:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -52,11 +39,7 @@ def main() -> None:
         p: generate_party_keys(p) for p in ("hub", "police", "probation", "health", "advocacy")
     }
     directory = KeyDirectory.of(*rings.values())
-    signing = rings["police"].signing_key(datetime.now(UTC))
-    claims = {"iss": "police", "jti": str(uuid.uuid4()), "_sd": ["x" * 43] * 8}
-    baseline = _per_call(
-        lambda: sdjwt.verify_jwt(sdjwt.sign_jwt({}, claims, signing.key), signing.key), rounds
-    )
+    baseline = per_call_us(reference_jws(), rounds)
     totals: dict[str, list[float]] = {}
     for event in all_samples():
         ring = rings[event.author_agency]
@@ -72,7 +55,7 @@ def main() -> None:
             "verify at recipient": partial(open_delivery, delivery, rings["health"], directory),
         }
         for op, call in row.items():
-            totals.setdefault(op, []).append(_per_call(call, rounds))
+            totals.setdefault(op, []).append(per_call_us(call, rounds))
     print(f"baseline: one Ed25519 JWS sign+verify = {baseline:.0f} us")
     print(f"{'operation':<22}{'mean us':>10}{'max us':>10}{'x baseline':>12}")
     for op, costs in totals.items():

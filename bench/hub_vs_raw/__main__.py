@@ -134,7 +134,12 @@ def _progress(index: int, total: int, run: dict[str, Any]) -> str:
         f"{run['events_per_s']:>8.1f} ev/s {run['deliveries_per_s']:>8.1f} del/s  "
         f"p50 {run['p50_ms']:>7.1f} p95 {run['p95_ms']:>7.1f} p99 {run['p99_ms']:>7.1f} ms  "
         f"cpu {run['cpu_s_per_event'] * 1000:>6.2f} ms/ev  rss {run['peak_rss_mib']:>5.0f} MiB"
+        f"{_busy(run.get('machine_busy_pct'))}"
     )
+
+
+def _busy(pct: float | None) -> str:
+    return "" if pct is None else f"  cores {pct:>3.0f}% busy"
 
 
 async def _check_broker(url: str) -> str:

@@ -9,6 +9,13 @@ process, the envelope work no hub can skip for one event (the sender's issue and
 seal, the hub's open and verify, and for each recipient the hub's present and seal
 and the recipient's open and verify), so a run can say how far hub ÷ raw could go
 even if everything else cost what the raw relay's run spends.
+
+Two readings say what a run's numbers can be compared with. :func:`machine_ticks`
+reads how busy every core was (``/proc/stat``), so a run shows whether it had the
+cores to itself, kept them busy flat out, or met a machine already near full at a
+fixed rate. :func:`reference_us` times one Ed25519 JWS sign and verify, the
+baseline ``make bench-envelope`` divides by, so runs on a slower or a busier host
+can be told apart from runs of slower code.
 """
 
 from __future__ import annotations
@@ -17,14 +24,19 @@ import os
 import statistics
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from bench.hub_vs_raw.errors import BenchError
 from bench.hub_vs_raw.fixture import SENDER, recipients
+from hub.crypto import sdjwt
 from hub.crypto.envelope import DecisionHeader, issue_event, open_delivery, open_ingress, present
+from hub.crypto.keys import generate_party_keys
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bench.hub_vs_raw.fixture import Keys
     from schemas.base import CaseEvent
 
@@ -32,6 +44,10 @@ PID_FILE_VARIABLE: Final = "HUB_BENCH_BROKER_PID_FILE"
 _BATCHES: Final = 5
 #: Fields of ``/proc/<pid>/stat`` after the command name: state is 0, utime 11, stime 12.
 _UTIME, _STIME = 11, 12
+#: The aggregate line of ``/proc/stat``: user nice system idle iowait irq softirq
+#: steal, then guest times that user and nice already include.
+_IDLE, _IOWAIT, _COUNTED = 3, 4, 8
+REFERENCE_ROUNDS: Final = 50
 
 
 class BrokerCpu:
@@ -116,3 +132,68 @@ def checks_cpu_s(keys: Keys, event: CaseEvent, count: int, rounds: int) -> float
             one()
         batches.append((time.process_time() - start) / rounds)
     return statistics.median(batches)
+
+
+def core_ticks(line: str) -> tuple[int, int]:
+    """Busy and total clock ticks of every core, from ``/proc/stat``'s ``cpu`` line.
+
+    Busy is all but idle and I/O wait. Time stolen by the hypervisor counts as busy:
+    the cores were not the run's to use.
+
+    Raises:
+        ValueError: a line that is not the aggregate ``cpu`` line.
+    """
+    fields = line.split()
+    if len(fields) <= _COUNTED or fields[0] != "cpu":
+        raise ValueError("not the aggregate cpu line of /proc/stat")
+    ticks = [int(value) for value in fields[1 : 1 + _COUNTED]]
+    total = sum(ticks)
+    return total - ticks[_IDLE] - ticks[_IOWAIT], total
+
+
+def machine_ticks() -> tuple[int, int] | None:
+    """Busy and total ticks of every core so far, or None where ``/proc/stat`` is not."""
+    try:
+        with Path("/proc/stat").open() as stat:
+            return core_ticks(stat.readline())
+    except (OSError, ValueError):
+        return None
+
+
+def busy_pct(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Per cent of every core's time busy between two :func:`machine_ticks` readings."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
+
+
+def per_call_us(
+    func: Callable[[], object], rounds: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Median microseconds per call over five batches of ``rounds`` calls, by ``clock``."""
+    batches = []
+    for _ in range(_BATCHES):
+        start = clock()
+        for _ in range(rounds):
+            func()
+        batches.append((clock() - start) / rounds * 1e6)
+    return statistics.median(batches)
+
+
+def reference_jws() -> Callable[[], object]:
+    """One Ed25519 JWS sign and verify of a small claim set, with a key of its own."""
+    signing = generate_party_keys("bench-reference").signing_key(datetime.now(UTC))
+    claims = {"iss": "bench-reference", "jti": str(uuid.uuid4()), "_sd": ["x" * 43] * 8}
+    return lambda: sdjwt.verify_jwt(sdjwt.sign_jwt({}, claims, signing.key), signing.key)
+
+
+def reference_us(rounds: int = REFERENCE_ROUNDS) -> float:
+    """How fast this host runs our crypto now: :func:`reference_jws` in process CPU µs.
+
+    Process CPU time leaves out waiting for a core on a busy machine (what
+    :func:`busy_pct` shows) and keeps a core that is itself slower, shared or
+    throttled by the host.
+    """
+    call = reference_jws()
+    call()  # warm the caches the first call fills
+    return per_call_us(call, rounds, time.process_time)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 import asyncpg
 
 from bench.hub_vs_raw.agencies import HubAgencies, RawAgencies
+from bench.hub_vs_raw.budget import busy_pct, machine_ticks, reference_us
 from bench.hub_vs_raw.fixture import all_parties, recipients, write_policy
 from bench.hub_vs_raw.gcpauses import GcPauses
 from bench.hub_vs_raw.relay import ROOT, RelayProcess
@@ -215,6 +216,7 @@ async def _drop_schema(dsn: str, schema: str) -> None:
 
 async def measure(spec: RunSpec, setup: Setup) -> dict[str, Any]:
     """Run ``spec`` on fresh queues and return its result; delete the queues whatever happens."""
+    reference = reference_us()  # the host's speed, before this run's processes start
     names = TopologyNames(prefix=f"bench{uuid.uuid4().hex[:10]}.")
     topology = default_topology(all_parties(), names=names)
     folder = setup.workdir / names.prefix.strip(".")
@@ -242,15 +244,19 @@ async def measure(spec: RunSpec, setup: Setup) -> dict[str, Any]:
         broker = setup.broker
         before, load_before, _ = await relay.usage(), _own_cpu(), pauses.take()
         broker_before = broker.seconds() if broker else 0.0
+        cores_before = machine_ticks()
         measured = agencies.keys[spec.warmup :]
         await drive(tracker, measured, lambda i: agencies.send(spec.warmup + i), spec.rate)
         after, load_after, load_pause = await relay.usage(), _own_cpu(), pauses.take()
         broker_after = broker.seconds() if broker else 0.0
+        cores_after = machine_ticks()
     cpu_s = after["cpu_s"] - before["cpu_s"]
     record = summarise(spec, setup, tracker, cpu_s, after["peak_rss_mib"], load_after - load_before)
     record["broker_cpu_s_per_event"] = (
         round((broker_after - broker_before) / spec.events, 6) if broker else None
     )
+    record["machine_busy_pct"] = busy_pct(cores_before, cores_after)
+    record["reference_us"] = round(reference, 1)
     record["gc_pause_ms"] = after.get("gc_pause_ms")
     record["load_gc_pause_ms"] = load_pause
     if stages_file is not None and stages_file.is_file():

@@ -187,8 +187,14 @@ def _row(run: dict[str, Any]) -> str:
         f"{run.get('load_cpu_s_per_event', 0) * 1000:.2f}",
         _ms(run.get("broker_cpu_s_per_event")),
         _pauses(run),
+        _number(run.get("machine_busy_pct"), ".0f"),
+        _number(run.get("reference_us"), ".0f"),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def _ms(seconds: float | None) -> str:
@@ -208,7 +214,19 @@ def _machine_line(document: dict[str, Any]) -> str:
     return (
         f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; "
         f"Python {m['python']}; RabbitMQ {m['rabbitmq']}; {m['os']}; "
-        f"load average at start {', '.join(str(x) for x in m['load_average_at_start'])}."
+        f"load average at start {', '.join(str(x) for x in m['load_average_at_start'])}"
+        f"{_reference_range(document['runs'])}."
+    )
+
+
+def _reference_range(runs: list[dict[str, Any]]) -> str:
+    """The host's speed over the runs, from each run's reference timing, if taken."""
+    taken = [r["reference_us"] for r in runs if r.get("reference_us") is not None]
+    if not taken:
+        return ""
+    return (
+        f"; reference (one Ed25519 JWS sign + verify, CPU) {min(taken):.0f} to "
+        f"{max(taken):.0f} µs before the runs"
     )
 
 
@@ -217,9 +235,9 @@ def _table(runs: list[dict[str, Any]]) -> list[str]:
         (
             "| scenario | K | payload (envelope) | events/s | deliveries/s | p50 ms | p95 ms "
             "| p99 ms | CPU ms/event | peak RSS MiB | load CPU ms/event | broker CPU ms/event "
-            "| GC pause ms |"
+            "| GC pause ms | machine busy % | reference µs |"
         ),
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(_row(r) for r in runs),
     ]
 

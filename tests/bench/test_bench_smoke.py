@@ -22,7 +22,17 @@ from services import amqp_url
 from yarl import URL
 
 from bench.hub_vs_raw import report
-from bench.hub_vs_raw.budget import BrokerCpu, checks_cpu_s, cpu_ticks
+from bench.hub_vs_raw.budget import (
+    BrokerCpu,
+    busy_pct,
+    checks_cpu_s,
+    core_ticks,
+    cpu_ticks,
+    machine_ticks,
+    per_call_us,
+    reference_jws,
+    reference_us,
+)
 from bench.hub_vs_raw.errors import BenchError
 from bench.hub_vs_raw.fixture import (
     event_json_bytes,
@@ -56,6 +66,8 @@ RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
     "load_cpu_s_per_event": (int, float),
     "gc_pause_ms": (int, float),
     "load_gc_pause_ms": (int, float),
+    "machine_busy_pct": (int, float),
+    "reference_us": (int, float),
 }
 
 
@@ -82,6 +94,8 @@ def _check_run(run: dict[str, Any]) -> None:
     assert run["cpu_s_per_event"] > 0
     assert run["peak_rss_mib"] > 0
     assert run["envelope_bytes"] > run["event_json_bytes"]
+    assert 0 < run["machine_busy_pct"] <= 100  # a run keeps at least its own relay busy
+    assert run["reference_us"] > 0
 
 
 @pytest.mark.rabbitmq
@@ -155,6 +169,7 @@ def _document() -> dict[str, Any]:
         "events_per_s": 50.0, "deliveries_per_s": 150.0, "p50_ms": 1.0, "p95_ms": 2.0,
         "p99_ms": 3.0, "cpu_s_per_event": 0.004, "peak_rss_mib": 70.0,
         "load_cpu_s_per_event": 0.01, "gc_pause_ms": 2.5, "load_gc_pause_ms": 61.0,
+        "machine_busy_pct": 87.6, "reference_us": 199.2,
     }  # fmt: skip
     machine = {
         "cpu_model": "Example CPU", "cores": 2, "ram_gib": 4.0, "python": "3.11",
@@ -177,6 +192,8 @@ def test_rendering_replaces_only_the_block_between_the_markers(tmp_path: Path) -
     assert text.count("| hub | 3 | 1 KiB (3,782 B) | 50 | 150 |") == 1
     assert text.count("| 10.00 | - | 2.5 / 61.0 |") == 1  # load CPU, broker CPU, pauses
     assert "Example CPU, 2 cores" in text
+    assert text.count("| 2.5 / 61.0 | 88 | 199 |") == 1  # machine busy %, reference µs
+    assert "reference (one Ed25519 JWS sign + verify, CPU) 199 to 199 µs" in text
 
 
 def test_a_run_without_pause_times_renders_a_dash() -> None:
@@ -185,6 +202,16 @@ def test_a_run_without_pause_times_renders_a_dash() -> None:
     for run in document["runs"]:
         del run["gc_pause_ms"], run["load_gc_pause_ms"]
     assert "| 10.00 | - | - |" in report.render(document)
+
+
+def test_a_run_from_before_the_host_readings_renders_dashes() -> None:
+    """Results without machine busy % and reference timing render, saying neither."""
+    document = _document()
+    for run in document["runs"]:
+        del run["machine_busy_pct"], run["reference_us"]
+    text = report.render(document)
+    assert "| 2.5 / 61.0 | - | - |" in text
+    assert "reference (" not in text
 
 
 def _budget_runs(broker: float | None) -> list[dict[str, Any]]:
@@ -254,6 +281,55 @@ def test_the_stat_line_is_read_from_after_the_last_parenthesis() -> None:
     rest = "S 1 2 3 4 5 6 7 8 9 10 250 125 11 12 20 0 1 0 99"  # state first; utime 250, stime 125
     assert cpu_ticks(f"4242 (beam.smp) {rest}") == 375
     assert cpu_ticks(f"4242 (odd) name (x) {rest}") == 375
+
+
+def test_the_cores_are_read_from_the_aggregate_cpu_line() -> None:
+    """Busy is all but idle and I/O wait, steal included; guest time is not counted twice."""
+    line = "cpu  100 5 50 800 20 3 7 15 40 2"  # user nice system idle iowait irq softirq steal
+    assert core_ticks(line) == (180, 1000)
+    for bad in ("cpu0 100 5 50 800 20 3 7 15", "intr 1 2 3", "cpu 1 2", ""):
+        with pytest.raises(ValueError, match="aggregate cpu line"):
+            core_ticks(bad)
+
+
+def test_busy_per_cent_is_the_share_of_ticks_between_two_readings() -> None:
+    """A quarter of the ticks busy is 25 %; no ticks, or a missing reading, is no answer."""
+    assert busy_pct((100, 1000), (150, 1200)) == 25.0
+    assert busy_pct((100, 1000), (100, 1000)) is None
+    assert busy_pct(None, (150, 1200)) is None
+    assert busy_pct((100, 1000), None) is None
+
+
+def test_the_machine_reading_counts_this_processs_own_work() -> None:
+    """Spinning for 0.3 s of CPU shows up in the machine's busy ticks (tick-sampled, so loosely)."""
+    before, own_before = machine_ticks(), _rusage()
+    assert before is not None
+    while _rusage() - own_before < 0.3:  # bounded: CPU time always advances while spinning
+        pass
+    after = machine_ticks()
+    assert after is not None
+    tick = os.sysconf("SC_CLK_TCK")
+    assert after[0] - before[0] >= 0.5 * 0.3 * tick
+    assert busy_pct(before, after) is not None
+
+
+def test_per_call_time_is_the_median_batch_by_the_clock_given() -> None:
+    """Five batches costing 1, 5, 2, 9 and 3 µs a call give 3 µs, read off the clock passed."""
+    now = [0.0]
+    costs = iter([1e-6, 1e-6, 5e-6, 5e-6, 2e-6, 2e-6, 9e-6, 9e-6, 3e-6, 3e-6])  # two calls each
+
+    def call() -> None:
+        now[0] += next(costs)
+
+    assert per_call_us(call, 2, lambda: now[0]) == pytest.approx(3.0)
+
+
+def test_the_reference_signs_and_verifies_and_takes_time() -> None:
+    """The reference is a real sign and verify (its claims come back), timed above zero."""
+    claims = reference_jws()()
+    assert isinstance(claims, dict)
+    assert claims["iss"] == "bench-reference"
+    assert reference_us(rounds=3) > 0
 
 
 def test_a_run_missing_one_processs_cpu_gives_no_budget() -> None:
