@@ -1,6 +1,6 @@
 """Cost per envelope operation, for each event type's sample and on average.
 
-Run with ``make bench`` (or ``.venv/bin/python bench/envelope_ops.py [--rounds N]``).
+Run with ``make bench-envelope`` (or ``.venv/bin/python bench/envelope_ops.py [--rounds N]``).
 Reports microseconds per operation and each operation's cost as a ratio to one
 Ed25519 JWS sign-and-verify of the same claims measured in the same run, so the
 numbers compare across machines. It asserts nothing about time.

@@ -13,9 +13,9 @@ even if everything else cost what the raw relay's run spends.
 Two readings say what a run's numbers can be compared with. :func:`machine_ticks`
 reads how busy every core was (``/proc/stat``), so a run shows whether it had the
 cores to itself, kept them busy flat out, or met a machine already near full at a
-fixed rate. :func:`reference_us` times one Ed25519 JWS sign and verify, the
-baseline ``make bench-envelope`` divides by, so runs on a slower or a busier host
-can be told apart from runs of slower code.
+fixed rate. :func:`reference_us` times the operation ``make bench-envelope``
+divides by, one Ed25519 JWS sign and verify, in process CPU time rather than wall
+time: a snapshot of how fast the host runs our code as a run starts.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ _UTIME, _STIME = 11, 12
 #: steal, then guest times that user and nice already include.
 _IDLE, _IOWAIT, _COUNTED = 3, 4, 8
 REFERENCE_ROUNDS: Final = 50
+#: Fewest ticks (summed over the cores) a busy share is given for: 0.25 s on two
+#: cores at the usual 100 ticks a second, where one tick either way is 2 %.
+MIN_TICKS: Final = 50
 
 
 class BrokerCpu:
@@ -161,8 +164,12 @@ def machine_ticks() -> tuple[int, int] | None:
 
 
 def busy_pct(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
-    """Per cent of every core's time busy between two :func:`machine_ticks` readings."""
-    if before is None or after is None or after[1] <= before[1]:
+    """Per cent of every core's time busy between two :func:`machine_ticks` readings.
+
+    None when either is missing, or when fewer than :data:`MIN_TICKS` passed: the
+    kernel counts in whole ticks, too coarse to say anything about a shorter phase.
+    """
+    if before is None or after is None or after[1] - before[1] < MIN_TICKS:
         return None
     return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
 

@@ -224,10 +224,9 @@ def _reference_range(runs: list[dict[str, Any]]) -> str:
     taken = [r["reference_us"] for r in runs if r.get("reference_us") is not None]
     if not taken:
         return ""
-    return (
-        f"; reference (one Ed25519 JWS sign + verify, CPU) {min(taken):.0f} to "
-        f"{max(taken):.0f} µs before the runs"
-    )
+    low, high = f"{min(taken):.0f}", f"{max(taken):.0f}"
+    span = low if low == high else f"{low} to {high}"
+    return f"; reference (one Ed25519 JWS sign + verify, CPU) {span} µs before the runs"
 
 
 def _table(runs: list[dict[str, Any]]) -> list[str]:

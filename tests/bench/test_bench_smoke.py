@@ -13,6 +13,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from yarl import URL
 
 from bench.hub_vs_raw import report
 from bench.hub_vs_raw.budget import (
+    MIN_TICKS,
     BrokerCpu,
     busy_pct,
     checks_cpu_s,
@@ -66,7 +68,7 @@ RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
     "load_cpu_s_per_event": (int, float),
     "gc_pause_ms": (int, float),
     "load_gc_pause_ms": (int, float),
-    "machine_busy_pct": (int, float),
+    "machine_busy_pct": (int, float, type(None)),
     "reference_us": (int, float),
 }
 
@@ -94,8 +96,9 @@ def _check_run(run: dict[str, Any]) -> None:
     assert run["cpu_s_per_event"] > 0
     assert run["peak_rss_mib"] > 0
     assert run["envelope_bytes"] > run["event_json_bytes"]
-    assert 0 < run["machine_busy_pct"] <= 100  # a run keeps at least its own relay busy
     assert run["reference_us"] > 0
+    if run["machine_busy_pct"] is not None:  # a phase too short to count ticks has none
+        assert 0 <= run["machine_busy_pct"] <= 100
 
 
 @pytest.mark.rabbitmq
@@ -106,7 +109,7 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     out = tmp_path / "results.json"
     faststream = importlib.util.find_spec("faststream") is not None
     args = ["--plan", "quick", "--events", "6", "--warmup", "2", "--recipients", "3"]
-    args += ["--sizes", "1024", "--rate", "20", "--duration", "0.3", "--out", str(out)]
+    args += ["--sizes", "1024", "--rate", "20", "--duration", "1", "--out", str(out)]
     env = {"HUB_BENCH_AMQP_URL": url}
     node = os.environ.get("HUB_TEST_RABBITMQ_DIR")  # make test's node: its CPU can be read
     if node:
@@ -127,6 +130,8 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     for stage in stages.values():
         assert 0 <= stage["p50_ms"] <= stage["p95_ms"] <= stage["p99_ms"]
     assert all("stages" not in run for run in document["runs"][:-1])
+    for run in document["runs"][-2:]:  # a second at a fixed rate: long enough to count ticks
+        assert 0 < run["machine_busy_pct"] <= 100
     assert document["ledger"] == "sqlite"
     assert isinstance(document["ratio_hub_to_raw_k3_1k"], float)
     [checks] = document["checks"]  # the envelope work, where the hub ran flat out
@@ -193,7 +198,7 @@ def test_rendering_replaces_only_the_block_between_the_markers(tmp_path: Path) -
     assert text.count("| 10.00 | - | 2.5 / 61.0 |") == 1  # load CPU, broker CPU, pauses
     assert "Example CPU, 2 cores" in text
     assert text.count("| 2.5 / 61.0 | 88 | 199 |") == 1  # machine busy %, reference µs
-    assert "reference (one Ed25519 JWS sign + verify, CPU) 199 to 199 µs" in text
+    assert "reference (one Ed25519 JWS sign + verify, CPU) 199 µs before the runs" in text
 
 
 def test_a_run_without_pause_times_renders_a_dash() -> None:
@@ -293,9 +298,11 @@ def test_the_cores_are_read_from_the_aggregate_cpu_line() -> None:
 
 
 def test_busy_per_cent_is_the_share_of_ticks_between_two_readings() -> None:
-    """A quarter of the ticks busy is 25 %; no ticks, or a missing reading, is no answer."""
+    """A quarter of the ticks busy is 25 %; too few ticks, or a missing reading, is no answer."""
     assert busy_pct((100, 1000), (150, 1200)) == 25.0
     assert busy_pct((100, 1000), (100, 1000)) is None
+    assert busy_pct((100, 1000), (110, 1000 + MIN_TICKS - 1)) is None  # too short to tell
+    assert busy_pct((100, 1000), (110, 1000 + MIN_TICKS)) == 20.0
     assert busy_pct(None, (150, 1200)) is None
     assert busy_pct((100, 1000), None) is None
 
@@ -330,6 +337,13 @@ def test_the_reference_signs_and_verifies_and_takes_time() -> None:
     assert isinstance(claims, dict)
     assert claims["iss"] == "bench-reference"
     assert reference_us(rounds=3) > 0
+
+
+def test_the_reference_is_timed_in_process_cpu_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process clock that moves 1 ms per reading gives 250 µs a call at 4 calls a batch."""
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(time, "process_time", lambda: next(ticks) / 1000)
+    assert reference_us(rounds=4) == pytest.approx(250.0)
 
 
 def test_a_run_missing_one_processs_cpu_gives_no_budget() -> None:
