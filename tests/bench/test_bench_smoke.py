@@ -6,6 +6,7 @@ results file's shape, the fictional policy, the docs rendering and the errors.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib.util
 import json
@@ -16,12 +17,14 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from services import amqp_url
 from yarl import URL
 
+from bench.hub_vs_raw import __main__ as cli
 from bench.hub_vs_raw import report
 from bench.hub_vs_raw.budget import (
     MIN_TICKS,
@@ -381,6 +384,43 @@ def test_the_checks_cost_more_with_more_recipients(tmp_path: Path) -> None:
     event = event_of_size(1024)
     one, six = (checks_cpu_s(keys, event, k, rounds=2) for k in (1, 6))
     assert 0 < one < six
+
+
+def test_the_checks_are_measured_just_before_each_points_first_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each point's checks come right before its raw run, on the host's speed of that moment."""
+    order: list[str] = []
+
+    async def broker(_url: str) -> str:
+        return "3.10"
+
+    def checks(_keys: Any, _event: Any, count: int, _rounds: int) -> float:
+        order.append(f"checks K={count}")
+        return 0.001 * count
+
+    async def measure(spec: Any, _setup: Any) -> dict[str, Any]:
+        order.append(f"{spec.scenario} K={spec.recipients}")
+        return {
+            "scenario": spec.scenario, "recipients": spec.recipients,
+            "payload_bytes": spec.payload_bytes, "envelope_bytes": 3782, "events_per_s": 100.0,
+            "deliveries_per_s": 100.0 * spec.recipients, "p50_ms": 1.0, "p95_ms": 2.0,
+            "p99_ms": 3.0, "cpu_s_per_event": 0.001, "peak_rss_mib": 70.0,
+        }  # fmt: skip
+
+    monkeypatch.setattr(cli, "_check_broker", broker)
+    setup = SimpleNamespace(keys=None, payloads={1024: SimpleNamespace(event=None)})
+    monkeypatch.setattr(cli, "_setup", lambda *_: SimpleNamespace(**vars(setup), postgres_dsn=None))
+    monkeypatch.setattr(cli, "checks_cpu_s", checks)
+    monkeypatch.setattr(cli, "measure", measure)
+    args = cli.parse(["--recipients", "6,1", "--sizes", "1024", "--no-faststream", "--rate", "5"])
+    document = asyncio.run(cli.run(args, "amqp://unused"))
+    assert order == [
+        "checks K=6", "raw K=6", "hub K=6", "checks K=1", "raw K=1", "hub K=1",
+        "raw-fixed-rate K=6", "hub-fixed-rate K=6",
+    ]  # fmt: skip
+    assert [c["recipients"] for c in document["checks"]] == [1, 6]  # sorted for the table
+    assert [c["cpu_s_per_event"] for c in document["checks"]] == [0.001, 0.006]
 
 
 def test_gc_pauses_keep_the_longest_collection_since_last_asked() -> None:
