@@ -128,13 +128,7 @@ def checks_cpu_s(keys: Keys, event: CaseEvent, count: int, rounds: int) -> float
             open_delivery(delivery, rings[party], directory)
 
     one()  # warm every cache the first call fills
-    batches = []
-    for _ in range(_BATCHES):
-        start = time.process_time()
-        for _ in range(rounds):
-            one()
-        batches.append((time.process_time() - start) / rounds)
-    return statistics.median(batches)
+    return per_call_us(one, rounds, time.process_time) / 1e6
 
 
 def core_ticks(line: str) -> tuple[int, int]:

@@ -241,10 +241,6 @@ def _table(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
 def _budget(rows: list[dict[str, Any]]) -> list[str]:
     """The machine's CPU per event, raw against hub, and the ceiling the checks set."""
     if not rows:
@@ -264,8 +260,8 @@ def _budget(rows: list[dict[str, Any]]) -> list[str]:
         *(
             f"| {r['recipients']} | {_kib(r['payload_bytes'])} "
             f"| {_ms(r['raw_machine_cpu_s_per_event'])} | {_ms(r['hub_machine_cpu_s_per_event'])} "
-            f"| {_ratio(r['cpu_raw_to_hub'])} | {_ratio(r['hub_to_raw'])} "
-            f"| {_ms(r['checks_cpu_s_per_event'])} | {_ratio(r['ceiling_hub_to_raw'])} |"
+            f"| {_number(r['cpu_raw_to_hub'], '.3f')} | {_number(r['hub_to_raw'], '.3f')} "
+            f"| {_ms(r['checks_cpu_s_per_event'])} | {_number(r['ceiling_hub_to_raw'], '.3f')} |"
             for r in rows
         ),
     ]
