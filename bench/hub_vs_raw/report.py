@@ -26,6 +26,9 @@ RUN_KEYS: Final = (
     "cpu_s_per_event",
     "peak_rss_mib",
 )
+#: Fewer events flat out than this say too little about a relay's capacity to
+#: measure a fixed rate against (the quick plan runs this many).
+MIN_FLAT_OUT_EVENTS: Final = 100
 
 
 def _first(path: str, prefix: str) -> str | None:
@@ -129,6 +132,46 @@ def budget(runs: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dic
     return rows
 
 
+def fixed_rate_load(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each fixed-rate run's offered rate over its relay's flat-out rate in the same runs.
+
+    The p99 at a fixed rate follows how near the rate is to what the relay, its
+    load side and RabbitMQ can do flat out on the host as it is that hour; this
+    share says so with a baseline from the same invocation. ``None`` where the
+    relay ran no flat-out run of at least :data:`MIN_FLAT_OUT_EVENTS` events at the
+    same K and size.
+    """
+    rows = []
+    for run in runs:
+        offered = run.get("offered_events_per_s")
+        if run.get("mode") != "fixed_rate" or not offered:
+            continue
+        flat_out = next(
+            (
+                r["events_per_s"]
+                for r in runs
+                if r.get("mode") == "throughput"
+                and r.get("relay") == run.get("relay")
+                and (r["recipients"], r["payload_bytes"])
+                == (run["recipients"], run["payload_bytes"])
+                and r.get("events", 0) >= MIN_FLAT_OUT_EVENTS
+                and r["events_per_s"] > 0
+            ),
+            None,
+        )
+        rows.append({
+            "scenario": run["scenario"],
+            "recipients": run["recipients"],
+            "payload_bytes": run["payload_bytes"],
+            "offered_events_per_s": offered,
+            "flat_out_events_per_s": flat_out,
+            "offered_to_flat_out": None if flat_out is None else round(offered / flat_out, 3),
+            "p99_ms": run["p99_ms"],
+            "machine_busy_pct": run.get("machine_busy_pct"),
+        })  # fmt: skip
+    return rows
+
+
 def results(runs: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
     """The whole ``results.json`` document."""
     rows = budget(runs, context.get("checks", []))
@@ -143,6 +186,7 @@ def results(runs: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, An
         "ratio_faststream_to_raw_k3_1k": ratio(runs, "faststream", "raw"),
         "ceiling_hub_to_raw_k3_1k": headline.get("ceiling_hub_to_raw"),
         "budget": rows,
+        "fixed_rate_load": fixed_rate_load(runs),
         "runs": runs,
     }
 
@@ -267,6 +311,34 @@ def _budget(rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _load_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document's fixed-rate shares; worked out from its runs if it predates them."""
+    rows = document.get("fixed_rate_load")
+    return fixed_rate_load(document["runs"]) if rows is None else list(rows)
+
+
+def _load_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per fixed-rate run: how near its rate was to the relay's flat out."""
+    lines = []
+    for r in rows:
+        flat_out = r["flat_out_events_per_s"]
+        share = (
+            "no flat-out run to compare"
+            if flat_out is None
+            else f"{r['offered_to_flat_out']:.2f} of its {flat_out:,.1f} flat out"
+        )
+        busy = r["machine_busy_pct"]
+        lines.append(
+            f"- `{r['scenario']}` (K = {r['recipients']}, {_kib(r['payload_bytes'])}): "
+            f"{r['offered_events_per_s']:g} events/s offered, {share}; p99 {r['p99_ms']:.1f} ms"
+            + ("" if busy is None else f", cores {busy:.0f} % busy")
+            + "."
+        )
+    if not lines:
+        return []
+    return ["", "Each fixed rate against the same relay's flat-out rate in this run:", "", *lines]
+
+
 def _stages(runs: list[dict[str, Any]]) -> list[str]:
     """Where the time went in each run that stamped its stages (the hub at a fixed rate)."""
     lines: list[str] = []
@@ -312,6 +384,7 @@ def render(document: dict[str, Any]) -> str:
         "",
         ratio_line,
         *_budget(document.get("budget", [])),
+        *_load_lines(_load_rows(document)),
         *_stages(document["runs"]),
         END,
     ]

@@ -137,6 +137,11 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
         assert 0 < run["machine_busy_pct"] <= 100
     assert document["ledger"] == "sqlite"
     assert isinstance(document["ratio_hub_to_raw_k3_1k"], float)
+    # Six events flat out are no baseline for the fixed rate: said, not made up.
+    load = document["fixed_rate_load"]
+    assert [(r["scenario"], r["offered_to_flat_out"]) for r in load] == [
+        ("raw-fixed-rate", None), ("hub-fixed-rate", None),
+    ]  # fmt: skip
     [checks] = document["checks"]  # the envelope work, where the hub ran flat out
     assert (checks["recipients"], checks["payload_bytes"]) == (3, 1024)
     assert checks["cpu_s_per_event"] > 0
@@ -347,6 +352,60 @@ def test_the_reference_is_timed_in_process_cpu_time(monkeypatch: pytest.MonkeyPa
     ticks = iter(range(1_000_000))
     monkeypatch.setattr(time, "process_time", lambda: next(ticks) / 1000)
     assert reference_us(rounds=4) == pytest.approx(250.0)
+
+
+def _rate_run(relay: str, mode: str, events: int, rate: float, **more: Any) -> dict[str, Any]:
+    scenario = relay if mode == "throughput" else f"{relay}-fixed-rate"
+    return {
+        **_document()["runs"][0],
+        "scenario": scenario, "relay": relay, "mode": mode, "recipients": 3,
+        "payload_bytes": 1024, "events": events, "events_per_s": rate,
+        "offered_events_per_s": rate if mode == "fixed_rate" else None,
+        "p99_ms": 3.0, **more,
+    }  # fmt: skip
+
+
+def test_a_fixed_rate_is_measured_against_its_own_relays_flat_out_rate() -> None:
+    """Offered ÷ flat out, matched by relay, K and size; the other relay's rate is not used."""
+    runs = [
+        _rate_run("raw", "throughput", 1000, 800.0),
+        _rate_run("hub", "throughput", 1000, 160.0),
+        _rate_run("hub", "throughput", 1000, 90.0) | {"recipients": 6},
+        _rate_run("raw", "fixed_rate", 6000, 100.0, machine_busy_pct=40.2),
+        _rate_run("hub", "fixed_rate", 6000, 100.0, machine_busy_pct=71.6),
+    ]
+    document = report.results(runs, {"settings": {}})
+    raw, hub = document["fixed_rate_load"]
+    assert (raw["scenario"], raw["flat_out_events_per_s"], raw["offered_to_flat_out"]) == (
+        "raw-fixed-rate", 800.0, 0.125,
+    )  # fmt: skip
+    assert (hub["scenario"], hub["flat_out_events_per_s"], hub["offered_to_flat_out"]) == (
+        "hub-fixed-rate", 160.0, 0.625,
+    )  # fmt: skip
+    document["machine"] = _document()["machine"]
+    document["generated_at"] = "2026-01-01T00:00:00+00:00"
+    text = report.render(document)
+    assert (
+        "- `hub-fixed-rate` (K = 3, 1 KiB): 100 events/s offered, 0.62 of its 160.0 flat out;"
+        " p99 3.0 ms, cores 72 % busy."
+    ) in text
+    del document["fixed_rate_load"]  # a results file from before the shares: worked out
+    assert report.render(document) == text
+
+
+def test_a_fixed_rate_without_a_long_enough_flat_out_run_says_so() -> None:
+    """A flat-out run of a handful of events is no baseline: no share, and the page says so."""
+    short = report.MIN_FLAT_OUT_EVENTS - 1
+    runs = [_rate_run("hub", "throughput", short, 99.5), _rate_run("hub", "fixed_rate", 600, 20.0)]
+    document = report.results(runs, {"settings": {}})
+    [row] = document["fixed_rate_load"]
+    assert row["flat_out_events_per_s"] is None
+    assert row["offered_to_flat_out"] is None
+    document["machine"] = _document()["machine"]
+    document["generated_at"] = "2026-01-01T00:00:00+00:00"
+    text = report.render(document)
+    assert "20 events/s offered, no flat-out run to compare; p99 3.0 ms, cores 88 % busy." in text
+    assert report.results([runs[0]], {"settings": {}})["fixed_rate_load"] == []
 
 
 def test_a_run_missing_one_processs_cpu_gives_no_budget() -> None:
