@@ -229,10 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"bench: hub ÷ raw at K=3, 1 KiB: {document.get('ratio_hub_to_raw_k3_1k')}")
     for row in document.get("fixed_rate_load", []):
-        print(
-            f"bench: {row['scenario']} offered {row['offered_to_flat_out']} of the relay's "
-            f"flat-out rate; p99 {row['p99_ms']} ms"
-        )
+        print(f"bench: {row['scenario']}: {report.share(row)}; p99 {row['p99_ms']} ms")
     return 0
 
 

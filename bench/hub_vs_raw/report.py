@@ -135,11 +135,12 @@ def budget(runs: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dic
 def fixed_rate_load(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each fixed-rate run's offered rate over its relay's flat-out rate in the same runs.
 
-    The p99 at a fixed rate follows how near the rate is to what the relay, its
-    load side and RabbitMQ can do flat out on the host as it is that hour; this
-    share says so with a baseline from the same invocation. ``None`` where the
-    relay ran no flat-out run of at least :data:`MIN_FLAT_OUT_EVENTS` events at the
-    same K and size.
+    How near the rate came to what the relay, its load side and RabbitMQ did flat
+    out a few minutes before, on the same host: a guide to the p99 beside it (the
+    cores' busy share is the closer one: a low rate costs more per event than
+    flat out, and the host changes speed). ``None`` where the relay ran no
+    flat-out run of at least :data:`MIN_FLAT_OUT_EVENTS` events at the same K and
+    size.
     """
     rows = []
     for run in runs:
@@ -311,6 +312,14 @@ def _budget(rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def share(row: dict[str, Any]) -> str:
+    """A ``fixed_rate_load`` row's share in words."""
+    flat_out = row["flat_out_events_per_s"]
+    if flat_out is None:
+        return "no flat-out run to compare"
+    return f"{row['offered_to_flat_out']:.2f} of its {flat_out:,.1f} flat out"
+
+
 def _load_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The document's fixed-rate shares; worked out from its runs if it predates them."""
     rows = document.get("fixed_rate_load")
@@ -321,16 +330,10 @@ def _load_lines(rows: list[dict[str, Any]]) -> list[str]:
     """One line per fixed-rate run: how near its rate was to the relay's flat out."""
     lines = []
     for r in rows:
-        flat_out = r["flat_out_events_per_s"]
-        share = (
-            "no flat-out run to compare"
-            if flat_out is None
-            else f"{r['offered_to_flat_out']:.2f} of its {flat_out:,.1f} flat out"
-        )
         busy = r["machine_busy_pct"]
         lines.append(
             f"- `{r['scenario']}` (K = {r['recipients']}, {_kib(r['payload_bytes'])}): "
-            f"{r['offered_events_per_s']:g} events/s offered, {share}; p99 {r['p99_ms']:.1f} ms"
+            f"{r['offered_events_per_s']:g} events/s offered, {share(r)}; p99 {r['p99_ms']:.1f} ms"
             + ("" if busy is None else f", cores {busy:.0f} % busy")
             + "."
         )

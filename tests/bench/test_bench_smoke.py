@@ -142,6 +142,7 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     assert [(r["scenario"], r["offered_to_flat_out"]) for r in load] == [
         ("raw-fixed-rate", None), ("hub-fixed-rate", None),
     ]  # fmt: skip
+    assert done.stdout.count(": no flat-out run to compare; p99 ") == 2
     [checks] = document["checks"]  # the envelope work, where the hub ran flat out
     assert (checks["recipients"], checks["payload_bytes"]) == (3, 1024)
     assert checks["cpu_s_per_event"] > 0
