@@ -78,6 +78,7 @@ def ratio(runs: list[dict[str, Any]], top: str, bottom: str) -> float | None:
 def _throughput_run(
     runs: list[dict[str, Any]], scenario: str, k: int, size: int
 ) -> dict[str, Any] | None:
+    """The run of ``scenario`` at K = ``k`` and ``size`` (a relay's flat-out runs bear its name)."""
     return next(
         (
             r
@@ -147,19 +148,10 @@ def fixed_rate_load(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         offered = run.get("offered_events_per_s")
         if run.get("mode") != "fixed_rate" or not offered:
             continue
-        flat_out = next(
-            (
-                r["events_per_s"]
-                for r in runs
-                if r.get("mode") == "throughput"
-                and r.get("relay") == run.get("relay")
-                and (r["recipients"], r["payload_bytes"])
-                == (run["recipients"], run["payload_bytes"])
-                and r.get("events", 0) >= MIN_FLAT_OUT_EVENTS
-                and r["events_per_s"] > 0
-            ),
-            None,
-        )
+        flat = _throughput_run(runs, run["relay"], run["recipients"], run["payload_bytes"])
+        flat_out = None
+        if flat and flat.get("events", 0) >= MIN_FLAT_OUT_EVENTS and flat["events_per_s"] > 0:
+            flat_out = flat["events_per_s"]
         rows.append({
             "scenario": run["scenario"],
             "recipients": run["recipients"],
