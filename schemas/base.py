@@ -81,6 +81,46 @@ class InGroup:
         return schema
 
 
+class PersonRole(enum.StrEnum):
+    """What a person referenced by an event is to that event.
+
+    The ledger records each person's role beside their pseudonym when the hub
+    decides, so a subject access report derives the role from the record rather
+    than from what someone picks (``hub.console.governance``).
+    """
+
+    VICTIM = "victim"  # the person being stalked
+    SUBJECT = "subject"  # the person who stalks, whom the case is about
+    OTHER = "other"  # anyone else: a person an order protects, say
+
+
+class AsRole:
+    """Annotation marker that says which role the person references of one field hold.
+
+    Every field holding :data:`PersonReference` values carries exactly one (a test
+    holds the catalogue to it), so the roles of an event's people come from its
+    schema, never from a guess.
+    """
+
+    __slots__ = ("role",)
+
+    def __init__(self, role: PersonRole) -> None:
+        """Tag a field's person references with ``role``."""
+        self.role = role
+
+    def __repr__(self) -> str:
+        """Show the role, for error messages and debugging."""
+        return f"AsRole({self.role.value})"
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Write the role into the field's JSON Schema as ``x-person-role``."""
+        schema = handler(core_schema)
+        schema["x-person-role"] = self.role.value
+        return schema
+
+
 A: Final = InGroup(FieldGroup.A)
 B: Final = InGroup(FieldGroup.B)
 C: Final = InGroup(FieldGroup.C)
@@ -89,6 +129,9 @@ E: Final = InGroup(FieldGroup.E)
 F: Final = InGroup(FieldGroup.F)
 G: Final = InGroup(FieldGroup.G)
 H: Final = InGroup(FieldGroup.H)
+VICTIM: Final = AsRole(PersonRole.VICTIM)
+SUBJECT: Final = AsRole(PersonRole.SUBJECT)
+OTHER: Final = AsRole(PersonRole.OTHER)
 
 #: Clock skew tolerated between agencies' systems for times that must not be in the future.
 CLOCK_SKEW: Final = timedelta(minutes=5)
@@ -221,6 +264,36 @@ def _layout(model: type[CaseEvent]) -> tuple[tuple[FieldGroup, tuple[str, ...]],
     return tuple((group, tuple(names)) for group, names in sorted(grouped.items()))
 
 
+def person_fields(model: type[BaseModel]) -> dict[str, PersonRole]:
+    """Map each field of ``model`` that holds person references to their role."""
+    return dict(_person_fields(model))
+
+
+@functools.cache
+def _person_fields(model: type[BaseModel]) -> tuple[tuple[str, PersonRole], ...]:
+    found = []
+    for name, info in model.model_fields.items():
+        roles = [m.role for m in info.metadata if isinstance(m, AsRole)]
+        if len(roles) > 1:
+            raise LookupError(f"{model.__name__}.{name} has {len(roles)} person roles")
+        if roles:
+            found.append((name, roles[0]))
+    return tuple(found)
+
+
+def persons_of(event: CaseEvent) -> tuple[tuple[str, PersonRole], ...]:
+    """The people ``event`` references, each with its role, sorted and without repeats.
+
+    One person may appear twice with two roles (a victim an order also protects).
+    """
+    pairs: set[tuple[str, PersonRole]] = set()
+    for name, role in _person_fields(type(event)):
+        value = getattr(event, name)
+        refs = value if isinstance(value, tuple) else (value,)
+        pairs.update((ref, role) for ref in refs if isinstance(ref, str))
+    return tuple(sorted(pairs))
+
+
 def split_groups(event: CaseEvent) -> dict[FieldGroup, dict[str, Any]]:
     """Split an event into the JSON values of its field groups (envelope claims excluded)."""
     data = event.model_dump(mode="json")
@@ -252,8 +325,12 @@ def new_event_id() -> uuid.UUID:
 __all__ = [
     "CLOCK_SKEW",
     "EARLIEST_DATE",
+    "OTHER",
     "PLANNING_HORIZON",
+    "SUBJECT",
+    "VICTIM",
     "A",
+    "AsRole",
     "B",
     "C",
     "CaseEvent",
@@ -270,6 +347,7 @@ __all__ = [
     "PastDate",
     "PastTime",
     "PersonReference",
+    "PersonRole",
     "PlannedDate",
     "ShortText",
     "StrictModel",
@@ -278,5 +356,7 @@ __all__ = [
     "fields_by_group",
     "group_model",
     "new_event_id",
+    "person_fields",
+    "persons_of",
     "split_groups",
 ]

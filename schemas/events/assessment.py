@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas.base import (
+    SUBJECT,
     A,
     C,
     CaseEvent,
@@ -93,7 +94,7 @@ class RiskAssessmentCompleted(CaseEvent):
 
     event_type: Annotated[Literal["RiskAssessmentCompleted"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference, A]
+    subject_ref: Annotated[PersonReference, A, SUBJECT]
     next_review_on: Annotated[PlannedDate | None, A] = None
     judgements: Annotated[SrpJudgements, E]
     domains: Annotated[SrpDomains, E]
@@ -113,7 +114,7 @@ class CaseConsultationHeld(CaseEvent):
 
     event_type: Annotated[Literal["CaseConsultationHeld"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference | None, A] = None
+    subject_ref: Annotated[PersonReference | None, A, SUBJECT] = None
     attendees: Annotated[tuple[PartyId, ...], A, Field(min_length=1, max_length=20)]
     next_consultation_on: Annotated[PlannedDate | None, A] = None
     priority: Annotated[Priority, E]

@@ -15,6 +15,8 @@ from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.base import (
+    OTHER,
+    SUBJECT,
     A,
     B,
     C,
@@ -86,8 +88,8 @@ class OrderEvent(CaseEvent):
 
     event_type: Annotated[Literal["OrderEvent"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference, A]
-    protected_refs: Annotated[ProtectedRefs, A]
+    subject_ref: Annotated[PersonReference, A, SUBJECT]
+    protected_refs: Annotated[ProtectedRefs, A, OTHER]
     order: Annotated[OrderDetails, B]
     crime_reference: Annotated[CrimeReference | None, B] = None
     exclusion_zones: Annotated[ExclusionZones, G] = ()
@@ -143,8 +145,8 @@ class ConditionsSet(CaseEvent):
 
     event_type: Annotated[Literal["ConditionsSet"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference, A]
-    protected_refs: Annotated[ProtectedRefs, A]
+    subject_ref: Annotated[PersonReference, A, SUBJECT]
+    protected_refs: Annotated[ProtectedRefs, A, OTHER]
     bail: Annotated[BailConditions | None, B] = None
     licence: Annotated[LicenceConditions | None, C] = None
     supervision: Annotated[SupervisionStatus | None, C] = None
@@ -204,7 +206,7 @@ class BreachReported(CaseEvent):
 
     event_type: Annotated[Literal["BreachReported"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference, A]
+    subject_ref: Annotated[PersonReference, A, SUBJECT]
     breach: Annotated[BreachDetails, B]
     probation_action: Annotated[ProbationAction | None, C] = None
     risk_trend: Annotated[RiskTrend | None, E] = None

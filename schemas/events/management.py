@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas.base import (
+    SUBJECT,
     A,
     B,
     C,
@@ -32,7 +33,7 @@ class ManagementPlanAgreed(CaseEvent):
 
     event_type: Annotated[Literal["ManagementPlanAgreed"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference, A]
+    subject_ref: Annotated[PersonReference, A, SUBJECT]
     plan_version: Annotated[int, A, Field(ge=1, le=999)]
     review_on: Annotated[PlannedDate, A]
     priority: Annotated[Priority, E]
@@ -65,7 +66,7 @@ class ManagementPlanUpdated(CaseEvent):
 
     event_type: Annotated[Literal["ManagementPlanUpdated"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference, A]
+    subject_ref: Annotated[PersonReference, A, SUBJECT]
     plan_version: Annotated[int, A, Field(ge=2, le=999)]
     review_on: Annotated[PlannedDate, A]
     reason: Annotated[UpdateReason, E]
@@ -131,7 +132,7 @@ class InterventionUpdated(CaseEvent):
 
     event_type: Annotated[Literal["InterventionUpdated"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference, A]
+    subject_ref: Annotated[PersonReference, A, SUBJECT]
     intervention: Annotated[InterventionProgress, D]
     risk_trend: Annotated[RiskTrend | None, E] = None
     summary_for_partners: Annotated[Text | None, E] = None

@@ -10,7 +10,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from schemas.base import A, B, CaseEvent, E, H, PersonReference, ShortText, StrictModel, Text
+from schemas.base import (
+    SUBJECT,
+    A,
+    B,
+    CaseEvent,
+    E,
+    H,
+    PersonReference,
+    ShortText,
+    StrictModel,
+    Text,
+)
 from schemas.common import CrimeReference, OffenceType, Priority, RiskJudgement
 
 
@@ -62,7 +73,7 @@ class CriminalJusticeOutcome(CaseEvent):
 
     event_type: Annotated[Literal["CriminalJusticeOutcome"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference, A]
+    subject_ref: Annotated[PersonReference, A, SUBJECT]
     outcome: Annotated[JusticeOutcome, B]
 
 
@@ -137,7 +148,7 @@ class CaseClosed(CaseEvent):
 
     event_type: Annotated[Literal["CaseClosed"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference | None, A] = None
+    subject_ref: Annotated[PersonReference | None, A, SUBJECT] = None
     reason: Annotated[ClosureReason, E]
     closure_summary: Annotated[Text, E]
     risk_at_closure: Annotated[RiskAtClosure, E]

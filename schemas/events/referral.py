@@ -10,7 +10,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from schemas.base import A, B, CaseEvent, E, PastDate, PersonReference, StrictModel, Text
+from schemas.base import (
+    SUBJECT,
+    VICTIM,
+    A,
+    B,
+    CaseEvent,
+    E,
+    PastDate,
+    PersonReference,
+    StrictModel,
+    Text,
+)
 from schemas.common import CrimeReference, OffenceType, Priority, RiskJudgement
 
 #: Victims named in one referral: at least one (pseudonymously), at most ten.
@@ -30,8 +41,8 @@ class ReferralReceived(CaseEvent):
 
     event_type: Annotated[Literal["ReferralReceived"], A]
     schema_version: Annotated[Literal[1], A]
-    subject_ref: Annotated[PersonReference | None, A] = None
-    victim_refs: Annotated[VictimRefs, A]
+    subject_ref: Annotated[PersonReference | None, A, SUBJECT] = None
+    victim_refs: Annotated[VictimRefs, A, VICTIM]
     crime_references: Annotated[CrimeReferences, B] = ()
     suspected_offences: Annotated[Offences, B] = ()
     priority_requested: Annotated[Priority | None, E] = None
@@ -62,8 +73,8 @@ class ReferralReceivedV2(CaseEvent):
     schema_version: Annotated[Literal[2], A]
     referral_source: Annotated[ReferralSource, A]
     behaviour_began_on: Annotated[PastDate | None, A] = None
-    subject_ref: Annotated[PersonReference | None, A] = None
-    victim_refs: Annotated[VictimRefs, A]
+    subject_ref: Annotated[PersonReference | None, A, SUBJECT] = None
+    victim_refs: Annotated[VictimRefs, A, VICTIM]
     crime_references: Annotated[CrimeReferences, B] = ()
     suspected_offences: Annotated[Offences, B] = ()
     priority_requested: Annotated[Priority | None, E] = None
@@ -124,8 +135,8 @@ class ScreeningCompleted(CaseEvent):
 
     event_type: Annotated[Literal["ScreeningCompleted"], A]
     schema_version: Annotated[Literal[1], A]
-    victim_ref: Annotated[PersonReference, A]
-    subject_ref: Annotated[PersonReference | None, A] = None
+    victim_ref: Annotated[PersonReference, A, VICTIM]
+    subject_ref: Annotated[PersonReference | None, A, SUBJECT] = None
     crime_reference: Annotated[CrimeReference | None, B] = None
     screening: Annotated[Screening, E]
     priority: Annotated[Priority, E]

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas.base import (
+    SUBJECT,
+    VICTIM,
     A,
     CaseEvent,
     E,
@@ -132,8 +134,8 @@ class VictimSafetyPlanUpdated(CaseEvent):
 
     event_type: Annotated[Literal["VictimSafetyPlanUpdated"], A]
     schema_version: Annotated[Literal[1], A]
-    victim_ref: Annotated[PersonReference, A]
-    subject_ref: Annotated[PersonReference | None, A] = None
+    victim_ref: Annotated[PersonReference, A, VICTIM]
+    subject_ref: Annotated[PersonReference | None, A, SUBJECT] = None
     advocate_risk_level: Annotated[Priority | None, E] = None
     victim: Annotated[VictimIdentity | None, F] = None
     location: Annotated[VictimLocation | None, G] = None
