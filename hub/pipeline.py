@@ -6,8 +6,11 @@ The order is the design (ARCHITECTURE sections 6 to 8):
 2. open and verify the envelope (``hub.crypto``); the AMQP ``user_id``, checked by
    the broker, must be the signed issuer;
 3. validate the event, group by group (``hub.events``);
-4. dedupe by event id: a message seen before re-publishes its recorded deliveries
-   and records nothing new; the same event id with other content is a replay;
+4. dedupe by event id: a message seen before, or the same event content signed
+   and salted anew, re-publishes its recorded deliveries and records nothing new;
+   the same event id with other content is a replay. The ledger settles it under
+   its write lock (:meth:`hub.ledger.service.Ledger.record_event`), so two such
+   messages at once cannot both be disclosed;
 5. decide (``hub.policy``), pure;
 6. record every decision in the ledger, committed before anything is published;
 7. present and seal to each recipient; publish with confirms;
@@ -15,13 +18,14 @@ The order is the design (ARCHITECTURE sections 6 to 8):
 
 Decision ids are derived from the event id, the hash of the issuer-signed JWT and
 the recipient, so a redelivered message finds exactly the entries it made before.
+Each entry also records a keyed digest of the event's content, which is the same
+however the event was salted: that is what tells the same event from a replay.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,12 +35,16 @@ from hub.broker.base import OutgoingMessage
 from hub.crypto.base import EnvelopeError
 from hub.crypto.envelope import DecisionHeader, Issuance, open_ingress, present
 from hub.events import event_from_issuance
-from hub.ledger.entries import EntryDraft
+from hub.ledger.base import ErrorCode, LedgerError
+from hub.ledger.chain import canonical
+from hub.ledger.entries import EntryDraft, GrantRecord, PersonInEvent, WithheldGroup
+from hub.ledger.service import EventClaim
 from hub.logs import get_logger
 from hub.metrics import HubMetrics
 from hub.policy.base import Disclosure, NotEntitledError
 from hub.policy.memo import DecisionMemo
 from hub.refusals import Refusal, refuse
+from schemas.base import persons_of
 from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -54,8 +62,6 @@ if TYPE_CHECKING:
 log = get_logger("hub.pipeline")
 #: Namespace of derived decision ids (a fixed random UUID of this project).
 DECISION_NAMESPACE: Final = uuid.UUID("3f0c6b7e-2d4a-4e8e-9a51-6c0f1d2b8e73")
-_PERSON_REF: Final = re.compile(r"^P-[0-9A-HJKMNP-TV-Z]{10}$")
-_MAX_LABEL: Final = 240
 
 
 def _utcnow() -> datetime:
@@ -110,11 +116,35 @@ class HubContext:
 
 @dataclass(frozen=True)
 class Accepted:
-    """An event that passed every check before the decision."""
+    """An event that passed every check before the decision.
+
+    Attributes:
+        issuance: the opened, verified envelope.
+        event: the validated event.
+        content_hash: SHA-256 of the issuer-signed JWT (salted: differs each time
+            an event is signed), from which decision ids are derived.
+        content_digest: the keyed digest of the event's content, the same however
+            it was signed and salted (:meth:`Pseudonymizer.content`).
+    """
 
     issuance: Issuance
     event: CaseEvent
     content_hash: str
+    content_digest: str
+
+    def same_content(self, entry: LedgerEntry) -> bool:
+        """Whether a recorded entry about this event id came from this event's content.
+
+        Format 2 entries carry the content digest. A format 1 entry has none; it
+        is the same content only if it came from these very bytes (its decision
+        id derives from them), as when a message from before the upgrade is
+        redelivered.
+        """
+        if entry.content_digest is not None:
+            return entry.content_digest == self.content_digest
+        return entry.decision_id == decision_id(
+            self.event.event_id, self.content_hash, entry.recipient
+        )
 
 
 def decision_id(event_id: uuid.UUID, content_hash: str, recipient: str | None) -> uuid.UUID:
@@ -146,46 +176,64 @@ def accept(ctx: HubContext, message: IncomingMessage) -> Accepted:
     except (SchemaError, EnvelopeError) as error:
         raise Refusal(str(error.code), claims.event_id, claims.issuer, claims.event_type) from None
     content_hash = hashlib.sha256(issuance.issuer_jwt.encode("ascii")).hexdigest()
-    return Accepted(issuance, event, content_hash)
-
-
-def _persons(event: CaseEvent) -> tuple[str, ...]:
-    found: set[str] = set()
-    stack: list[Any] = [event.model_dump(mode="json")]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, str) and _PERSON_REF.match(node):
-            found.add(node)
-    return tuple(sorted(found))
+    digest = ctx.pseudonyms.content(canonical(event.model_dump(mode="json")))
+    return Accepted(issuance, event, content_hash, digest)
 
 
 def _letters(groups: frozenset[FieldGroup]) -> tuple[Group, ...]:
     return tuple(g.value for g in sorted(groups))
 
 
-def _clauses(disclosure: Disclosure) -> str:
-    text = disclosure.clauses
-    if len(text) <= _MAX_LABEL:
-        return text
-    return f"{disclosure.primary.reference};+{len(disclosure.grants) - 1} more"
+def _grants(disclosure: Disclosure) -> tuple[GrantRecord, ...]:
+    """Every clause that granted something, with the groups it granted here."""
+    return tuple(
+        GrantRecord(
+            agreement_id=g.agreement_id,
+            agreement_version=g.agreement_version,
+            clause=g.clause_id,
+            purpose=g.purpose,
+            lawful_basis=g.lawful_basis,
+            groups=_letters(g.groups & disclosure.disclosed),
+        )
+        for g in disclosure.grants
+    )
 
 
-def _drafts(ctx: HubContext, accepted: Accepted, disclosures: list[Disclosure]) -> list[EntryDraft]:
-    event, now = accepted.event, ctx.clock()
-    common: dict[str, Any] = {
+def _withheld(disclosure: Disclosure) -> tuple[WithheldGroup, ...]:
+    """Each withheld group with its reason: a safety rule that overrode a grant, or none."""
+    reasons = []
+    for group in sorted(disclosure.withheld):
+        rules = sorted(rule for rule, groups in disclosure.blocked_by.items() if group in groups)
+        if rules:
+            reasons.append(WithheldGroup(group=group.value, reason="safety_rule", rule=rules[0]))
+        else:
+            reasons.append(WithheldGroup(group=group.value, reason="not_granted"))
+    return tuple(reasons)
+
+
+def _common(ctx: HubContext, accepted: Accepted) -> dict[str, Any]:
+    """The fields every entry about one event shares."""
+    event = accepted.event
+    persons = tuple(
+        PersonInEvent(pseudonym=ctx.pseudonyms.person(ref), role=role.value)
+        for ref, role in persons_of(event)
+    )
+    return {
         "kind": "disclosure",
-        "recorded_at": now,
+        "recorded_at": ctx.clock(),
         "event_id": event.event_id,
         "event_type": event.event_type,
         "case_pseudonym": ctx.pseudonyms.case(event.case_reference),
-        "person_pseudonyms": ctx.pseudonyms.persons(_persons(event)),
+        "person_pseudonyms": tuple(p.pseudonym for p in persons),
+        "persons": persons,
         "provider": event.author_agency,
         "policy_hash": ctx.policy.hash,
+        "content_digest": accepted.content_digest,
     }
+
+
+def _drafts(ctx: HubContext, accepted: Accepted, disclosures: list[Disclosure]) -> list[EntryDraft]:
+    event, common = accepted.event, _common(ctx, accepted)
     if not disclosures:
         did = decision_id(event.event_id, accepted.content_hash, None)
         return [EntryDraft(**common, decision_id=did, outcome="nothing_disclosed")]
@@ -196,11 +244,13 @@ def _drafts(ctx: HubContext, accepted: Accepted, disclosures: list[Disclosure]) 
             recipient=d.recipient,
             agreement_id=d.primary.agreement_id,
             agreement_version=d.primary.agreement_version,
-            clause=_clauses(d),
+            clause=d.primary.reference,
             purpose=d.primary.purpose,
             lawful_basis=d.primary.lawful_basis,
             groups_disclosed=_letters(d.disclosed),
             groups_withheld=_letters(d.withheld),
+            grants=_grants(d),
+            withheld=_withheld(d),
             outcome="disclosed",
         )
         for d in disclosures
@@ -250,15 +300,6 @@ async def _publish_deliveries(
             ctx.metrics.deliveries.labels(recipient=entry.recipient).inc()
 
 
-def _is_replay(accepted: Accepted, recorded: list[LedgerEntry]) -> bool:
-    event_id = accepted.event.event_id
-    return any(
-        e.kind == "disclosure"
-        and e.decision_id != decision_id(event_id, accepted.content_hash, e.recipient)
-        for e in recorded
-    )
-
-
 async def disclose(
     ctx: HubContext, accepted: Accepted, message_id: str | None = None
 ) -> tuple[list[LedgerEntry], bool]:
@@ -272,12 +313,15 @@ async def disclose(
         Refusal: ``event.replayed`` or ``sender.not_entitled``.
     """
     event = accepted.event
+    replayed = Refusal("event.replayed", event.event_id, event.author_agency, event.event_type)
+    # A first look outside the write lock spares a redelivery the decision; the
+    # ledger's own check under the lock (record_event) is the one that holds.
     recorded = [
         e for e in await ctx.ledger.entries_for_event(event.event_id) if e.kind == "disclosure"
     ]
     seen = bool(recorded)
-    if seen and _is_replay(accepted, recorded):
-        raise Refusal("event.replayed", event.event_id, event.author_agency, event.event_type)
+    if seen and not all(accepted.same_content(e) for e in recorded):
+        raise replayed
     if not seen:
         try:
             decisions = ctx.decisions.decide(event, event.author_agency, ctx.clock())
@@ -285,10 +329,18 @@ async def disclose(
             raise Refusal(
                 error.code, event.event_id, event.author_agency, event.event_type
             ) from None
-        with ctx.metrics.ledger_append_seconds.time():
-            recorded = await ctx.ledger.append(_drafts(ctx, accepted, decisions.disclosures()))
-        for entry in recorded:
-            ctx.metrics.decisions.labels(outcome=entry.outcome).inc()
+        drafts = _drafts(ctx, accepted, decisions.disclosures())
+        claim = EventClaim(event.event_id, accepted.same_content)
+        try:
+            with ctx.metrics.ledger_append_seconds.time():
+                recorded, seen = await ctx.ledger.record_event(drafts, claim)
+        except LedgerError as error:
+            if error.code is ErrorCode.EVENT_CONFLICT:
+                raise replayed from None
+            raise
+        if not seen:
+            for entry in recorded:
+                ctx.metrics.decisions.labels(outcome=entry.outcome).inc()
     if ctx.trace is not None:
         ctx.trace("recorded", message_id)
     await _publish_deliveries(ctx, accepted, recorded)

@@ -892,9 +892,10 @@ def _not_entitled(world: World) -> Built:
 
 @bad("replay", "event.replayed")
 def _replay(world: World) -> Built:
-    """A second, different envelope with an event id already disclosed."""
+    """A second envelope with an event id already disclosed and other content."""
     event = fresh()
-    return Built(good(world, event), prelude=(good(world, event),))
+    other = event.model_copy(update={"concerns": "Other concerns under the same event id."})
+    return Built(good(world, other), prelude=(good(world, event),))
 
 
 def by_name() -> dict[str, BadMessage]:

@@ -227,8 +227,13 @@ _PARTY = re.compile(r"[a-z][a-z0-9-]{1,31}")
 _CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:;,()/#@+-]*")
 _POLICY_HASH = re.compile(r"[0-9a-f]{16,128}")
+_DIGEST = re.compile(r"d_[A-Za-z0-9_-]{43}")
 _GROUPS = ("A", "B", "C", "D", "E", "F", "G", "H")
+_ROLES = ("victim", "subject", "other")
+_REASONS = ("not_granted", "safety_rule")
+_KINDS = ("disclosure", "refusal", "consultation")
 MAX_PERSONS = 64
+MAX_GRANTS = 64
 MAX_CODE = 64
 MAX_LABEL = 240
 
@@ -274,12 +279,61 @@ def _group(value: Any) -> bool:
     return isinstance(value, str) and value in _GROUPS
 
 
+def _object(fields: dict[str, Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    # An object with exactly these members, each valid.
+    return lambda v: (
+        isinstance(v, dict) and set(v) == set(fields) and all(c(v[n]) for n, c in fields.items())
+    )
+
+
+def _sorted_objects(
+    item: Callable[[Any], bool], key: Callable[[Any], Any], longest: int
+) -> Callable[[Any], bool]:
+    # Arrays of objects are written sorted by their key, each key once.
+    def check(v: Any) -> bool:
+        if not isinstance(v, list) or len(v) > longest or not all(item(i) for i in v):
+            return False
+        keys = [key(i) for i in v]
+        return keys == sorted(set(keys))
+
+    return check
+
+
 _label = _optional(_text(_LABEL, MAX_LABEL))
 _code = _text(_CODE, MAX_CODE)
 _party = _optional(_text(_PARTY))
 _uuid = _text(_UUID)
+_required_label = _text(_LABEL, MAX_LABEL)
+_version = _count(1, 2**31 + 1)
+
+
+def _reference(grant: dict[str, Any]) -> str:
+    return f"{grant['agreement_id']}@{grant['agreement_version']}#{grant['clause']}"
+
+
+_PERSON_IN_EVENT = _object({"pseudonym": _text(_PERSON), "role": lambda v: v in _ROLES})
+_GRANT = _object(
+    {
+        "agreement_id": _required_label,
+        "agreement_version": _version,
+        "clause": _required_label,
+        "purpose": _required_label,
+        "lawful_basis": _required_label,
+        "groups": lambda v: bool(v) and _sorted_set(_group, len(_GROUPS))(v),
+    }
+)
+_WITHHELD = _object({"group": _group, "reason": lambda v: v in _REASONS, "rule": _label})
+_CRITERIA = _object(
+    {
+        "agency": _party,
+        "kind": lambda v: v is None or v in _KINDS,
+        "actor": _label,
+        "since": _optional(_utc_time),
+        "until": _optional(_utc_time),
+    }
+)
 ENTRY_FIELDS: dict[str, Callable[[Any], bool]] = {
-    "kind": lambda v: v in ("disclosure", "refusal", "consultation"),
+    "kind": lambda v: v in _KINDS,
     "decision_id": _uuid,
     "recorded_at": _utc_time,
     "event_id": _optional(_uuid),
@@ -302,6 +356,52 @@ ENTRY_FIELDS: dict[str, Callable[[Any], bool]] = {
     "seq": _count(0, MAX_COUNT),
     "prev_hash": _text(_HEX_HASH),
 }
+#: Format 2 entries (docs/ledger.md section 1) hold every format 1 field and these.
+FORMAT_2_FIELDS: dict[str, Callable[[Any], bool]] = {
+    **ENTRY_FIELDS,
+    "format": lambda v: type(v) is int and v == 2,  # noqa: PLR2004 - the format number
+    "persons": _sorted_objects(
+        _PERSON_IN_EVENT, lambda p: (p["pseudonym"], p["role"]), 2 * MAX_PERSONS
+    ),
+    "grants": _sorted_objects(_GRANT, _reference, MAX_GRANTS),
+    "withheld": _sorted_objects(_WITHHELD, lambda w: w["group"], len(_GROUPS)),
+    "content_digest": _optional(_text(_DIGEST)),
+    "criteria": lambda v: v is None or _CRITERIA(v),
+}
+
+
+def justified(fields: dict[str, Any]) -> bool:
+    """The rules a format 2 entry's parts keep among themselves (hub/ledger/entries.py).
+
+    A withheld group's rule is named exactly when a safety rule is its reason;
+    every person with a role is among ``person_pseudonyms``; the grants hold
+    exactly the disclosed groups and the primary clause is one of them (for a
+    disclosure, or any entry with grants); every withheld group has its reason.
+    """
+    if any((w["reason"] == "safety_rule") != (w["rule"] is not None) for w in fields["withheld"]):
+        return False
+    if not {p["pseudonym"] for p in fields["persons"]} <= set(fields["person_pseudonyms"]):
+        return False
+    grants = fields["grants"]
+    if grants or fields["outcome"] == "disclosed":
+        if {g for grant in grants for g in grant["groups"]} != set(fields["groups_disclosed"]):
+            return False
+        names = ("agreement_id", "agreement_version", "clause", "purpose", "lawful_basis")
+        primary = tuple(fields[n] for n in names)
+        held = [tuple({**g, "clause": _reference(g)}[n] for n in names) for g in grants]
+        if primary not in held:
+            return False
+    return {w["group"] for w in fields["withheld"]} == set(fields["groups_withheld"])
+
+
+def valid_entry(fields: Any) -> bool:
+    """Whether parsed JSON is a valid entry of format 1 (no ``format``) or format 2."""
+    if not isinstance(fields, dict):
+        return False
+    shape = FORMAT_2_FIELDS if "format" in fields else ENTRY_FIELDS
+    if set(fields) != set(shape) or not all(check(fields[n]) for n, check in shape.items()):
+        return False
+    return shape is ENTRY_FIELDS or justified(fields)
 
 
 class Row(NamedTuple):
@@ -335,8 +435,7 @@ def parse_entry(row: Row) -> dict[str, Any]:
         raise Break(row.seq, HASH_MISMATCH, f"entry {row.seq} does not match its hash")
     try:
         fields = strict_loads(body)
-        valid = isinstance(fields, dict) and set(fields) == set(ENTRY_FIELDS)
-        valid = valid and all(check(fields[name]) for name, check in ENTRY_FIELDS.items())
+        valid = valid_entry(fields)
     except MalformedError:
         valid = False
     if not valid:

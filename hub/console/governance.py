@@ -41,7 +41,7 @@ from hub import safejson
 from hub.console.base import GOVERNANCE, ConsoleError, Param, Route
 from hub.console.deps import deps_of, principal
 from hub.ledger.base import LedgerError
-from hub.ledger.entries import EntryDraft, EntryKind, Label, PartyId
+from hub.ledger.entries import Criteria, EntryDraft, EntryKind, Label, PartyId, WithheldGroup
 from hub.ledger.search import DEFAULT_LIMIT, MAX_LIMIT, SearchQuery
 from hub.logs import get_logger
 from hub.policy.rules import PartyKind
@@ -294,6 +294,13 @@ async def search_ledger(request: web.Request, purpose: Purpose, query: SearchQue
         person_pseudonyms=(query.person,) if query.person else (),
         agreement_id=query.agreement,
         event_type=query.event_type,
+        criteria=Criteria(
+            agency=query.party,
+            kind=query.kind,
+            actor=query.actor,
+            since=query.since,
+            until=query.until,
+        ),
     )
     return await deps_of(request).hub.ledger.search(query)
 
@@ -321,14 +328,40 @@ def _titled(groups: tuple[str, ...]) -> list[dict[str, str]]:
     return [{"group": g, "title": GROUP_TITLES[FieldGroup(g)]} for g in groups]
 
 
+def _withheld_detail(entry: LedgerEntry) -> list[dict[str, str | None]]:
+    """Each withheld group titled, with its reason where the entry records one (format 2)."""
+    reasons: dict[str, WithheldGroup] = {w.group: w for w in entry.withheld}
+    rows: list[dict[str, str | None]] = []
+    for row in _titled(entry.groups_withheld):
+        reason = reasons.get(row["group"])
+        rows.append(
+            {
+                **row,
+                "reason": reason.reason if reason else None,
+                "rule": reason.rule if reason else None,
+            }
+        )
+    return rows
+
+
 def entry_detail(entry: LedgerEntry) -> dict[str, Any]:
-    """One entry in full, with its groups titled and its clauses listed (pure)."""
+    """One entry in full: groups titled, withheld groups with their reasons, every grant (pure).
+
+    Format 1 entries have no grants or reasons: ``grants`` is empty and each
+    withheld group's ``reason`` is None; ``clauses`` lists what the entry names.
+    """
     return {
         "entry": entry.model_dump(mode="json"),
         "position": entry.seq,
+        "format": entry.format,
         "disclosed": _titled(entry.groups_disclosed),
-        "withheld": _titled(entry.groups_withheld),
-        "clauses": entry.clause.split(";") if entry.clause else [],
+        "withheld": _withheld_detail(entry),
+        "clauses": list(entry.clauses),
+        "grants": [
+            {**g.model_dump(mode="json"), "reference": g.reference, "titled": _titled(g.groups)}
+            for g in entry.grants
+        ],
+        "persons": [p.model_dump(mode="json") for p in entry.persons],
     }
 
 

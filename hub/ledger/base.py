@@ -29,6 +29,7 @@ class ErrorCode(enum.StrEnum):
 
     UNAVAILABLE = "ledger.unavailable"
     CONFLICT = "ledger.conflict"
+    EVENT_CONFLICT = "ledger.event_conflict"
     CLOSED = "ledger.closed"
     URL_INVALID = "ledger.url_invalid"
     KEY_INVALID = "ledger.key_invalid"
@@ -135,6 +136,10 @@ class LedgerTransaction(Protocol):
 
     async def insert(self, entries: Sequence[NewEntry], head: Head) -> None:
         """Insert new entries and move the head to ``head``."""
+        ...
+
+    async def entries_for_events(self, event_ids: Collection[uuid.UUID]) -> list[StoredEntry]:
+        """Return the committed entries about any of ``event_ids``, in sequence order."""
         ...
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:

@@ -131,6 +131,9 @@ def parse(stored: StoredEntry) -> LedgerEntry:
         raise LedgerError(ErrorCode.HASH_MISMATCH, f"entry {stored.seq} does not match its hash")
     try:
         fields = safejson.loads(stored.body)
+        if isinstance(fields, dict):
+            # Format 1 bodies carry no format field; their bytes stay as written.
+            fields.setdefault("format", 1)
         entry = LedgerEntry.model_validate({**fields, "entry_hash": stored.entry_hash})
     except (ValueError, TypeError, ValidationError):
         # ValidationError is a ValueError; named for the reader. Its text may quote

@@ -9,30 +9,58 @@ that cannot hold a sentence, so no free text can bring personal data in.
 
 Times are stored in UTC with microseconds, always written the same way, so an
 entry parsed back from its canonical JSON serialises to the same bytes.
+
+Entries come in two formats, and a ledger may hold both (docs/ledger.md):
+
+- **format 1** (the first ledgers): no ``format`` field. A disclosure names its
+  primary clause's purpose and lawful basis, and ``clause`` lists every clause,
+  shortened past 240 characters.
+- **format 2** (``"format": 2``) adds, always present: ``persons`` (each person's
+  pseudonym with their role in the event), ``grants`` (every clause that granted
+  something: agreement, version, clause, purpose, lawful basis and the groups it
+  granted), ``withheld`` (each withheld group with its reason: not granted, or
+  the safety rule that overrode a grant), ``content_digest`` (a keyed digest of
+  the event's content: one event id, one content) and ``criteria`` (what a
+  console search asked). The grants account for every disclosed group and the
+  reasons for every withheld one; the model refuses an entry where they do not.
+
+A format 1 body is read and re-serialised without any format 2 field, so it
+keeps its bytes and its hash.
 """
 
 from __future__ import annotations
 
 import uuid  # noqa: TC003 - pydantic resolves annotations at runtime
 from datetime import UTC, datetime
-from typing import Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
-    field_serializer,
     field_validator,
+    model_serializer,
+    model_validator,
 )
+
+if TYPE_CHECKING:
+    from pydantic import SerializerFunctionWrapHandler
 
 #: The hash of "no previous entry": the first entry's ``prev_hash``.
 GENESIS_HASH: Final = "0" * 64
 #: Pseudonyms: ``c_`` or ``p_`` and 43 base64url characters (an HMAC-SHA256).
 CASE_PSEUDONYM: Final = r"^c_[A-Za-z0-9_-]{43}$"
 PERSON_PSEUDONYM: Final = r"^p_[A-Za-z0-9_-]{43}$"
+CONTENT_DIGEST: Final = r"^d_[A-Za-z0-9_-]{43}$"
 MAX_PERSONS: Final = 64
+MAX_GRANTS: Final = 64
+#: The entry format this hub writes; 1 is read and verified, never written.
+FORMAT: Final = 2
+#: The fields format 2 added. A format 1 body holds none of them.
+FORMAT_2_FIELDS: Final = ("format", "persons", "grants", "withheld", "content_digest", "criteria")
 
 EntryKind = Literal["disclosure", "refusal", "consultation"]
 HexHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -46,6 +74,96 @@ Label = Annotated[
 Group = Literal["A", "B", "C", "D", "E", "F", "G", "H"]
 CasePseudonym = Annotated[str, StringConstraints(pattern=CASE_PSEUDONYM)]
 PersonPseudonym = Annotated[str, StringConstraints(pattern=PERSON_PSEUDONYM)]
+ContentDigest = Annotated[str, StringConstraints(pattern=CONTENT_DIGEST)]
+#: What a person is to an event (``schemas.base.PersonRole``).
+PersonRole = Literal["victim", "subject", "other"]
+#: Why a group was withheld: no clause granted it, or a safety rule overrode a grant.
+WithheldReason = Literal["not_granted", "safety_rule"]
+
+
+def stamp(value: datetime) -> str:
+    """Spell a time as entries do: UTC, always six fraction digits, ``Z``.
+
+    One spelling per instant, so text sorts as time and a parsed entry
+    serialises to the bytes it was read from.
+    """
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+#: A time as entries hold it: aware, kept in UTC, written by :func:`stamp`.
+EntryTime = Annotated[AwareDatetime, PlainSerializer(stamp, return_type=str)]
+
+
+def _sorted_groups(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(value)))
+
+
+class _Part(BaseModel):
+    """A closed, frozen value inside an entry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PersonInEvent(_Part):
+    """One person an event references: their pseudonym and their role in the event."""
+
+    pseudonym: PersonPseudonym
+    role: PersonRole
+
+
+class GrantRecord(_Part):
+    """One clause's part in a disclosure: where it is, why, and which groups it granted."""
+
+    agreement_id: Label
+    agreement_version: Annotated[int, Field(ge=1, le=2**31)]
+    clause: Label
+    purpose: Label
+    lawful_basis: Label
+    groups: Annotated[tuple[Group, ...], Field(min_length=1)]
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _sorted_groups(value)
+
+    @property
+    def reference(self) -> str:
+        """``agreement@version#clause``, as format 1 entries and the agreements spell it."""
+        return f"{self.agreement_id}@{self.agreement_version}#{self.clause}"
+
+
+class WithheldGroup(_Part):
+    """One group a recipient did not get, and why."""
+
+    group: Group
+    reason: WithheldReason
+    #: The safety rule's id when ``reason`` is ``safety_rule``; otherwise None.
+    rule: Label | None = None
+
+    @model_validator(mode="after")
+    def _rule_named(self) -> Self:
+        if (self.reason == "safety_rule") != (self.rule is not None):
+            raise ValueError("a safety rule reason names its rule, and only it does")
+        return self
+
+
+class Criteria(_Part):
+    """What a console search asked besides the pseudonyms and ids the entry holds itself."""
+
+    agency: PartyId | None = None
+    kind: Literal["disclosure", "refusal", "consultation"] | None = None
+    actor: Label | None = None
+    since: EntryTime | None = None
+    until: EntryTime | None = None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _utc(value)
 
 
 class EntryDraft(BaseModel):
@@ -59,7 +177,7 @@ class EntryDraft(BaseModel):
 
     kind: EntryKind
     decision_id: uuid.UUID
-    recorded_at: AwareDatetime
+    recorded_at: EntryTime
     event_id: uuid.UUID | None = None
     event_type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]{0,63}$")] | None = (
         None
@@ -79,22 +197,76 @@ class EntryDraft(BaseModel):
     outcome: Code
     reason_code: Code | None = None
     actor: Label | None = None
+    format: Literal[1, 2] = FORMAT
+    persons: Annotated[tuple[PersonInEvent, ...], Field(max_length=2 * MAX_PERSONS)] = ()
+    grants: Annotated[tuple[GrantRecord, ...], Field(max_length=MAX_GRANTS)] = ()
+    withheld: Annotated[tuple[WithheldGroup, ...], Field(max_length=8)] = ()
+    content_digest: ContentDigest | None = None
+    criteria: Criteria | None = None
 
     @field_validator("recorded_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        return _utc(value)
 
     @field_validator("groups_disclosed", "groups_withheld", "person_pseudonyms")
     @classmethod
     def _sorted_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         # Sets carry no order; one order keeps one decision one set of bytes.
-        return tuple(sorted(set(value)))
+        return _sorted_groups(value)
 
-    @field_serializer("recorded_at")
-    def _time(self, value: datetime) -> str:
-        # One spelling per instant: UTC, always six fraction digits, "Z".
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    @field_validator("persons")
+    @classmethod
+    def _persons_sorted(cls, value: tuple[PersonInEvent, ...]) -> tuple[PersonInEvent, ...]:
+        return tuple(sorted(set(value), key=lambda p: (p.pseudonym, p.role)))
+
+    @field_validator("grants")
+    @classmethod
+    def _grants_sorted(cls, value: tuple[GrantRecord, ...]) -> tuple[GrantRecord, ...]:
+        if len({g.reference for g in value}) != len(value):
+            raise ValueError("a clause is granted twice")
+        return tuple(sorted(value, key=lambda g: g.reference))
+
+    @field_validator("withheld")
+    @classmethod
+    def _withheld_sorted(cls, value: tuple[WithheldGroup, ...]) -> tuple[WithheldGroup, ...]:
+        if len({w.group for w in value}) != len(value):
+            raise ValueError("a group is withheld twice")
+        return tuple(sorted(value, key=lambda w: w.group))
+
+    @model_validator(mode="after")
+    def _justified(self) -> Self:
+        # The checks deploy/audit/verify_ledger.py repeats (check_format_2).
+        if self.format == 1:
+            if any(getattr(self, name) != _EMPTY[name] for name in _EMPTY):
+                raise ValueError("a format 1 entry holds no format 2 field")
+            return self
+        if not {p.pseudonym for p in self.persons} <= set(self.person_pseudonyms):
+            raise ValueError("a person with a role is missing from person_pseudonyms")
+        if self.grants or self.outcome == "disclosed":
+            _check_grants(self)
+        if {w.group for w in self.withheld} != set(self.groups_withheld):
+            raise ValueError("every withheld group has its reason, and only those")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _by_format(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.format == 1:  # a format 1 body keeps its bytes
+            for name in FORMAT_2_FIELDS:
+                data.pop(name, None)
+        return data
+
+    @property
+    def clauses(self) -> tuple[str, ...]:
+        """Every clause the entry rests on, ``agreement@version#clause``.
+
+        Format 2: from ``grants``. Format 1: ``clause`` split at ``;`` (past 240
+        characters format 1 wrote ``primary;+N more``, and that is what is read).
+        """
+        if self.format == 1:
+            return tuple(self.clause.split(";")) if self.clause else ()
+        return tuple(g.reference for g in self.grants)
 
     def draft_fields(self) -> dict[str, object]:
         """The draft's fields as Python values (for building an entry from it)."""
@@ -106,6 +278,39 @@ class EntryDraft(BaseModel):
         mine.pop("recorded_at")
         theirs.pop("recorded_at")
         return mine == theirs
+
+
+_EMPTY: Final[dict[str, object]] = {
+    "persons": (),
+    "grants": (),
+    "withheld": (),
+    "content_digest": None,
+    "criteria": None,
+}
+
+
+def _check_grants(entry: EntryDraft) -> None:
+    """The grants of a format 2 disclosure account for its groups and its primary clause.
+
+    Raises:
+        ValueError: a disclosed group no grant holds, a grant of a group not
+            disclosed, or top-level justification fields that are no grant's.
+    """
+    granted = {g for grant in entry.grants for g in grant.groups}
+    if granted != set(entry.groups_disclosed):
+        raise ValueError("the grants hold exactly the disclosed groups")
+    primary = (
+        entry.agreement_id,
+        entry.agreement_version,
+        entry.clause,
+        entry.purpose,
+        entry.lawful_basis,
+    )
+    if not any(
+        primary == (g.agreement_id, g.agreement_version, g.reference, g.purpose, g.lawful_basis)
+        for g in entry.grants
+    ):
+        raise ValueError("the primary clause is one of the grants")
 
 
 class LedgerEntry(EntryDraft):

@@ -159,6 +159,15 @@ class _PostgresTransaction:
             )
         return {row["decision_id"]: _entries([row])[0] for row in rows}
 
+    async def entries_for_events(self, event_ids: Collection[uuid.UUID]) -> list[StoredEntry]:
+        with _mapped("read entries"):
+            rows = await self._conn.fetch(
+                f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries"  # noqa: S608 - constant columns
+                " WHERE event_id = ANY($1::uuid[]) ORDER BY seq",
+                list(event_ids),
+            )
+        return _entries(rows)
+
     async def insert(self, entries: Sequence[NewEntry], head: Head) -> None:
         with _mapped("insert entries"):
             await self._conn.executemany(

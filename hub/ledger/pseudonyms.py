@@ -2,7 +2,8 @@ r"""Keyed pseudonyms: the ledger names cases and people only through an HMAC.
 
 ``Pseudonymizer(key).case("MASIP-2026-000123")`` is ``c_`` and the base64url
 HMAC-SHA256 of ``case\x00MASIP-2026-000123`` under the ledger key; ``person`` does
-the same with ``p_`` and ``person\x00``. The domain prefix keeps a case and a person
+the same with ``p_`` and ``person\x00``, and ``content`` with ``d_`` and
+``content\x00`` over an event's canonical JSON. The domain prefix keeps a case and a person
 with the same reference apart. Without the key nobody can turn a pseudonym back
 into a reference or test a guess; with it, an IG officer answering a subject
 access request computes the pseudonym of one person and finds every entry about
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 KEY_BYTES: Final = 32
 _CASE: Final = b"case\x00"
 _PERSON: Final = b"person\x00"
+_CONTENT: Final = b"content\x00"
 
 
 def _b64url(data: bytes) -> str:
@@ -66,6 +68,16 @@ class Pseudonymizer:
     def persons(self, references: Iterable[str]) -> tuple[str, ...]:
         """Return the sorted, distinct pseudonyms of several person references."""
         return tuple(sorted({self.person(reference) for reference in references}))
+
+    def content(self, canonical_json: str) -> str:
+        """Return the keyed digest (``d_...``) of an event's canonical JSON.
+
+        One event, however often it is signed and however its disclosures are
+        salted, has one digest; another content under the same event id has
+        another. Keyed, so a recipient who knows some of an event's groups cannot
+        test guesses at the groups it was not given.
+        """
+        return "d_" + self._mac(_CONTENT, canonical_json)
 
 
 def generate_ledger_key(path: Path) -> bytes:

@@ -86,11 +86,6 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def stamp(at: datetime) -> str:
-    """Spell a time as entries do (UTC, six fraction digits, ``Z``), so text sorts as time."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
 def index_row(seq: int, body: str) -> IndexRow:
     """Derive the index row of one stored body; best effort for a body that does not parse.
 

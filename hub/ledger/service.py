@@ -12,6 +12,12 @@ by one after a conflict, so one bad call cannot sink the others).
 A draft whose ``decision_id`` is already recorded returns the recorded entry and
 adds nothing: a redelivered ingress message finds its decisions recorded and
 re-publishes the same deliveries (ARCHITECTURE section 6).
+
+:meth:`Ledger.record_event` holds one event id to one content inside the write
+transaction: it reads the event's recorded disclosures under the write lock, so of
+two messages that carry one event id and different content, processed at the
+same moment by one worker or by several, exactly one is recorded and the other
+fails ``ledger.event_conflict`` (the pipeline refuses it ``event.replayed``).
 """
 
 from __future__ import annotations
@@ -64,10 +70,28 @@ class LedgerConfig:
             raise ValueError("queue and batch bounds must be at least 1")
 
 
+@dataclass(frozen=True)
+class EventClaim:
+    """Drafts that record the decisions about one event, and how to know its content.
+
+    Attributes:
+        event_id: the event the drafts decide on.
+        same: whether a recorded disclosure entry about ``event_id`` came from the
+            content these drafts come from (a redelivery, or the same event sent
+            again), rather than from other content under the same id (a replay).
+    """
+
+    event_id: uuid.UUID
+    same: Callable[[LedgerEntry], bool]
+
+
 @dataclass
 class _Request:
     drafts: tuple[EntryDraft, ...]
     done: asyncio.Future[list[LedgerEntry]]
+    claim: EventClaim | None = None
+    #: Set by the writer: the claimed event was recorded before this request.
+    seen: bool = False
 
 
 def _now() -> datetime:
@@ -157,6 +181,36 @@ class Ledger:
         await self._queue.put(_Request(batch, done))
         return await asyncio.shield(done)
 
+    async def record_event(
+        self, drafts: Sequence[EntryDraft], claim: EventClaim
+    ) -> tuple[list[LedgerEntry], bool]:
+        """Record the decisions about one event, unless that event is recorded already.
+
+        Under the write lock, the disclosure entries already recorded about
+        ``claim.event_id`` (committed, or earlier in the same batch) are read.
+        None: ``drafts`` are appended as by :meth:`append`. All ``claim.same``:
+        nothing is appended and those entries are returned. Any other: the call
+        fails and records nothing.
+
+        Returns:
+            The entries the event's deliveries rest on, and whether they were
+            recorded before this call.
+
+        Raises:
+            LedgerError: ``ledger.event_conflict`` when the event id is recorded
+                with other content; otherwise as :meth:`append`.
+        """
+        batch = tuple(drafts)
+        if self._closed:
+            raise LedgerError(ErrorCode.CLOSED, "the ledger is closed")
+        _check_call(batch)
+        await self.start()
+        done: asyncio.Future[list[LedgerEntry]] = asyncio.get_running_loop().create_future()
+        request = _Request(batch, done, claim)
+        await self._queue.put(request)
+        entries = await asyncio.shield(done)
+        return entries, request.seen
+
     async def probe_writable(self) -> None:
         """Take and release the write lock through the writer, as an append does.
 
@@ -229,23 +283,28 @@ class Ledger:
         except Exception as error:  # noqa: BLE001 - any failure fails the batch, not the writer
             _fail(batch, LedgerError(ErrorCode.UNAVAILABLE, f"append: {type(error).__name__}"))
         else:
-            for request, entries in zip(batch, results, strict=True):
-                if not request.done.done():
-                    request.done.set_result(entries)
+            for request, result in zip(batch, results, strict=True):
+                if request.done.done():
+                    continue
+                if isinstance(result, LedgerError):
+                    request.done.set_exception(result)
+                else:
+                    request.done.set_result(result)
 
-    async def _write(self, batch: list[_Request]) -> list[list[LedgerEntry]]:
+    async def _write(self, batch: list[_Request]) -> list[list[LedgerEntry] | LedgerError]:
         async with self.store.write() as tx:
             head = await tx.head()
             ids = {draft.decision_id for request in batch for draft in request.drafts}
             known = {key: chain.parse(row) for key, row in (await tx.find(ids)).items()}
-            rows, new_head = _extend(head, batch, known)
+            events = await _claimed_events(tx, batch)
+            rows, new_head, results = _extend(head, batch, known, events)
             if rows:
                 await tx.insert(rows, new_head)
                 self._unsigned = True
                 await self._checkpoint(tx, self._config.checkpoints.every_entries)
         if rows:
             _log.debug("ledger.appended", entries=len(rows), count=len(batch), seq=rows[0].seq)
-        return [[known[d.decision_id] for d in request.drafts] for request in batch]
+        return results
 
     async def _checkpoint(self, tx: LedgerTransaction, min_new: int) -> StoredCheckpoint | None:
         if self._keyring is None:
@@ -328,14 +387,58 @@ class Ledger:
         await self.store.close()
 
 
+async def _claimed_events(
+    tx: LedgerTransaction, batch: list[_Request]
+) -> dict[uuid.UUID, list[LedgerEntry]]:
+    """The disclosure entries recorded about each event a request of ``batch`` claims."""
+    claimed = {request.claim.event_id for request in batch if request.claim is not None}
+    events: dict[uuid.UUID, list[LedgerEntry]] = {event_id: [] for event_id in claimed}
+    if claimed:
+        for row in await tx.entries_for_events(claimed):
+            entry = chain.parse(row)
+            # The body, not the indexed column, says which event an entry is about.
+            if entry.kind == "disclosure" and entry.event_id in events:
+                events[entry.event_id].append(entry)
+    return events
+
+
+def _held(
+    request: _Request, events: dict[uuid.UUID, list[LedgerEntry]]
+) -> list[LedgerEntry] | LedgerError | None:
+    """What a request's claim finds: the recorded entries, a conflict, or None (go on)."""
+    claim = request.claim
+    if claim is None or not events[claim.event_id]:
+        return None
+    recorded = events[claim.event_id]
+    if all(claim.same(entry) for entry in recorded):
+        request.seen = True
+        return list(recorded)
+    return LedgerError(
+        ErrorCode.EVENT_CONFLICT, f"event {claim.event_id} is recorded with other content"
+    )
+
+
 def _extend(
-    head: Head, batch: list[_Request], known: dict[uuid.UUID, LedgerEntry]
-) -> tuple[list[NewEntry], Head]:
-    """Seal every draft not yet recorded onto the chain; ``known`` gains the new entries."""
+    head: Head,
+    batch: list[_Request],
+    known: dict[uuid.UUID, LedgerEntry],
+    events: dict[uuid.UUID, list[LedgerEntry]],
+) -> tuple[list[NewEntry], Head, list[list[LedgerEntry] | LedgerError]]:
+    """Seal every draft not yet recorded onto the chain; ``known`` gains the new entries.
+
+    A request whose claimed event is recorded already (``events``, which gains
+    the entries each claiming request adds) gets those entries or a conflict, and
+    adds nothing.
+    """
     frontier = Frontier(head.size, (bytes.fromhex(h) for h in head.frontier))
     last = head.last_entry_hash
     rows: list[NewEntry] = []
+    results: list[list[LedgerEntry] | LedgerError] = []
     for request in batch:
+        held = _held(request, events)
+        if held is not None:
+            results.append(held)
+            continue
         for draft in request.drafts:
             recorded = known.get(draft.decision_id)
             if recorded is not None:
@@ -346,7 +449,11 @@ def _extend(
             frontier.append(chain.leaf_of(row.body))
             last = row.entry_hash
             rows.append(row)
-    return rows, Head(frontier.size, last, tuple(h.hex() for h in frontier.hashes))
+        entries = [known[d.decision_id] for d in request.drafts]
+        if request.claim is not None:
+            events[request.claim.event_id] = [e for e in entries if e.kind == "disclosure"]
+        results.append(entries)
+    return rows, Head(frontier.size, last, tuple(h.hex() for h in frontier.hashes)), results
 
 
 def _fail(batch: list[_Request], error: LedgerError) -> None:

@@ -47,8 +47,8 @@ from hub.ledger.base import (
     StoredCheckpoint,
     StoredEntry,
 )
-from hub.ledger.entries import GENESIS_HASH
-from hub.ledger.search import index_row, index_sql, stamp
+from hub.ledger.entries import GENESIS_HASH, stamp
+from hub.ledger.search import index_row, index_sql
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -233,6 +233,17 @@ class _SqliteTransaction:
             for decision_id, *rest in rows:
                 found[uuid.UUID(decision_id)] = _entries([rest])[0]
         return found
+
+    async def entries_for_events(self, event_ids: Collection[uuid.UUID]) -> list[StoredEntry]:
+        ids = [str(i) for i in event_ids]
+        found: list[StoredEntry] = []
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE event_id IN ({marks})"  # noqa: S608 - only placeholders are interpolated
+            with _mapped("read entries"):
+                found += _entries(self._db.execute(query, chunk).fetchall())
+        return sorted(found, key=lambda row: row.seq)
 
     async def insert(self, entries: Sequence[NewEntry], head: Head) -> None:
         rows = [

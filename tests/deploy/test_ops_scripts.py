@@ -17,7 +17,6 @@ import re
 import secrets
 import sqlite3
 import subprocess
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,19 +25,20 @@ import aio_pika
 import asyncpg
 import pytest
 from aio_pika.exceptions import ProbableAuthenticationError
+from entry_drafts import disclosure
 from services import amqp_url, postgres_dsn
 from yarl import URL
 
 from hub.broker.definitions import password_hash
 from hub.crypto.keys import KeyDirectory, save_keyring
 from hub.ledger.checkpoints import CheckpointPolicy
-from hub.ledger.entries import EntryDraft
 from hub.ledger.service import Ledger, LedgerConfig, open_ledger
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
     from hub.crypto.keys import PartyKeyring
+    from hub.ledger.entries import EntryDraft
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "deploy" / "ops"
@@ -62,26 +62,7 @@ def run_script(name: str, *args: str | Path, env: dict[str, str] | None = None) 
 
 def draft() -> EntryDraft:
     """A disclosure draft with a fresh decision id."""
-    return EntryDraft(
-        kind="disclosure",
-        decision_id=uuid.uuid4(),
-        recorded_at=datetime.now(UTC),
-        event_id=uuid.uuid4(),
-        event_type="ReferralReceived",
-        case_pseudonym="c_" + "A" * 43,
-        person_pseudonyms=("p_" + "B" * 43,),
-        provider="police",
-        recipient="health",
-        agreement_id="masip-exampleshire",
-        agreement_version=1,
-        clause="police-to-health-risk",
-        purpose="assess-and-treat",
-        lawful_basis="UK GDPR Art 6(1)(e)",
-        groups_disclosed=("A", "C", "E"),
-        groups_withheld=("F", "G"),
-        policy_hash="ab" * 32,
-        outcome="disclosed",
-    )
+    return disclosure()
 
 
 async def fill(ledger: Ledger, count: int = ENTRIES) -> None:
@@ -325,7 +306,7 @@ async def test_tampered_postgres_backup_fails_the_restore(
     backup = await backup_postgres(source, public_keys, tmp_path / "backups", "--compress", "0")
     dump = (backup / "ledger.dump").read_bytes()
     original = b'"purpose":"assess-and-treat"'
-    assert dump.count(original) == ENTRIES
+    assert dump.count(original) == 2 * ENTRIES  # the primary clause and its grant
     (backup / "ledger.dump").write_bytes(dump.replace(original, b'"purpose":"assess-and-trick"', 1))
     reseal(backup, "ledger.dump")
     done = await restore(backup, public_keys, target)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scenarios import DEPLOY
 from structlog.testing import capture_logs
 
 from hub.broker.base import IncomingMessage, OutgoingMessage
@@ -21,6 +24,7 @@ from hub.ledger.base import ErrorCode as LedgerErrorCode
 from hub.ledger.base import LedgerError
 from hub.ledger.verify import verify_entries
 from hub.pipeline import HubContext, process
+from hub.policy.load import load_policy
 from schemas.base import new_event_id, split_groups
 from schemas.samples import sample_event
 
@@ -115,6 +119,69 @@ async def test_event_reaches_each_entitled_recipient_with_its_groups(hub: Hub) -
     assert health.lawful_basis == "UK GDPR Art 6(1)(e); Art 9(2)(g), DPA 2018 Sch 1 para 18"
 
 
+_EXTRA_CLAUSE = """
+[[clauses]]
+id = "{id}"
+provider = "advocacy"
+recipient = "health"
+event_types = ["VictimSafetyPlanUpdated"]
+groups = {groups}
+purpose = "protect-victims"
+lawful_basis = {{ regime = "uk_gdpr", article6 = "6(1)(d)" }}
+gateway = "Crime and Disorder Act 1998 s.115"
+valid_from = 2026-04-01
+valid_until = 2028-03-31
+review_date = 2027-04-01
+retention = {{ months = 72, disposal = "secure deletion after review" }}
+"""
+
+
+async def test_the_ledger_keeps_every_grant_and_each_withheld_reason(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """Many clauses on other bases, one overridden by a safety rule: all recorded, none cut."""
+    agreements = tmp_path / "agreements"
+    shutil.copytree(DEPLOY / "agreements", agreements)
+    extra = [
+        _EXTRA_CLAUSE.format(
+            id=f"advocacy-to-health-long-clause-name-number-{n:02d}", groups='["E"]'
+        )
+        for n in range(6)
+    ]
+    extra.append(_EXTRA_CLAUSE.format(id="advocacy-to-health-location", groups='["G"]'))
+    agreement = agreements / "masip-exampleshire.toml"
+    agreement.write_text(agreement.read_text() + "".join(extra))
+    policy = load_policy(agreements, DEPLOY / "parties.toml", DEPLOY / "rules.toml")
+    hub.ctx = replace(hub.ctx, policy=policy)
+    event = _fresh("VictimSafetyPlanUpdated")
+    await hub.publish("advocacy", event)
+    assert await hub.step() == "disclosed"
+    health = next(e for e in await hub.ctx.ledger.read() if e.recipient == "health")
+    assert health.format == 2
+    assert len(health.grants) == 7
+    assert sum(len(g.reference) for g in health.grants) > 240
+    assert {g.lawful_basis for g in health.grants} == {
+        "UK GDPR Art 6(1)(e); Art 9(2)(g), DPA 2018 Sch 1 para 18",
+        "UK GDPR Art 6(1)(d)",
+    }
+    assert {g.groups for g in health.grants if g.clause.startswith("advocacy-to-health-long")} == {
+        ("E",)
+    }
+    assert health.clause == "masip-exampleshire@1#advocacy-to-health-core"
+    withheld = {w.group: (w.reason, w.rule) for w in health.withheld}
+    assert withheld == {
+        "F": ("not_granted", None),
+        "G": ("safety_rule", "victim-location-never-to-perpetrator-facing"),
+        "H": ("not_granted", None),
+    }
+    roles = {(p.pseudonym, p.role) for p in health.persons}
+    pseudonyms = hub.ctx.pseudonyms
+    assert roles == {
+        (pseudonyms.person(event.victim_ref), "victim"),  # type: ignore[attr-defined]
+        (pseudonyms.person(event.subject_ref), "subject"),  # type: ignore[attr-defined]
+    }
+
+
 async def test_trace_sees_each_stage_of_a_disclosed_event_in_order(hub: Hub) -> None:
     """``ctx.trace`` is called once per stage, in order, with the ingress message id."""
     seen: list[tuple[str, str | None]] = []
@@ -143,19 +210,59 @@ async def test_redelivered_message_republishes_without_a_second_entry(hub: Hub) 
     assert len(await hub.ctx.ledger.read()) == 3
 
 
+async def test_same_event_signed_again_is_the_same_event(hub: Hub) -> None:
+    """The same event issued again (fresh salts, other bytes) is recognised, not refused."""
+    event = _fresh("ReferralReceived")
+    await hub.publish("police", event)
+    assert await hub.step() == "disclosed"
+    size = await hub.ctx.ledger.size()
+    first = await hub.drain(hub.ctx.names.inbox("health"))
+    await hub.publish("police", event)  # fresh salts: same event id and content, other bytes
+    assert await hub.step() == "redelivered"
+    assert await hub.ctx.ledger.size() == size
+    again = await hub.drain(hub.ctx.names.inbox("health"))
+    assert [m.message_id for m in again] == [m.message_id for m in first]
+    assert await hub.drain(hub.ctx.names.quarantine) == []
+    assert await hub.drain(hub.ctx.names.inbox("police")) == []
+
+
 async def test_same_event_id_with_other_content_is_a_replay(hub: Hub) -> None:
-    """A second, different envelope with a used event id is refused event.replayed and noticed."""
+    """A second envelope with a used event id and other content is refused and noticed."""
     event = _fresh("ReferralReceived")
     await hub.publish("police", event)
     await hub.step()
     await hub.drain(hub.ctx.names.inbox("police"))
-    await hub.publish("police", event)  # fresh salts: same event id, other bytes
+    other = event.model_copy(update={"concerns": "Other concerns under the same event id."})
+    await hub.publish("police", other)
     assert await hub.step() == "event.replayed"
     [quarantined] = await hub.drain(hub.ctx.names.quarantine)
     assert quarantined.headers["reason"] == "event.replayed"
     [notice] = await hub.drain(hub.ctx.names.inbox("police"))
     opened = open_notice(notice.body.decode(), hub.keyrings["police"], hub.ctx.directory)
     assert (opened.code, opened.event_id) == ("event.replayed", event.event_id)
+
+
+async def test_other_content_at_the_same_moment_is_still_a_replay(hub: Hub) -> None:
+    """Ten pairs of one event id with two contents, all in flight at once: one of each is sent."""
+    pairs = []
+    for _ in range(10):
+        event = _fresh("ReferralReceived")
+        other = event.model_copy(update={"concerns": "Other concerns under the same event id."})
+        pairs.append(event.event_id)
+        await hub.publish("police", event)
+        await hub.publish("police", other)
+    async with hub.ctx.broker.consume(hub.ctx.names.ingress_queue, 32) as consumer:
+        messages = [await next_delivery(consumer) for _ in range(20)]
+        outcomes = await asyncio.gather(*(process(hub.ctx, m) for m in messages))
+    assert sorted(outcomes) == ["disclosed"] * 10 + ["event.replayed"] * 10
+    health = [
+        open_delivery(m.body.decode(), hub.keyrings["health"], hub.ctx.directory)
+        for m in await hub.drain(hub.ctx.names.inbox("health"))
+    ]
+    assert sorted(d.claims.event_id for d in health) == sorted(pairs)
+    disclosures = [e for e in await hub.ctx.ledger.read() if e.kind == "disclosure"]
+    for event_id in pairs:
+        assert len({e.content_digest for e in disclosures if e.event_id == event_id}) == 1
 
 
 @pytest.mark.parametrize(
@@ -242,12 +349,12 @@ async def test_nothing_is_delivered_when_the_ledger_cannot_record(
 ) -> None:
     """With the ledger down, nothing is published, the message is not acked, and it comes back."""
 
-    async def unavailable(_: object) -> None:
+    async def unavailable(*_: object) -> None:
         raise LedgerError(LedgerErrorCode.UNAVAILABLE, "test: ledger down")
 
     event = _fresh("ReferralReceived")
     await hub.publish("police", event)
-    monkeypatch.setattr(hub.ctx.ledger, "append", unavailable)
+    monkeypatch.setattr(hub.ctx.ledger, "record_event", unavailable)
     with pytest.raises(LedgerError):
         await hub.step()
     for party in ("probation", "health", "advocacy"):

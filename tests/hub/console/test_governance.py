@@ -167,6 +167,38 @@ async def test_search_criteria(
         assert not party or party in (found["provider"], found["recipient"])
 
 
+@pytest.mark.usefixtures("case")
+async def test_a_search_records_every_criterion_it_asked(
+    client: Client, tokens: dict[Role, str], hub_ctx: HubContext
+) -> None:
+    """Agency, kind, actor and time range are recorded with the search, pseudonyms as such."""
+    body = {
+        "purpose": "audit",
+        "case_reference": CASE,
+        "agency": "health",
+        "kind": "disclosure",
+        "actor": "ig-desk",
+        "event_type": "ReferralReceived",
+        "since": "2026-05-01T00:00:00+01:00",
+        "until": "2030-06-01T00:00:00Z",
+    }
+    status, answer, _ = await post(client, tokens[Role.IG_OFFICER], "/api/ledger/search", body)
+    assert status == 200, answer
+    [consulted] = await consultations(hub_ctx)
+    assert consulted.format == 2
+    assert consulted.case_pseudonym == hub_ctx.pseudonyms.case(body["case_reference"])
+    assert consulted.event_type == "ReferralReceived"
+    criteria = consulted.model_dump(mode="json")["criteria"]
+    assert criteria == {
+        "agency": "health",
+        "kind": "disclosure",
+        "actor": "ig-desk",
+        "since": "2026-04-30T23:00:00.000000Z",
+        "until": "2030-06-01T00:00:00.000000Z",
+    }
+
+
+
 async def test_search_pages_by_cursor(
     client: Client, tokens: dict[Role, str], case: list[LedgerEntry]
 ) -> None:
@@ -238,7 +270,13 @@ async def test_entry_in_full(
     assert held["entry_hash"] == police.entry_hash
     assert detail["position"] == police.seq
     assert {"group": "G", "title": "victim location"} in detail["disclosed"]
-    assert detail["clauses"] == (police.clause or "").split(";")
+    assert detail["clauses"] == [g.reference for g in police.grants]
+    assert police.clause in detail["clauses"]
+    assert [g["reference"] for g in detail["grants"]] == detail["clauses"]
+    assert {w["group"]: w["reason"] for w in detail["withheld"]} == {
+        w.group: w.reason for w in police.withheld
+    }
+    assert sorted(p["role"] for p in detail["persons"]) == ["subject", "victim"]
     for name in ("agreement_id", "agreement_version", "lawful_basis", "purpose", "event_type"):
         assert held[name] == getattr(police, name)
     [consulted] = await consultations(hub_ctx)

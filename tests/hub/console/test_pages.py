@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
+from entry_drafts import justified
 from structlog.testing import capture_logs
 
 from hub.broker.base import OutgoingMessage
@@ -496,23 +497,27 @@ TYPED_PERSON = "P-7777777777"
 def disclosure(ctx: HubContext, case: str = TYPED_CASE, person: str = TYPED_PERSON) -> EntryDraft:
     """A disclosure entry about ``case`` and ``person``, as the pipeline records one."""
     return EntryDraft(
-        kind="disclosure",
-        decision_id=uuid.uuid4(),
-        recorded_at=START,
-        event_id=uuid.uuid4(),
-        event_type="ReferralReceived",
-        case_pseudonym=ctx.pseudonyms.case(case),
-        person_pseudonyms=(ctx.pseudonyms.person(person),),
-        provider="police",
-        recipient="health",
-        agreement_id="masip-exampleshire",
-        agreement_version=1,
-        clause="masip-exampleshire@1#police-to-health-core",
-        purpose="safeguarding",
-        lawful_basis="dpa2018-s8",
-        groups_disclosed=("A", "B"),
-        groups_withheld=("D",),
-        outcome="disclosed",
+        **justified(
+            {
+                "kind": "disclosure",
+                "decision_id": uuid.uuid4(),
+                "recorded_at": START,
+                "event_id": uuid.uuid4(),
+                "event_type": "ReferralReceived",
+                "case_pseudonym": ctx.pseudonyms.case(case),
+                "person_pseudonyms": (ctx.pseudonyms.person(person),),
+                "provider": "police",
+                "recipient": "health",
+                "agreement_id": "masip-exampleshire",
+                "agreement_version": 1,
+                "clause": "masip-exampleshire@1#police-to-health-core",
+                "purpose": "safeguarding",
+                "lawful_basis": "dpa2018-s8",
+                "groups_disclosed": ("A", "B"),
+                "groups_withheld": ("D",),
+                "outcome": "disclosed",
+            }
+        )
     )
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
+from entry_drafts import disclosure
 from services import drop_schema, postgres_dsn
 
 from hub.ledger.base import StoredEntry
-from hub.ledger.entries import EntryDraft
 from hub.ledger.service import Ledger, LedgerConfig
 from hub.ledger.stores import open_store
 
@@ -29,32 +28,12 @@ if TYPE_CHECKING:
 
     from hub.crypto.keys import PartyKeyring
     from hub.ledger.base import LedgerStore
+    from hub.ledger.entries import EntryDraft
 
 
 def _make_draft(**fields: Any) -> EntryDraft:
     """A disclosure draft with a fresh decision id; ``fields`` override the defaults."""
-    values: dict[str, Any] = {
-        "kind": "disclosure",
-        "decision_id": uuid.uuid4(),
-        "recorded_at": datetime.now(UTC),
-        "event_id": uuid.uuid4(),
-        "event_type": "ReferralReceived",
-        "case_pseudonym": "c_" + "A" * 43,
-        "person_pseudonyms": ("p_" + "B" * 43,),
-        "provider": "police",
-        "recipient": "health",
-        "agreement_id": "masip-exampleshire",
-        "agreement_version": 1,
-        "clause": "police-to-health-risk",
-        "purpose": "assess-and-treat",
-        "lawful_basis": "UK GDPR Art 6(1)(e)",
-        "groups_disclosed": ("A", "C", "E"),
-        "groups_withheld": ("F", "G"),
-        "policy_hash": "ab" * 32,
-        "outcome": "disclosed",
-    }
-    values.update(fields)
-    return EntryDraft(**values)
+    return disclosure(**fields)
 
 
 @dataclass

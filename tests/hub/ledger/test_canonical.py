@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.ledger import chain
-from hub.ledger.entries import GENESIS_HASH, EntryDraft
+from hub.ledger.entries import GENESIS_HASH, EntryDraft, GrantRecord, WithheldGroup
 
 _KEYS = st.text(st.characters(max_codepoint=0x7F), max_size=8) | st.text(max_size=4)
 _SCALARS = (
@@ -78,6 +78,22 @@ def test_sealed_entry_is_what_its_row_parses_to() -> None:
         provider="police",
         groups_disclosed=("E", "A"),
         groups_withheld=("G",),
+        agreement_id="masip-exampleshire",
+        agreement_version=1,
+        clause="masip-exampleshire@1#police-to-health-core",
+        purpose="assess-and-treat",
+        lawful_basis="UK GDPR Art 6(1)(e)",
+        grants=(
+            GrantRecord(
+                agreement_id="masip-exampleshire",
+                agreement_version=1,
+                clause="police-to-health-core",
+                purpose="assess-and-treat",
+                lawful_basis="UK GDPR Art 6(1)(e)",
+                groups=("E", "A"),
+            ),
+        ),
+        withheld=(WithheldGroup(group="G", reason="safety_rule", rule="no-g"),),
         outcome="disclosed",
     )
     row, entry = chain.seal_entry(draft, 7, GENESIS_HASH)

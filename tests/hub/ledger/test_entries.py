@@ -139,3 +139,48 @@ def test_a_committed_entry_given_as_a_draft_brings_no_old_place(
     again = chain.parse(chain.seal(entry, 0, GENESIS_HASH))
     assert (again.seq, again.prev_hash) == (0, GENESIS_HASH)
     assert again.draft() == entry.draft()
+
+
+def test_a_disclosed_group_without_its_grant_is_refused(draft: Callable[..., EntryDraft]) -> None:
+    """Format 2: every disclosed group has a recorded grant, and every grant a disclosed group."""
+    honest = draft()
+    [grant] = honest.grants
+    fields = honest.draft_fields()
+    narrower = grant.model_copy(update={"groups": ("A", "C")})
+    with pytest.raises(ValidationError, match="grants hold exactly the disclosed groups"):
+        EntryDraft(**{**fields, "grants": (narrower,)})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="grants hold exactly the disclosed groups"):
+        EntryDraft(**{**fields, "grants": ()})  # type: ignore[arg-type]
+
+
+def test_a_withheld_group_without_its_reason_is_refused(draft: Callable[..., EntryDraft]) -> None:
+    """Format 2: each withheld group has one reason; a safety rule reason names the rule."""
+    fields = draft().draft_fields()
+    with pytest.raises(ValidationError, match="every withheld group has its reason"):
+        EntryDraft(**{**fields, "withheld": ()})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="names its rule"):
+        draft(
+            withheld=(
+                {"group": "F", "reason": "safety_rule"},
+                {"group": "G", "reason": "not_granted"},
+            )
+        )
+
+
+def test_a_primary_clause_that_is_no_grant_is_refused(draft: Callable[..., EntryDraft]) -> None:
+    """The top-level clause, purpose and lawful basis are one of the grants'."""
+    with pytest.raises(ValidationError, match="primary clause is one of the grants"):
+        draft(purpose="another-purpose", grants=draft().grants)
+
+
+def test_a_format_1_entry_keeps_its_bytes(draft: Callable[..., EntryDraft]) -> None:
+    """A format 1 entry serialises without any format 2 field; one with one is refused."""
+    old = draft(format=1, grants=(), withheld=(), clause="a@1#b;a@1#c")
+    body = chain.seal(old, 0, GENESIS_HASH).body
+    assert "format" not in json.loads(body)
+    assert not {"persons", "grants", "withheld", "content_digest", "criteria"} & set(
+        json.loads(body)
+    )
+    assert chain.parse(chain.seal(old, 0, GENESIS_HASH)).clauses == ("a@1#b", "a@1#c")
+    with pytest.raises(ValidationError, match="format 1 entry holds no format 2 field"):
+        draft(format=1, withheld=(), content_digest="d_" + "A" * 43, grants=())

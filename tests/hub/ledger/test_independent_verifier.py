@@ -18,13 +18,13 @@ import shutil
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import rfc8785
+from entry_drafts import justified
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -33,19 +33,21 @@ from hub.crypto.keys import PartyKeyring, generate_party_keys, save_keyring
 from hub.ledger import chain
 from hub.ledger.base import Head, LedgerError, StoredEntry
 from hub.ledger.checkpoints import CheckpointPolicy, claimed_size, tree_head
-from hub.ledger.cli import add_audit_commands, render
-from hub.ledger.entries import EntryDraft
+from hub.ledger.cli import render
+from hub.ledger.entries import FORMAT_2_FIELDS, EntryDraft
 from hub.ledger.export import write_export
 from hub.ledger.merkle import Frontier
 from hub.ledger.service import LedgerConfig
 from hub.ledger.verify import verify_ledger, verify_store
 
+from .auditing import SCRIPT, Outcome, run_hub_verify, run_script
+
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from hub.crypto.keys import KeyDirectory
 
-SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "audit" / "verify_ledger.py"
 EVERY_FOUR = LedgerConfig(checkpoints=CheckpointPolicy(every_entries=4, every_seconds=3600))
 
 
@@ -69,42 +71,6 @@ def python(request: pytest.FixtureRequest) -> str:
     if found is None:
         pytest.skip("the system python3 is missing or cannot import cryptography")
     return found
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a verifier printed and its exit status (stderr is not compared)."""
-
-    status: int
-    out: str
-    err: str = field(default="", compare=False)
-
-
-def run_script(python: str, export: Path, jwks: Path, *extra: str) -> Outcome:
-    """Run the standalone verifier on an export; no traceback may ever appear."""
-    done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [python, str(SCRIPT), "--keys", str(jwks), str(export), *extra],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert "Traceback" not in done.stderr
-    return Outcome(done.returncode, done.stdout, done.stderr)
-
-
-def run_hub_verify(url: str, keys: Path, *extra: str) -> Outcome:
-    """Run ``hub audit verify`` in-process (call from a thread: it runs its own loop)."""
-    import argparse  # noqa: PLC0415
-    import contextlib  # noqa: PLC0415
-    import io  # noqa: PLC0415
-
-    parser = argparse.ArgumentParser(prog="hub")
-    add_audit_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["audit", "verify", "--ledger", url, "--keys", str(keys), *extra])
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        status = args.func(args)
-    return Outcome(status, out.getvalue())
 
 
 def cli_url(harness: Any) -> str:
@@ -179,24 +145,28 @@ def forged_checkpoint(rows: list[StoredEntry], size: int, ledger_id: str, key: A
 
 
 HONEST = EntryDraft(
-    kind="disclosure",
-    decision_id=uuid.UUID("6f1c2a1e-94a4-4c8e-9a55-0c3f6d8f2b10"),
-    recorded_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
-    event_id=uuid.UUID("0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"),
-    event_type="ReferralReceived",
-    case_pseudonym="c_" + "A" * 43,
-    person_pseudonyms=("p_" + "B" * 43,),
-    provider="police",
-    recipient="health",
-    agreement_id="masip-exampleshire",
-    agreement_version=7,
-    clause="police-to-health-risk",
-    purpose="assess-and-treat",
-    lawful_basis="UK GDPR Art 6(1)(e)",
-    groups_disclosed=("A", "C", "E"),
-    groups_withheld=("F", "G"),
-    policy_hash="ab" * 32,
-    outcome="disclosed",
+    **justified(
+        {
+            "kind": "disclosure",
+            "decision_id": uuid.UUID("6f1c2a1e-94a4-4c8e-9a55-0c3f6d8f2b10"),
+            "recorded_at": datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+            "event_id": uuid.UUID("0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"),
+            "event_type": "ReferralReceived",
+            "case_pseudonym": "c_" + "A" * 43,
+            "person_pseudonyms": ("p_" + "B" * 43,),
+            "provider": "police",
+            "recipient": "health",
+            "agreement_id": "masip-exampleshire",
+            "agreement_version": 7,
+            "clause": "police-to-health-risk",
+            "purpose": "assess-and-treat",
+            "lawful_basis": "UK GDPR Art 6(1)(e)",
+            "groups_disclosed": ("A", "C", "E"),
+            "groups_withheld": ("F", "G"),
+            "policy_hash": "ab" * 32,
+            "outcome": "disclosed",
+        }
+    )
 )
 
 
@@ -530,6 +500,47 @@ def load_script() -> Any:
 
 VERIFIER = load_script()
 VALID = json.loads(chain.seal(HONEST, 3, "ab" * 32).body)
+#: A format 1 body, as ledgers written before format 2 hold them.
+VALID_1 = {k: v for k, v in VALID.items() if k not in FORMAT_2_FIELDS}
+_GRANT = VALID["grants"][0]
+#: Values of format 2's nested fields, valid and not.
+NESTED_VALUES = [
+    [{"pseudonym": "p_" + "B" * 43, "role": "victim"}],
+    [{"pseudonym": "p_" + "B" * 43, "role": "stalker"}],
+    [{"pseudonym": "p_" + "B" * 43, "role": "victim", "name": "x"}],
+    [{"pseudonym": "p_" + "Z" * 43, "role": "subject"}],
+    [
+        {"pseudonym": "p_" + "B" * 43, "role": "victim"},
+        {"pseudonym": "p_" + "B" * 43, "role": "other"},
+    ],
+    [_GRANT, _GRANT],
+    [{**_GRANT, "groups": ["E", "A", "C"]}],
+    [{**_GRANT, "groups": []}],
+    [{**_GRANT, "clause": "other-clause"}],
+    [{**_GRANT, "groups": ["A", "C"]}, {**_GRANT, "clause": "second", "groups": ["E"]}],
+    [
+        {"group": "F", "reason": "not_granted", "rule": None},
+        {"group": "G", "reason": "not_granted", "rule": None},
+    ],
+    [{"group": "G", "reason": "safety_rule", "rule": None}],
+    [{"group": "F", "reason": "not_granted", "rule": "r"}],
+    [
+        {"group": "G", "reason": "not_granted", "rule": None},
+        {"group": "F", "reason": "not_granted", "rule": None},
+    ],
+    {"agency": None, "kind": None, "actor": None, "since": None, "until": None},
+    {
+        "agency": "police",
+        "kind": "refusal",
+        "actor": None,
+        "since": "2026-01-01T00:00:00.000000Z",
+        "until": None,
+    },
+    {"agency": "police"},
+    "d_" + "Q" * 43,
+    2,
+    3,
+]
 EDGE_VALUES = [
     "2024-02-29T23:59:59.123456Z",
     "2025-02-29T00:00:00.000000Z",
@@ -575,7 +586,11 @@ values = st.one_of(
     st.lists(st.sampled_from(["A", "B", "H", "Z", "a"]), max_size=4),
 )
 mutation = st.one_of(
-    st.tuples(st.just("set"), st.sampled_from([*VALID, "entry_hash", "extra"]), values),
+    st.tuples(
+        st.just("set"),
+        st.sampled_from([*VALID, "entry_hash", "extra"]),
+        values | st.sampled_from(NESTED_VALUES),
+    ),
     st.tuples(st.just("drop"), st.sampled_from(list(VALID)), st.none()),
 )
 spelling = st.sampled_from(["canonical", "sorted", "spaced", "unsorted"])
@@ -608,12 +623,12 @@ def _script_says(row: StoredEntry) -> str:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(mutation, max_size=3), spelling)
+@given(st.lists(mutation, max_size=3), spelling, st.sampled_from([VALID, VALID_1]))
 def test_the_script_judges_entry_bodies_as_the_hub_does(
-    mutations: list[tuple[str, str, Any]], how: str
+    mutations: list[tuple[str, str, Any]], how: str, valid: dict[str, Any]
 ) -> None:
     """For any body with a matching hash, valid-and-canonical means the same to both."""
-    fields = dict(VALID)
+    fields = dict(valid)
     for action, name, value in mutations:
         if action == "set":
             fields[name] = value
@@ -633,7 +648,7 @@ def test_every_field_and_edge_value_is_judged_as_the_hub_does() -> None:
     """Each field set to each edge value, or dropped, canonically spelled: same verdict."""
     verdicts = set()
     for name in [*VALID, "entry_hash", "extra"]:
-        for value in [*EDGE_VALUES, None, "drop"]:
+        for value in [*EDGE_VALUES, *NESTED_VALUES, None, "drop"]:
             fields = dict(VALID)
             if value == "drop":
                 fields.pop(name, None)
