@@ -5,7 +5,11 @@
 - :meth:`AgencyClient.publish` signs and seals an event, writes it to a SQLite
   outbox, publishes it with a broker confirm, and only then removes it from the
   outbox; :meth:`AgencyClient.start` re-publishes whatever a previous process left
-  there (the hub recognises a repeat by event id and content).
+  there. Publishing an event again while it waits in the outbox resends the very
+  bytes sealed the first time. Once it has left, the same event is signed and
+  sealed anew, and the hub still recognises it as the same event (by its content,
+  however salted) and records nothing new; other content under the same event id
+  is refused ``event.replayed``.
 - ``publish(event, region="south")`` sends an event to another region's hub (ADR
   0010): it is sealed to that hub's keys and published to this broker's
   ``hub.ingress`` with routing key ``region-south``, which the regional link
@@ -33,10 +37,13 @@ then by its event id; :attr:`AgencyClient.duplicates` counts such recognitions.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import sqlite3
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Self
+
+import rfc8785
 
 from adapters.base import ReceivedEvent
 from adapters.state import StateFile
@@ -70,9 +77,11 @@ REGION_KEY_PREFIX: Final = REGION_PREFIX
 
 #: The outbox keeps the routing key with the sealed body: a regional event must be
 #: re-published to its link, never to this region's hub (which could not open it).
+#: ``content`` is the SHA-256 of the event's canonical JSON: publishing the same
+#: event again while it waits here resends ``body`` rather than sealing anew.
 _OUTBOX = """
 CREATE TABLE IF NOT EXISTS outbox (
-    event_id TEXT NOT NULL, routing_key TEXT NOT NULL, body BLOB NOT NULL,
+    event_id TEXT NOT NULL, routing_key TEXT NOT NULL, body BLOB NOT NULL, content TEXT,
     PRIMARY KEY (event_id, routing_key)
 )"""
 _SCHEMA = f"""{_OUTBOX};
@@ -189,6 +198,10 @@ class AgencyClient:
     def _prepare(self, connection: sqlite3.Connection) -> None:
         """Migrate the state file if it is from before regional links; create the schema."""
         columns = {row[1] for row in connection.execute("PRAGMA table_info(outbox)")}
+        if columns and "content" not in columns:
+            # Rows from before content digests keep none: sealed anew if published again.
+            connection.execute("ALTER TABLE outbox ADD COLUMN content TEXT")
+            connection.commit()
         if columns and "routing_key" not in columns:
             # An outbox from before regional links gets its routing keys, in one transaction.
             connection.execute("BEGIN IMMEDIATE")
@@ -236,13 +249,23 @@ class AgencyClient:
         if event.author_agency != self.party:
             raise ValueError("an agency publishes only its own events")
         hub, routing_key = self._destination(region)
+        event_id, content = str(event.event_id), _content(event)
+        waiting = await self.state.query(
+            "SELECT body FROM outbox WHERE event_id = ? AND routing_key = ? AND content = ?",
+            (event_id, routing_key, content),
+        )
+        if waiting:
+            # The same event again before its first publish was confirmed: the same bytes.
+            await self._send(event_id, routing_key, _blob(waiting[0][0]))
+            return
         body = issue_event(event, self._keyring, self._directory, hub=hub).encode("ascii")
         written = await self.state.write(
-            "INSERT OR REPLACE INTO outbox (event_id, routing_key, body) VALUES (?, ?, ?)",
-            (str(event.event_id), routing_key, body),
+            "INSERT OR REPLACE INTO outbox (event_id, routing_key, body, content)"
+            " VALUES (?, ?, ?, ?)",
+            (event_id, routing_key, body, content),
         )
         await self._commit(written)  # durable before the broker sees it
-        await self._send(str(event.event_id), routing_key, body)
+        await self._send(event_id, routing_key, body)
 
     async def _send(self, event_id: str, routing_key: str, body: bytes) -> None:
         message = OutgoingMessage(
@@ -376,6 +399,14 @@ class AgencyClient:
             await _settle(message)
             return None
         return received
+
+
+def _content(event: CaseEvent) -> str:
+    """The SHA-256 of an event's canonical JSON: the same event, the same digest.
+
+    It stays in this agency's own state file, beside the sealed event itself.
+    """
+    return hashlib.sha256(rfc8785.dumps(event.model_dump(mode="json"))).hexdigest()
 
 
 def _blob(value: object) -> bytes:

@@ -188,7 +188,7 @@ async def publish_table(client: AgencyClient, translator: TableTranslator, path:
 
     Refused rows are set aside first; the good rows' events are published; only then
     does the file leave the input folder. Read again after a crash, the file gives
-    the same event ids, and the hub drops the repeats.
+    the same events, and the hub recognises the repeats and records nothing new.
     """
     read = await asyncio.to_thread(read_table_file, translator, path)
     if read is None:

@@ -4,7 +4,7 @@ Pure: no I/O, no clock, no keys. The native format (a documented subset of the P
 model and the police standard data model built on it) and the field-by-field mapping
 are in docs/adapters/police.md. Event ids are uuid5 of the document ``id`` and the
 POLE event ``id``, so reading the same document twice gives the same events and the
-hub drops the repeat.
+hub recognises the repeat and records nothing new.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ HMPPS publishes (``eventType``, ``version``, ``occurredAt``, ``detailUrl``,
 ``personReference.identifiers``, ``additionalInformation``); the subset and the
 field-by-field mapping are in docs/adapters/probation.md. The event id is uuid5 of
 ``eventType``, ``detailUrl`` and ``occurredAt``: the same message read twice gives
-the same event, and the hub drops the repeat.
+the same event, and the hub recognises the repeat and records nothing new.
 """
 
 from __future__ import annotations

@@ -139,6 +139,48 @@ async def test_outbox_survives_a_crash_before_the_confirm(
     assert received.event_id == event.event_id
 
 
+async def test_the_same_event_published_again_while_waiting_resends_its_bytes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-read record published before its confirm resends the sealed bytes, not new ones."""
+    police = world.clients["police"]
+    sent: list[bytes] = []
+
+    async def lost(message: OutgoingMessage) -> None:
+        sent.append(message.body)
+        raise BrokerError(BrokerErrorCode.UNCONFIRMED, "test: no confirm")
+
+    monkeypatch.setattr(police._broker, "publish", lost)
+    event = _fresh("ReferralReceived")
+    for _ in range(2):
+        with pytest.raises(BrokerError):
+            await police.publish(event)
+    assert len(sent) == 2
+    assert sent[0] == sent[1]
+    other = event.model_copy(update={"concerns": "Other concerns under the same event id."})
+    with pytest.raises(BrokerError):
+        await police.publish(other)
+    assert sent[2] != sent[0]
+    assert await police.pending() == [str(event.event_id)]
+
+
+async def test_the_same_event_published_again_after_its_confirm_is_no_replay(
+    world: World,
+) -> None:
+    """Published, confirmed, then read again: sealed anew, and the hub still knows it."""
+    police = world.clients["police"]
+    event = _fresh("ReferralReceived")
+    await police.publish(event)
+    assert await world.hub_step() == "disclosed"
+    await police.publish(event)
+    assert await world.hub_step() == "redelivered"
+    health = world.clients["health"]
+    received = await _collect(health, 0.3)
+    assert [r.event_id for r in received] == [event.event_id]
+    assert health.duplicates == 1  # the deliveries published again, recognised by event id
+    assert await _collect(police, 0.2) == []  # no refusal notice
+
+
 async def test_redelivered_event_is_yielded_once(world: World) -> None:
     """The same event delivered twice (hub redelivery) reaches the application once."""
     event = _fresh("ReferralReceived")
@@ -310,3 +352,28 @@ async def test_deliveries_handled_before_the_caller_stops_are_settled(world: Wor
     assert await world.inbox_counts("health") == (2, 0)
     again = [r.event_id for r in await _collect(health, 0.5)]
     assert again == [events[2].event_id, events[3].event_id]
+
+
+async def test_an_outbox_from_before_content_digests_is_migrated_and_flushed(
+    world: World, tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> None:
+    """An outbox row without a content digest is published as it was, and the file upgraded."""
+    state = tmp_path / "older.db"
+    with sqlite3.connect(state) as old:
+        old.execute(
+            "CREATE TABLE outbox (event_id TEXT NOT NULL, routing_key TEXT NOT NULL,"
+            " body BLOB NOT NULL, PRIMARY KEY (event_id, routing_key))"
+        )
+        old.execute("INSERT INTO outbox VALUES (?, 'police', ?)", (str(uuid.uuid4()), b"sealed"))
+    old.close()
+    broker = MemoryBroker(world.node, user="police")
+    async with AgencyClient(keyrings["police"], directory, broker, state) as police:
+        assert await police.pending() == []
+        event = _fresh("ReferralReceived")
+        await police.publish(event)
+    with sqlite3.connect(state) as upgraded:
+        columns = [row[1] for row in upgraded.execute("PRAGMA table_info(outbox)")]
+    upgraded.close()
+    assert columns == ["event_id", "routing_key", "body", "content"]
+    assert await world.hub_step() == "envelope.malformed"  # b"sealed", flushed as it was
+    assert await world.hub_step() == "disclosed"
