@@ -15,10 +15,12 @@ hub's operators have never touched.
 It reads the file ``hub audit export`` writes and the hub's public JWK Set, and
 recomputes everything itself: each entry's SHA-256 over its stored bytes, that
 those bytes are the RFC 8785 canonical JSON of a valid entry at its position,
-the hash chain, the RFC 9162 Merkle root at each checkpoint's size, and each
-checkpoint's Ed25519 signature (a compact JWS, key valid at the checkpoint's
-time). Its verdicts, codes and named entries are the same as ``hub audit verify``
-gives on the database the file was exported from.
+the hash chain, that the ``decision_id`` and ``event_id`` columns and the search
+index rows stored beside each entry (exports of version 2) say what its body says,
+the RFC 9162 Merkle root at each checkpoint's size, and each checkpoint's Ed25519
+signature (a compact JWS, key valid at the checkpoint's time). Its verdicts,
+codes and named entries are the same as ``hub audit verify`` gives on the database
+the file was exported from.
 
 Exit status: 0 intact, 1 broken, 2 a usage or input error (a file that is not an
 export, a key set that is not the hub's public one), reported on one line as
@@ -61,10 +63,13 @@ CHAIN_BROKEN = "ledger.chain_broken"
 SEQUENCE_GAP = "ledger.sequence_gap"
 CHECKPOINT_INVALID = "ledger.checkpoint_invalid"
 CHECKPOINT_MISMATCH = "ledger.checkpoint_mismatch"
+COLUMN_MISMATCH = "ledger.column_mismatch"
+INDEX_MISMATCH = "ledger.index_mismatch"
 
 GENESIS_HASH = "0" * 64
 EXPORT_TYPE = "ledger-export"
-EXPORT_VERSION = 1
+#: Version 1 carries each entry's body and hash; version 2 adds its stored columns.
+EXPORT_VERSIONS = (1, 2)
 HUB_PARTY = "hub"
 CHECKPOINT_TYP = "ledger-checkpoint+jwt"
 CHECKPOINT_CLAIMS = frozenset({"tree_size", "root_hash", "last_entry_hash", "time", "ledger_id"})
@@ -404,12 +409,53 @@ def valid_entry(fields: Any) -> bool:
     return shape is ENTRY_FIELDS or justified(fields)
 
 
+class Columns(NamedTuple):
+    """What the store keeps beside a body, as exported (version 2): ids and index rows."""
+
+    decision_id: str | None
+    event_id: str | None
+    recorded_at: str | None
+    terms: frozenset[str]
+
+
 class Row(NamedTuple):
-    """One stored entry: its position column, its body text and its stored hash."""
+    """One stored entry: its position column, its body text, its stored hash, its columns."""
 
     seq: int
     body: str
     entry_hash: str
+    columns: Columns | None = None
+
+
+#: Entry fields the hub's search index holds one term of each (hub/ledger/search.py).
+_SINGLE_TERMS = (
+    ("case", "case_pseudonym"),
+    ("provider", "provider"),
+    ("recipient", "recipient"),
+    ("agreement", "agreement_id"),
+    ("type", "event_type"),
+    ("kind", "kind"),
+    ("actor", "actor"),
+)
+
+
+def index_terms(fields: dict[str, Any]) -> frozenset[str]:
+    """The search index terms of a valid entry, as the hub writes them."""
+    terms = {f"{n}:{fields[k]}" for n, k in _SINGLE_TERMS if isinstance(fields[k], str)}
+    terms |= {f"person:{person}" for person in fields["person_pseudonyms"]}
+    terms |= {f"party:{fields[k]}" for k in ("provider", "recipient") if isinstance(fields[k], str)}
+    return frozenset(terms)
+
+
+def column_problem(at: int, fields: dict[str, Any], columns: Columns) -> tuple[str, str] | None:
+    """The code and detail when the stored columns or index rows differ from the body."""
+    if columns.decision_id != fields["decision_id"]:
+        return COLUMN_MISMATCH, f"entry {at}: decision_id column differs"
+    if columns.event_id != fields["event_id"]:
+        return COLUMN_MISMATCH, f"entry {at}: event_id column differs"
+    if columns.recorded_at != fields["recorded_at"] or columns.terms != index_terms(fields):
+        return INDEX_MISMATCH, f"entry {at}: search index rows differ"
+    return None
 
 
 class Break(Exception):  # noqa: N818 - a verdict, not a failure of this script
@@ -735,7 +781,7 @@ class Verifier:
         self._verdict = Verdict(size, self._confirmed, self._matched, at, code, detail)
 
     def feed(self, row: Row) -> None:
-        """Check the next row: position, hash, canonical body, link; then checkpoints."""
+        """Check the next row: position, hash, canonical body, link, columns; then checkpoints."""
         at = self._frontier.size
         if self.broken:
             return
@@ -749,10 +795,13 @@ class Verifier:
         except Break as found:
             self._break(at, found.code, found.detail)
             return
+        mismatch = None if row.columns is None else column_problem(at, fields, row.columns)
         if fields["seq"] != at:
             self._break(at, SEQUENCE_GAP, f"entry {at} claims position {fields['seq']}")
         elif fields["prev_hash"] != self._last:
             self._break(at, CHAIN_BROKEN, f"entry {at} does not link to {at - 1}")
+        elif mismatch is not None:
+            self._break(at, *mismatch)
         else:
             self._frontier.append(leaf_hash(row.body.encode("utf-8")))
             self._last = row.entry_hash
@@ -796,15 +845,17 @@ class Verifier:
 # --- The export file (docs/audit-verification.md) -------------------------------
 
 
-def _fields(record: Any, names: dict[str, type], number: int) -> dict[str, Any]:
+def _fields(record: Any, names: dict[str, type | tuple[type, ...]], number: int) -> dict[str, Any]:
     if not isinstance(record, dict) or set(record) != {"type", *names}:
         raise InputError("export.malformed", f"line {number}: unexpected members")
     for name, kind in names.items():
         value: Any = record[name]
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise InputError("export.malformed", f"line {number}: {name} is not a {kind.__name__}")
+            raise InputError("export.malformed", f"line {number}: {name} is not of its type")
         if isinstance(value, int) and value < 0:
             raise InputError("export.malformed", f"line {number}: {name} is negative")
+        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+            raise InputError("export.malformed", f"line {number}: {name} holds a non-string")
     return record
 
 
@@ -825,11 +876,20 @@ def records(lines: Iterable[str]) -> Iterator[tuple[int, str, dict[str, Any]]]:
         yield number, kind, record
 
 
-_SHAPES: dict[str, dict[str, type]] = {
+_TEXT_OR_NULL = (str, type(None))
+_SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
     EXPORT_TYPE: {"version": int, "ledger_id": str, "exported_at": str},
     "checkpoint": {"tree_size": int, "token": str},
     "entry": {"seq": int, "entry_hash": str, "body": str},
     "end": {"entries": int, "checkpoints": int},
+}
+#: An entry record of version 2 also carries the columns stored beside the body.
+_ENTRY_2: dict[str, type | tuple[type, ...]] = {
+    **_SHAPES["entry"],
+    "decision_id": _TEXT_OR_NULL,
+    "event_id": _TEXT_OR_NULL,
+    "recorded_at": _TEXT_OR_NULL,
+    "terms": list,
 }
 #: The order records come in: one header, checkpoints, entries, one end record.
 _NEXT: dict[str | None, tuple[str, ...]] = {
@@ -844,13 +904,29 @@ _NEXT: dict[str | None, tuple[str, ...]] = {
 def _shaped(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``(type, record)`` in file order, checking each record's shape and place."""
     previous: str | None = None
+    version = 0
     for number, kind, record in records(lines):
         if kind not in _NEXT[previous]:
             raise InputError("export.malformed", f"line {number}: a {kind!r} record out of place")
-        yield kind, _fields(record, _SHAPES[kind], number)
+        shape = _ENTRY_2 if kind == "entry" and version == 2 else _SHAPES[kind]  # noqa: PLR2004
+        fields = _fields(record, shape, number)
+        if kind == EXPORT_TYPE:
+            version = fields["version"]
+            if version not in EXPORT_VERSIONS:
+                raise InputError("export.malformed", "this export version is unknown")
+        yield kind, fields
         previous = kind
     if previous != "end":
         raise InputError("export.incomplete", "no end record: the file was cut short")
+
+
+def _columns(record: dict[str, Any]) -> Columns | None:
+    """The stored columns an entry record of version 2 carries; None in version 1."""
+    if "terms" not in record:
+        return None
+    return Columns(
+        record["decision_id"], record["event_id"], record["recorded_at"], frozenset(record["terms"])
+    )
 
 
 def read_export(
@@ -867,8 +943,6 @@ def read_export(
     ledger_id, tokens, verifier = "", [], None
     for kind, fields in _shaped(lines):
         if kind == EXPORT_TYPE:
-            if fields["version"] != EXPORT_VERSION:
-                raise InputError("export.malformed", "this export version is unknown")
             ledger_id = fields["ledger_id"]
             continue
         if kind == "checkpoint":
@@ -878,7 +952,9 @@ def read_export(
             checked = [verify_checkpoint(t, keys, now) for t in tokens + extra_tokens]
             verifier = Verifier(checked, ledger_id)
         if kind == "entry":
-            verifier.feed(Row(fields["seq"], fields["body"], fields["entry_hash"]))
+            verifier.feed(
+                Row(fields["seq"], fields["body"], fields["entry_hash"], _columns(fields))
+            )
             if verifier.broken:
                 return verifier.finish()
         elif (fields["entries"], fields["checkpoints"]) != (verifier.fed, len(tokens)):

@@ -39,6 +39,8 @@ class ErrorCode(enum.StrEnum):
     SEQUENCE_GAP = "ledger.sequence_gap"
     CHECKPOINT_INVALID = "ledger.checkpoint_invalid"
     CHECKPOINT_MISMATCH = "ledger.checkpoint_mismatch"
+    COLUMN_MISMATCH = "ledger.column_mismatch"
+    INDEX_MISMATCH = "ledger.index_mismatch"
 
 
 class LedgerError(Exception):
@@ -80,6 +82,29 @@ class NewEntry(StoredEntry):
 
     decision_id: uuid.UUID
     event_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class StoredColumns:
+    """What a store keeps about an entry beside its body, and the hub reads.
+
+    The hub finds entries by these (dedupe by ``decision_id``, an event's entries by
+    ``event_id``, searches by the index's terms and times), so each must say what
+    the hashed body says; the verifiers check that they do.
+
+    Attributes:
+        seq: the entry's position.
+        decision_id: the ``decision_id`` column, as text (lowercase UUID).
+        event_id: the ``event_id`` column, as text, or None.
+        recorded_at: the search index's time for the entry (``...Z``), or None.
+        terms: the search index's terms for the entry.
+    """
+
+    seq: int
+    decision_id: str | None
+    event_id: str | None
+    recorded_at: str | None
+    terms: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -190,6 +215,14 @@ class LedgerStore(Protocol):
 
     async def entries_for_event(self, event_id: uuid.UUID) -> list[StoredEntry]:
         """Return every entry about one event, in sequence order."""
+        ...
+
+    async def columns(self, start: int, stop: int) -> dict[int, StoredColumns]:
+        """Return the stored columns and index rows of the entries ``start <= seq < stop``.
+
+        A position with no entry row is absent; an entry row with no index rows
+        has ``recorded_at`` None and no terms.
+        """
         ...
 
     async def search(self, query: IndexQuery) -> list[StoredEntry]:

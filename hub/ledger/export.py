@@ -3,14 +3,20 @@
 ``hub audit export`` writes one JSON object per line, so a verifier can stream a
 ledger of millions of entries in constant memory:
 
-    {"type": "ledger-export", "version": 1, "ledger_id": "...", "exported_at": "...Z"}
+    {"type": "ledger-export", "version": 2, "ledger_id": "...", "exported_at": "...Z"}
     {"type": "checkpoint", "tree_size": 4, "token": "<compact JWS>"}      (every one)
-    {"type": "entry", "seq": 0, "entry_hash": "<64 hex>", "body": "<canonical JSON>"}
+    {"type": "entry", "seq": 0, "entry_hash": "<64 hex>", "body": "<canonical JSON>",
+     "decision_id": "<uuid>", "event_id": "<uuid>" | null,
+     "recorded_at": "...Z" | null, "terms": ["case:c_...", ...]}
     {"type": "end", "entries": 10, "checkpoints": 3}
 
 ``body`` is the stored text, byte for byte as it was hashed, carried as a JSON
 string; nothing is parsed or re-serialised on the way out, so a tampered row is
-exported as tampered and the verifier, not the exporter, judges it. Checkpoints
+exported as tampered and the verifier, not the exporter, judges it. Version 2
+adds what the store keeps beside each body and the hub finds entries by: the
+``decision_id`` and ``event_id`` columns and the search index's time and terms
+(sorted), also exactly as stored, so the verifier can check them against the body.
+Version 1 files (no such members) are still read. Checkpoints
 are read first: an entry appended while the export runs is then at worst an
 unsigned newest entry, never one a checkpoint covers but the file lacks. The
 ``end`` record lets a verifier tell a cut-short copy from a complete one; it is
@@ -31,7 +37,7 @@ if TYPE_CHECKING:
     from hub.ledger.base import LedgerStore
 
 EXPORT_TYPE: Final = "ledger-export"
-EXPORT_VERSION: Final = 1
+EXPORT_VERSION: Final = 2
 DEFAULT_PAGE: Final = 1000
 
 
@@ -75,8 +81,19 @@ async def export_records(
         yield {"type": "checkpoint", "tree_size": checkpoint.tree_size, "token": checkpoint.token}
     count, start = 0, 0
     while rows := await store.scan(start, page):
+        columns = await store.columns(rows[0].seq, rows[-1].seq + 1)
         for row in rows:
-            yield {"type": "entry", "seq": row.seq, "entry_hash": row.entry_hash, "body": row.body}
+            held = columns.get(row.seq)
+            yield {
+                "type": "entry",
+                "seq": row.seq,
+                "entry_hash": row.entry_hash,
+                "body": row.body,
+                "decision_id": held.decision_id if held else None,
+                "event_id": held.event_id if held else None,
+                "recorded_at": held.recorded_at if held else None,
+                "terms": sorted(held.terms) if held else [],
+            }
         count += len(rows)
         start = rows[-1].seq + 1
     yield {"type": "end", "entries": count, "checkpoints": len(checkpoints)}

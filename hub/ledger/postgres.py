@@ -44,10 +44,11 @@ from hub.ledger.base import (
     LedgerError,
     NewEntry,
     StoredCheckpoint,
+    StoredColumns,
     StoredEntry,
 )
-from hub.ledger.entries import GENESIS_HASH
-from hub.ledger.search import index_row, index_sql
+from hub.ledger.entries import GENESIS_HASH, stamp
+from hub.ledger.search import index_row, index_sql, stored_columns
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -75,6 +76,7 @@ _DDL: Final = (
         seq bigint PRIMARY KEY, recorded_at timestamptz)""",
     """CREATE INDEX IF NOT EXISTS ledger_entry_times_at
         ON ledger_entry_times (recorded_at, seq)""",
+    "CREATE INDEX IF NOT EXISTS ledger_entry_terms_seq ON ledger_entry_terms (seq)",
     """CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'ledger rows are append-only'; END $$""",
@@ -358,6 +360,30 @@ class PostgresStore:
         return await self._select(
             f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE event_id = $1 ORDER BY seq",  # noqa: S608 - constant columns
             event_id,
+        )
+
+    async def columns(self, start: int, stop: int) -> dict[int, StoredColumns]:
+        """Return the stored columns and index rows of the entries ``start <= seq < stop``."""
+        pool = self._require_pool()
+        with _mapped("read columns"):
+            ids = await pool.fetch(
+                "SELECT seq, decision_id, event_id FROM ledger_entries"
+                " WHERE seq >= $1 AND seq < $2",
+                start,
+                stop,
+            )
+            times = await pool.fetch(
+                "SELECT seq, recorded_at FROM ledger_entry_times WHERE seq >= $1 AND seq < $2",
+                start,
+                stop,
+            )
+            terms = await pool.fetch(
+                "SELECT seq, term FROM ledger_entry_terms WHERE seq >= $1 AND seq < $2",
+                start,
+                stop,
+            )
+        return stored_columns(
+            [tuple(r) for r in ids], [tuple(r) for r in times], [tuple(r) for r in terms], stamp
         )
 
     async def search(self, query: IndexQuery) -> list[StoredEntry]:

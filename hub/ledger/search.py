@@ -16,7 +16,9 @@ matches the query. The entry bodies stay authoritative and the index is only a
 way to find them: an index row someone added or changed can at most make a search
 read an entry it then drops, never return an entry that does not match, and a
 removed index row can at most hide an entry from searches. The hash chain and the
-signed checkpoints (``hub audit verify``) cover the entries, not the index.
+signed checkpoints cover the entries; ``hub audit verify`` also checks each
+entry's index rows against its body (:func:`column_problem`), so an index row
+removed to hide an entry is found.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from hub import safejson
 from hub.ledger import chain
-from hub.ledger.base import IndexQuery, LedgerError
+from hub.ledger.base import ErrorCode, IndexQuery, LedgerError, StoredColumns
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from hub.ledger.base import LedgerStore, StoredEntry
     from hub.ledger.entries import EntryKind, LedgerEntry
@@ -104,6 +106,57 @@ def index_row(seq: int, body: str) -> IndexRow:
     except ValueError:
         at = None
     return IndexRow(seq, at, terms_of(fields))
+
+
+def stored_columns(
+    ids: Iterable[Sequence[Any]],
+    times: Iterable[Sequence[Any]],
+    terms: Iterable[Sequence[Any]],
+    spell: Callable[[Any], str],
+) -> dict[int, StoredColumns]:
+    """Gather a store's ``(seq, decision_id, event_id)``, ``(seq, time)`` and ``(seq, term)`` rows.
+
+    Args:
+        ids: rows of the entries table.
+        times: rows of the index's times.
+        terms: rows of the index's terms.
+        spell: how a stored time is written as entries write it.
+    """
+    at = {int(seq): (None if value is None else spell(value)) for seq, value in times}
+    held: dict[int, set[str]] = {}
+    for seq, term in terms:
+        held.setdefault(int(seq), set()).add(str(term))
+    return {
+        int(seq): StoredColumns(
+            int(seq),
+            None if decision is None else str(decision),
+            None if event is None else str(event),
+            at.get(int(seq)),
+            frozenset(held.get(int(seq), ())),
+        )
+        for seq, decision, event in ids
+    }
+
+
+def column_problem(entry: LedgerEntry, columns: StoredColumns | None) -> LedgerError | None:
+    """What is wrong with the columns and index rows stored beside ``entry``, if anything.
+
+    Returns:
+        ``ledger.column_mismatch`` when the ``decision_id`` or ``event_id`` column
+        differs from the body (the hub finds entries by them), ``ledger.index_mismatch``
+        when the search index's time or terms differ from the body's (a search
+        would miss the entry, a subject access report among them); None when all agree.
+    """
+    at = entry.seq
+    event_id = None if entry.event_id is None else str(entry.event_id)
+    if columns is None or columns.decision_id != str(entry.decision_id):
+        return LedgerError(ErrorCode.COLUMN_MISMATCH, f"entry {at}: decision_id column differs")
+    if columns.event_id != event_id:
+        return LedgerError(ErrorCode.COLUMN_MISMATCH, f"entry {at}: event_id column differs")
+    fields = entry.model_dump(mode="json")
+    if columns.recorded_at != fields["recorded_at"] or columns.terms != terms_of(fields):
+        return LedgerError(ErrorCode.INDEX_MISMATCH, f"entry {at}: search index rows differ")
+    return None
 
 
 def index_sql(

@@ -45,10 +45,11 @@ from hub.ledger.base import (
     LedgerError,
     NewEntry,
     StoredCheckpoint,
+    StoredColumns,
     StoredEntry,
 )
 from hub.ledger.entries import GENESIS_HASH, stamp
-from hub.ledger.search import index_row, index_sql
+from hub.ledger.search import index_row, index_sql, stored_columns
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -83,6 +84,7 @@ CREATE TABLE IF NOT EXISTS ledger_entry_times (
     recorded_at TEXT
 );
 CREATE INDEX IF NOT EXISTS ledger_entry_times_at ON ledger_entry_times (recorded_at, seq);
+CREATE INDEX IF NOT EXISTS ledger_entry_terms_seq ON ledger_entry_terms (seq);
 CREATE TRIGGER IF NOT EXISTS ledger_entries_no_update BEFORE UPDATE ON ledger_entries
     BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS ledger_entries_no_delete BEFORE DELETE ON ledger_entries
@@ -422,6 +424,24 @@ class SqliteStore:
                 (str(event_id),),
             ).fetchall()
         return _entries(rows)
+
+    async def columns(self, start: int, stop: int) -> dict[int, StoredColumns]:
+        """Return the stored columns and index rows of the entries ``start <= seq < stop``."""
+        db, bounds = self._connection(), (start, stop)
+        with _mapped("read columns"):
+            ids = await db.execute_fetchall(
+                "SELECT seq, decision_id, event_id FROM ledger_entries"
+                " WHERE seq >= ? AND seq < ?",
+                bounds,
+            )
+            times = await db.execute_fetchall(
+                "SELECT seq, recorded_at FROM ledger_entry_times WHERE seq >= ? AND seq < ?",
+                bounds,
+            )
+            terms = await db.execute_fetchall(
+                "SELECT seq, term FROM ledger_entry_terms WHERE seq >= ? AND seq < ?", bounds
+            )
+        return stored_columns(ids, times, terms, str)
 
     async def search(self, query: IndexQuery) -> list[StoredEntry]:
         """Return the candidate rows the search index lists for ``query``, in order."""

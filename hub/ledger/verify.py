@@ -3,14 +3,18 @@
 :class:`LedgerVerifier` is a state machine that does no I/O: feed it the stored
 rows in order and it checks, for each one, that it sits at the next position,
 that its body hashes to its ``entry_hash`` and is the canonical JSON of a valid
-entry claiming that position, and that its ``prev_hash`` is the hash before it.
+entry claiming that position, that its ``prev_hash`` is the hash before it, and,
+when a store is read, that the columns and search index rows the hub finds
+entries by say what the body says.
 It grows the Merkle tree as it goes, and at each checkpoint's size compares the
 root and last entry hash with what the hub signed. :func:`verify_store` does the
 reading around it.
 
 Where a break is named:
 
-- a row that is missing, out of place, altered or unlinked: that row's position;
+- a row that is missing, out of place, altered or unlinked, or whose stored
+  ``decision_id``, ``event_id`` or search index rows differ from its body: that
+  row's position;
 - a checkpoint that does not match, or whose signature does not verify: the first
   entry after the last checkpoint that did (the break lies between the two);
 - a checkpoint covering more entries than exist: the first missing position.
@@ -23,7 +27,7 @@ or published elsewhere take that away.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from hub.crypto.base import EnvelopeError
 from hub.crypto.checkpoint import verify_checkpoint
@@ -32,13 +36,14 @@ from hub.ledger.base import ErrorCode, LedgerError, StoredEntry
 from hub.ledger.checkpoints import claimed_size
 from hub.ledger.entries import GENESIS_HASH
 from hub.ledger.merkle import Frontier
+from hub.ledger.search import column_problem
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
 
     from hub.crypto.keys import KeyDirectory
-    from hub.ledger.base import LedgerStore
+    from hub.ledger.base import LedgerStore, StoredColumns
     from hub.ledger.entries import LedgerEntry
 
 
@@ -66,6 +71,13 @@ class VerifyReport:
     def intact(self) -> bool:
         """Whether no break was found."""
         return self.code is None
+
+
+class Unread:
+    """The columns beside a row were not read: they are not checked."""
+
+
+UNREAD: Final = Unread()
 
 
 @dataclass(frozen=True)
@@ -128,31 +140,44 @@ class LedgerVerifier:
         self._report = VerifyReport(self.size, self._confirmed, self._matched, at, code, detail)
         return False
 
-    def feed(self, row: StoredEntry) -> bool:
-        """Check the next stored row.
+    def feed(self, row: StoredEntry, columns: StoredColumns | Unread | None = UNREAD) -> bool:
+        """Check the next stored row, and the columns stored beside it when given.
+
+        Args:
+            row: the next row, in position order.
+            columns: the row's stored ``decision_id`` and ``event_id`` and its search
+                index rows (None: the store has none); :data:`UNREAD` (a bare list
+                of rows, such as an export of version 1) skips that check.
 
         Returns:
             False once a break has been found (further rows are ignored).
         """
         if self._report is not None:
             return False
-        at = self.size
-        if row.seq != at:
-            word = "missing" if row.seq > at else "repeated or out of order"
-            return self._break(at, ErrorCode.SEQUENCE_GAP, f"entry {at} is {word}")
-        try:
-            entry = chain.parse(row)
-        except LedgerError as error:
-            return self._break(at, error.code, error.detail)
-        if entry.seq != at:
-            return self._break(
-                at, ErrorCode.SEQUENCE_GAP, f"entry {at} claims position {entry.seq}"
-            )
-        if entry.prev_hash != self._last:
-            return self._break(at, ErrorCode.CHAIN_BROKEN, f"entry {at} does not link to {at - 1}")
+        problem = self._problem(row, columns)
+        if problem is not None:
+            return self._break(self.size, problem.code, problem.detail)
         self._frontier.append(chain.leaf_of(row.body))
         self._last = row.entry_hash
         return self._settle()
+
+    def _problem(
+        self, row: StoredEntry, columns: StoredColumns | Unread | None
+    ) -> LedgerError | None:
+        """What breaks at ``row``, checked in order: place, hash and body, link, columns."""
+        at = self.size
+        if row.seq != at:
+            word = "missing" if row.seq > at else "repeated or out of order"
+            return LedgerError(ErrorCode.SEQUENCE_GAP, f"entry {at} is {word}")
+        try:
+            entry = chain.parse(row)
+        except LedgerError as error:
+            return error
+        if entry.seq != at:
+            return LedgerError(ErrorCode.SEQUENCE_GAP, f"entry {at} claims position {entry.seq}")
+        if entry.prev_hash != self._last:
+            return LedgerError(ErrorCode.CHAIN_BROKEN, f"entry {at} does not link to {at - 1}")
+        return None if isinstance(columns, Unread) else column_problem(entry, columns)
 
     def _settle(self) -> bool:
         """Check every checkpoint whose size has been reached."""
@@ -248,7 +273,8 @@ async def verify_store(
     verifier = LedgerVerifier(tokens, directory, ledger_id=await store.ledger_id(), now=now)
     start = 0
     while rows := await store.scan(start, page):
-        if not all(verifier.feed(row) for row in rows):
+        columns = await store.columns(rows[0].seq, rows[-1].seq + 1)
+        if not all(verifier.feed(row, columns.get(row.seq)) for row in rows):
             break
         start = rows[-1].seq + 1
     return verifier.finish()

@@ -8,6 +8,7 @@ that is dropped afterwards.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from hub.crypto.keys import PartyKeyring
     from hub.ledger.base import LedgerStore
     from hub.ledger.entries import EntryDraft
+from hub.ledger.search import index_row
 
 
 def _make_draft(**fields: Any) -> EntryDraft:
@@ -108,17 +110,42 @@ class Harness:
         )
 
     async def rewrite(self, rows: list[StoredEntry]) -> None:
-        """Replace every entry row with ``rows`` (a tamperer's rewrite)."""
+        """Replace every entry row with ``rows``: a careful tamperer's rewrite.
+
+        The ``decision_id`` and ``event_id`` columns and the search index are
+        written as each body says, so only the chain and the checkpoints can
+        tell.
+        """
         await self.sql("DELETE FROM ledger_entries")
+        await self.sql("DELETE FROM ledger_entry_terms")
+        await self.sql("DELETE FROM ledger_entry_times")
         for row in rows:
+            fields = json.loads(row.body)
             await self.sql(
-                "INSERT INTO ledger_entries (seq, decision_id, entry_hash, body)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO ledger_entries (seq, decision_id, event_id, entry_hash, body)"
+                " VALUES (?, ?, ?, ?, ?)",
                 row.seq,
-                str(uuid.uuid4()) if self.kind == "sqlite" else uuid.uuid4(),
+                self._uuid(fields.get("decision_id")),
+                self._uuid(fields.get("event_id")),
                 row.entry_hash,
                 row.body,
             )
+            indexed = index_row(row.seq, row.body)
+            await self.sql(
+                "INSERT INTO ledger_entry_times (seq, recorded_at) VALUES (?, ?)",
+                row.seq,
+                fields.get("recorded_at") if self.kind == "sqlite" else indexed.recorded_at,
+            )
+            for term in indexed.terms:
+                await self.sql(
+                    "INSERT INTO ledger_entry_terms (term, seq) VALUES (?, ?)", term, row.seq
+                )
+
+    def _uuid(self, text: object) -> object:
+        """A UUID column's value as this database's driver takes it (None stays None)."""
+        if not isinstance(text, str):
+            return None if text is None else str(uuid.uuid4())
+        return text if self.kind == "sqlite" else uuid.UUID(text)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -31,14 +31,15 @@ from hypothesis import strategies as st
 from hub.crypto.checkpoint import sign_checkpoint
 from hub.crypto.keys import PartyKeyring, generate_party_keys, save_keyring
 from hub.ledger import chain
-from hub.ledger.base import Head, LedgerError, StoredEntry
+from hub.ledger.base import Head, LedgerError, StoredColumns, StoredEntry
 from hub.ledger.checkpoints import CheckpointPolicy, claimed_size, tree_head
 from hub.ledger.cli import render
 from hub.ledger.entries import FORMAT_2_FIELDS, EntryDraft
 from hub.ledger.export import write_export
 from hub.ledger.merkle import Frontier
+from hub.ledger.search import index_row
 from hub.ledger.service import LedgerConfig
-from hub.ledger.verify import verify_ledger, verify_store
+from hub.ledger.verify import LedgerVerifier, verify_store
 
 from .auditing import SCRIPT, Outcome, run_hub_verify, run_script
 
@@ -236,7 +237,37 @@ async def _other_ledger(h: Any) -> None:
     )
 
 
+async def _decision_column(h: Any) -> None:
+    other = uuid.uuid4()
+    await h.sql(
+        "UPDATE ledger_entries SET decision_id = ? WHERE seq = 3",
+        str(other) if h.kind == "sqlite" else other,
+    )
+
+
+async def _event_column(h: Any) -> None:
+    other = uuid.uuid4()
+    await h.sql(
+        "UPDATE ledger_entries SET event_id = ? WHERE seq = 2",
+        str(other) if h.kind == "sqlite" else other,
+    )
+
+
+async def _index_term_removed(h: Any) -> None:
+    await h.sql("DELETE FROM ledger_entry_terms WHERE seq = 4 AND term LIKE 'person:%'")
+
+
+async def _index_time_moved(h: Any) -> None:
+    moved = datetime(2020, 1, 1, tzinfo=UTC)
+    value = "2020-01-01T00:00:00.000000Z" if h.kind == "sqlite" else moved
+    await h.sql("UPDATE ledger_entry_times SET recorded_at = ? WHERE seq = 7", value)
+
+
 STORE_TAMPERING: dict[str, tuple[Any, str]] = {
+    "decision_id_column": (_decision_column, "broken at entry 3: ledger.column_mismatch"),
+    "event_id_column": (_event_column, "broken at entry 2: ledger.column_mismatch"),
+    "index_term_removed": (_index_term_removed, "broken at entry 4: ledger.index_mismatch"),
+    "index_time_moved": (_index_time_moved, "broken at entry 7: ledger.index_mismatch"),
     "untouched": (None, "intact: 10 entries, checkpoint at size 10"),
     "changed": (_change, "broken at entry 5: ledger.hash_mismatch"),
     "changed_rehashed": (_change_rehash, "broken at entry 6: ledger.chain_broken"),
@@ -320,6 +351,7 @@ def _file_change_rehash(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     entry = _entries(records)[5]
     entry["body"] = entry["body"].replace('"health"', '"advocacy"')
     entry["entry_hash"] = chain.hash_body(entry["body"])
+    entry["terms"] = sorted(index_row(entry["seq"], entry["body"]).terms)  # a careful tamperer
     return records
 
 
@@ -369,7 +401,19 @@ def _file_no_checkpoints(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return _fix_end([r for r in records if r["type"] != "checkpoint"])
 
 
+def _file_decision_column(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    _entries(records)[6]["decision_id"] = str(uuid.uuid4())
+    return records
+
+
+def _file_index_terms(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    _entries(records)[8]["terms"] = []
+    return records
+
+
 FILE_TAMPERING: dict[str, tuple[Callable[[list[dict[str, Any]]], list[dict[str, Any]]], str]] = {
+    "decision_id_column": (_file_decision_column, "broken at entry 6: ledger.column_mismatch"),
+    "index_terms": (_file_index_terms, "broken at entry 8: ledger.index_mismatch"),
     "changed": (_file_change, "broken at entry 5: ledger.hash_mismatch"),
     "changed_rehashed": (_file_change_rehash, "broken at entry 6: ledger.chain_broken"),
     "deleted_middle": (_file_delete, "broken at entry 3: ledger.sequence_gap"),
@@ -387,8 +431,14 @@ def hub_verdict_of(export: Path, directory: KeyDirectory) -> Outcome:
     """The hub's own (pure) verifier run on the rows and checkpoints an export holds."""
     records = _lines(export)
     tokens = [r["token"] for r in records if r["type"] == "checkpoint"]
-    rows = [StoredEntry(r["seq"], r["body"], r["entry_hash"]) for r in _entries(records)]
-    report = verify_ledger(rows, tokens, directory, ledger_id=records[0]["ledger_id"])
+    verifier = LedgerVerifier(tokens, directory, ledger_id=records[0]["ledger_id"])
+    for r in _entries(records):
+        columns = StoredColumns(
+            r["seq"], r["decision_id"], r["event_id"], r["recorded_at"], frozenset(r["terms"])
+        )
+        if not verifier.feed(StoredEntry(r["seq"], r["body"], r["entry_hash"]), columns):
+            break
+    report = verifier.finish()
     return Outcome(0 if report.intact else 1, "".join(f"{line}\n" for line in render(report)))
 
 
