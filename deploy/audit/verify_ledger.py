@@ -335,6 +335,8 @@ _CRITERIA = _object(
         "actor": _label,
         "since": _optional(_utc_time),
         "until": _optional(_utc_time),
+        "up_to": _optional(_count(0, MAX_COUNT)),
+        "draft": _optional(_uuid),
     }
 )
 ENTRY_FIELDS: dict[str, Callable[[Any], bool]] = {

@@ -12,19 +12,16 @@ ledger labels allow no underscore. Case and person references are typed only in
 POST bodies, so they never reach a URL or an access log; the console turns them
 into the ledger's keyed pseudonyms at once, and no answer or error repeats them.
 
-A subject access report leaves out what would endanger or expose someone else
-(DPA 2018 s.45(4)(e)); see :func:`report_rows`.
+Subject access reports are in :mod:`hub.console.subject_access`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 from aiohttp import web
 from pydantic import (
@@ -44,7 +41,6 @@ from hub.ledger.base import LedgerError
 from hub.ledger.entries import Criteria, EntryDraft, EntryKind, Label, PartyId, WithheldGroup
 from hub.ledger.search import DEFAULT_LIMIT, MAX_LIMIT, SearchQuery
 from hub.logs import get_logger
-from hub.policy.rules import PartyKind
 from schemas.base import GROUP_TITLES, CaseReference, FieldGroup, PersonReference
 
 if TYPE_CHECKING:
@@ -52,7 +48,6 @@ if TYPE_CHECKING:
 
     from hub.ledger.entries import LedgerEntry
     from hub.ledger.search import SearchPage
-    from hub.policy.load import Policy
 
 log = get_logger("hub.console.governance")
 
@@ -68,35 +63,9 @@ PURPOSES: Final[dict[str, str]] = {
 }
 #: An optional reference for the purpose: a ticket or case-file number, nothing more.
 REFERENCE: Final = re.compile(r"^[A-Za-z0-9-]{1,32}$")
-#: The roles a data subject can have in the events (``victim_ref``/``victim_refs``,
-#: ``subject_ref`` for the person who stalks, anyone else such as protected people).
-SUBJECT_ROLES: Final = ("victim", "perpetrator", "other")
-#: Groups a report leaves out, by the subject's role: for anyone but the victim,
-#: the victim's identity, location and needs (F, G, H); for the victim, the
-#: perpetrator's clinical detail (D, special category data about someone else).
-HIDDEN_GROUPS: Final[dict[str, frozenset[str]]] = {
-    "victim": frozenset({"D"}),
-    "perpetrator": frozenset({"F", "G", "H"}),
-    "other": frozenset({"F", "G", "H"}),
-}
-#: Parties whose very involvement can point to where a victim is (advocacy, refuges).
-VICTIM_FACING: Final = frozenset({PartyKind.ADVOCACY})
-#: Said in every report, whatever was left out, so it reveals nothing itself.
-REPORT_NOTE: Final = (
-    "Information that could identify, locate or otherwise harm another person is not "
-    "included in this report (Data Protection Act 2018 s.45(4)(e))."
-)
-#: Most ledger pages one report reads (500 entries each).
-MAX_REPORT_PAGES: Final = 200
 _SEQ: Final = re.compile(r"^[0-9]{1,15}$")
 _MAX_SEQ: Final = 10**15 - 1
 _UNAVAILABLE: Final = "ledger.unavailable"
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-CSV_COLUMNS: Final = (
-    "seq", "recorded_at", "event_type", "provider", "recipient", "groups_disclosed",
-    "groups_withheld", "agreement_id", "agreement_version", "clauses", "purpose",
-    "lawful_basis", "entry_hash",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -151,7 +120,9 @@ def _whole(value: object) -> object:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_text_only)]
 
 
-class _Body(BaseModel):
+class PurposeBody(BaseModel):
+    """A JSON body that gives a purpose code and an optional reference."""
+
     # The purpose is checked first, by parse_purpose, for its own error codes; these
     # annotations hold it again and describe it in the OpenAPI document.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -160,7 +131,7 @@ class _Body(BaseModel):
     reference: Annotated[str, StringConstraints(pattern=REFERENCE.pattern)] | None = None
 
 
-class SearchRequest(_Body):
+class SearchRequest(PurposeBody):
     """The body of ``POST /api/ledger/search``."""
 
     case_reference: CaseReference | None = None
@@ -178,15 +149,7 @@ class SearchRequest(_Body):
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_whole)] = DEFAULT_LIMIT
 
 
-M = TypeVar("M", bound=_Body)
-
-
-class SubjectAccessRequest(_Body):
-    """The body of ``POST /api/subject-access``."""
-
-    person: PersonReference
-    subject_role: Literal["victim", "perpetrator", "other"]
-    format: Literal["json", "csv"] = "json"
+M = TypeVar("M", bound=PurposeBody)
 
 
 def failure(status: int, error: ConsoleError) -> web.Response:
@@ -207,7 +170,7 @@ def _invalid(error: PydanticValidationError, fields: set[str]) -> ConsoleError:
     return ConsoleError("console.bad_request", f"{name}: not a valid value")
 
 
-async def _body(request: web.Request, model: type[M]) -> tuple[M, Purpose]:
+async def read_body(request: web.Request, model: type[M]) -> tuple[M, Purpose]:
     """Parse a JSON object body into ``model`` and check its purpose.
 
     Raises:
@@ -228,7 +191,7 @@ async def _body(request: web.Request, model: type[M]) -> tuple[M, Purpose]:
 
 async def record_consultation(
     request: web.Request, purpose: Purpose, outcome: str, **consulted: Any
-) -> None:
+) -> LedgerEntry:
     """Append the consultation entry for this read; return only once it is committed.
 
     Args:
@@ -236,6 +199,9 @@ async def record_consultation(
         purpose: why the user reads.
         outcome: what kind of read (``console.search``, ``console.disclosure``...).
         consulted: entry fields naming what was read (pseudonyms, event id, ...).
+
+    Returns:
+        The committed consultation entry.
 
     Raises:
         LedgerError: the entry could not be recorded; the caller answers 503.
@@ -253,9 +219,11 @@ async def record_consultation(
     )
     [entry] = await deps.hub.ledger.append([draft])
     log.info("console.consultation", seq=entry.seq, code=outcome, token_name=draft.actor)
+    return entry
 
 
-def _unavailable(error: LedgerError) -> web.Response:
+def unavailable(error: LedgerError) -> web.Response:
+    """The 503 ``ledger.unavailable`` answer: nothing was read, and it says so."""
     log.warning("console.ledger_unavailable", code=error.code.value)
     detail = "the ledger could not record or serve this read; nothing was read"
     return failure(503, ConsoleError(_UNAVAILABLE, detail))
@@ -314,13 +282,13 @@ def page_json(page: SearchPage) -> dict[str, Any]:
 async def search(request: web.Request) -> web.Response:
     """``POST /api/ledger/search``: one page of matching entries, after recording the read."""
     try:
-        body, purpose = await _body(request, SearchRequest)
+        body, purpose = await read_body(request, SearchRequest)
     except ConsoleError as error:
         return failure(400, error)
     try:
         page = await search_ledger(request, purpose, search_query(request, body))
     except LedgerError as error:
-        return _unavailable(error)
+        return unavailable(error)
     return web.json_response(page_json(page))
 
 
@@ -420,192 +388,14 @@ async def entry(request: web.Request) -> web.Response:
     try:
         held = await read_entry(request, seq, purpose)
     except LedgerError as error:
-        return _unavailable(error)
+        return unavailable(error)
     if held is None:
         return failure(404, ConsoleError("console.not_found", "no ledger entry at that position"))
     return web.json_response(entry_detail(held))
 
 
-def _victim_facing(policy: Policy, party: str | None) -> bool:
-    """Whether ``party`` is one whose involvement can point to a victim (unknown: yes)."""
-    if party is None:
-        return False
-    known = policy.rules.party(party)
-    return known is None or known.kind in VICTIM_FACING
-
-
-def _clause_groups(policy: Policy, reference: str) -> frozenset[str]:
-    """The groups a clause (``agreement@version#clause``) grants; empty if unknown."""
-    head, _, clause_id = reference.partition("#")
-    agreement_id, _, version = head.partition("@")
-    for agreement in policy.agreements:
-        if agreement.id == agreement_id and str(agreement.version) == version:
-            for clause in agreement.clauses:
-                if clause.id == clause_id:
-                    return frozenset(g.value for g in clause.groups)
-    return frozenset()
-
-
-def _report_row(entry: LedgerEntry, hidden: frozenset[str], policy: Policy) -> dict[str, Any]:
-    disclosed = tuple(g for g in entry.groups_disclosed if g not in hidden)
-    withheld = tuple(g for g in entry.groups_withheld if g not in hidden)
-    references = entry.clause.split(";") if entry.clause else []
-    # A clause that only grants hidden groups would name them (e.g. "...-victim-needs").
-    clauses = [r for r in references if _clause_groups(policy, r) - hidden]
-    return {
-        "seq": entry.seq,
-        "recorded_at": entry.model_dump(mode="json")["recorded_at"],
-        "event_type": entry.event_type,
-        "provider": entry.provider,
-        "recipient": entry.recipient,
-        "groups_disclosed": _titled(disclosed),
-        "groups_withheld": _titled(withheld),
-        "agreement_id": entry.agreement_id,
-        "agreement_version": entry.agreement_version,
-        "clauses": clauses,
-        "purpose": entry.purpose,
-        "lawful_basis": entry.lawful_basis,
-        "entry_hash": entry.entry_hash,
-    }
-
-
-def report_rows(entries: list[LedgerEntry], role: str, policy: Policy) -> list[dict[str, Any]]:
-    """The rows of a subject access report, with what would harm others left out (pure).
-
-    DPA 2018 s.45(4)(e) lets a controller restrict access to protect the rights
-    and freedoms of others. For anyone but the victim (above all the person who
-    stalks), a row never shows the victim's identity, location or needs (groups
-    F, G, H), nor a clause granting only those, and a disclosure from or to a
-    victim-facing service (advocacy, refuge: its involvement can point to where the
-    victim is) is left out whole. For the victim, the perpetrator's clinical detail
-    (D) is left out. No row shows any other person's pseudonym. A row left with no
-    group is left out, since an empty row would itself hint at what was there.
-    """
-    hidden = HIDDEN_GROUPS[role]
-    rows = []
-    for entry in entries:
-        if entry.kind != "disclosure":
-            continue
-        if role != "victim" and (
-            _victim_facing(policy, entry.provider) or _victim_facing(policy, entry.recipient)
-        ):
-            continue
-        row = _report_row(entry, hidden, policy)
-        if row["groups_disclosed"] or row["groups_withheld"]:
-            rows.append(row)
-    return rows
-
-
-def _cell(value: Any) -> str:
-    """One CSV cell, defused: a leading ``= + - @`` or control would start a formula."""
-    if isinstance(value, list):
-        value = "; ".join(
-            f"{v['group']} {v['title']}" if isinstance(v, dict) else str(v) for v in value
-        )
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def report_csv(rows: list[dict[str, Any]]) -> str:
-    """The report's rows as CSV, safe to open in a spreadsheet, with the note last."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows([_cell(row[name]) for name in CSV_COLUMNS] for row in rows)
-    writer.writerow([_cell(f"Note: {REPORT_NOTE}")])
-    return out.getvalue()
-
-
-async def every_entry(request: web.Request, person: str) -> list[LedgerEntry]:
-    """Every disclosure entry about ``person`` (a pseudonym), page by page (bounded).
-
-    This only reads: the caller records the consultation first (see
-    :func:`subject_entries`).
-
-    Raises:
-        ConsoleError: ``console.report_too_large`` past :data:`MAX_REPORT_PAGES`.
-        LedgerError: the ledger cannot be read.
-    """
-    ledger = deps_of(request).hub.ledger
-    found: list[LedgerEntry] = []
-    after = -1
-    for _ in range(MAX_REPORT_PAGES):
-        query = SearchQuery(person=person, kind="disclosure", after=after, limit=MAX_LIMIT)
-        page = await ledger.search(query)
-        found += page.entries
-        if page.next_after is None:
-            return found
-        after = page.next_after
-    raise ConsoleError("console.report_too_large", "too many entries for one report")
-
-
-async def subject_entries(request: web.Request, purpose: Purpose, person: str) -> list[LedgerEntry]:
-    """Record the subject access consultation, then read every disclosure about ``person``.
-
-    Raises:
-        ConsoleError: ``console.report_too_large`` (the caller answers 413).
-        LedgerError: the consultation could not be recorded (nothing was read) or
-            the ledger could not be read.
-    """
-    await record_consultation(
-        request, purpose, "console.subject_access", person_pseudonyms=(person,)
-    )
-    return await every_entry(request, person)
-
-
-def subject_access_answer(
-    request: web.Request,
-    body: SubjectAccessRequest,
-    purpose: Purpose,
-    person: str,
-    entries: list[LedgerEntry],
-) -> web.Response:
-    """The report as a download: JSON or CSV, with what would harm others left out.
-
-    Args:
-        request: the request, for the clock and the policy.
-        body: the checked request (subject role, format); its typed person is not used.
-        purpose: why the report is made, as recorded.
-        person: the subject's pseudonym, the only name the report gives them.
-        entries: the disclosures about them (see :func:`subject_entries`).
-    """
-    deps = deps_of(request)
-    rows = report_rows(entries, body.subject_role, deps.hub.policy)
-    at = deps.clock()
-    name = f"subject-access-{at:%Y%m%dT%H%M%SZ}.{body.format}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if body.format == "csv":
-        return web.Response(
-            text=report_csv(rows), content_type="text/csv", charset="utf-8", headers=headers
-        )
-    report = {
-        "subject": {"person_pseudonym": person, "role": body.subject_role},
-        "generated_at": at.isoformat(),
-        "purpose": purpose.label,
-        "entries": rows,
-        "note": REPORT_NOTE,
-    }
-    return web.json_response(report, headers=headers)
-
-
-async def subject_access_report(request: web.Request) -> web.Response:
-    """``POST /api/subject-access``: every disclosure about one person, safe to hand over."""
-    try:
-        body, purpose = await _body(request, SubjectAccessRequest)
-    except ConsoleError as error:
-        return failure(400, error)
-    person = deps_of(request).hub.pseudonyms.person(body.person)
-    try:
-        entries = await subject_entries(request, purpose, person)
-    except LedgerError as error:
-        return _unavailable(error)
-    except ConsoleError as error:
-        return failure(413, error)
-    return subject_access_answer(request, body, purpose, person, entries)
-
-
 #: Pydantic's references, pointing where the OpenAPI document keeps shared schemas.
-_REFS: Final = "#/components/schemas/{model}"
+REFS: Final = "#/components/schemas/{model}"
 ROUTES: Final[tuple[Route, ...]] = (
     Route(
         "ledger_search",
@@ -614,7 +404,7 @@ ROUTES: Final[tuple[Route, ...]] = (
         "Search the ledger (JSON body: purpose, criteria); records a consultation first",
         GOVERNANCE,
         statuses=(200, 400, 503),
-        body=SearchRequest.model_json_schema(ref_template=_REFS),
+        body=SearchRequest.model_json_schema(ref_template=REFS),
     ),
     Route(
         "ledger_entry",
@@ -630,19 +420,8 @@ ROUTES: Final[tuple[Route, ...]] = (
             Param("reference", "query", {"type": "string", "pattern": REFERENCE.pattern}),
         ),
     ),
-    Route(
-        "subject_access",
-        "POST",
-        "/api/subject-access",
-        "A subject access report (JSON or CSV) for one person; records a consultation first",
-        GOVERNANCE,
-        statuses=(200, 400, 413, 503),
-        alternatives=("text/csv",),
-        body=SubjectAccessRequest.model_json_schema(ref_template=_REFS),
-    ),
 )
 HANDLERS: Final[dict[str, Handler]] = {
     "ledger_search": search,
     "ledger_entry": entry,
-    "subject_access": subject_access_report,
 }

@@ -189,6 +189,13 @@ def render(
     return web.Response(text=body, status=status, content_type=HTML, charset="utf-8")
 
 
+def render_document(request: web.Request, template: str, **context: Any) -> web.Response:
+    """Render a page that stands alone, without the console's frame: a printable report."""
+    del request
+    body = _ENV.get_template(template).render(**context)
+    return web.Response(text=body, content_type=HTML, charset="utf-8")
+
+
 def error_page(request: web.Request, status: int, code: str) -> web.Response:
     """An HTML refusal or failure page naming the stable ``code``."""
     return render(request, "error.html", status=status, title=ERROR_TITLES[status], code=code)

@@ -20,10 +20,8 @@ from hub.console.base import GOVERNANCE, ConsoleError
 from hub.console.deps import deps_of
 from hub.console.governance import (
     PURPOSES,
-    SUBJECT_ROLES,
     Purpose,
     SearchRequest,
-    SubjectAccessRequest,
     entry_detail,
     page_json,
     parse_purpose,
@@ -31,10 +29,20 @@ from hub.console.governance import (
     read_entry,
     search_ledger,
     search_query,
-    subject_access_answer,
-    subject_entries,
 )
 from hub.console.pages import error_page, form_values, page_route, render
+from hub.console.subject_access import (
+    DRAFT_VALID,
+    DraftRequest,
+    ReleaseRequest,
+    draft_json,
+    draft_report,
+    open_draft,
+    parse_draft_id,
+    refusal_status,
+    release_report,
+    report_answer,
+)
 from hub.ledger.base import LedgerError
 from hub.ledger.entries import CASE_PSEUDONYM, PERSON_PSEUDONYM
 from hub.logs import get_logger
@@ -63,9 +71,15 @@ ENTRY_KINDS: Final = (
     ("disclosure", "Disclosure"), ("refusal", "Refusal"), ("consultation", "Consultation"),
 )  # fmt: skip
 PURPOSE_OPTIONS: Final = tuple((code, f"{code}: {text}") for code, text in PURPOSES.items())
-SUBJECT_ROLE_OPTIONS: Final = tuple((role, role.capitalize()) for role in SUBJECT_ROLES)
-FORMATS: Final = (("csv", "CSV (opens in a spreadsheet)"), ("json", "JSON"))
-SUBJECT_FIELDS: Final = ("person", "subject_role", "format")
+#: What a release gives: the printable page first, for the data subject.
+FORMATS: Final = (
+    ("html", "A printable page, for the data subject"),
+    ("csv", "CSV (opens in a spreadsheet)"),
+    ("json", "JSON"),
+    ("annex", "The annex: ledger positions of each row, for your own file only"),
+)
+SUBJECT_FIELDS: Final = ("person",)
+RELEASE_FIELDS: Final = ("format", "confirm")
 _PURPOSE_FIELDS: Final = ("purpose", "reference")
 #: What a next-page form carries besides the criteria: the cursor and the pseudonyms.
 _NEXT_FIELDS: Final = ("after", "case_pseudonym", "person_pseudonym")
@@ -75,6 +89,11 @@ FIELD_MESSAGES: Final = {
     "console.reference_invalid": "A reference is 1 to 32 letters, digits or hyphens.",
     "console.bad_request": "This value is not valid here.",
     "console.report_too_large": "Too many entries for one report; ask for the ledger export.",
+    "console.same_officer": "You drafted this report: a second IG officer must release it.",
+    "console.draft_expired": "This draft is more than a month old. Draft the report again.",
+    "console.draft_changed": "The ledger no longer gives this draft's role. Report it to the DPO.",
+    "console.not_found": "There is no subject access draft with that id.",
+    "console.confirm_required": "Confirm that you have checked the draft before releasing it.",
 }
 
 
@@ -262,32 +281,96 @@ def _subject_page(
     return render(
         request, "subject_access.html", status=status, title="Subject access report",
         form={k: v for k, v in values.items() if k not in hidden}, error=error,
-        purposes=PURPOSE_OPTIONS, roles=SUBJECT_ROLE_OPTIONS, formats=FORMATS,
+        purposes=PURPOSE_OPTIONS,
     )  # fmt: skip
 
 
 async def subject_access_form(request: web.Request) -> web.Response:
-    """The subject access report form."""
+    """The subject access form: purpose, reference and the person; no role to pick."""
     return _subject_page(request, 200, {"purpose": "subject-access-request"})
 
 
-async def subject_access_download(request: web.Request) -> web.Response:
-    """Record the consultation, then answer with the report as the API's download."""
+async def subject_access_draft(request: web.Request) -> web.Response:
+    """Draft the report (recorded), then show what a release would give and what it leaves out."""
     values = form_values(await request.post(), (*SUBJECT_FIELDS, *_PURPOSE_FIELDS))
     try:
         purpose = _purpose_of(values)
         data = {k: v for k, v in values.items() if k in SUBJECT_FIELDS}
-        body = _validated(SubjectAccessRequest, data | {"purpose": purpose.code})
+        body = _validated(DraftRequest, data | {"purpose": purpose.code})
     except FormError as signal:
         return _subject_page(request, 400, values, signal.error)
     person = deps_of(request).hub.pseudonyms.person(body.person)
     try:
-        entries = await subject_entries(request, purpose, person)
+        made, report = await draft_report(request, purpose, person)
     except LedgerError as error:
         return _unavailable(request, error)
     except ConsoleError as error:
-        return _subject_page(request, 413, values, FieldError("person", error.code))
-    return subject_access_answer(request, body, purpose, person, entries)
+        return _subject_page(
+            request, refusal_status(error), values, FieldError("person", error.code)
+        )
+    return render(
+        request, "subject_access_draft.html", status=201, title="Subject access draft",
+        draft=draft_json(made, report, request), purpose=purpose,
+    )  # fmt: skip
+
+
+def _release_page(
+    request: web.Request,
+    draft_id: str,
+    status: int,
+    values: dict[str, str],
+    error: FieldError | None = None,
+) -> web.Response:
+    return render(
+        request, "subject_access_release.html", status=status, title="Release a report",
+        draft_id=draft_id, form=values, error=error, purposes=PURPOSE_OPTIONS, formats=FORMATS,
+        valid_days=DRAFT_VALID.days,
+    )  # fmt: skip
+
+
+async def subject_access_release_form(request: web.Request) -> web.Response:
+    """The release form of one draft; reads nothing from the ledger until it is sent."""
+    try:
+        draft_id = parse_draft_id(request.match_info["draft_id"])
+    except ConsoleError:
+        return error_page(request, 404, "console.not_found")
+    return _release_page(request, str(draft_id), 200, {"purpose": "subject-access-request"})
+
+
+def _release_form(values: dict[str, str]) -> tuple[Purpose, ReleaseRequest]:
+    """The purpose and format of a release form, confirmed.
+
+    Raises:
+        FormError: a missing or bad purpose or format, or no confirmation.
+    """
+    purpose = _purpose_of(values)
+    data = {k: v for k, v in values.items() if k == "format"}
+    body = _validated(ReleaseRequest, data | {"purpose": purpose.code})
+    if values.get("confirm") != "yes":
+        raise FormError(FieldError("confirm", "console.confirm_required"))
+    return purpose, body
+
+
+async def subject_access_release(request: web.Request) -> web.Response:
+    """Release a draft (recorded) as the printable page or a download; never by its drafter."""
+    try:
+        draft_id = parse_draft_id(request.match_info["draft_id"])
+    except ConsoleError:
+        return error_page(request, 404, "console.not_found")
+    values = form_values(await request.post(), (*RELEASE_FIELDS, *_PURPOSE_FIELDS))
+    try:
+        purpose, body = _release_form(values)
+    except FormError as signal:
+        return _release_page(request, str(draft_id), 400, values, signal.error)
+    try:
+        held = await open_draft(request, draft_id)
+        report = await release_report(request, purpose, held, annex=body.format == "annex")
+    except LedgerError as error:
+        return _unavailable(request, error)
+    except ConsoleError as error:
+        field = FieldError("form", error.code)
+        return _release_page(request, str(draft_id), refusal_status(error), values, field)
+    return report_answer(request, report, purpose, body.format, held)
 
 
 ROUTES: Final[tuple[Route, ...]] = (
@@ -306,8 +389,19 @@ ROUTES: Final[tuple[Route, ...]] = (
     ),
     page_route(
         "page_subject_access_submit", "POST", "/subject-access",
-        "A subject access report as a download (web form)", GOVERNANCE,
-        statuses=(200, 400, 413, 503),
+        "Draft a subject access report (web form)", GOVERNANCE,
+        statuses=(201, 400, 413, 503),
+    ),
+    page_route(
+        "page_subject_access_release", "GET", "/subject-access/{draft_id}",
+        "Release form of a subject access draft (web page)", GOVERNANCE,
+        statuses=(200, 404), example="/subject-access/00000000-0000-0000-0000-000000000000",
+    ),
+    page_route(
+        "page_subject_access_release_submit", "POST", "/subject-access/{draft_id}",
+        "Release a subject access report: printable page or download (web form)", GOVERNANCE,
+        statuses=(200, 400, 403, 404, 409, 410, 413, 503),
+        example="/subject-access/00000000-0000-0000-0000-000000000000",
     ),
 )  # fmt: skip
 HANDLERS: Final[dict[str, Handler]] = {
@@ -315,5 +409,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "page_search_submit": search_results,
     "page_disclosure": disclosure_page,
     "page_subject_access": subject_access_form,
-    "page_subject_access_submit": subject_access_download,
+    "page_subject_access_submit": subject_access_draft,
+    "page_subject_access_release": subject_access_release_form,
+    "page_subject_access_release_submit": subject_access_release,
 }

@@ -21,6 +21,7 @@ from hub.console import (
     pages,
     pages_governance,
     pages_operations,
+    subject_access,
 )
 from hub.console.base import GOVERNANCE, OPERATIONS, Route
 
@@ -54,6 +55,7 @@ CORE_ROUTES: Final = (
 )
 FEATURES: Final = (
     governance,
+    subject_access,
     operations,
     agreements,
     pages,

@@ -217,6 +217,10 @@ class LedgerStore(Protocol):
         """Return every entry about one event, in sequence order."""
         ...
 
+    async def find_decision(self, decision_id: uuid.UUID) -> StoredEntry | None:
+        """Return the entry whose ``decision_id`` column is ``decision_id``, if any."""
+        ...
+
     async def columns(self, start: int, stop: int) -> dict[int, StoredColumns]:
         """Return the stored columns and index rows of the entries ``start <= seq < stop``.
 

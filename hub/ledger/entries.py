@@ -152,13 +152,20 @@ class WithheldGroup(_Part):
 
 
 class Criteria(_Part):
-    """What a console search asked besides the pseudonyms and ids the entry holds itself."""
+    """What a consultation asked besides the pseudonyms and ids the entry holds itself.
+
+    A search: ``agency``, ``kind``, ``actor``, ``since``, ``until`` as asked. A subject
+    access draft: ``up_to``, the ledger's size it was drafted from (the report
+    covers the entries below it). A release: ``draft``, the draft's decision id.
+    """
 
     agency: PartyId | None = None
     kind: Literal["disclosure", "refusal", "consultation"] | None = None
     actor: Label | None = None
     since: EntryTime | None = None
     until: EntryTime | None = None
+    up_to: Annotated[int, Field(ge=0, lt=2**53)] | None = None
+    draft: uuid.UUID | None = None
 
     @field_validator("since", "until")
     @classmethod

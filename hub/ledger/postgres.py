@@ -362,6 +362,14 @@ class PostgresStore:
             event_id,
         )
 
+    async def find_decision(self, decision_id: uuid.UUID) -> StoredEntry | None:
+        """Return the entry recorded under ``decision_id``, if any."""
+        rows = await self._select(
+            f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE decision_id = $1",  # noqa: S608 - constant columns
+            decision_id,
+        )
+        return rows[0] if rows else None
+
     async def columns(self, start: int, stop: int) -> dict[int, StoredColumns]:
         """Return the stored columns and index rows of the entries ``start <= seq < stop``."""
         pool = self._require_pool()

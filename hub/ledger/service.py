@@ -345,6 +345,21 @@ class Ledger:
         """Return every entry about one event, in order (see :meth:`read` for errors)."""
         return [chain.parse(row) for row in await self.store.entries_for_event(event_id)]
 
+    async def decision(self, decision_id: uuid.UUID) -> LedgerEntry | None:
+        """Return the entry recorded under ``decision_id``, checked, or None.
+
+        The lookup goes by the stored column; the entry is returned only if its
+        own (hash-checked) body names that decision.
+
+        Raises:
+            LedgerError: as :meth:`read`.
+        """
+        row = await self.store.find_decision(decision_id)
+        if row is None:
+            return None
+        entry = chain.parse(row)
+        return entry if entry.decision_id == decision_id else None
+
     async def search(self, query: SearchQuery) -> SearchPage:
         """Return one page of the entries matching ``query``, found by the index, checked.
 

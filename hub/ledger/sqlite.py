@@ -425,6 +425,14 @@ class SqliteStore:
             ).fetchall()
         return _entries(rows)
 
+    async def find_decision(self, decision_id: uuid.UUID) -> StoredEntry | None:
+        """Return the entry recorded under ``decision_id``, if any."""
+        rows = await self._select(
+            f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE decision_id = ?",  # noqa: S608 - a constant column list
+            (str(decision_id),),
+        )
+        return rows[0] if rows else None
+
     async def columns(self, start: int, stop: int) -> dict[int, StoredColumns]:
         """Return the stored columns and index rows of the entries ``start <= seq < stop``."""
         db, bounds = self._connection(), (start, stop)

@@ -17,11 +17,14 @@ from hub.console.deps import ConsoleDeps
 from hub.console.tokens import TokenStore
 from hub.embedded import embedded_hub
 
+from .ledger_case import carry_case
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
     from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from hub.ledger.entries import LedgerEntry
     from hub.pipeline import HubContext
 
 Client: TypeAlias = TestClient[web.Request, web.Application]
@@ -75,3 +78,9 @@ async def client(
 ) -> Client:
     """The console on the embedded hub, with the tokens of :func:`store`."""
     return await serve(ConsoleDeps(hub_ctx, store))
+
+
+@pytest.fixture
+async def case(hub_ctx: HubContext, keyrings: dict[str, PartyKeyring]) -> list[LedgerEntry]:
+    """The fictional case of :func:`ledger_case.carry_case`, carried through the hub."""
+    return await carry_case(hub_ctx, keyrings)

@@ -711,39 +711,62 @@ async def test_a_disclosure_refused_records_nothing(
     assert await hub_ctx.ledger.size() == 1
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json"])
-async def test_subject_access_downloads_exactly_what_the_api_answers(
-    hub_ctx: HubContext, store: TokenStore, tokens: dict[Role, str], serve: Serve, fmt: str
+async def test_a_report_is_drafted_by_one_officer_and_released_by_another(
+    hub_ctx: HubContext, store: TokenStore, tokens: dict[Role, str], serve: Serve
 ) -> None:
-    """The page's report is the API's, as an attachment; both reads are recorded."""
+    """Draft page, then the release form for a second officer: confirmed, as the API gives it."""
     client = await serve(ConsoleDeps(hub_ctx, store, clock=Clock()))
     await hub_ctx.ledger.append([disclosure(hub_ctx), disclosure(hub_ctx)])
-    asked = {"purpose": "subject-access-request", "reference": "SAR-9", "person": TYPED_PERSON,
-             "subject_role": "perpetrator", "format": fmt}  # fmt: skip
-    api = await client.post("/api/subject-access", json=asked, headers=bearer(tokens[Role.ADMIN]))
     csrf = await signed_in(client, tokens[Role.IG_OFFICER])
-    page = await client.post("/subject-access", data=asked | {"csrf_token": csrf})
+    asked = {"purpose": "subject-access-request", "reference": "SAR-9", "person": TYPED_PERSON}
+    drafted = await client.post("/subject-access", data=asked | {"csrf_token": csrf})
+    html = await drafted.text()
+    assert drafted.status == 201
+    check_accessible(html)
+    assert TYPED_PERSON not in html
+    [link] = re.findall(r'href="(/subject-access/[0-9a-f-]{36})"', html)
+    assert "Rows in the report" in html
+    own = await client.post(
+        link, data={"purpose": "audit", "format": "csv", "confirm": "yes", "csrf_token": csrf}
+    )
+    assert own.status == 403
+    assert "console.same_officer" in await own.text()
+    csrf = await signed_in(client, tokens[Role.ADMIN])
+    form = await client.get(link)
+    check_accessible(await form.text())
+    unconfirmed = await client.post(
+        link, data={"purpose": "audit", "format": "csv", "csrf_token": csrf}
+    )
+    assert unconfirmed.status == 400
+    assert 'id="confirm-error"' in await unconfirmed.text()
+    release = {"purpose": "subject-access-request", "format": "csv", "confirm": "yes"}
+    page = await client.post(link, data=release | {"csrf_token": csrf})
     assert page.status == 200
     assert page.headers["Content-Disposition"].startswith('attachment; filename="subject-access-')
-    assert page.headers["Content-Disposition"] == api.headers["Content-Disposition"]
-    assert page.content_type == api.content_type
+    asked_api = {"purpose": "subject-access-request", "format": "csv"}
+    api = await client.post(
+        f"/api{link}/release", json=asked_api, headers=bearer(tokens[Role.ADMIN])
+    )
     assert await page.read() == await api.read()
+    printable = await client.post(link, data=release | {"format": "html", "csrf_token": csrf})
+    assert printable.content_type == "text/html"
+    assert "Your information: who it was shared with" in await printable.text()
     recorded = await last_entry(hub_ctx)
-    assert (recorded.outcome, recorded.actor) == ("console.subject_access", "ig-officer")
+    assert (recorded.outcome, recorded.actor) == ("console.subject_access_release", "admin")
     assert recorded.person_pseudonyms == (hub_ctx.pseudonyms.person(TYPED_PERSON),)
 
 
 async def test_a_bad_subject_access_form_never_echoes_the_person(
     client: Client, hub_ctx: HubContext, tokens: dict[Role, str]
 ) -> None:
-    """A missing role: 400, the code by the field, the person reference not written back."""
+    """A missing purpose: 400, the code by the field, the person reference not written back."""
     csrf = await signed_in(client, tokens[Role.IG_OFFICER])
-    data = {"purpose": "subject-access-request", "person": TYPED_PERSON, "csrf_token": csrf}
+    data = {"person": TYPED_PERSON, "csrf_token": csrf}
     response = await client.post("/subject-access", data=data)
     html = await response.text()
     assert response.status == 400
     check_accessible(html)
-    assert '<p class="field-error" id="subject_role-error">' in html
+    assert '<p class="field-error" id="purpose-error">' in html
     assert TYPED_PERSON not in html
     assert await hub_ctx.ledger.size() == 0
 

@@ -182,24 +182,44 @@ async def search_and_read(page: Page, console: Console) -> None:
 
 
 async def export_report(page: Page, console: Console, folder: Path) -> None:
-    """As an IG officer: download the victim's subject access report as CSV and read it."""
+    """The victim's report: drafted by the IG officer, released by an admin as CSV and a page."""
     await page.get_by_role("navigation").get_by_role("link", name="Subject access").click()
     await page.wait_for_url(f"{console.url}/subject-access")
     await page.get_by_label("Person reference").fill(VICTIM)
-    await page.get_by_label("The person's role in the events").select_option("victim")
-    await page.get_by_label("File format").select_option("csv")
     await shot(page, "14-subject-access")
+    await page.get_by_role("button", name="Draft the report").click()
+    await page.get_by_role("heading", name="What the release will give").wait_for()
+    main = await page.get_by_role("main").inner_text()
+    assert "the person being stalked" in main
+    assert VICTIM not in await page.content()
+    await shot(page, "14b-subject-access-draft")
+    release_at = await page.locator('main a[href^="/subject-access/"]').get_attribute("href")
+    assert release_at is not None
+    await page.get_by_role("button", name="Sign out").click()
+    await page.goto(f"{console.url}{release_at}")
+    await sign_in(page, console, Role.ADMIN)
+    await page.wait_for_url(f"{console.url}{release_at}")
+    await page.get_by_label("Give it as").select_option("csv")
+    await page.get_by_label(re.compile("I have checked")).check()
+    await shot(page, "14c-subject-access-release")
     async with page.expect_download() as downloading:
-        await page.get_by_role("button", name="Download the report").click()
+        await page.get_by_role("button", name="Release the report").click()
     download = await downloading.value
     assert download.suggested_filename.startswith("subject-access-")
     saved = folder / download.suggested_filename
     await download.save_as(saved)
     rows = list(csv.DictReader(io.StringIO(saved.read_text("utf-8"))))
-    disclosures = [row for row in rows if row["seq"].isdigit()]
+    disclosures = [row for row in rows if row["number"].isdigit()]
     assert len(disclosures) >= len(EVENTS)
-    assert all(row["provider"] == "police" for row in disclosures)
+    assert all(row["from"].startswith("Exampleshire Police") for row in disclosures)
     assert VICTIM not in saved.read_text("utf-8")
+    await page.get_by_label("Give it as").select_option("html")
+    await page.get_by_label(re.compile("I have checked")).check()
+    await page.get_by_role("button", name="Release the report").click()
+    await page.get_by_role("heading", name="Your information: who it was shared with").wait_for()
+    assert await page.get_by_role("table").count() == 1
+    await page.screenshot(path=str(SCREENSHOTS / "14d-subject-access-report.png"), full_page=True)
+    await page.goto(f"{console.url}/")
 
 
 async def test_an_ig_officer_and_an_operator_go_about_their_work(
