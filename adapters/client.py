@@ -109,12 +109,26 @@ def region_routing_key(region: str) -> str:
 class RefusedError(Exception):
     """The hub refused an event this agency sent; ``code`` says why (docs/envelope.md)."""
 
-    def __init__(self, code: str, event_id: uuid.UUID | None, decision_id: uuid.UUID) -> None:
-        """Carry the reason code and ids; a notice never carries content."""
-        super().__init__(f"{code}: event {event_id} refused (decision {decision_id})")
+    def __init__(
+        self,
+        code: str,
+        event_id: uuid.UUID | None,
+        decision_id: uuid.UUID,
+        message_id: str | None = None,
+        body_sha256: str | None = None,
+    ) -> None:
+        """Carry the reason code and ids; a notice never carries content.
+
+        ``message_id`` is the id this agency published the refused message with and
+        ``body_sha256`` the SHA-256 of its bytes: together they name the message
+        even when the hub could not read its event id.
+        """
+        super().__init__(f"{code}: message {message_id} refused (decision {decision_id})")
         self.code = code
         self.event_id = event_id
         self.decision_id = decision_id
+        self.message_id = message_id
+        self.body_sha256 = body_sha256
 
 
 class AgencyClient:
@@ -336,8 +350,15 @@ class AgencyClient:
             message.body.decode("ascii"), self._keyring, self._directory, hub=self._hub
         )
         await message.ack()
-        log.warning("event.refused", code=notice.code, event_id=str(notice.event_id))
-        return RefusedError(notice.code, notice.event_id, notice.decision_id)
+        log.warning(
+            "event.refused",
+            code=notice.code,
+            event_id=str(notice.event_id),
+            message_id=notice.message_id,
+        )
+        return RefusedError(
+            notice.code, notice.event_id, notice.decision_id, notice.message_id, notice.body_sha256
+        )
 
     async def deliveries(self) -> AsyncGenerator[ReceivedEvent]:
         """Yield verified deliveries from this agency's inbox, each once.

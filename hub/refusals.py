@@ -2,10 +2,12 @@
 
 A refused message is recorded in the ledger first (P4), then published whole to
 the quarantine exchange with its reason code in the headers (it can be replayed
-later, say once a key is registered), then the sender gets a signed notice naming
-the code and the event id. The sender is the broker-authenticated AMQP user (never
-an unverified claim inside the message), so a forged message cannot make the hub
-send notices to a party that did not send it.
+later, say once a key is registered), keeping the ``message_id`` its sender gave
+it, then the sender gets a signed notice naming the code, the event id when known,
+that message id and the SHA-256 of the message's bytes, so the sender can tell
+which message failed even when nothing in it could be read. The sender is the
+broker-authenticated AMQP user (never an unverified claim inside the message), so a
+forged message cannot make the hub send notices to a party that did not send it.
 """
 
 from __future__ import annotations
@@ -104,8 +106,18 @@ def _headers(
     return headers
 
 
-async def _notify(ctx: HubContext, party: str, refusal: Refusal, decision: uuid.UUID) -> None:
-    notice = RefusalNotice(refusal.code, decision, refusal.event_id, party, ctx.clock())
+async def _notify(
+    ctx: HubContext, party: str, refusal: Refusal, decision: uuid.UUID, message: IncomingMessage
+) -> None:
+    notice = RefusalNotice(
+        refusal.code,
+        decision,
+        refusal.event_id,
+        party,
+        ctx.clock(),
+        message_id=message.message_id,
+        body_sha256=hashlib.sha256(message.body).hexdigest(),
+    )
     try:
         sealed = seal_notice(notice, ctx.keyring, ctx.directory)
     except EnvelopeError as error:
@@ -146,13 +158,15 @@ async def refuse(ctx: HubContext, message: IncomingMessage, refusal: Refusal) ->
             exchange=ctx.names.quarantine,
             routing_key="",
             body=message.body,
-            message_id=str(decision),
+            # The sender's own id, so the quarantined copy still names its message;
+            # the refusal's decision id travels in the decision-id header.
+            message_id=message.message_id or str(decision),
             content_type="application/octet-stream",
             headers=_headers(refusal, decision, "refusal", sender or _broker_user(ctx, message)),
         )
     )
     if party is not None:
-        await _notify(ctx, party, refusal, decision)
+        await _notify(ctx, party, refusal, decision, message)
     log.warning(
         "event.refused",
         decision_id=str(decision),

@@ -1,9 +1,12 @@
 """Refusal notices: the hub tells a sender, signed and sealed, that an event was refused.
 
-A notice names the reason code, the event id (when known), the decision id of the
-ledger entry that records the refusal, and the time; never any content. It is a
-JWT signed by the hub (``typ: refusal-notice+jwt``) inside a JWE to the sender
-(``cty: JWT``), so only the sender reads it and it can prove the hub sent it.
+A notice names the reason code, the event id (when the envelope could be read that
+far), the message id the sender gave the refused message, the SHA-256 of the
+refused message's bytes, the decision id of the ledger entry that records the
+refusal, and the time; never any content. So a sender can tell which message
+failed even when nothing in it could be read. It is a JWT signed by the hub
+(``typ: refusal-notice+jwt``) inside a JWE to the sender (``cty: JWT``), so only the
+sender reads it and it can prove the hub sent it. The format is in docs/envelope.md.
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ if TYPE_CHECKING:
     from hub.crypto.keys import KeyDirectory, PartyKeyring
 
 _CODE: Final = re.compile(r"^[a-z][a-z_]{0,31}(\.[a-z][a-z_]{0,31}){1,2}$")
+#: A message id a notice repeats: printable id characters only, as the sender set it.
+MESSAGE_ID: Final = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_SHA256: Final = re.compile(r"^[0-9a-f]{64}$")
+
+
+def notice_message_id(value: str | None) -> str | None:
+    """The message id a notice may repeat: the sender's own, if it is id-shaped; else None."""
+    return value if value is not None and MESSAGE_ID.match(value) else None
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,10 @@ class RefusalNotice:
     event_id: uuid.UUID | None
     recipient: str
     issued_at: datetime
+    #: The AMQP ``message_id`` the sender published the refused message with.
+    message_id: str | None = None
+    #: The hex SHA-256 of the refused message's body, as the hub received it.
+    body_sha256: str | None = None
 
     def claims(self) -> dict[str, Any]:
         """The JWT claims of the notice."""
@@ -43,6 +58,8 @@ class RefusalNotice:
             "code": self.code,
             "decision_id": str(self.decision_id),
             "event_id": str(self.event_id) if self.event_id else None,
+            "message_id": notice_message_id(self.message_id),
+            "body_sha256": self.body_sha256,
         }
 
 
@@ -67,9 +84,20 @@ def _parse(claims: dict[str, Any], me: str, at: datetime) -> RefusalNotice:
             event_id=uuid.UUID(claims["event_id"]) if claims["event_id"] else None,
             recipient=claims["aud"],
             issued_at=datetime.fromtimestamp(claims["iat"], tz=UTC),
+            # Notices from before these claims lack them.
+            message_id=claims.get("message_id"),
+            body_sha256=claims.get("body_sha256"),
         )
     except (KeyError, TypeError, ValueError, OverflowError):
         raise EnvelopeError(ErrorCode.MALFORMED, "notice claims incomplete") from None
+    if notice.message_id is not None and (
+        not isinstance(notice.message_id, str) or not MESSAGE_ID.match(notice.message_id)
+    ):
+        raise EnvelopeError(ErrorCode.MALFORMED, "notice message_id is not an id")
+    if notice.body_sha256 is not None and (
+        not isinstance(notice.body_sha256, str) or not _SHA256.match(notice.body_sha256)
+    ):
+        raise EnvelopeError(ErrorCode.MALFORMED, "notice body_sha256 is not a SHA-256")
     if not isinstance(notice.code, str) or not _CODE.match(notice.code):
         raise EnvelopeError(ErrorCode.MALFORMED, "notice code is not a reason code")
     if notice.recipient != me:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 import uuid
@@ -277,15 +278,25 @@ async def test_other_content_at_the_same_moment_is_still_a_replay(hub: Hub) -> N
 async def test_bad_input_is_refused_recorded_quarantined_and_noticed(
     hub: Hub, body: bytes, code: str
 ) -> None:
-    """Bad bytes are refused: a ledger entry, a quarantined copy and a notice to the sender."""
-    await hub.send("health", body, uuid.uuid4())
+    """Bad bytes are refused: a ledger entry, a quarantined copy and a notice to the sender.
+
+    Nothing in them can be read, so the notice names the message by the id its sender
+    gave it and the SHA-256 of its bytes; the quarantined copy keeps that id.
+    """
+    sent_as = uuid.uuid4()
+    await hub.send("health", body, sent_as)
     assert await hub.step() == code
     [entry] = await hub.ctx.ledger.read()
     assert (entry.kind, entry.reason_code, entry.provider) == ("refusal", code, "health")
     [quarantined] = await hub.drain(hub.ctx.names.quarantine)
     assert quarantined.body == body
+    assert quarantined.message_id == str(sent_as)
+    assert quarantined.headers["decision-id"] == str(entry.decision_id)
     [notice] = await hub.drain(hub.ctx.names.inbox("health"))
-    assert open_notice(notice.body.decode(), hub.keyrings["health"], hub.ctx.directory).code == code
+    opened = open_notice(notice.body.decode(), hub.keyrings["health"], hub.ctx.directory)
+    assert (opened.code, opened.event_id, opened.message_id) == (code, None, str(sent_as))
+    assert opened.body_sha256 == hashlib.sha256(body).hexdigest()
+    assert opened.decision_id == entry.decision_id
 
 
 async def test_sender_not_entitled_is_refused(hub: Hub) -> None:

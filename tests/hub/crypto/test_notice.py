@@ -57,3 +57,27 @@ def test_notice_is_not_an_event(keyrings: dict[str, PartyKeyring], directory: Ke
     with pytest.raises(EnvelopeError) as caught:
         open_ingress(sealed, keyrings["hub"], directory)
     assert caught.value.code is ErrorCode.MALFORMED
+
+
+def test_a_message_id_that_is_no_id_is_not_repeated(
+    keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> None:
+    """A sender's message id is repeated only if id-shaped; otherwise the notice says null."""
+    odd = RefusalNotice(
+        "envelope.malformed",
+        uuid.uuid4(),
+        None,
+        "police",
+        NOW,
+        message_id="a b\nc",
+        body_sha256="0" * 64,
+    )
+    opened = open_notice(
+        seal_notice(odd, keyrings["hub"], directory), keyrings["police"], directory
+    )
+    assert (opened.message_id, opened.body_sha256) == (None, "0" * 64)
+    plain = RefusalNotice("envelope.malformed", uuid.uuid4(), None, "police", NOW, message_id="m-1")
+    opened = open_notice(
+        seal_notice(plain, keyrings["hub"], directory), keyrings["police"], directory
+    )
+    assert opened.message_id == "m-1"
