@@ -438,8 +438,7 @@ class SqliteStore:
         db, bounds = self._connection(), (start, stop)
         with _mapped("read columns"):
             ids = await db.execute_fetchall(
-                "SELECT seq, decision_id, event_id FROM ledger_entries"
-                " WHERE seq >= ? AND seq < ?",
+                "SELECT seq, decision_id, event_id FROM ledger_entries WHERE seq >= ? AND seq < ?",
                 bounds,
             )
             times = await db.execute_fetchall(

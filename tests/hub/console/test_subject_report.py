@@ -67,7 +67,7 @@ def event(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _grants(disclosed: list[str], split: int) -> tuple[GrantRecord, ...]:
-    parts = [disclosed[:split], disclosed[split:]]
+    parts: list[list[Any]] = [disclosed[:split], disclosed[split:]]
     return tuple(
         GrantRecord(
             agreement_id="masip-exampleshire",
