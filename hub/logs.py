@@ -31,7 +31,7 @@ ALLOWED_KEYS: Final = frozenset(
         "groups", "withheld", "code", "reason", "queue", "exchange", "message_id",
         "count", "entries", "seq", "tree_size", "delivery_count", "redelivered",
         "elapsed_ms", "worker", "attempt", "store", "status", "policy_hash", "kid",
-        "route", "token_name", "role",
+        "route", "token_name", "role", "client", "via", "failures", "pause",
     }
 )  # fmt: skip
 #: ids, codes, party names, group letters, numbers: no spaces, no free text.

@@ -28,6 +28,8 @@ class HubMetrics:
         decisions: decisions recorded, by ``outcome`` (disclosed or withheld).
         deliveries: deliveries published and confirmed, by ``recipient``.
         refusals: refusals, by ``code``.
+        console_auth_failures: console requests with a bad token and failed sign-ins,
+            by ``via`` (``api`` or ``sign_in``).
         pipeline_seconds: time from taking a message to acking it.
         ledger_append_seconds: time of one ledger append (group commit included).
         inbox_messages: messages waiting in each agency's inbox, by ``recipient``.
@@ -49,6 +51,7 @@ class HubMetrics:
     decisions: Counter = field(init=False)
     deliveries: Counter = field(init=False)
     refusals: Counter = field(init=False)
+    console_auth_failures: Counter = field(init=False)
     pipeline_seconds: Histogram = field(init=False)
     ledger_append_seconds: Histogram = field(init=False)
     inbox_messages: Gauge = field(init=False)
@@ -70,6 +73,12 @@ class HubMetrics:
                 "hub_deliveries", "Deliveries confirmed", ["recipient"], registry=reg
             ),
             "refusals": Counter("hub_refusals", "Refusals by code", ["code"], registry=reg),
+            "console_auth_failures": Counter(
+                "hub_console_auth_failures",
+                "Console requests refused for a bad token or a failed sign-in",
+                ["via"],
+                registry=reg,
+            ),
             "pipeline_seconds": Histogram(
                 "hub_pipeline_seconds", "Ingress to ack", buckets=LATENCY_BUCKETS, registry=reg
             ),

@@ -81,9 +81,43 @@ CORE_HANDLERS: Final[dict[str, Handler]] = {
 }
 
 
+#: The console names no software version (RFC 9110 section 10.2.4 lets it say little).
+SERVER: Final = "hub-console"
+#: A year of HTTPS-only for browsers that have seen the console over TLS (RFC 6797).
+HSTS: Final = "max-age=31536000"
+
+
+async def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers on every answer, API and page alike, refusals and errors included.
+
+    Answers hold ledger content, reports and queue metadata: no cache may keep
+    them and no browser may guess another type for them. Over TLS, browsers are
+    told to use nothing else. The server is named without its version.
+    """
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Server"] = SERVER
+    if request.secure:
+        response.headers["Strict-Transport-Security"] = HSTS
+
+
+@web.middleware
+async def too_large(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A body past the console's limit is a JSON 413 with a stable code, not aiohttp's text."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        log.warning(
+            "console.refused", code="console.too_large", route=request.match_info.route.name
+        )
+        detail = "the request body is larger than the console accepts"
+        return web.json_response({"code": "console.too_large", "detail": detail}, status=413)
+
+
 def console_app(deps: ConsoleDeps) -> web.Application:
     """Build the console application on ``deps``: every route of the table, behind auth."""
-    app = web.Application(middlewares=[auth_middleware(deps.tokens)])
+    app = web.Application(middlewares=[too_large, auth_middleware(deps.tokens)])
+    app.on_response_prepare.append(secure_headers)
     app[DEPS] = deps
     handlers = CORE_HANDLERS | FEATURE_HANDLERS
     for route in ROUTES:

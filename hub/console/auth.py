@@ -66,7 +66,7 @@ def _declared(request: web.Request) -> Route | None:
     return ROUTES_BY_NAME.get(request.match_info.route.name or "")
 
 
-def _check(request: web.Request, route: Route, tokens: TokenSource) -> web.Response | None:
+async def _check(request: web.Request, route: Route, tokens: TokenSource) -> web.Response | None:
     """Return a refusal, or None after storing the principal on ``request``."""
     token = presented_token(request)
     if token is None:
@@ -74,6 +74,8 @@ def _check(request: web.Request, route: Route, tokens: TokenSource) -> web.Respo
     record = tokens.current().authenticate(token)
     if record is None:
         log.info("console.refused", code="auth.invalid", route=route.name)
+        deps = deps_of(request)
+        await deps.throttle.failed(request.remote, "api", deps.metrics)
         return refusal(401, "auth.invalid")
     request[PRINCIPAL] = record
     if record.role not in route.roles:
@@ -125,7 +127,7 @@ async def _admit(
     if is_page(route):
         request[SESSIONS] = sessions
         return None if route.public else await _check_page(request, route, tokens, sessions)
-    return None if route.public else _check(request, route, tokens)
+    return None if route.public else await _check(request, route, tokens)
 
 
 def auth_middleware(tokens: TokenSource) -> Middleware:

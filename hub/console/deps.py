@@ -7,12 +7,13 @@ their routes and handlers without importing the app that assembles them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
+from hub.console.throttle import AuthThrottle
 from hub.console.tokens import TokenRecord
 
 if TYPE_CHECKING:
@@ -40,12 +41,14 @@ class ConsoleDeps:
         tokens: where the bearer tokens are (a :class:`~hub.console.tokens.TokenFile`).
         clock: the console's time, for ages and expiry horizons.
         horizon: how far ahead keys and agreements count as coming due.
+        throttle: counts failed sign-ins and bad tokens and slows them per address.
     """
 
     hub: HubContext
     tokens: TokenSource
     clock: Callable[[], datetime] = utcnow
     horizon: timedelta = HORIZON
+    throttle: AuthThrottle = field(default_factory=AuthThrottle)
 
     @property
     def metrics(self) -> HubMetrics:

@@ -273,6 +273,7 @@ async def login(request: web.Request) -> web.Response:
     record = deps.tokens.current().authenticate(token) if 0 < len(token) <= MAX_TOKEN else None
     if record is None:
         log.info("console.refused", code="auth.invalid", route="page_login_submit")
+        await deps.throttle.failed(request.remote, "sign_in", deps.metrics)
         return _login_page(request, 401, back, "That token is not valid. Check it and try again.")
     if (old := session_id_of(request)) and (found := store.find(old, deps.clock(), deps.tokens)):
         store.end(found)

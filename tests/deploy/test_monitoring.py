@@ -42,7 +42,18 @@ GRAFANA_BUILTIN: Final = "-- Grafana --"
 SEVERITIES: Final = frozenset({"critical", "warning", "info"})
 #: Labels an annotation may quote: ids and codes only, never content (ARCHITECTURE P1).
 QUOTABLE_LABELS: Final = frozenset(
-    {"job", "instance", "recipient", "reason", "code", "party", "use", "agreement", "outcome"}
+    {
+        "job",
+        "instance",
+        "recipient",
+        "reason",
+        "code",
+        "party",
+        "use",
+        "agreement",
+        "outcome",
+        "via",
+    }
 )
 #: Suffixes the exposition format adds to a family's name, by type.
 SUFFIXES: Final = {

@@ -14,6 +14,7 @@ from hub.broker.memory import MemoryNode
 from hub.console.app import console_app
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
+from hub.console.throttle import AuthThrottle
 from hub.console.tokens import TokenStore
 from hub.embedded import embedded_hub
 
@@ -76,8 +77,21 @@ async def serve() -> AsyncIterator[Callable[[ConsoleDeps], Awaitable[Client]]]:
 async def client(
     hub_ctx: HubContext, store: TokenStore, serve: Callable[[ConsoleDeps], Awaitable[Client]]
 ) -> Client:
-    """The console on the embedded hub, with the tokens of :func:`store`."""
-    return await serve(ConsoleDeps(hub_ctx, store))
+    """The console on the embedded hub, with the tokens of :func:`store`.
+
+    Its throttle counts and logs failures but takes no pauses: the tests walk every
+    route with bad tokens from one address (``test_auth.py`` tests the pauses).
+    """
+    return await serve(ConsoleDeps(hub_ctx, store, throttle=unhurried()))
+
+
+async def _no_pause(seconds: float) -> None:
+    del seconds
+
+
+def unhurried() -> AuthThrottle:
+    """A throttle that counts and logs failures but never pauses."""
+    return AuthThrottle(sleep=_no_pause)
 
 
 @pytest.fixture

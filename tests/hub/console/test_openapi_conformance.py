@@ -31,6 +31,8 @@ from hub.console.routes import ROUTES
 from hub.console.tokens import TokenStore
 from hub.embedded import embedded_hub
 
+from .conftest import unhurried
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -70,7 +72,8 @@ class Served:
             ctx = await embedded_hub(
                 stack, self._workdir, self._keyring, self._directory, MemoryNode()
             )
-            runner = web.AppRunner(console_app(ConsoleDeps(ctx, self.store)), access_log=None)
+            deps = ConsoleDeps(ctx, self.store, throttle=unhurried())
+            runner = web.AppRunner(console_app(deps), access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, "127.0.0.1", self.port).start()

@@ -77,6 +77,8 @@ async def test_the_console_serves_https_to_a_token_holder(tmp_path: Path) -> Non
             assert status == 200
             async with session.get(url, ssl=trust) as anonymous:
                 assert anonymous.status == 401
+                assert anonymous.headers["Strict-Transport-Security"] == "max-age=31536000"
+                assert anonymous.headers["Server"] == "hub-console"
             try:
                 async with session.get(f"http://127.0.0.1:{port}/api/health") as plain:
                     assert plain.status >= 400  # never a 2xx over plain HTTP
