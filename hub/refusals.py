@@ -17,7 +17,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.broker.base import OutgoingMessage
+from hub.broker.base import UUID_PATTERN, OutgoingMessage
 from hub.broker.topology import PARTY_PATTERN
 from hub.crypto.base import EnvelopeError
 from hub.crypto.notice import RefusalNotice, seal_notice
@@ -57,6 +57,11 @@ def _event_type(refusal: Refusal) -> str | None:
     """A signed but uncatalogued event type may be any text: keep it only if id-shaped."""
     value = refusal.event_type
     return value if value is not None and _EVENT_TYPE.match(value) else None
+
+
+def _kept_id(message_id: str | None) -> str | None:
+    """The sender's message id, if the broker's allow-list lets the hub publish it."""
+    return message_id if message_id is not None and UUID_PATTERN.match(message_id) else None
 
 
 def refusal_id(body: bytes, user: str | None = None) -> uuid.UUID:
@@ -158,9 +163,9 @@ async def refuse(ctx: HubContext, message: IncomingMessage, refusal: Refusal) ->
             exchange=ctx.names.quarantine,
             routing_key="",
             body=message.body,
-            # The sender's own id, so the quarantined copy still names its message;
-            # the refusal's decision id travels in the decision-id header.
-            message_id=message.message_id or str(decision),
+            # The sender's own id (a UUID, as the SDK's event ids are), so the copy
+            # still names its message; the decision id travels in decision-id.
+            message_id=_kept_id(message.message_id) or str(decision),
             content_type="application/octet-stream",
             headers=_headers(refusal, decision, "refusal", sender or _broker_user(ctx, message)),
         )

@@ -20,7 +20,8 @@ import time
 import uuid
 import weakref
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime  # noqa: TC003 - a dataclass field's type
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
@@ -29,9 +30,11 @@ from hub.broker.base import BrokerError, OutgoingMessage
 from hub.broker.topology import PARTY_PATTERN
 from hub.console.base import OPERATIONS, Param, Route
 from hub.console.deps import deps_of, principal
+from hub.crypto.notice import notice_message_id
 from hub.ledger.base import LedgerError
 from hub.ledger.entries import EntryDraft
 from hub.logs import get_logger
+from hub.refusals import refusal_id
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -58,6 +61,10 @@ REPLAY_REASONS: Final = frozenset(
 REFERENCE_PATTERN: Final = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 _UUID: Final = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _MAX_BODY: Final = 1024
+#: How long a replay's answer waits to say what became of the message, and how often
+#: it looks in the ledger meanwhile.
+FOLLOW_SECONDS: Final = 3.0
+FOLLOW_STEP: Final = 0.2
 #: Headers of a quarantined message shown to operators: ids, codes and parties only.
 SHOWN_HEADERS: Final = (
     "event-id",
@@ -156,12 +163,31 @@ def sender_of(message: IncomingMessage, ingress_queue: str) -> str | None:
     return key if from_ingress and PARTY_PATTERN.match(key) else None
 
 
+def quarantine_id(message: IncomingMessage) -> str | None:
+    """The id a quarantined message is replayed by, written by the hub, never by a sender.
+
+    A refusal: its decision id (``decision-id`` header, a lower-case UUID). A message
+    the broker dead-lettered: its ``message_id`` only if that is such a UUID. Anything
+    else has no id here, so no URL or form is ever built from what a sender chose.
+    """
+    decision = message.headers.get("decision-id")
+    if message.headers.get("kind") == "refusal" and isinstance(decision, str):
+        return decision if is_message_id(decision) else None
+    mine = message.message_id
+    return mine if mine is not None and is_message_id(mine) else None
+
+
 def metadata(message: IncomingMessage, ingress_queue: str) -> dict[str, Any]:
-    """What a browse shows of one quarantined message: never its body (pure)."""
+    """What a browse shows of one quarantined message: never its body (pure).
+
+    ``message_id`` is the id the sender published it with, shown only when it is
+    id-shaped; ``quarantine_id`` is the one to replay it by.
+    """
     headers = {k: message.headers[k] for k in SHOWN_HEADERS if k in message.headers}
     refusal = headers.get("decision-id")
     return {
-        "message_id": message.message_id,
+        "quarantine_id": quarantine_id(message),
+        "message_id": notice_message_id(message.message_id),
         "reason": reason_of(message.headers),
         "refusal_id": refusal if headers.get("kind") == "refusal" else None,
         "event_id": headers.get("event-id"),
@@ -277,31 +303,31 @@ async def quarantine(request: web.Request) -> web.Response:
 
 @dataclass(frozen=True)
 class ReplayRequest:
-    """A checked replay request: the message, why, and the operator's reference."""
+    """A checked replay request: the message (its quarantine id), why, and a reference."""
 
-    message_id: str
+    quarantine_id: str
     reason: str
     reference: str | None
 
 
 def is_message_id(text: str) -> bool:
-    """Whether ``text`` is a message id as the hub writes them: a lower-case UUID (pure)."""
+    """Whether ``text`` is an id as the hub writes them: a lower-case UUID (pure)."""
     return _UUID.match(text) is not None
 
 
-def _message_id(text: str) -> str:
+def _quarantine_id(text: str) -> str:
     if not is_message_id(text):
-        raise OperationsError(400, "console.bad_request", "message id must be a lower-case UUID")
+        raise OperationsError(400, "console.bad_request", "a quarantine id is a lower-case UUID")
     return text
 
 
-def parse_replay(message_id: str, reason: object, reference: object) -> ReplayRequest:
-    """Check a replay request: the message id, a reason from the list, an optional reference.
+def parse_replay(quarantine: str, reason: object, reference: object) -> ReplayRequest:
+    """Check a replay request: the quarantine id, a reason from the list, an optional reference.
 
     Raises:
         OperationsError: 400 ``console.bad_request``; the detail never repeats the value.
     """
-    _message_id(message_id)
+    _quarantine_id(quarantine)
     if not isinstance(reason, str) or reason not in REPLAY_REASONS:
         allowed = ", ".join(sorted(REPLAY_REASONS))
         raise OperationsError(400, "console.bad_request", f"reason must be one of {allowed}")
@@ -309,11 +335,11 @@ def parse_replay(message_id: str, reason: object, reference: object) -> ReplayRe
         isinstance(reference, str) and REFERENCE_PATTERN.match(reference)
     ):
         raise OperationsError(400, "console.bad_request", "reference must match [A-Za-z0-9-]{1,32}")
-    return ReplayRequest(message_id, reason, reference)
+    return ReplayRequest(quarantine, reason, reference)
 
 
 async def _replay_request(request: web.Request) -> ReplayRequest:
-    message_id = _message_id(request.match_info["message_id"])
+    quarantine = _quarantine_id(request.match_info["quarantine_id"])
     if request.content_length is not None and request.content_length > _MAX_BODY:
         raise OperationsError(400, "console.bad_request", "body too large")
     try:
@@ -324,7 +350,7 @@ async def _replay_request(request: web.Request) -> ReplayRequest:
         raise OperationsError(
             400, "console.bad_request", 'body must be {"reason": ..., "reference": ...}'
         )
-    return parse_replay(message_id, body.get("reason"), body.get("reference"))
+    return parse_replay(quarantine, body.get("reason"), body.get("reference"))
 
 
 def _replayed(ctx: HubContext, message: IncomingMessage, sender: str) -> OutgoingMessage:
@@ -357,7 +383,7 @@ def _record(
     )
 
 
-async def replay_message(deps: ConsoleDeps, ask: ReplayRequest, actor: str) -> bool:
+async def replay_message(deps: ConsoleDeps, ask: ReplayRequest, actor: str) -> Replayed:
     """Replay one quarantined message: publish to ingress, record, then remove it.
 
     The steps, and what each failure leaves:
@@ -381,15 +407,16 @@ async def replay_message(deps: ConsoleDeps, ask: ReplayRequest, actor: str) -> b
     the quarantined copy is removed only after both the publish and the record.
 
     Returns:
-        Whether the message was removed from quarantine.
+        What was replayed, and whether it was removed from quarantine.
 
     Raises:
         OperationsError: 404 no such message among the first :data:`MAX_SCAN`;
             409 it cannot be routed (no sender party); 503 broker or ledger failed.
     """
     ctx = deps.hub
+    at = deps.clock()
     async with _state(ctx).lock, _inspector(ctx).browse(ctx.names.quarantine, MAX_SCAN) as seen:
-        found = next((m for m in seen if m.message_id == ask.message_id), None)
+        found = next((m for m in seen if quarantine_id(m) == ask.quarantine_id), None)
         if found is None:
             raise OperationsError(404, "quarantine.not_found", "no such quarantined message")
         sender = sender_of(found, ctx.names.ingress_queue)
@@ -400,19 +427,77 @@ async def replay_message(deps: ConsoleDeps, ask: ReplayRequest, actor: str) -> b
             await ctx.ledger.append([_record(deps, found, ask, actor)])
         except (BrokerError, LedgerError) as error:
             log.warning(
-                "quarantine.replay_failed", code=error.code.value, message_id=ask.message_id
+                "quarantine.replay_failed", code=error.code.value, message_id=ask.quarantine_id
             )
             raise OperationsError(503, error.code.value, "replay not done; try again") from error
+        replayed = Replayed(
+            removed=True,
+            at=at,
+            refusal_id=refusal_id(found.body, ctx.broker.user),
+            event_id=_event_id(found),
+        )
         try:
             await found.ack()
         except BrokerError as error:
-            log.warning("quarantine.not_removed", code=error.code.value, message_id=ask.message_id)
-            return False
+            log.warning(
+                "quarantine.not_removed", code=error.code.value, message_id=ask.quarantine_id
+            )
+            return replace(replayed, removed=False)
     _state(ctx).census = None
-    return True
+    return replayed
 
 
-async def replay_once(deps: ConsoleDeps, ask: ReplayRequest, actor: str | None) -> bool:
+def _event_id(message: IncomingMessage) -> uuid.UUID | None:
+    value = message.headers.get("event-id")
+    return uuid.UUID(value) if isinstance(value, str) and is_message_id(value) else None
+
+
+async def next_outcome(
+    deps: ConsoleDeps, replayed: Replayed, wait: float = FOLLOW_SECONDS
+) -> dict[str, str | None]:
+    """What became of a replayed message, watched for up to ``wait`` seconds.
+
+    The hub takes the replay like any message. Refused again, it comes straight
+    back to the quarantine as a refusal of the replay's bytes from the hub's own
+    broker user (its quarantine id is that refusal's id); accepted, its event's
+    decisions are in the ledger. After a bounded wait the answer is ``pending``:
+    the quarantine and the ledger say the rest. A copy that could not be removed
+    from quarantine cannot be told from its return: ``pending`` too.
+
+    Returns:
+        ``{"outcome": "refused", "code": ...}``, ``{"outcome": "recorded", "code": None}``
+        or ``{"outcome": "pending", "code": None}``.
+    """
+    ctx, back = deps.hub, str(replayed.refusal_id)
+    for _ in range(max(1, round(wait / FOLLOW_STEP))):
+        try:
+            if replayed.event_id is not None and any(
+                e.kind == "disclosure"
+                for e in await ctx.ledger.entries_for_event(replayed.event_id)
+            ):
+                return {"outcome": "recorded", "code": None}
+            if replayed.removed:
+                async with _inspector(ctx).browse(ctx.names.quarantine, MAX_SCAN) as seen:
+                    found = next((m for m in seen if quarantine_id(m) == back), None)
+                if found is not None:
+                    return {"outcome": "refused", "code": reason_of(found.headers)}
+        except (LedgerError, BrokerError):
+            break
+        await asyncio.sleep(FOLLOW_STEP)
+    return {"outcome": "pending", "code": None}
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A replay done: when, whether its copy left quarantine, and how to follow it."""
+
+    removed: bool
+    at: datetime
+    refusal_id: uuid.UUID
+    event_id: uuid.UUID | None
+
+
+async def replay_once(deps: ConsoleDeps, ask: ReplayRequest, actor: str | None) -> Replayed:
     """Replay ``ask`` (see :func:`replay_message`), one replay of a message at a time.
 
     Args:
@@ -421,7 +506,7 @@ async def replay_once(deps: ConsoleDeps, ask: ReplayRequest, actor: str | None) 
         actor: the operator's token name, recorded in the ledger (``unknown`` if None).
 
     Returns:
-        Whether the message was removed from quarantine.
+        What was replayed (see :func:`replay_message`).
 
     Raises:
         OperationsError: 409 ``quarantine.replay_in_progress`` while this process
@@ -429,28 +514,37 @@ async def replay_once(deps: ConsoleDeps, ask: ReplayRequest, actor: str | None) 
             broker failure as 503.
     """
     replaying = _state(deps.hub).replaying
-    if ask.message_id in replaying:
+    if ask.quarantine_id in replaying:
         raise OperationsError(409, "quarantine.replay_in_progress", "already replaying")
-    replaying.add(ask.message_id)
+    replaying.add(ask.quarantine_id)
     try:
-        removed = await replay_message(deps, ask, "unknown" if actor is None else actor)
+        replayed = await replay_message(deps, ask, "unknown" if actor is None else actor)
     except BrokerError as error:
         raise _broker_failed(error) from error
     finally:
-        replaying.discard(ask.message_id)
-    log.info("quarantine.replayed", message_id=ask.message_id, reason=ask.reason, token_name=actor)
-    return removed
+        replaying.discard(ask.quarantine_id)
+    log.info(
+        "quarantine.replayed", message_id=ask.quarantine_id, reason=ask.reason, token_name=actor
+    )
+    return replayed
 
 
 async def replay(request: web.Request) -> web.Response:
-    """``POST /api/quarantine/{message_id}/replay``: :func:`replay_once` from a JSON body."""
+    """``POST /api/quarantine/{quarantine_id}/replay``: replay, then say what became of it."""
     who = principal(request)
+    deps = deps_of(request)
     try:
         ask = await _replay_request(request)
-        removed = await replay_once(deps_of(request), ask, who.name if who else None)
+        replayed = await replay_once(deps, ask, who.name if who else None)
     except OperationsError as error:
         return error.response()
-    return web.json_response({"message_id": ask.message_id, "replayed": True, "removed": removed})
+    answer = {
+        "quarantine_id": ask.quarantine_id,
+        "replayed": True,
+        "removed": replayed.removed,
+        "next": await next_outcome(deps, replayed),
+    }
+    return web.json_response(answer)
 
 
 async def refresh_queue_gauges(deps: ConsoleDeps) -> None:
@@ -510,16 +604,16 @@ ROUTES: Final[tuple[Route, ...]] = (
     _route(
         "quarantine_replay",
         "POST",
-        "/api/quarantine/{message_id}/replay",
+        "/api/quarantine/{quarantine_id}/replay",
         "Replay a quarantined message to ingress once its cause is fixed (recorded)",
         statuses=(200, 400, 404, 409, 503),
         example="/api/quarantine/00000000-0000-4000-8000-000000000000/replay",
         parameters=(
             Param(
-                "message_id",
+                "quarantine_id",
                 "path",
                 {"type": "string", "pattern": _UUID.pattern},
-                description="The quarantined message's AMQP message id",
+                description="The quarantine_id a browse gives (the refusal's decision id)",
             ),
         ),
         body={

@@ -19,6 +19,7 @@ from hub.console.operations import (
     OperationsError,
     browse_quarantine,
     is_message_id,
+    next_outcome,
     parse_replay,
     queue_report,
     replay_once,
@@ -83,20 +84,43 @@ async def quarantine_page(request: web.Request) -> web.Response:
 
 
 async def replay_page(request: web.Request) -> web.Response:
-    """Replay one quarantined message from its form; say what happened on a result page."""
-    values = form_values(await request.post(), ("reason", "reference"))
-    message_id = request.match_info["message_id"]
-    who = principal(request)
-    removed, code, status = None, None, 200
+    """Replay one quarantined message: a confirmation first, then what became of it.
+
+    The quarantine page's form names a reason (none is preselected) and posts here;
+    this answers with a confirmation naming the message and the reason. Only the
+    confirmation's own form (``confirm=yes``) replays, and the result page says
+    whether the message was refused again, had its decisions recorded, or is still
+    on its way.
+    """
+    values = form_values(await request.post(), ("reason", "reference", "confirm"))
+    quarantine = request.match_info["quarantine_id"]
+    shown = quarantine if is_message_id(quarantine) else None
     try:
-        ask = parse_replay(message_id, values.get("reason"), values.get("reference"))
-        removed = await replay_once(deps_of(request), ask, who.name if who else None)
+        ask = parse_replay(quarantine, values.get("reason"), values.get("reference"))
     except OperationsError as error:
-        code, status = error.code, error.status
+        return _replay_result(request, error.status, shown, code=error.code)
+    if values.get("confirm") != "yes":
+        return render(
+            request, "replay_confirm.html", title="Replay this message?", ask=ask,
+            reason_words=ask.reason.replace("_", " "),
+        )  # fmt: skip
+    who = principal(request)
+    deps = deps_of(request)
+    try:
+        replayed = await replay_once(deps, ask, who.name if who else None)
+    except OperationsError as error:
+        return _replay_result(request, error.status, shown, code=error.code)
+    follow = await next_outcome(deps, replayed)
+    return _replay_result(request, 200, shown, removed=replayed.removed, follow=follow)
+
+
+def _replay_result(
+    request: web.Request, status: int, quarantine: str | None, **more: Any
+) -> web.Response:
     return render(
         request, "replay.html", status=status, title=REPLAY_OUTCOMES[status],
-        message_id=message_id if is_message_id(message_id) else None,
-        removed=removed, code=code,
+        quarantine_id=quarantine, removed=more.get("removed"), code=more.get("code"),
+        follow=more.get("follow"),
     )  # fmt: skip
 
 
@@ -109,7 +133,7 @@ ROUTES: Final[tuple[Route, ...]] = (
         statuses=(200, 503),
     ),
     page_route(
-        "page_replay", "POST", "/quarantine/{message_id}/replay",
+        "page_replay", "POST", "/quarantine/{quarantine_id}/replay",
         "Replay a quarantined message (web form)", OPERATIONS,
         statuses=(200, 400, 404, 409, 503),
         example="/quarantine/00000000-0000-4000-8000-000000000000/replay",

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from services import amqp_url, dev_script
 
 from hub.broker.amqp import AmqpBroker
-from hub.broker.base import OutgoingMessage
+from hub.broker.base import IncomingMessage, OutgoingMessage
 from hub.broker.memory import MemoryBroker
 from hub.broker.testing import delete_topologies, next_delivery, unique_names
 from hub.broker.topology import default_topology
@@ -124,6 +124,7 @@ async def test_browse_shows_metadata_only_and_leaves_everything_in_place(
         assert "SECRET" not in text
         shown = (await response.json())["messages"]
         assert [m["message_id"] for m in shown] == [m.message_id for m in sent[:2]]
+        assert [m["quarantine_id"] for m in shown] == [m.message_id for m in sent[:2]]
     first = shown[0]
     assert first["reason"] == "schema.invalid"
     assert first["refusal_id"] == sent[0].message_id
@@ -132,8 +133,9 @@ async def test_browse_shows_metadata_only_and_leaves_everything_in_place(
     assert first["size_bytes"] == len(b"SECRET-ADDRESS-1")
     assert first["queued_at"] is not None
     assert set(first) == {
-        "message_id", "reason", "refusal_id", "event_id", "event_type", "sender", "queued_at",
-        "size_bytes", "delivery_count", "origin_exchange", "origin_queue", "routing_key",
+        "quarantine_id", "message_id", "reason", "refusal_id", "event_id", "event_type",
+        "sender", "queued_at", "size_bytes", "delivery_count", "origin_exchange",
+        "origin_queue", "routing_key",
     }  # fmt: skip
     async with hub_ctx.broker.consume(hub_ctx.names.quarantine, 10) as consumer:
         kept = [await next_delivery(consumer) for _ in sent]
@@ -268,25 +270,38 @@ async def test_replay_after_the_cause_is_fixed_delivers_and_is_recorded(
     assert held["event_id"] == str(event.event_id)
     assert held["sender"] == "police"
 
-    path = f"/api/quarantine/{held['message_id']}/replay"
+    assert held["message_id"] == str(event.event_id)  # the sender's own id, kept
+    unfixed = dataclasses.replace(ctx, policy=dataclasses.replace(ctx.policy, agreements=()))
+    path = f"/api/quarantine/{held['quarantine_id']}/replay"
+    stepping = asyncio.create_task(_step(unfixed))  # replayed before the cause is fixed
     response = await client.post(path, json=REPLAY, headers=bearer(tokens))
+    await stepping
     assert response.status == 200, await response.text()
     assert await response.json() == {
-        "message_id": held["message_id"],
+        "quarantine_id": held["quarantine_id"],
         "replayed": True,
         "removed": True,
+        "next": {"outcome": "refused", "code": "sender.not_entitled"},
     }
-    await _step(ctx)  # the cause is fixed: the hub's policy has its agreements again
+    response = await client.get("/api/quarantine", headers=bearer(tokens))
+    [held] = (await response.json())["messages"]  # straight back, under a new refusal id
+    path = f"/api/quarantine/{held['quarantine_id']}/replay"
+    stepping = asyncio.create_task(_step(ctx))  # the cause is fixed: agreements are back
+    response = await client.post(path, json=REPLAY, headers=bearer(tokens))
+    await stepping
+    assert (await response.json())["next"] == {"outcome": "recorded", "code": None}
 
     async with ctx.broker.consume(ctx.names.inbox("probation"), 5) as consumer:
         delivered = await next_delivery(consumer, 10)
         await delivered.ack()
     assert delivered.headers["event-id"] == str(event.event_id)
     entries = await ctx.ledger.entries_for_event(event.event_id)
-    [replayed] = [e for e in entries if e.outcome == "quarantine.replayed"]
+    replays = [e for e in entries if e.outcome == "quarantine.replayed"]
+    assert len(replays) == 2
+    replayed = replays[-1]
     assert replayed.kind == "consultation"
     assert replayed.actor == "operator"
-    assert replayed.reason_code == "sender.not_entitled"
+    assert [r.reason_code for r in replays] == ["sender.not_entitled"] * 2
     assert replayed.purpose == "cause_fixed #CHG-42"
     assert any(e.kind == "disclosure" for e in entries)
     async with ctx.broker.browse(ctx.names.quarantine, 5) as left:  # type: ignore[attr-defined]
@@ -313,3 +328,37 @@ async def test_a_failed_publish_leaves_the_message_in_quarantine_unrecorded(
     async with hub_ctx.broker.browse(hub_ctx.names.quarantine, 5) as seen:  # type: ignore[attr-defined]
         assert [m.message_id for m in seen] == [message.message_id]
     await asyncio.sleep(0)
+
+
+async def _settled(outcome: Any) -> None:
+    del outcome
+
+
+def _dead_lettered(message_id: str | None, headers: dict[str, Any]) -> IncomingMessage:
+    return IncomingMessage(
+        b"x", headers, message_id, "police", "", "hub.quarantine",
+        redelivered=False, delivery_count=6, persistent=True, settle=_settled,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("message_id", "headers", "shown", "replay_by"),
+    [
+        ("../../quarantine/" + "1" * 8, {"x-first-death-reason": "delivery_limit"},
+         "../../quarantine/11111111", None),
+        ("../x", {"kind": "refusal", "decision-id": "0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"},
+         "../x", "0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"),
+        ("a b\n<script>", {}, None, None),
+        ("MSG-7", {"kind": "refusal", "decision-id": "../0b6e7c1d"}, "MSG-7", None),
+        ("0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f", {}, "0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f",
+         "0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"),
+    ],
+    ids=["traversal", "refusal-of-odd-id", "not-an-id", "odd-decision-id", "uuid"],
+)  # fmt: skip
+def test_a_quarantined_message_is_replayed_only_by_an_id_the_hub_wrote(
+    message_id: str, headers: dict[str, Any], shown: str | None, replay_by: str | None
+) -> None:
+    """A sender's id is shown (as text) only if id-shaped; replayed by only a hub-written UUID."""
+    message = _dead_lettered(message_id, headers)
+    found = operations.metadata(message, "hub.ingress.q")
+    assert (found["message_id"], found["quarantine_id"]) == (shown, replay_by)

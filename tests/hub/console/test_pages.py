@@ -835,7 +835,7 @@ def replayable(ctx: HubContext) -> OutgoingMessage:
 async def test_a_replay_through_the_page_is_recorded(
     client: Client, hub_ctx: HubContext, tokens: dict[Role, str]
 ) -> None:
-    """The quarantine lists the message with a form; replaying it records it and removes it."""
+    """A reason chosen (none preselected), then confirmed: replayed, recorded, removed, followed."""
     message = replayable(hub_ctx)
     await hub_ctx.broker.publish(message)
     csrf = await signed_in(client, tokens[Role.OPERATOR])
@@ -844,19 +844,31 @@ async def test_a_replay_through_the_page_is_recorded(
     assert listing.status == 200
     check_accessible(html)
     assert f'action="/quarantine/{message.message_id}/replay"' in html
+    assert '<option value="" selected>Choose a reason</option>' in html
     assert "secret-body" not in html
     data = {"csrf_token": csrf, "reason": "key_registered", "reference": "CHG-7"}
-    response = await client.post(f"/quarantine/{message.message_id}/replay", data=data)
+    asked = await client.post(f"/quarantine/{message.message_id}/replay", data=data)
+    html = await asked.text()
+    assert asked.status == 200
+    check_accessible(html)
+    assert "Replay this message?" in html
+    assert await hub_ctx.ledger.size() == 0  # nothing replayed before the confirmation
+    response = await client.post(
+        f"/quarantine/{message.message_id}/replay", data=data | {"confirm": "yes"}
+    )
     html = await response.text()
     assert response.status == 200
     check_accessible(html)
     assert "removed from quarantine" in html
+    assert "What happened next" in html
     recorded = await last_entry(hub_ctx)
     assert recorded.outcome == "quarantine.replayed"
     assert recorded.actor == "operator"
     assert recorded.purpose == "key_registered #CHG-7"
     assert recorded.reason_code == "schema.invalid"
-    again = await client.post(f"/quarantine/{message.message_id}/replay", data=data)
+    again = await client.post(
+        f"/quarantine/{message.message_id}/replay", data=data | {"confirm": "yes"}
+    )
     assert again.status == 404
     assert "quarantine.not_found" in await again.text()
 
@@ -866,7 +878,8 @@ async def test_a_replay_through_the_page_is_recorded(
     [
         ({"reason": "because"}, 400, "console.bad_request"),
         ({"reason": "cause_fixed", "reference": "no spaces"}, 400, "console.bad_request"),
-        ({"reason": "cause_fixed"}, 409, "quarantine.not_replayable"),
+        ({}, 400, "console.bad_request"),
+        ({"reason": "cause_fixed", "confirm": "yes"}, 409, "quarantine.not_replayable"),
     ],
 )
 async def test_a_replay_not_done_says_why(
