@@ -47,6 +47,7 @@ from hub.logs import get_logger
 from hub.pipeline import HubContext, process
 from hub.policy.base import PolicyError
 from hub.policy.load import load_policy
+from hub.reconcile import keep_sweeping
 from hub.refusals import Refusal, refuse
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ log = get_logger("hub.worker")
 TRANSIENT: Final = frozenset(
     {
         ErrorCode.UNAVAILABLE.value,
+        ErrorCode.HEAD_MISMATCH.value,
         BrokerErrorCode.UNAVAILABLE.value,
         BrokerErrorCode.UNCONFIRMED.value,
         BrokerErrorCode.NACKED.value,
@@ -290,6 +292,9 @@ async def serve(
 ) -> None:
     """Consume ingress until ``stop`` is set, with up to ``prefetch`` messages in flight.
 
+    Beside it, messages the broker dead-lettered from ingress to the quarantine are
+    taken up again whenever the ledger can be written (:mod:`hub.reconcile`).
+
     Once stopping, the worker takes no new message and gives those in flight
     ``limits.shutdown_grace`` seconds to finish, then cancels the rest: a call stuck
     on a connection that is going away must not keep the process from stopping.
@@ -297,6 +302,7 @@ async def serve(
     """
     slots = asyncio.Semaphore(limits.prefetch)
     in_flight: set[asyncio.Task[None]] = set()
+    sweeping = asyncio.create_task(keep_sweeping(ctx, stop), name="reconcile")
     async with ctx.broker.consume(ctx.names.ingress_queue, limits.prefetch) as consumer:
         stopping = asyncio.ensure_future(stop.wait())
         try:
@@ -318,6 +324,9 @@ async def serve(
                 task.add_done_callback(lambda _: slots.release())
         finally:
             stopping.cancel()
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
             await _finish(in_flight, limits.shutdown_grace)
 
 

@@ -30,6 +30,7 @@ class ErrorCode(enum.StrEnum):
     UNAVAILABLE = "ledger.unavailable"
     CONFLICT = "ledger.conflict"
     EVENT_CONFLICT = "ledger.event_conflict"
+    HEAD_MISMATCH = "ledger.head_mismatch"
     CLOSED = "ledger.closed"
     URL_INVALID = "ledger.url_invalid"
     KEY_INVALID = "ledger.key_invalid"

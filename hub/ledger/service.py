@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Final, Self
 from hub.crypto.base import EnvelopeError
 from hub.ledger import chain
 from hub.ledger.base import ErrorCode, Head, LedgerError, LedgerTransaction
-from hub.ledger.checkpoints import CheckpointPolicy, write_checkpoint
+from hub.ledger.checkpoints import CheckpointPolicy, claimed_size, write_checkpoint
+from hub.ledger.entries import GENESIS_HASH
 from hub.ledger.merkle import Frontier
 from hub.ledger.search import search_store
 from hub.ledger.stores import open_store
@@ -345,6 +346,45 @@ class Ledger:
         """Return every entry about one event, in order (see :meth:`read` for errors)."""
         return [chain.parse(row) for row in await self.store.entries_for_event(event_id)]
 
+    async def check_head(self) -> None:
+        """Refuse a ledger whose head is not the one a hub last wrote (run at start).
+
+        The head row (size, last hash) is what the hub extends. An entry stored
+        beyond it, a last entry that is not the head's, or an unsigned tail that does
+        not chain from the last checkpoint means someone else wrote to the ledger;
+        appending would fail entry by entry (``ledger.conflict``), or chain onto it.
+
+        Raises:
+            LedgerError: ``ledger.head_mismatch`` naming the position; or
+                ``ledger.unavailable``.
+        """
+        async with self.store.write() as tx:
+            head = await tx.head()
+            checkpoint = await tx.latest_checkpoint()
+        beyond = await self.store.scan(head.size, 1)
+        if beyond:
+            raise LedgerError(
+                ErrorCode.HEAD_MISMATCH,
+                f"entry {beyond[0].seq} lies beyond the head the hub last wrote (size"
+                f" {head.size}); run hub audit verify before starting the hub",
+            )
+        signed = claimed_size(checkpoint.token) if checkpoint is not None else 0
+        start = max(0, min(signed, head.size) - 1)
+        last = GENESIS_HASH if start == 0 and signed == 0 else None
+        for row in await self.store.read(start, head.size):
+            entry = chain.parse(row)
+            if last is not None and entry.prev_hash != last:
+                raise LedgerError(
+                    ErrorCode.HEAD_MISMATCH,
+                    f"entry {row.seq} does not chain to the one before; run hub audit verify",
+                )
+            last = row.entry_hash
+        if head.size and last != head.last_entry_hash:
+            raise LedgerError(
+                ErrorCode.HEAD_MISMATCH,
+                f"entry {head.size - 1} is not the one the hub last wrote; run hub audit verify",
+            )
+
     async def decision(self, decision_id: uuid.UUID) -> LedgerEntry | None:
         """Return the entry recorded under ``decision_id``, checked, or None.
 
@@ -493,11 +533,13 @@ async def open_ledger(
         schema: PostgreSQL only: the schema holding the ledger.
 
     Raises:
-        LedgerError: ``ledger.url_invalid`` or ``ledger.unavailable``.
+        LedgerError: ``ledger.url_invalid``, ``ledger.unavailable``, or
+            ``ledger.head_mismatch`` (:meth:`Ledger.check_head`).
     """
     store = await open_store(url, schema=schema)
     ledger = Ledger(store, keyring=keyring, config=config)
     try:
+        await ledger.check_head()
         await ledger.start()
     except BaseException:
         await store.close()

@@ -1,0 +1,116 @@
+"""Messages the broker dead-lettered from ingress, taken up again once the hub is healthy.
+
+The quorum queue's delivery limit is there for poison messages, but an outage can
+spend it too: a worker killed again and again while its ledger is down returns its
+prefetch to the queue each time, and after the limit RabbitMQ dead-letters those
+messages to the quarantine with no reason the hub gave, no ledger entry and no
+notice, though their senders saw them confirmed. Nothing may reach the quarantine
+that way and stay there.
+
+So a worker sweeps the quarantine (:func:`sweep`, at start and every
+:data:`SWEEP_SECONDS`), once it can write to its ledger, for messages dead-lettered
+from ingress that carry no refusal of the hub's (no ``kind`` header). Each is carried
+through the pipeline exactly as if it had come from ingress: a valid event is
+decided, recorded and delivered, a bad one refused with its code (recorded,
+quarantined again with its reason, its sender told), and the dead-lettered copy is
+removed either way. One that fails even so, or that has been taken from the
+quarantine :data:`MAX_TRIES` times already (it may be what kills the worker), is
+refused ``message.unprocessable``: recorded, quarantined with that reason, its sender
+told. Several workers may sweep at once: the broker hands each message to one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any, Final
+
+from hub.broker.base import BrokerError
+from hub.ledger.base import LedgerError
+from hub.logs import get_logger
+from hub.pipeline import process
+from hub.refusals import Refusal, refuse
+
+if TYPE_CHECKING:
+    from hub.broker.base import IncomingMessage, QueueInspector
+    from hub.pipeline import HubContext
+
+log = get_logger("hub.reconcile")
+#: Seconds between two sweeps of the quarantine.
+SWEEP_SECONDS: Final = 30.0
+#: Most quarantined messages one sweep looks at.
+BATCH: Final = 100
+#: Takings from the quarantine (any browse counts one) after which a dead-lettered
+#: message is refused rather than carried through the pipeline again.
+MAX_TRIES: Final = 10
+UNPROCESSABLE: Final = "message.unprocessable"
+
+
+def dead_lettered_from_ingress(message: IncomingMessage, ingress_queue: str) -> bool:
+    """Whether ``message`` reached the quarantine by the broker, from ingress, unrefused."""
+    headers = message.headers
+    return headers.get("kind") is None and headers.get("x-first-death-queue") == ingress_queue
+
+
+def inspector_of(ctx: HubContext) -> QueueInspector | None:
+    """The broker's way to look into a queue, if it has one."""
+    broker: Any = ctx.broker
+    return broker if hasattr(broker, "browse") else None
+
+
+async def _take_up(ctx: HubContext, message: IncomingMessage) -> str:
+    """Carry one dead-lettered message through the pipeline, or refuse it as unprocessable.
+
+    Raises:
+        LedgerError: the ledger failed (the message goes back to the quarantine).
+        BrokerError: the broker failed (likewise).
+    """
+    if message.delivery_count >= MAX_TRIES:
+        await refuse(ctx, message, Refusal(UNPROCESSABLE))
+        await message.ack()
+        return UNPROCESSABLE
+    try:
+        return await process(ctx, message)
+    except (LedgerError, BrokerError):
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever it is, it gets a reason
+        log.error("reconcile.failed", reason=type(error).__name__, message_id=message.message_id)  # noqa: TRY400
+        await refuse(ctx, message, Refusal(UNPROCESSABLE))
+        await message.ack()
+        return UNPROCESSABLE
+
+
+async def sweep(ctx: HubContext) -> int:
+    """Take up every dead-lettered ingress message among the quarantine's first :data:`BATCH`.
+
+    Returns:
+        How many were taken up.
+
+    Raises:
+        LedgerError: the ledger cannot be written (nothing was taken).
+        BrokerError: the broker failed; what was not settled stays in quarantine.
+    """
+    inspector = inspector_of(ctx)
+    if inspector is None:
+        return 0
+    await ctx.ledger.probe_writable()
+    taken = 0
+    async with inspector.browse(ctx.names.quarantine, BATCH) as seen:
+        for message in seen:
+            if not dead_lettered_from_ingress(message, ctx.names.ingress_queue):
+                continue
+            outcome = await _take_up(ctx, message)
+            taken += 1
+            log.info("reconcile.taken_up", message_id=message.message_id, code=outcome)
+    return taken
+
+
+async def keep_sweeping(ctx: HubContext, stop: asyncio.Event, every: float = SWEEP_SECONDS) -> None:
+    """Sweep now and every ``every`` seconds until ``stop`` is set; failures are waited out."""
+    while not stop.is_set():
+        try:
+            await sweep(ctx)
+        except (LedgerError, BrokerError) as error:
+            log.warning("reconcile.waiting", code=error.code.value)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
