@@ -31,7 +31,7 @@ from tempfile import TemporaryDirectory
 import asyncpg
 
 from hub.crypto.keys import generate_party_keys
-from hub.ledger.entries import EntryDraft
+from hub.ledger.entries import EntryDraft, GrantRecord, WithheldGroup
 from hub.ledger.pseudonyms import Pseudonymizer
 from hub.ledger.service import Ledger, open_ledger
 from hub.logs import configure
@@ -78,6 +78,17 @@ def drafts(count: int) -> tuple[EntryDraft, ...]:
             lawful_basis="UK GDPR Art 6(1)(e)",
             groups_disclosed=("A", "B", "E"),
             groups_withheld=("G",),
+            grants=(
+                GrantRecord(
+                    agreement_id="masip-default",
+                    agreement_version=1,
+                    clause="police-to-" + recipient,
+                    purpose="stalking risk management",
+                    lawful_basis="UK GDPR Art 6(1)(e)",
+                    groups=("A", "B", "E"),
+                ),
+            ),
+            withheld=(WithheldGroup(group="G", reason="not_granted"),),
             policy_hash="ab" * 32,
             outcome="disclosed",
         )
