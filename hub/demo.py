@@ -175,11 +175,17 @@ class Timeline:
         """One recipient: the groups it got, the groups withheld, the clause and basis."""
         got = "".join(entry.groups_disclosed) or "-"
         withheld = "".join(entry.groups_withheld) or "-"
-        clauses = ",".join(c.split("#")[-1] for c in (entry.clause or "").split(";"))
+        # Every grant, each with the groups it granted (ledger format 2).
+        clauses = ", ".join(f"{g.clause} ({''.join(g.groups)})" for g in entry.grants) or ", ".join(
+            c.split("#")[-1] for c in entry.clauses
+        )
+        bases = "; ".join(dict.fromkeys(g.lawful_basis for g in entry.grants)) or (
+            entry.lawful_basis or ""
+        )
         self.say(
             f"    -> {entry.recipient:<10} gets [green]{got:<6}[/]"
             f" withheld [yellow]{withheld:<6}[/]"
-            f" clause {escape(clauses)}; [dim]{escape(entry.lawful_basis or '')}[/]"
+            f" {escape(clauses)}; [dim]{escape(bases)}[/]"
         )
 
     def verdict(self, intact: bool, detail: str) -> None:  # noqa: FBT001 - the verdict itself
