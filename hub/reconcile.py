@@ -17,15 +17,22 @@ removed either way. One that fails even so, or that has been taken from the
 quarantine :data:`MAX_TRIES` times already (it may be what kills the worker), is
 refused ``message.unprocessable``: recorded, quarantined with that reason, its sender
 told. Several workers may sweep at once: the broker hands each message to one.
+
+A delivery its recipient rejected (an agency's SDK rejects one that does not verify,
+and its inbox dead-letters it here) is recorded too, as a refusal coded
+``delivery.rejected`` with the event and the recipient, and put back with that
+reason. No notice goes out: the hub wrote the message, and the party that rejected
+it is the one it was for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.broker.base import BrokerError
+from hub.broker.base import UUID_PATTERN, BrokerError
 from hub.ledger.base import LedgerError
 from hub.logs import get_logger
 from hub.pipeline import process
@@ -44,12 +51,19 @@ BATCH: Final = 100
 #: message is refused rather than carried through the pipeline again.
 MAX_TRIES: Final = 10
 UNPROCESSABLE: Final = "message.unprocessable"
+REJECTED: Final = "delivery.rejected"
 
 
 def dead_lettered_from_ingress(message: IncomingMessage, ingress_queue: str) -> bool:
     """Whether ``message`` reached the quarantine by the broker, from ingress, unrefused."""
     headers = message.headers
     return headers.get("kind") is None and headers.get("x-first-death-queue") == ingress_queue
+
+
+def rejected_delivery(message: IncomingMessage) -> bool:
+    """Whether ``message`` is a delivery of the hub's that its recipient's inbox dead-lettered."""
+    headers = message.headers
+    return headers.get("kind") == "delivery" and "x-first-death-queue" in headers
 
 
 def inspector_of(ctx: HubContext) -> QueueInspector | None:
@@ -97,12 +111,34 @@ async def sweep(ctx: HubContext) -> int:
     taken = 0
     async with inspector.browse(ctx.names.quarantine, BATCH) as seen:
         for message in seen:
-            if not dead_lettered_from_ingress(message, ctx.names.ingress_queue):
+            if dead_lettered_from_ingress(message, ctx.names.ingress_queue):
+                outcome = await _take_up(ctx, message)
+            elif rejected_delivery(message):
+                outcome = await _record_rejection(ctx, message)
+            else:
                 continue
-            outcome = await _take_up(ctx, message)
             taken += 1
             log.info("reconcile.taken_up", message_id=message.message_id, code=outcome)
     return taken
+
+
+async def _record_rejection(ctx: HubContext, message: IncomingMessage) -> str:
+    """Record a delivery its recipient rejected, and quarantine it again with that reason."""
+    event = message.headers.get("event-id")
+    recipient = message.headers.get("recipient")
+    refusal = Refusal(
+        REJECTED,
+        event_id=uuid.UUID(event) if isinstance(event, str) and UUID_PATTERN.match(event) else None,
+        event_type=_text(message.headers.get("event-type")),
+        recipient=_text(recipient),
+    )
+    await refuse(ctx, message, refusal)
+    await message.ack()
+    return REJECTED
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 async def keep_sweeping(ctx: HubContext, stop: asyncio.Event, every: float = SWEEP_SECONDS) -> None:

@@ -41,13 +41,18 @@ class Refusal(Exception):  # noqa: N818 - a refusal is an outcome, not a fault
         event_id: uuid.UUID | None = None,
         sender: str | None = None,
         event_type: str | None = None,
+        recipient: str | None = None,
     ) -> None:
-        """Make a refusal; every argument is an id or a code, never content."""
+        """Make a refusal; every argument is an id or a code, never content.
+
+        ``recipient`` names the party a rejected delivery was for (``delivery.rejected``).
+        """
         super().__init__(code)
         self.code = code
         self.event_id = event_id
         self.sender = sender
         self.event_type = event_type
+        self.recipient = recipient if recipient and PARTY_PATTERN.match(recipient) else None
 
 
 _EVENT_TYPE: Final = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
@@ -151,6 +156,7 @@ async def refuse(ctx: HubContext, message: IncomingMessage, refusal: Refusal) ->
         event_id=refusal.event_id,
         event_type=_event_type(refusal),
         provider=sender,
+        recipient=refusal.recipient,
         policy_hash=ctx.policy.hash,
         outcome="refused",
         reason_code=refusal.code,

@@ -171,3 +171,30 @@ async def test_nothing_is_taken_while_the_ledger_cannot_be_written(
     [parked] = await _browsed(ctx)
     assert "reason" not in parked.headers
     assert await ctx.ledger.size() == 0
+
+
+async def test_a_delivery_its_recipient_rejected_is_recorded_with_a_reason(world: World) -> None:
+    """A delivery the recipient's SDK rejected: a refusal entry naming it, and a reason."""
+    ctx = world.ctx
+    event_id, body = _event_body(world)
+    await world.send("police", body)
+    async with ctx.broker.consume(ctx.names.ingress_queue, 1) as consumer:
+        from hub.pipeline import process  # noqa: PLC0415 - the worker's one step, here by hand
+
+        assert await process(ctx, await next_delivery(consumer)) == "disclosed"
+    async with world.agencies["health"].consume(ctx.names.inbox("health"), 1) as inbox:
+        delivered = await next_delivery(inbox)
+        await delivered.reject(requeue=False)  # as the SDK does with one that does not verify
+    [parked] = await _browsed(ctx)
+    assert (parked.headers["kind"], "reason" in parked.headers) == ("delivery", False)
+
+    assert await reconcile.sweep(ctx) == 1
+    [back] = await _browsed(ctx)
+    assert (back.headers["kind"], back.headers["reason"]) == ("refusal", "delivery.rejected")
+    [entry] = [e for e in await ctx.ledger.read() if e.kind == "refusal"]
+    assert (entry.reason_code, entry.event_id, entry.recipient) == (
+        "delivery.rejected",
+        event_id,
+        "health",
+    )
+    assert await reconcile.sweep(ctx) == 0
