@@ -30,23 +30,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from hub.broker.base import UUID_PATTERN, BrokerError
+from hub.broker.base import UUID_PATTERN, BrokerError, inspector_of
 from hub.ledger.base import LedgerError
 from hub.logs import get_logger
 from hub.pipeline import process
 from hub.refusals import Refusal, refuse
 
 if TYPE_CHECKING:
-    from hub.broker.base import IncomingMessage, QueueInspector
+    from hub.broker.base import IncomingMessage
     from hub.pipeline import HubContext
 
 log = get_logger("hub.reconcile")
 #: Seconds between two sweeps of the quarantine.
 SWEEP_SECONDS: Final = 30.0
-#: Most quarantined messages one sweep looks at.
-BATCH: Final = 100
+#: Most quarantined messages one sweep looks at, from the head. Refusals the hub
+#: parked wait there until an operator replays them, and a dead-lettered message
+#: arrives behind them: a sweep must see past them (the console browses as far).
+BATCH: Final = 1000
 #: Takings from the quarantine (any browse counts one) after which a dead-lettered
 #: message is refused rather than carried through the pipeline again.
 MAX_TRIES: Final = 10
@@ -64,12 +66,6 @@ def rejected_delivery(message: IncomingMessage) -> bool:
     """Whether ``message`` is a delivery of the hub's that its recipient's inbox dead-lettered."""
     headers = message.headers
     return headers.get("kind") == "delivery" and "x-first-death-queue" in headers
-
-
-def inspector_of(ctx: HubContext) -> QueueInspector | None:
-    """The broker's way to look into a queue, if it has one."""
-    broker: Any = ctx.broker
-    return broker if hasattr(broker, "browse") else None
 
 
 async def _take_up(ctx: HubContext, message: IncomingMessage) -> str:
@@ -104,7 +100,7 @@ async def sweep(ctx: HubContext) -> int:
         LedgerError: the ledger cannot be written (nothing was taken).
         BrokerError: the broker failed; what was not settled stays in quarantine.
     """
-    inspector = inspector_of(ctx)
+    inspector = inspector_of(ctx.broker)
     if inspector is None:
         return 0
     await ctx.ledger.probe_writable()

@@ -18,7 +18,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Protocol, Self
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
 from hub.broker.topology import NAME_PATTERN, PARTY_PATTERN
 
@@ -458,3 +458,11 @@ class QueueInspector(Protocol):
             ValueError: ``limit`` is below 1.
         """
         ...
+
+
+def inspector_of(broker: Any) -> QueueInspector | None:
+    """``broker``'s way to count and look into queues, if it has one (an adapter's has none)."""
+    if hasattr(broker, "queue_stats") and hasattr(broker, "browse"):
+        inspector: QueueInspector = broker
+        return inspector
+    return None

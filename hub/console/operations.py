@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from hub.broker.base import BrokerError, OutgoingMessage
+from hub.broker.base import BrokerError, OutgoingMessage, inspector_of
 from hub.broker.topology import PARTY_PATTERN
 from hub.console.base import OPERATIONS, Param, Route
 from hub.console.deps import deps_of, principal
@@ -122,10 +122,9 @@ def _state(ctx: HubContext) -> _QuarantineState:
 
 
 def _inspector(ctx: HubContext) -> QueueInspector:
-    broker: Any = ctx.broker
-    if not (hasattr(broker, "queue_stats") and hasattr(broker, "browse")):
+    inspector = inspector_of(ctx.broker)
+    if inspector is None:
         raise OperationsError(503, "broker.management_not_configured", "broker cannot be inspected")
-    inspector: QueueInspector = broker
     return inspector
 
 

@@ -98,7 +98,7 @@ def _utc(value: datetime) -> datetime:
 EntryTime = Annotated[AwareDatetime, PlainSerializer(stamp, return_type=str)]
 
 
-def _sorted_groups(value: tuple[str, ...]) -> tuple[str, ...]:
+def _sorted_set(value: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(set(value)))
 
 
@@ -128,7 +128,7 @@ class GrantRecord(_Part):
     @field_validator("groups")
     @classmethod
     def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _sorted_groups(value)
+        return _sorted_set(value)
 
     @property
     def reference(self) -> str:
@@ -220,7 +220,7 @@ class EntryDraft(BaseModel):
     @classmethod
     def _sorted_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         # Sets carry no order; one order keeps one decision one set of bytes.
-        return _sorted_groups(value)
+        return _sorted_set(value)
 
     @field_validator("persons")
     @classmethod

@@ -174,13 +174,8 @@ class Ledger:
         batch = tuple(drafts)
         if not batch:
             return []
-        if self._closed:
-            raise LedgerError(ErrorCode.CLOSED, "the ledger is closed")
-        _check_call(batch)
-        await self.start()
-        done: asyncio.Future[list[LedgerEntry]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Request(batch, done))
-        return await asyncio.shield(done)
+        entries, _ = await self._enqueue(batch, None)
+        return entries
 
     async def record_event(
         self, drafts: Sequence[EntryDraft], claim: EventClaim
@@ -201,7 +196,12 @@ class Ledger:
             LedgerError: ``ledger.event_conflict`` when the event id is recorded
                 with other content; otherwise as :meth:`append`.
         """
-        batch = tuple(drafts)
+        return await self._enqueue(tuple(drafts), claim)
+
+    async def _enqueue(
+        self, batch: tuple[EntryDraft, ...], claim: EventClaim | None
+    ) -> tuple[list[LedgerEntry], bool]:
+        """Queue one call for the writer; its entries, and whether its claim found them."""
         if self._closed:
             raise LedgerError(ErrorCode.CLOSED, "the ledger is closed")
         _check_call(batch)
