@@ -46,10 +46,10 @@ from adapters.client import AgencyClient, RefusedError
 from adapters.native.table import TableTranslator, write_table
 from adapters.registry import translator_for
 from hub import heap, safejson
+from hub.broker import make_broker
 from hub.broker.base import BrokerError
 from hub.crypto.keys import KeyDirectory, KeyFileError, load_keyring
 from hub.logs import configure, get_logger
-from hub.worker import make_broker
 
 if TYPE_CHECKING:
     from adapters.base import ReceivedEvent, Translator

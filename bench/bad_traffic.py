@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from forge import World
 
     from hub.broker.base import Broker
-    from hub.pipeline import HubContext
+    from hub.context import HubContext
 
 RECIPIENTS = ("probation", "health", "advocacy")  # of a police referral
 USERS = (*forge.AGENCIES, "intruder")

@@ -29,7 +29,7 @@ import time
 import tracemalloc
 import uuid
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -41,13 +41,12 @@ from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import delete_topologies, next_delivery
 from hub.broker.topology import TopologyNames, default_topology
+from hub.context import build_context
 from hub.crypto.envelope import issue_event
 from hub.crypto.keys import KeyDirectory, generate_party_keys
-from hub.ledger.pseudonyms import Pseudonymizer
+from hub.embedded import embedded_settings
 from hub.ledger.service import open_ledger
 from hub.logs import configure
-from hub.pipeline import HubContext
-from hub.policy.load import load_policy
 from hub.worker import WorkerLimits, serve
 from schemas.base import new_event_id
 from schemas.samples import sample_event
@@ -198,15 +197,15 @@ async def _brokers(stack: AsyncExitStack, names: TopologyNames) -> tuple[Broker,
 async def soak_run(soak: Soak, workdir: Path) -> tuple[Curve, str]:
     """Run the worker through ``soak.events`` events, sampling its RSS."""
     curve = Curve(soak.every, max(soak.every, soak.events // 10 // soak.every * soak.every))
-    policy = load_policy(DEPLOY / "agreements", DEPLOY / "parties.toml", DEPLOY / "rules.toml")
     async with AsyncExitStack() as stack:
         hub_broker, client, kind = await _brokers(stack, soak.names)
         ledger = await open_ledger(f"sqlite:///{workdir / 'soak.db'}", keyring=soak.rings["hub"])
         stack.push_async_callback(ledger.close)
-        ctx = HubContext(
-            soak.rings["hub"], soak.directory, policy, ledger, hub_broker,
-            Pseudonymizer(b"s" * 32), soak.names, 256 * 1024, require_user_id=False,
-        )  # fmt: skip
+        settings = embedded_settings(
+            workdir, soak.rings["hub"], soak.directory, topology_prefix=soak.names.prefix
+        )
+        ctx = await build_context(settings, stack, broker=hub_broker, ledger=ledger)
+        ctx = replace(ctx, require_user_id=False)
         heap.settle()  # as `hub run` does once its context is built
         curve.sample(0, trace=False)
         stop, delivered = asyncio.Event(), Progress()

@@ -18,6 +18,7 @@ import os
 import time
 import uuid
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING
@@ -29,13 +30,12 @@ from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import delete_topologies, next_delivery
 from hub.broker.topology import TopologyNames, default_topology
+from hub.context import build_context
 from hub.crypto.envelope import issue_event
 from hub.crypto.keys import KeyDirectory, generate_party_keys
-from hub.ledger.pseudonyms import Pseudonymizer
+from hub.embedded import embedded_settings
 from hub.ledger.service import open_ledger
 from hub.logs import configure
-from hub.pipeline import HubContext
-from hub.policy.load import load_policy
 from hub.worker import WorkerLimits, serve
 from schemas.base import new_event_id
 from schemas.samples import sample_event
@@ -72,7 +72,6 @@ async def measure(kind: str, events: int, workdir: Path) -> tuple[float, float]:
     """Return (events per second through the hub, raw round trip seconds / hub seconds)."""
     rings = {p: generate_party_keys(p) for p in ("hub", *AGENCIES)}
     directory = KeyDirectory.of(*rings.values())
-    policy = load_policy(DEPLOY / "agreements", DEPLOY / "parties.toml", DEPLOY / "rules.toml")
     names = TopologyNames(prefix=f"b{uuid.uuid4().hex[:8]}.")
     topology = default_topology(AGENCIES, names=names)
     async with AsyncExitStack() as stack:
@@ -93,10 +92,9 @@ async def measure(kind: str, events: int, workdir: Path) -> tuple[float, float]:
         await hub_broker.apply(topology)
         ledger = await open_ledger(ledger_url, keyring=rings["hub"], schema=schema)
         stack.push_async_callback(ledger.close)
-        ctx = HubContext(
-            rings["hub"], directory, policy, ledger, hub_broker, Pseudonymizer(b"b" * 32),
-            names, 256 * 1024, require_user_id=False,
-        )  # fmt: skip
+        settings = embedded_settings(workdir, rings["hub"], directory, topology_prefix=names.prefix)
+        ctx = await build_context(settings, stack, broker=hub_broker, ledger=ledger)
+        ctx = replace(ctx, require_user_id=False)
         bodies = [
             issue_event(
                 sample_event("ReferralReceived").model_copy(update={"event_id": new_event_id()}),

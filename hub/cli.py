@@ -192,9 +192,9 @@ def run_worker(args: argparse.Namespace) -> int:
     """Run a hub worker with the settings in ``--config`` and the environment."""
     import asyncio  # noqa: PLC0415 - only the worker needs the event loop
 
+    from hub.app import run  # noqa: PLC0415
     from hub.logs import configure  # noqa: PLC0415
     from hub.settings import load_settings  # noqa: PLC0415
-    from hub.worker import run  # noqa: PLC0415
 
     with service_errors():
         console = None

@@ -43,7 +43,7 @@ from hub.broker.topology import TopologyNames, default_topology
 from hub.crypto.keys import KeyDirectory, generate_party_keys
 from hub.embedded import AGENCIES, hub_on
 from hub.ledger.verify import verify_store
-from hub.pipeline import HubContext, process
+from hub.pipeline import process
 from schemas.base import GROUP_TITLES
 from schemas.samples import sample_event
 
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from hub.broker.base import Broker
+    from hub.context import HubContext
     from hub.ledger.entries import LedgerEntry
     from schemas.base import CaseEvent
 

@@ -1,29 +1,61 @@
 """The hub on its embedded defaults: in-memory broker, SQLite ledger, policy from deploy/.
 
 For the demo, development and tests: one process holds the hub and the agencies,
-each with its own connection to one :class:`~hub.broker.memory.MemoryNode`.
+each with its own connection to one :class:`~hub.broker.memory.MemoryNode`. The
+hub is built like any other (:func:`hub.context.build_context`), from settings
+that point into a working folder where the keys and the ledger are written.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
 
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.topology import TopologyNames, default_topology
-from hub.ledger.pseudonyms import Pseudonymizer, generate_ledger_key
-from hub.ledger.service import open_ledger
-from hub.pipeline import HubContext
-from hub.policy.load import load_policy
+from hub.context import build_context
+from hub.crypto.keys import save_directory, save_keyring
+from hub.ledger.pseudonyms import generate_ledger_key
+from hub.settings import DEPLOY, HubSettings
 
 if TYPE_CHECKING:
     from contextlib import AsyncExitStack
+    from pathlib import Path
 
     from hub.broker.base import Broker
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+__all__ = ["AGENCIES", "DEPLOY", "embedded_hub", "embedded_settings", "hub_on"]
+
 AGENCIES = ("police", "probation", "health", "advocacy")
+
+
+def embedded_settings(
+    workdir: Path, keyring: PartyKeyring, directory: KeyDirectory, **overrides: Any
+) -> HubSettings:
+    """Settings of a hub whose keys, ledger key and SQLite ledger live in ``workdir``.
+
+    The hub's private keys and every party's public keys are written to
+    ``workdir/keys``; the ledger key is made once and kept. ``overrides`` set any
+    other setting (``topology_prefix``, ``delivery_limit``, ...).
+    """
+    keys = workdir / "keys"
+    save_directory(directory, keys)
+    private, _ = save_keyring(keyring, keys)
+    ledger_key = workdir / "ledger.key"
+    if not ledger_key.exists():
+        generate_ledger_key(ledger_key)
+    fields: dict[str, Any] = {
+        "party": keyring.party,
+        "keys_dir": keys,
+        "private_keys": private,
+        "ledger_key_file": ledger_key,
+        "ledger_url": SecretStr(f"sqlite:///{workdir / 'ledger.db'}"),
+    }
+    return HubSettings(**(fields | overrides))
 
 
 async def embedded_hub(  # noqa: PLR0913, PLR0917 - the hub's parts, each one
@@ -51,23 +83,13 @@ async def hub_on(  # noqa: PLR0913, PLR0917 - the hub's parts, each one
 ) -> HubContext:
     """Open a hub context on a connected ``broker`` with a SQLite ledger in ``workdir``.
 
-    Applies the default topology for :data:`AGENCIES` under ``names``; ``stack``
-    closes the ledger. ``shared_broker_user``: see :meth:`HubContext.trusts_signature_alone`.
+    Applies the default topology under ``names``; ``stack`` closes the ledger.
+    ``shared_broker_user``: see :meth:`HubContext.trusts_signature_alone`.
     """
     names = names or TopologyNames()
-    policy = load_policy(DEPLOY / "agreements", DEPLOY / "parties.toml", DEPLOY / "rules.toml")
     await broker.apply(default_topology(AGENCIES, names=names))
-    ledger = await open_ledger(f"sqlite:///{workdir / 'ledger.db'}", keyring=keyring)
-    stack.push_async_callback(ledger.close)
-    pseudonyms = Pseudonymizer(generate_ledger_key(workdir / "ledger.key"))
-    return HubContext(
-        keyring,
-        directory,
-        policy,
-        ledger,
-        broker,
-        pseudonyms,
-        names,
-        256 * 1024,
-        shared_broker_user=shared_broker_user,
-    )
+    settings = embedded_settings(workdir, keyring, directory, topology_prefix=names.prefix)
+    ctx = await build_context(settings, stack, broker=broker)
+    if shared_broker_user is None:
+        return ctx
+    return replace(ctx, shared_broker_user=shared_broker_user)

@@ -27,8 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.broker.base import OutgoingMessage
@@ -40,78 +39,20 @@ from hub.ledger.chain import canonical
 from hub.ledger.entries import EntryDraft, GrantRecord, PersonInEvent, WithheldGroup
 from hub.ledger.service import EventClaim
 from hub.logs import get_logger
-from hub.metrics import HubMetrics
 from hub.policy.base import Disclosure, NotEntitledError
-from hub.policy.memo import DecisionMemo
 from hub.refusals import Refusal, refuse
 from schemas.base import persons_of
 from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from hub.broker.base import Broker, IncomingMessage
-    from hub.broker.topology import TopologyNames
-    from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from hub.broker.base import IncomingMessage
+    from hub.context import HubContext
     from hub.ledger.entries import Group, LedgerEntry
-    from hub.ledger.pseudonyms import Pseudonymizer
-    from hub.ledger.service import Ledger
-    from hub.policy.load import Policy
     from schemas.base import CaseEvent, FieldGroup
 
 log = get_logger("hub.pipeline")
 #: Namespace of derived decision ids (a fixed random UUID of this project).
 DECISION_NAMESPACE: Final = uuid.UUID("3f0c6b7e-2d4a-4e8e-9a51-6c0f1d2b8e73")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class HubContext:
-    """Everything the pipeline needs, built once per worker."""
-
-    keyring: PartyKeyring
-    directory: KeyDirectory
-    policy: Policy
-    ledger: Ledger
-    broker: Broker
-    pseudonyms: Pseudonymizer
-    names: TopologyNames
-    max_envelope_bytes: int
-    require_user_id: bool = True
-    shared_broker_user: str | None = None
-    clock: Callable[[], datetime] = field(default=_utcnow)
-    metrics: HubMetrics = field(default_factory=HubMetrics)
-    #: Called with a stage name and the ingress message id as a disclosed event
-    #: passes each stage (``taken``, ``accepted``, ``recorded``, ``delivered``,
-    #: ``acked``); for measuring where the time goes (``bench/hub_vs_raw``). None:
-    #: nothing is called.
-    trace: Callable[[str, str | None], None] | None = field(default=None, repr=False, compare=False)
-    #: Built from ``policy`` for each context (``dataclasses.replace`` included),
-    #: so a context with another policy never answers from this one's memory.
-    decisions: DecisionMemo = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        """Start an empty decision memo for this context's policy."""
-        object.__setattr__(self, "decisions", DecisionMemo(self.policy))
-
-    def trusts_signature_alone(self, user_id: str | None) -> bool:
-        """Whether a message from broker user ``user_id`` rests on its signature alone.
-
-        In a deployment every agency has its own broker user, RabbitMQ checks the
-        ``user_id`` property against it, and the hub checks it against the signed
-        sender. Three cases skip that second check: ``hub demo --broker URL``, where
-        every party shares the one ``shared_broker_user``; benchmarks that publish
-        without ``user_id`` (``require_user_id=False``); and the hub's own broker
-        user, which publishes to ingress only to replay a quarantined message once
-        its cause is fixed (ADR 0009). Only the hub holds that user's credentials,
-        and the replayed envelope must still verify as its signed sender's.
-        """
-        if user_id is None:
-            return not self.require_user_id
-        return user_id in {self.shared_broker_user, self.broker.user}
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from hub.refusals import Refusal, refuse
 
 if TYPE_CHECKING:
     from hub.broker.base import IncomingMessage
-    from hub.pipeline import HubContext
+    from hub.context import HubContext
 
 log = get_logger("hub.reconcile")
 #: Seconds between two sweeps of the quarantine.

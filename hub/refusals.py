@@ -26,7 +26,7 @@ from hub.logs import get_logger
 
 if TYPE_CHECKING:
     from hub.broker.base import IncomingMessage
-    from hub.pipeline import HubContext
+    from hub.context import HubContext
 
 log = get_logger("hub.refusals")
 REFUSAL_NAMESPACE: Final = uuid.UUID("8b7f5c2e-9d1a-4c36-b0e4-2f6a9c3d5e81")

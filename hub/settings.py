@@ -55,6 +55,9 @@ class HubSettings(BaseSettings):
     agreements_dir: Path = DEPLOY / "agreements"
     parties_file: Path = DEPLOY / "parties.toml"
     rules_file: Path = DEPLOY / "rules.toml"
+    #: Put before every exchange and queue name: ``""`` in a deployment (a vhost of
+    #: its own), a unique ``name.`` where several hubs share one vhost (tests).
+    topology_prefix: Annotated[str, Field(pattern=r"^([a-z0-9-]{1,40}\.)?$")] = ""
     prefetch: Annotated[int, Field(ge=1, le=1000)] = 32
     delivery_limit: Annotated[int, Field(ge=1, le=100)] = 5
     max_envelope_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 256 * 1024

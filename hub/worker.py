@@ -28,23 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import signal
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
-from hub import heap
-from hub.broker.amqp import AmqpBroker
 from hub.broker.base import BrokerError, BrokerErrorCode
-from hub.broker.memory import MemoryBroker
-from hub.broker.topology import TopologyNames, default_topology
-from hub.crypto.keys import KeyDirectory, load_keyring
+from hub.crypto.keys import KeyDirectory
 from hub.ledger.base import ErrorCode, LedgerError
-from hub.ledger.checkpoints import CheckpointPolicy
-from hub.ledger.pseudonyms import Pseudonymizer, load_ledger_key
-from hub.ledger.service import LedgerConfig, open_ledger
 from hub.logs import get_logger
-from hub.pipeline import HubContext, process
+from hub.pipeline import process
 from hub.policy.base import PolicyError
 from hub.policy.load import load_policy
 from hub.reconcile import keep_sweeping
@@ -53,8 +44,8 @@ from hub.refusals import Refusal, refuse
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hub.broker.base import Broker, IncomingMessage
-    from hub.console.serve import ConsoleOptions
+    from hub.broker.base import IncomingMessage
+    from hub.context import HubContext
     from hub.settings import HubSettings
 
 log = get_logger("hub.worker")
@@ -96,51 +87,6 @@ class WorkerLimits:
         base = min(self.retry_most, self.retry_first * 2.0 ** min(attempt - 1, 30))
         # Jitter keeps several workers from hammering a recovering database in step.
         return base * random.uniform(0.8, 1.0)  # noqa: S311 - timing jitter, not a secret
-
-
-def make_broker(
-    url: str, management_url: str | None = None, failover: tuple[str, ...] = ()
-) -> Broker:
-    """A broker for ``url``: ``memory://`` (single process only) or ``amqp(s)://``.
-
-    ``management_url`` is RabbitMQ's management API, where the console reads queue
-    depths and consumers; the memory broker counts its own. ``failover`` lists the
-    cluster's other nodes (``host:port``), tried in turn.
-    """
-    if url.startswith("memory://"):
-        return MemoryBroker()
-    return AmqpBroker(url, management_url=management_url, failover=failover)
-
-
-async def build_context(settings: HubSettings, stack: AsyncExitStack) -> HubContext:
-    """Load keys, policy and ledger key, open ledger and broker, apply the topology."""
-    keyring = load_keyring(settings.private_keys)
-    directory = KeyDirectory.load(settings.keys_dir)
-    policy = load_policy(settings.agreements_dir, settings.parties_file, settings.rules_file)
-    pseudonyms = Pseudonymizer(load_ledger_key(settings.ledger_key_file))
-    checkpoints = CheckpointPolicy(
-        settings.checkpoint_every_entries, settings.checkpoint_every_seconds
-    )
-    ledger = await open_ledger(
-        settings.ledger_url.get_secret_value(), keyring=keyring, config=LedgerConfig(checkpoints)
-    )
-    stack.push_async_callback(ledger.close)
-    broker_url = settings.broker_url.get_secret_value()
-    management = settings.broker_management_url
-    broker = make_broker(
-        broker_url,
-        management.get_secret_value() if management else None,
-        settings.broker_failover,
-    )
-    await broker.connect()
-    stack.push_async_callback(broker.close)
-    names = TopologyNames()
-    parties = [p.id for p in policy.rules.parties]
-    await broker.apply(default_topology(parties, settings.delivery_limit, names=names))
-    return HubContext(
-        keyring, directory, policy, ledger, broker, pseudonyms, names,
-        settings.max_envelope_bytes, require_user_id=not broker_url.startswith("memory://"),
-    )  # fmt: skip
 
 
 async def handle(
@@ -340,28 +286,3 @@ async def _finish(tasks: set[asyncio.Task[None]], grace: float) -> None:
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
-
-
-async def run(settings: HubSettings, console: ConsoleOptions | None = None) -> int:
-    """Run a worker until SIGINT or SIGTERM, serving ``console`` too if given.
-
-    SIGHUP reloads the agreements, parties, rules and public keys (:class:`Reloader`).
-    """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    reloader = Reloader(reload_from(settings))
-    loop.add_signal_handler(signal.SIGHUP, reloader.requested.set)
-    async with AsyncExitStack() as stack:
-        ctx = await build_context(settings, stack)
-        if console is not None:
-            from hub.console.serve import start_console  # noqa: PLC0415 - it imports this module
-
-            await start_console(stack, ctx, console)
-        heap.settle()
-        log.info("worker.started", party=ctx.keyring.party, policy_hash=ctx.policy.hash[:16])
-        limits = WorkerLimits(settings.prefetch, settings.delivery_limit)
-        await serve(ctx, limits, stop, reloader)
-    log.info("worker.stopped")
-    return 0

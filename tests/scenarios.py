@@ -38,13 +38,14 @@ from hub.broker.amqp import AmqpBroker
 from hub.broker.base import BrokerError
 from hub.broker.definitions import HASHING_ALGORITHM, password_hash
 from hub.broker.topology import TopologyNames, default_topology
+from hub.context import HubContext, build_context
 from hub.crypto.keys import save_keyring
+from hub.embedded import embedded_settings
 from hub.ledger import chain
-from hub.ledger.pseudonyms import Pseudonymizer, generate_ledger_key
+from hub.ledger.pseudonyms import generate_ledger_key
 from hub.ledger.service import Ledger, open_ledger
 from hub.ledger.stores import open_store
 from hub.ledger.verify import verify_store
-from hub.pipeline import HubContext
 from hub.policy.base import NotEntitledError
 from hub.policy.decide import decide
 from hub.policy.load import Policy, load_policy
@@ -222,10 +223,14 @@ class Partnership:
         await broker.connect()
         self.stack.push_async_callback(broker.close)
         await broker.apply(default_topology(AGENCIES, DELIVERY_LIMIT, names=self.names))
-        return HubContext(
-            self.keyrings["hub"], self.directory, self.policy, ledger, broker,
-            Pseudonymizer(b"f" * 32), self.names, 256 * 1024,
-        )  # fmt: skip
+        settings = embedded_settings(
+            self.folder / "hub",
+            self.keyrings["hub"],
+            self.directory,
+            topology_prefix=self.names.prefix,
+            delivery_limit=DELIVERY_LIMIT,
+        )
+        return await build_context(settings, self.stack, broker=broker, ledger=ledger)
 
     async def ledger(self, dsn: str) -> Ledger:
         """A ledger in a fresh schema of the PostgreSQL at ``dsn``, dropped at teardown."""

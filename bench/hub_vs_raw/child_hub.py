@@ -10,38 +10,45 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from bench.hub_vs_raw.child import say, usage
 from hub import heap
 from hub.broker.amqp import AmqpBroker
-from hub.broker.topology import TopologyNames
-from hub.crypto.keys import KeyDirectory, load_keyring
-from hub.ledger.pseudonyms import Pseudonymizer
+from hub.context import build_context
+from hub.crypto.keys import load_keyring
+from hub.ledger.pseudonyms import generate_ledger_key
 from hub.ledger.service import open_ledger
 from hub.logs import configure
-from hub.pipeline import HubContext
-from hub.policy.load import load_policy
+from hub.settings import HubSettings
 from hub.worker import WorkerLimits, serve
 
 if TYPE_CHECKING:
     from contextlib import AsyncExitStack
 
-MAX_ENVELOPE: Final = 256 * 1024
 CONFIRM_SECONDS: Final = 30.0
 
 
 async def run(config: dict[str, Any], stop: asyncio.Event, stack: AsyncExitStack) -> None:
     """Serve the hub pipeline: open, verify, validate, decide, record, present, publish."""
     configure("json", "WARNING")
-    keys = Path(config["keys_dir"])
-    keyring = load_keyring(keys / "hub.private.jwks.json")
-    directory = KeyDirectory.load(keys)
-    folder = Path(config["policy_dir"])
-    policy = load_policy(folder / "agreements", folder / "parties.toml", folder / "rules.toml")
+    keys, folder = Path(config["keys_dir"]), Path(config["policy_dir"])
+    ledger_key = folder.parent / "ledger.key"
+    if not ledger_key.exists():
+        generate_ledger_key(ledger_key)
+    settings = HubSettings(
+        keys_dir=keys,
+        private_keys=keys / "hub.private.jwks.json",
+        ledger_key_file=ledger_key,
+        agreements_dir=folder / "agreements",
+        parties_file=folder / "parties.toml",
+        rules_file=folder / "rules.toml",
+        topology_prefix=config["prefix"],
+    )
+    keyring = load_keyring(settings.private_keys)
     broker = AmqpBroker(config["url"], confirm_timeout=CONFIRM_SECONDS)
     await broker.connect()
     stack.push_async_callback(broker.close)
@@ -53,11 +60,8 @@ async def run(config: dict[str, Any], stop: asyncio.Event, stack: AsyncExitStack
         stamps.append((stage, message_id, time.perf_counter_ns()))
 
     stages_file = config.get("stages_file")
-    ctx = HubContext(
-        keyring, directory, policy, ledger, broker, Pseudonymizer(os.urandom(32)),
-        TopologyNames(config["prefix"]), MAX_ENVELOPE, require_user_id=False,
-        trace=trace if stages_file else None,
-    )  # fmt: skip
+    ctx = await build_context(settings, stack, broker=broker, ledger=ledger)
+    ctx = replace(ctx, require_user_id=False, trace=trace if stages_file else None)
     limits = WorkerLimits(prefetch=config["prefetch"], delivery_limit=5)
     serving = asyncio.create_task(serve(ctx, limits, stop))
     # serve() has no started signal; a short pause lets it open its consumer first.

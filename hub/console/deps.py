@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hub.console.auth import TokenSource
+    from hub.context import HubContext
     from hub.metrics import HubMetrics
-    from hub.pipeline import HubContext
 
 #: How far ahead readiness looks for keys and agreements coming due.
 HORIZON: Final = timedelta(days=30)

@@ -26,8 +26,8 @@ from hub.ledger.verify import verify_store
 from schemas.agreements import AgreementStatus
 
 if TYPE_CHECKING:
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory
-    from hub.pipeline import HubContext
     from hub.policy.load import Policy
 
 PROBE_SECONDS: Final = 5.0

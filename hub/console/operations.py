@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from hub.broker.base import IncomingMessage, QueueInspector, QueueStats
     from hub.console.deps import ConsoleDeps
-    from hub.pipeline import HubContext
+    from hub.context import HubContext
 
 log = get_logger("hub.console.operations")
 

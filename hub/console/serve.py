@@ -25,6 +25,7 @@ from aiohttp import web
 from hub.console.app import console_app
 from hub.console.base import ConsoleError
 from hub.console.deps import ConsoleDeps
+from hub.context import build_context
 from hub.crypto.tls import server_ssl_context
 from hub.logs import get_logger
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from hub.console.auth import TokenSource
-    from hub.pipeline import HubContext
+    from hub.context import HubContext
     from hub.settings import HubSettings
 
 log = get_logger("hub.console.serve")
@@ -111,8 +112,6 @@ async def serve(
     settings: HubSettings, options: ConsoleOptions, *, stop: asyncio.Event | None = None
 ) -> int:
     """Serve the console on its own until ``stop`` is set or a signal arrives."""
-    from hub.worker import build_context  # noqa: PLC0415 - the worker imports this module
-
     check_transport(options.host, options.tls)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -217,6 +217,22 @@ def save_keyring(keyring: PartyKeyring, directory: Path) -> tuple[Path, Path]:
     return private_path, public_path
 
 
+def save_directory(directory: KeyDirectory, folder: Path) -> list[Path]:
+    """Write every party's public JWK Set of ``directory`` into ``folder``.
+
+    Returns:
+        The paths written, one per party.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for party in sorted(directory.parties()):
+        records = directory.records(party, "sig") + directory.records(party, "enc")
+        path = folder / f"{party}{PUBLIC_SUFFIX}"
+        path.write_text(_jwks_text(party, records, private=False))
+        written.append(path)
+    return written
+
+
 def _read_jwks(path: Path) -> tuple[str, list[dict[str, Any]]]:
     try:
         document = safejson.loads(path.read_bytes())

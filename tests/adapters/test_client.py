@@ -19,7 +19,7 @@ from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
 from hub.diskcalls import DiskCalls
 from hub.embedded import embedded_hub
-from hub.pipeline import HubContext, process
+from hub.pipeline import process
 from schemas.base import FieldGroup, split_groups
 from schemas.samples import sample_event
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from adapters.base import ReceivedEvent
     from hub.broker.base import IncomingMessage
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
     from schemas.base import CaseEvent
 

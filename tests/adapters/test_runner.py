@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
 
     from adapters.base import ReceivedEvent
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
-    from hub.pipeline import HubContext
     from schemas.base import CaseEvent
 
 NAMESPACE = uuid.UUID("0a4f7d0e-8c1b-4f7e-9a55-3e2c1d0b9f11")

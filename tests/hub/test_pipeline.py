@@ -24,7 +24,7 @@ from hub.embedded import AGENCIES, embedded_hub
 from hub.ledger.base import ErrorCode as LedgerErrorCode
 from hub.ledger.base import LedgerError
 from hub.ledger.verify import verify_entries
-from hub.pipeline import HubContext, process
+from hub.pipeline import process
 from hub.policy.load import load_policy
 from schemas.base import new_event_id, split_groups
 from schemas.samples import sample_event
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
     from schemas.base import CaseEvent
 

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from hub.broker.base import IncomingMessage
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
-    from hub.pipeline import HubContext
 
 
 class World:

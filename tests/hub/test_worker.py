@@ -18,14 +18,12 @@ from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import delete_topologies, next_delivery
 from hub.broker.topology import TopologyNames, default_topology
+from hub.context import HubContext, build_context
 from hub.crypto.envelope import issue_event, open_delivery
-from hub.embedded import embedded_hub
-from hub.ledger.pseudonyms import Pseudonymizer
+from hub.embedded import embedded_hub, embedded_settings
 from hub.ledger.service import open_ledger
 from hub.ledger.verify import verify_store
-from hub.pipeline import HubContext
 from hub.policy.base import PolicyError
-from hub.policy.load import load_policy
 from hub.worker import Reloader, WorkerLimits, serve
 from schemas.base import new_event_id
 from schemas.samples import sample_event
@@ -51,7 +49,6 @@ async def world(
     """A hub context and a publisher connection: memory + SQLite, or RabbitMQ + PostgreSQL."""
     names = TopologyNames(prefix=f"w{uuid.uuid4().hex[:10]}.")
     topology = default_topology(AGENCIES, LIMITS.delivery_limit, names=names)
-    policy = load_policy(DEPLOY / "agreements", DEPLOY / "parties.toml", DEPLOY / "rules.toml")
     async with AsyncExitStack() as stack:
         if request.param == "memory":
             node = MemoryNode()
@@ -72,10 +69,12 @@ async def world(
         await hub_broker.apply(topology)
         # One broker user in the test vhost: per-agency users and the user_id check
         # against real RabbitMQ permissions come with deploy/rabbitmq's definitions.
-        ctx = HubContext(
-            keyrings["hub"], directory, policy, ledger, hub_broker,
-            Pseudonymizer(b"w" * 32), names, 256 * 1024, require_user_id=False,
+        settings = embedded_settings(
+            tmp_path, keyrings["hub"], directory,
+            topology_prefix=names.prefix, delivery_limit=LIMITS.delivery_limit,
         )  # fmt: skip
+        ctx = await build_context(settings, stack, broker=hub_broker, ledger=ledger)
+        ctx = replace(ctx, require_user_id=False)
         yield ctx, publisher
 
 

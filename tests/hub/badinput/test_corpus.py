@@ -14,7 +14,7 @@ import asyncio
 import re
 import uuid
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +30,11 @@ from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import delete_topologies, next_delivery
 from hub.broker.topology import TopologyNames, default_topology
+from hub.context import HubContext, build_context
 from hub.crypto.notice import open_notice
-from hub.embedded import DEPLOY, embedded_hub
-from hub.ledger.pseudonyms import Pseudonymizer
+from hub.embedded import embedded_hub, embedded_settings
 from hub.ledger.service import open_ledger
 from hub.ledger.verify import verify_entries
-from hub.pipeline import HubContext
-from hub.policy.load import Policy, load_policy
 from hub.refusals import refusal_id
 from hub.worker import WorkerLimits, serve
 
@@ -265,13 +263,9 @@ def test_hub_keeps_running_and_the_ledger_verifies(memory_run: Run) -> None:
     assert len(memory_run.quarantined) == len(CORPUS)
 
 
-def _policy() -> Policy:
-    return load_policy(DEPLOY / "agreements", DEPLOY / "parties.toml", DEPLOY / "rules.toml")
-
-
 @pytest.mark.rabbitmq
 @pytest.mark.postgres
-async def test_corpus_on_rabbitmq_and_postgresql(world: World) -> None:
+async def test_corpus_on_rabbitmq_and_postgresql(world: World, tmp_path: Path) -> None:
     """The corpus on a real RabbitMQ and PostgreSQL ledger: the same codes, copies and entries.
 
     The test vhost has one broker user, so every message goes over it as the hub
@@ -293,10 +287,11 @@ async def test_corpus_on_rabbitmq_and_postgresql(world: World) -> None:
         await hub_broker.apply(topology)
         ledger = await open_ledger(dsn, keyring=world.keyrings["hub"], schema=schema)
         stack.push_async_callback(ledger.close)
-        ctx = HubContext(
-            world.keyrings["hub"], world.directory, _policy(), ledger, hub_broker,
-            Pseudonymizer(b"c" * 32), names, 256 * 1024, shared_broker_user=user,
-        )  # fmt: skip
+        settings = embedded_settings(
+            tmp_path, world.keyrings["hub"], world.directory, topology_prefix=names.prefix
+        )
+        ctx = await build_context(settings, stack, broker=hub_broker, ledger=ledger)
+        ctx = replace(ctx, shared_broker_user=user)
         run = await run_corpus(ctx, {user: client}, world, cases, shared=user, idle=1.0)
     assert run.crashes == []
     assert run.running_at_end

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
     from hub.ledger.entries import LedgerEntry
-    from hub.pipeline import HubContext
 
 Client: TypeAlias = TestClient[web.Request, web.Application]
 

@@ -15,9 +15,9 @@ from schemas.base import new_event_id
 from schemas.samples import CASE, SUBJECT, VICTIM, sample_event
 
 if TYPE_CHECKING:
+    from hub.context import HubContext
     from hub.crypto.keys import PartyKeyring
     from hub.ledger.entries import LedgerEntry
-    from hub.pipeline import HubContext
 
 Client = TestClient[web.Request, web.Application]
 #: What an IG officer types that must never come back in an answer, error or log.

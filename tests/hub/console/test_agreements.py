@@ -20,7 +20,7 @@ from schemas.base import FieldGroup
 
 if TYPE_CHECKING:
     from hub.console.tokens import TokenStore
-    from hub.pipeline import HubContext
+    from hub.context import HubContext
     from hub.policy.load import Policy
 
 Client = TestClient[web.Request, web.Application]

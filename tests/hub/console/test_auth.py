@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from hub.console.base import Route
     from hub.console.tokens import TokenStore
-    from hub.pipeline import HubContext
+    from hub.context import HubContext
 
 Client = TestClient[web.Request, web.Application]
 _FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

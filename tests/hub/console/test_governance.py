@@ -26,9 +26,9 @@ from schemas.samples import CASE, SUBJECT, VICTIM
 from .ledger_case import bearer, consultations, no_typed_identifier, post
 
 if TYPE_CHECKING:
+    from hub.context import HubContext
     from hub.crypto.keys import PartyKeyring
     from hub.ledger.entries import LedgerEntry
-    from hub.pipeline import HubContext
 
 Client = TestClient[web.Request, web.Application]
 SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "audit" / "verify_ledger.py"

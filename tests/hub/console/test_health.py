@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pytest
 
     from hub.console.tokens import TokenStore
-    from hub.pipeline import HubContext
+    from hub.context import HubContext
 
 Client = TestClient[web.Request, web.Application]
 Serve = Callable[[ConsoleDeps], Awaitable[Client]]

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
 
     from hub.console.tokens import TokenStore
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
-    from hub.pipeline import HubContext
 
     Client = TestClient[web.Request, web.Application]
     Serve = Callable[[ConsoleDeps], Awaitable[Client]]

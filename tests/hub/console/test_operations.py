@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
     from hub.broker.base import Broker
     from hub.console.tokens import TokenStore
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
-    from hub.pipeline import HubContext
 
 Client = TestClient[web.Request, web.Application]
 LIMITS = WorkerLimits(prefetch=1, delivery_limit=5)

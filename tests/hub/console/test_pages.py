@@ -27,8 +27,8 @@ from hub.ledger.entries import EntryDraft
 
 if TYPE_CHECKING:
     from hub.console.tokens import TokenStore
+    from hub.context import HubContext
     from hub.ledger.entries import LedgerEntry
-    from hub.pipeline import HubContext
 
 Client = TestClient[web.Request, web.Application]
 Serve = Callable[[ConsoleDeps], Awaitable[Client]]

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from hub.console.tokens import TokenStore
+    from hub.context import HubContext
     from hub.crypto.keys import PartyKeyring
     from hub.ledger.entries import LedgerEntry
-    from hub.pipeline import HubContext
 
 #: What a data subject's report never holds: positions, hashes, exact times, ids.
 LEDGER_REFERENCES = re.compile(

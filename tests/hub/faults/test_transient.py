@@ -14,7 +14,7 @@ from hub.worker import WorkerLimits, handle
 if TYPE_CHECKING:
     import pytest
 
-    from hub.pipeline import HubContext
+    from hub.context import HubContext
 
 FAST = WorkerLimits(prefetch=1, delivery_limit=2, retry_first=0.01, retry_most=0.02)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hub.context import HubContext
 from hub.policy.base import NotEntitledError
 from hub.policy.decide import decide
 from hub.policy.memo import DecisionMemo
@@ -56,8 +57,6 @@ def test_memo_keeps_senders_apart(policy: Policy) -> None:
 
 def test_a_context_with_another_policy_has_its_own_memo(policy: Policy) -> None:
     """HubContext builds its memo from its own policy, also through dataclasses.replace."""
-    from hub.pipeline import HubContext  # noqa: PLC0415 - only this test needs the pipeline
-
     fields = {f.name: None for f in dataclasses.fields(HubContext) if f.init}
     ctx = HubContext(**{**fields, "policy": policy, "max_envelope_bytes": 1})  # type: ignore[arg-type]
     other = dataclasses.replace(ctx, policy=dataclasses.replace(policy, agreements=()))

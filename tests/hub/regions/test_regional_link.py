@@ -24,13 +24,12 @@ from adapters.client import AgencyClient
 from hub.broker.amqp import AmqpBroker
 from hub.broker.definitions import DEFAULT_VHOST
 from hub.broker.topology import TopologyNames
+from hub.context import HubContext, build_context
 from hub.crypto.keys import KeyDirectory, PartyKeyring, generate_party_keys
+from hub.embedded import embedded_settings
 from hub.ledger import chain
-from hub.ledger.pseudonyms import Pseudonymizer
 from hub.ledger.service import open_ledger
 from hub.ledger.verify import verify_store
-from hub.pipeline import HubContext
-from hub.policy.load import load_policy
 from schemas.samples import sample_event
 
 from .conftest import DEPLOY_REGIONS, Region, upstream_value
@@ -190,19 +189,18 @@ async def scene(regions: tuple[Region, Region], folder: Path) -> AsyncIterator[S
     rings = keyrings()
     keys = KeyDirectory.of(*rings.values())
     policy_dir = policy_folder(folder / "policy")
-    policy = load_policy(
-        policy_dir / "agreements", policy_dir / "parties.toml", policy_dir / "rules.toml"
-    )
     async with AsyncExitStack() as stack:
         ledger = await open_ledger(f"sqlite:///{folder / 'south.db'}", keyring=rings["south-hub"])
         stack.push_async_callback(ledger.close)
         hub_broker = broker(south.url("hub"))
         await hub_broker.connect()
         stack.push_async_callback(hub_broker.close)
-        ctx = HubContext(
-            rings["south-hub"], keys, policy, ledger, hub_broker,
-            Pseudonymizer(b"s" * 32), NAMES, 256 * 1024,
+        settings = embedded_settings(
+            folder / "south-hub", rings["south-hub"], keys,
+            agreements_dir=policy_dir / "agreements", parties_file=policy_dir / "parties.toml",
+            rules_file=policy_dir / "rules.toml",
         )  # fmt: skip
+        ctx = await build_context(settings, stack, broker=hub_broker, ledger=ledger)
         police = AgencyClient(
             rings["north-police"], keys, broker(north.url("north-police")),
             folder / "north-police.db", regions={"south": "south-hub"},

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
     from playwright.async_api import BrowserContext
 
+    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
-    from hub.pipeline import HubContext
 
 CHROMIUM_VARIABLE = "HUB_TEST_CHROMIUM"
 #: Where the browser tests leave a screenshot of every page they visit.
