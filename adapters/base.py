@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hub.errors import HubError
+
 if TYPE_CHECKING:
     import uuid
     from collections.abc import Mapping
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from schemas.base import CaseEvent, FieldGroup
 
 
-class RecordError(Exception):
+class RecordError(HubError):
     """A native record cannot be translated.
 
     Attributes:
@@ -31,8 +33,7 @@ class RecordError(Exception):
 
     def __init__(self, code: str, record: str, field: str, problem: str) -> None:
         """Name the record and the field; never quote the value."""
-        super().__init__(f"{code}: record {record}: field {field}: {problem}")
-        self.code = code
+        super().__init__(code, f"record {record}: field {field}: {problem}")
         self.record = record
         self.field = field
         self.problem = problem

@@ -47,15 +47,13 @@ import rfc8785
 
 from adapters.base import ReceivedEvent
 from adapters.state import StateFile
-from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
-from hub.broker.topology import TopologyNames
-from hub.crypto.base import EnvelopeError
-from hub.crypto.envelope import HUB_PARTY, issue_event, open_delivery
-from hub.crypto.notice import open_notice
+from hub.broker import BrokerError, BrokerErrorCode, OutgoingMessage, TopologyNames
+from hub.crypto import HUB_PARTY, EnvelopeError, issue_event, open_delivery, open_notice
+from hub.errors import HubError
 from hub.events import groups_from_delivery
 from hub.logs import get_logger
-from hub.policy.rules import REGION_PREFIX
 from schemas.errors import SchemaError
+from schemas.parties import REGION_PREFIX
 
 if TYPE_CHECKING:
     import uuid
@@ -63,14 +61,14 @@ if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
 
-    from hub.broker.base import Broker, IncomingMessage
-    from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from hub.broker import Broker, IncomingMessage
+    from hub.crypto import KeyDirectory, PartyKeyring
     from schemas.base import CaseEvent
 
 log = get_logger("adapters.client")
 
 #: A region's name, as the link's routing key carries it (``region-<name>``, a
-#: valid routing key of at most 32 characters: ``hub.broker.topology.PARTY_PATTERN``).
+#: valid routing key of at most 32 characters: ``schemas.parties.PARTY_PATTERN``).
 REGION_PATTERN: Final = re.compile(r"^[a-z][a-z0-9-]{1,24}$")
 #: Routing keys of the regional links start with this; no party id may (ADR 0010).
 REGION_KEY_PREFIX: Final = REGION_PREFIX
@@ -106,7 +104,7 @@ def region_routing_key(region: str) -> str:
     return f"{REGION_KEY_PREFIX}{region}"
 
 
-class RefusedError(Exception):
+class RefusedError(HubError):
     """The hub refused an event this agency sent; ``code`` says why (docs/envelope.md)."""
 
     def __init__(
@@ -123,8 +121,7 @@ class RefusedError(Exception):
         ``body_sha256`` the SHA-256 of its bytes: together they name the message
         even when the hub could not read its event id.
         """
-        super().__init__(f"{code}: message {message_id} refused (decision {decision_id})")
-        self.code = code
+        super().__init__(code, f"message {message_id} refused (decision {decision_id})")
         self.event_id = event_id
         self.decision_id = decision_id
         self.message_id = message_id

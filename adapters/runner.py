@@ -25,20 +25,17 @@ posted to ``webhook_url``; refusal notices go to ``output_dir/refusals/``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import re
-import signal
-import sys
 import uuid
-from pathlib import Path
+from pathlib import Path  # noqa: TC003 - pydantic resolves annotations at runtime
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import aiohttp
 from aiohttp import web
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.base import RecordError
@@ -46,10 +43,9 @@ from adapters.client import AgencyClient, RefusedError
 from adapters.native.table import TableTranslator, write_table
 from adapters.registry import translator_for
 from hub import heap, safejson
-from hub.broker import make_broker
-from hub.broker.base import BrokerError
-from hub.crypto.keys import KeyDirectory, KeyFileError, load_keyring
-from hub.logs import configure, get_logger
+from hub.broker import BrokerError, make_broker
+from hub.crypto import KeyDirectory, load_keyring
+from hub.logs import get_logger
 
 if TYPE_CHECKING:
     from adapters.base import ReceivedEvent, Translator
@@ -373,51 +369,3 @@ async def run(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return 0
-
-
-def _settings(path: Path) -> AdapterSettings:
-    import tomllib  # noqa: PLC0415
-
-    data = tomllib.loads(path.read_text())
-    for key, value in data.items():  # relative paths are relative to the file
-        if isinstance(value, str) and key.endswith(("_dir", "_file", "_keys")):
-            data[key] = str(path.resolve().parent / value)
-    return AdapterSettings(**data)
-
-
-async def _main(agency: str, settings: AdapterSettings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return await run(agency, settings, stop, settle=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``hub-adapter AGENCY --config FILE``; return the exit status."""
-    parser = argparse.ArgumentParser(prog="hub-adapter", description=__doc__.splitlines()[0])
-    parser.add_argument("agency")
-    parser.add_argument("--config", type=Path, required=True)
-    args = parser.parse_args(argv)
-    try:
-        settings = _settings(args.config)
-        translator_for(args.agency)
-    except OSError as error:
-        return _fail("settings.invalid", f"--config: {error.strerror or 'cannot read'}")
-    except ValidationError as error:
-        first = error.errors()[0]
-        return _fail("settings.invalid", f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
-    except (LookupError, ImportError):
-        return _fail("adapter.unknown", f"no adapter for {args.agency}")
-    except ValueError as error:
-        return _fail("settings.invalid", f"--config: not TOML ({type(error).__name__})")
-    configure("json" if settings.log_format == "json" else "auto")
-    try:
-        return asyncio.run(_main(args.agency, settings))
-    except KeyFileError as error:
-        return _fail("keys.unreadable", str(error))
-
-
-def _fail(code: str, detail: str) -> int:
-    print(f"error {code}: {detail}", file=sys.stderr)  # noqa: T201 - a command line reports
-    return 1

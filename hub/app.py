@@ -13,13 +13,13 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from hub import heap
-from hub.console.serve import start_console
+from hub.console import start_console
 from hub.context import build_context
 from hub.logs import get_logger
 from hub.worker import Reloader, WorkerLimits, reload_from, serve
 
 if TYPE_CHECKING:
-    from hub.console.serve import ConsoleOptions
+    from hub.console import ConsoleOptions
     from hub.settings import HubSettings
 
 log = get_logger("hub.app")

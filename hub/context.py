@@ -15,24 +15,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from hub.broker import make_broker
-from hub.broker.topology import TopologyNames, default_topology
-from hub.crypto.keys import KeyDirectory, load_keyring
-from hub.ledger.checkpoints import CheckpointPolicy
-from hub.ledger.pseudonyms import Pseudonymizer, load_ledger_key
-from hub.ledger.service import LedgerConfig, open_ledger
+from hub.broker import TopologyNames, default_topology, make_broker
+from hub.crypto import KeyDirectory, load_keyring
+from hub.ledger import CheckpointPolicy, LedgerConfig, Pseudonymizer, load_ledger_key, open_ledger
 from hub.metrics import HubMetrics
-from hub.policy.load import load_policy
-from hub.policy.memo import DecisionMemo
+from hub.policy import DecisionMemo, load_policy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AsyncExitStack
 
-    from hub.broker.base import Broker
-    from hub.crypto.keys import PartyKeyring
-    from hub.ledger.service import Ledger
-    from hub.policy.load import Policy
+    from hub.broker import Broker
+    from hub.crypto import PartyKeyring
+    from hub.ledger import Ledger
+    from hub.policy import Policy
     from hub.settings import HubSettings
 
 #: The largest envelope the hub opens, unless settings say otherwise (checked before

@@ -36,13 +36,19 @@ from yarl import URL
 
 from adapters.client import AgencyClient, RefusedError
 from adapters.registry import translator_for
-from hub.broker.amqp import AmqpBroker
-from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import delete_topologies, next_delivery
-from hub.broker.topology import TopologyNames, default_topology
-from hub.crypto.keys import KeyDirectory, generate_party_keys
+from hub.broker import (
+    AmqpBroker,
+    MemoryBroker,
+    MemoryNode,
+    TopologyNames,
+    default_topology,
+    delete_topologies,
+    next_delivery,
+)
+from hub.crypto import KeyDirectory, generate_party_keys
 from hub.embedded import AGENCIES, hub_on
-from hub.ledger.verify import verify_store
+from hub.errors import HubError
+from hub.ledger import verify_store
 from hub.pipeline import process
 from schemas.base import GROUP_TITLES
 from schemas.samples import sample_event
@@ -52,9 +58,9 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from hub.broker.base import Broker
+    from hub.broker import Broker
     from hub.context import HubContext
-    from hub.ledger.entries import LedgerEntry
+    from hub.ledger import LedgerEntry
     from schemas.base import CaseEvent
 
 SAMPLES: Final = Path(__file__).resolve().parent.parent / "adapters"
@@ -76,14 +82,8 @@ CASE: Final = (
 RECEIVE_SECONDS: Final = 30.0
 
 
-class DemoError(Exception):
+class DemoError(HubError):
     """The demo cannot run, for a reason the user can act on (``code``: stable)."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        """Make an error with a stable ``code`` and a detail free of secrets."""
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.topology import TopologyNames, default_topology
+from hub.broker import MemoryBroker, MemoryNode, TopologyNames, default_topology
 from hub.context import build_context
-from hub.crypto.keys import save_directory, save_keyring
-from hub.ledger.pseudonyms import generate_ledger_key
+from hub.crypto import save_directory, save_keyring
+from hub.ledger import generate_ledger_key
 from hub.settings import DEPLOY, HubSettings
 
 if TYPE_CHECKING:
     from contextlib import AsyncExitStack
     from pathlib import Path
 
-    from hub.broker.base import Broker
+    from hub.broker import Broker
     from hub.context import HubContext
-    from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from hub.crypto import KeyDirectory, PartyKeyring
 
 __all__ = ["AGENCIES", "DEPLOY", "embedded_hub", "embedded_settings", "hub_on"]
 

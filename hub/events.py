@@ -19,7 +19,7 @@ from schemas.registry import model_for, parse_event
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from hub.crypto.envelope import Delivery, Issuance
+    from hub.crypto import Delivery, Issuance
     from schemas.base import CaseEvent, FieldGroup, StrictModel
 
 

@@ -30,24 +30,30 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.broker.base import OutgoingMessage
-from hub.crypto.base import EnvelopeError
-from hub.crypto.envelope import DecisionHeader, Issuance, open_ingress, present
+from hub.broker import OutgoingMessage
+from hub.crypto import DecisionHeader, EnvelopeError, Issuance, open_ingress, present
+from hub.errors import RefusalCode
 from hub.events import event_from_issuance
-from hub.ledger.base import ErrorCode, LedgerError
-from hub.ledger.chain import canonical
-from hub.ledger.entries import EntryDraft, GrantRecord, PersonInEvent, WithheldGroup
-from hub.ledger.service import EventClaim
+from hub.ledger import (
+    EntryDraft,
+    ErrorCode,
+    EventClaim,
+    GrantRecord,
+    LedgerError,
+    PersonInEvent,
+    WithheldGroup,
+    canonical,
+)
 from hub.logs import get_logger
-from hub.policy.base import Disclosure, NotEntitledError
+from hub.policy import Disclosure, NotEntitledError
 from hub.refusals import Refusal, refuse
 from schemas.base import persons_of
 from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
-    from hub.broker.base import IncomingMessage
+    from hub.broker import IncomingMessage
     from hub.context import HubContext
-    from hub.ledger.entries import Group, LedgerEntry
+    from hub.ledger import Group, LedgerEntry
     from schemas.base import CaseEvent, FieldGroup
 
 log = get_logger("hub.pipeline")
@@ -100,18 +106,20 @@ def accept(ctx: HubContext, message: IncomingMessage) -> Accepted:
         Refusal: with the reason code of the first failed check.
     """
     if len(message.body) > ctx.max_envelope_bytes:
-        raise Refusal("payload.too_large")
+        raise Refusal(RefusalCode.PAYLOAD_TOO_LARGE)
     try:
         issuance = open_ingress(
             message.body.decode("ascii"), ctx.keyring, ctx.directory, now=ctx.clock()
         )
     except UnicodeDecodeError:
-        raise Refusal("envelope.malformed") from None
+        raise Refusal(RefusalCode.ENVELOPE_MALFORMED) from None
     except EnvelopeError as error:
         raise Refusal(error.code.value) from None
     claims = issuance.claims
     if message.user_id != claims.issuer and not ctx.trusts_signature_alone(message.user_id):
-        raise Refusal("sender.mismatch", event_id=claims.event_id, event_type=claims.event_type)
+        raise Refusal(
+            RefusalCode.SENDER_MISMATCH, event_id=claims.event_id, event_type=claims.event_type
+        )
     try:
         event = event_from_issuance(issuance)
     except (SchemaError, EnvelopeError) as error:
@@ -254,7 +262,9 @@ async def disclose(
         Refusal: ``event.replayed`` or ``sender.not_entitled``.
     """
     event = accepted.event
-    replayed = Refusal("event.replayed", event.event_id, event.author_agency, event.event_type)
+    replayed = Refusal(
+        RefusalCode.EVENT_REPLAYED, event.event_id, event.author_agency, event.event_type
+    )
     # A first look outside the write lock spares a redelivery the decision; the
     # ledger's own check under the lock (record_event) is the one that holds.
     recorded = [

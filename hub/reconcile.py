@@ -32,14 +32,15 @@ import contextlib
 import uuid
 from typing import TYPE_CHECKING, Final
 
-from hub.broker.base import UUID_PATTERN, BrokerError, inspector_of
-from hub.ledger.base import LedgerError
+from hub.broker import UUID_PATTERN, BrokerError, inspector_of
+from hub.errors import RefusalCode
+from hub.ledger import LedgerError
 from hub.logs import get_logger
 from hub.pipeline import process
 from hub.refusals import Refusal, refuse
 
 if TYPE_CHECKING:
-    from hub.broker.base import IncomingMessage
+    from hub.broker import IncomingMessage
     from hub.context import HubContext
 
 log = get_logger("hub.reconcile")
@@ -52,8 +53,8 @@ BATCH: Final = 1000
 #: Takings from the quarantine (any browse counts one) after which a dead-lettered
 #: message is refused rather than carried through the pipeline again.
 MAX_TRIES: Final = 10
-UNPROCESSABLE: Final = "message.unprocessable"
-REJECTED: Final = "delivery.rejected"
+UNPROCESSABLE: Final = RefusalCode.MESSAGE_UNPROCESSABLE
+REJECTED: Final = RefusalCode.DELIVERY_REJECTED
 
 
 def dead_lettered_from_ingress(message: IncomingMessage, ingress_queue: str) -> bool:

@@ -17,27 +17,31 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.broker.base import UUID_PATTERN, OutgoingMessage
-from hub.broker.topology import PARTY_PATTERN
-from hub.crypto.base import EnvelopeError
-from hub.crypto.notice import RefusalNotice, seal_notice
-from hub.ledger.entries import EntryDraft
+from hub.broker import UUID_PATTERN, OutgoingMessage
+from hub.crypto import EnvelopeError, RefusalNotice, seal_notice
+from hub.errors import HubError, RefusalCode
+from hub.ledger import EntryDraft
 from hub.logs import get_logger
+from schemas.parties import PARTY_ID
 
 if TYPE_CHECKING:
-    from hub.broker.base import IncomingMessage
+    from hub.broker import IncomingMessage
     from hub.context import HubContext
 
 log = get_logger("hub.refusals")
 REFUSAL_NAMESPACE: Final = uuid.UUID("8b7f5c2e-9d1a-4c36-b0e4-2f6a9c3d5e81")
 
 
-class Refusal(Exception):  # noqa: N818 - a refusal is an outcome, not a fault
-    """An ingress message the hub will not deliver, with its stable reason code."""
+class Refusal(HubError):  # noqa: N818 - a refusal is an outcome, not a fault
+    """An ingress message the hub will not deliver, with its stable reason code.
+
+    Raises:
+        ValueError: ``code`` is not a :class:`~hub.errors.RefusalCode`.
+    """
 
     def __init__(
         self,
-        code: str,
+        code: RefusalCode | str,
         event_id: uuid.UUID | None = None,
         sender: str | None = None,
         event_type: str | None = None,
@@ -47,12 +51,12 @@ class Refusal(Exception):  # noqa: N818 - a refusal is an outcome, not a fault
 
         ``recipient`` names the party a rejected delivery was for (``delivery.rejected``).
         """
-        super().__init__(code)
-        self.code = code
+        super().__init__(RefusalCode(code), "message refused")
+        self.code: RefusalCode = RefusalCode(code)
         self.event_id = event_id
         self.sender = sender
         self.event_type = event_type
-        self.recipient = recipient if recipient and PARTY_PATTERN.match(recipient) else None
+        self.recipient = recipient if recipient and PARTY_ID.match(recipient) else None
 
 
 _EVENT_TYPE: Final = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
@@ -98,7 +102,7 @@ def _broker_user(ctx: HubContext, message: IncomingMessage) -> str | None:
     tells whose it was, which is what a later replay routes it by.
     """
     user = message.user_id
-    if user is None or ctx.trusts_signature_alone(user) or not PARTY_PATTERN.match(user):
+    if user is None or ctx.trusts_signature_alone(user) or not PARTY_ID.match(user):
         return None
     return user
 

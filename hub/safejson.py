@@ -13,14 +13,20 @@ import math
 import re
 from typing import Any, Final
 
+from hub.errors import HubError
+
 MAX_DEPTH: Final = 32
 #: Longest integer literal accepted: enough for any 64-bit value and then some.
 MAX_INT_DIGITS: Final = 20
 MAX_FLOAT_CHARS: Final = 40
 
 
-class UnsafeJSONError(ValueError):
-    """The text is not JSON, or is JSON this project refuses to read."""
+class UnsafeJSONError(HubError, ValueError):
+    """The text is not JSON, or is JSON this project refuses to read (``json.unsafe``)."""
+
+    def __init__(self, detail: str) -> None:
+        """Say what is wrong with the text, never what it holds."""
+        super().__init__("json.unsafe", detail)
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

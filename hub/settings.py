@@ -14,17 +14,18 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from hub.errors import HubError
+from schemas.parties import PartyId  # noqa: TC001 - pydantic resolves annotations at runtime
+
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
 
-class SettingsError(Exception):
-    """A setting is missing or invalid; ``setting`` names it."""
-
-    code = "settings.invalid"
+class SettingsError(HubError):
+    """A setting is missing or invalid; ``setting`` names it (``settings.invalid``)."""
 
     def __init__(self, setting: str, problem: str) -> None:
         """Name the setting and the problem."""
-        super().__init__(f"{self.code}: {setting}: {problem}")
+        super().__init__("settings.invalid", f"{setting}: {problem}")
         self.setting = setting
         self.problem = problem
 
@@ -38,7 +39,7 @@ class HubSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="forbid", frozen=True)
 
-    party: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")] = "hub"
+    party: PartyId = "hub"
     keys_dir: Path
     private_keys: Path
     ledger_url: SecretStr = SecretStr("sqlite:///hub-ledger.db")

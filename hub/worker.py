@@ -31,20 +31,20 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
-from hub.broker.base import BrokerError, BrokerErrorCode
-from hub.crypto.keys import KeyDirectory
-from hub.ledger.base import ErrorCode, LedgerError
+from hub.broker import BrokerError, BrokerErrorCode
+from hub.crypto import KeyDirectory
+from hub.errors import RefusalCode
+from hub.ledger import ErrorCode, LedgerError
 from hub.logs import get_logger
 from hub.pipeline import process
-from hub.policy.base import PolicyError
-from hub.policy.load import load_policy
+from hub.policy import PolicyError, load_policy
 from hub.reconcile import keep_sweeping
 from hub.refusals import Refusal, refuse
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hub.broker.base import IncomingMessage
+    from hub.broker import IncomingMessage
     from hub.context import HubContext
     from hub.settings import HubSettings
 
@@ -177,7 +177,7 @@ async def _give_back(message: IncomingMessage) -> None:
 
 async def _refuse_unprocessable(ctx: HubContext, message: IncomingMessage) -> None:
     try:
-        await refuse(ctx, message, Refusal("message.unprocessable"))
+        await refuse(ctx, message, Refusal(RefusalCode.MESSAGE_UNPROCESSABLE))
         await message.ack()
     except Exception as error:  # noqa: BLE001 - the broker's delivery limit is the last resort
         log.error("worker.refusal_failed", reason=type(error).__name__)  # noqa: TRY400

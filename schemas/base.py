@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from schemas.parties import PartyId
+
 if TYPE_CHECKING:
     from pydantic import GetJsonSchemaHandler
     from pydantic.json_schema import JsonSchemaValue
@@ -185,8 +187,6 @@ ShortText = Annotated[
 Text = Annotated[
     str, StringConstraints(min_length=1, max_length=4000, pattern=rf"^[^{UNSAFE_TEXT}]+$")
 ]
-#: A party (agency) identifier, as used in queue names and keys: `agency.<id>.inbox`.
-PartyId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,31}$")]
 #: A partnership case reference, e.g. ``MASIP-2026-000123``.
 CaseReference = Annotated[
     str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,11}-[0-9]{4}-[0-9]{6}$")

@@ -15,6 +15,8 @@ from typing import Any, Final, Self
 
 from pydantic import ValidationError
 
+from hub.errors import HubError
+
 
 class SchemaErrorCode(enum.StrEnum):
     """Stable, documented reasons an event is refused by the schema room."""
@@ -64,7 +66,7 @@ def problems_of(error: ValidationError) -> tuple[FieldProblem, ...]:
     return tuple(found)
 
 
-class SchemaError(Exception):
+class SchemaError(HubError):
     """An event was refused by the schema room.
 
     Attributes:
@@ -79,11 +81,11 @@ class SchemaError(Exception):
     ) -> None:
         """Make an error with a stable ``code``; ``detail`` must hold no input."""
         listed = tuple(problems)
-        self.code = code
-        self.detail = detail
+        super().__init__(code, detail)
+        self.code: SchemaErrorCode = code
         self.problems = listed[:MAX_PROBLEMS]
         self.more = len(listed) - len(self.problems)
-        super().__init__(self._message())
+        self.args = (self._message(),)
 
     @classmethod
     def invalid(cls, error: ValidationError, model: type[Any]) -> Self:

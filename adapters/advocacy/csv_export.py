@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from adapters.base import RecordError
 from adapters.native.reading import INVALID
+from hub.errors import HubError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,8 +36,12 @@ class Codec(NamedTuple):
     write: Callable[[Any], str]
 
 
-class CellError(ValueError):
-    """A cell is not in its column's form; the message names the form, not the value."""
+class CellError(HubError, ValueError):
+    """A cell is not in its column's form; the detail names the form, not the value."""
+
+    def __init__(self, detail: str) -> None:
+        """Say which form the cell should have."""
+        super().__init__(INVALID, detail)
 
 
 def _read_text(cell: str) -> str:
@@ -175,7 +180,7 @@ def read(cells: dict[str, str], record_type: str, draft: Draft) -> None:
             try:
                 _put(draft.data, path, codec.read(cell))
             except CellError as error:
-                raise RecordError(INVALID, draft.record, column, str(error)) from None
+                raise RecordError(INVALID, draft.record, column, error.detail) from None
 
 
 def write(record_type: str, data: dict[str, Any]) -> dict[str, str]:

@@ -66,7 +66,7 @@ async def run(config: dict[str, Any], stop: asyncio.Event, stack: AsyncExitStack
     serving = asyncio.create_task(serve(ctx, limits, stop))
     # serve() has no started signal; a short pause lets it open its consumer first.
     await asyncio.sleep(0.2)
-    heap.settle()  # as hub.worker.run does once started
+    heap.settle()  # as hub.app.run does once started
     say({"ready": True, **usage()})
     await serving
     if stages_file:

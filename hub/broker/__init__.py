@@ -8,13 +8,29 @@ generated description of the interface (docs/asyncapi.yaml).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hub.broker.amqp import AmqpBroker
-from hub.broker.memory import MemoryBroker
-
-if TYPE_CHECKING:
-    from hub.broker.base import Broker
+from hub.broker.base import (
+    UUID_PATTERN,
+    Broker,
+    BrokerError,
+    BrokerErrorCode,
+    IncomingMessage,
+    OutgoingMessage,
+    QueueInspector,
+    QueueStats,
+    inspector_of,
+)
+from hub.broker.definitions import (
+    DEFAULT_VHOST,
+    DOCUMENT,
+    PARTIES_FILE,
+    ROOT,
+    read_parties,
+    render_definitions,
+)
+from hub.broker.memory import MemoryBroker, MemoryNode
+from hub.broker.testing import delete_topologies, next_delivery
+from hub.broker.topology import Topology, TopologyNames, default_topology
 
 
 def make_broker(
@@ -29,3 +45,30 @@ def make_broker(
     if url.startswith("memory://"):
         return MemoryBroker()
     return AmqpBroker(url, management_url=management_url, failover=failover)
+
+
+__all__ = [
+    "DEFAULT_VHOST",
+    "DOCUMENT",
+    "PARTIES_FILE",
+    "ROOT",
+    "UUID_PATTERN",
+    "AmqpBroker",
+    "Broker",
+    "BrokerError",
+    "BrokerErrorCode",
+    "IncomingMessage",
+    "MemoryBroker",
+    "MemoryNode",
+    "OutgoingMessage",
+    "QueueInspector",
+    "QueueStats",
+    "Topology",
+    "TopologyNames",
+    "default_topology",
+    "delete_topologies",
+    "inspector_of",
+    "next_delivery",
+    "read_parties",
+    "render_definitions",
+]

@@ -30,6 +30,7 @@ from hub.broker.topology import (
     default_topology,
 )
 from schemas.export import file_name, json_schema
+from schemas.parties import PARTY_PATTERN
 from schemas.registry import CATALOGUE, event_types
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def _channels() -> dict[str, Any]:
         topology.queue(names.inbox(_EXAMPLE_PARTY)), inbox_address, ["delivery", "refusalNotice"]
     )
     inbox["parameters"] = {
-        "party": {"description": "The receiving agency's party id, `^[a-z][a-z0-9-]{1,31}$`."}
+        "party": {"description": f"The receiving agency's party id, `{PARTY_PATTERN}`."}
     }
     return {
         "ingress": _exchange_channel(

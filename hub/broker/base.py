@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
-from hub.broker.topology import NAME_PATTERN, PARTY_PATTERN
+from hub.broker.topology import NAME_PATTERN
+from hub.errors import HubError
+from schemas.parties import PARTY_ID
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -53,7 +55,7 @@ class BrokerErrorCode(enum.StrEnum):
     MANAGEMENT_REFUSED = "broker.management_refused"
 
 
-class BrokerError(Exception):
+class BrokerError(HubError):
     """A broker operation failed.
 
     Attributes:
@@ -63,13 +65,8 @@ class BrokerError(Exception):
 
     def __init__(self, code: BrokerErrorCode, detail: str) -> None:
         """Make an error with a stable ``code`` and a content-free ``detail``."""
-        super().__init__(f"{code.value}: {detail}")
-        self.code = code
-        self.detail = detail
-
-    def diagnostics(self) -> dict[str, str]:
-        """Return the machine-readable form used in logs."""
-        return {"code": self.code.value, "detail": self.detail}
+        super().__init__(code, detail)
+        self.code: BrokerErrorCode = code
 
 
 UUID_PATTERN: Final = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -94,8 +91,8 @@ PUBLISH_HEADERS: Final[Mapping[str, HeaderRule]] = MappingProxyType(
         "event-type": EVENT_TYPE_PATTERN,
         "schema-version": int,
         "decision-id": UUID_PATTERN,
-        "sender": PARTY_PATTERN,
-        "recipient": PARTY_PATTERN,
+        "sender": PARTY_ID,
+        "recipient": PARTY_ID,
         "agreement-id": SLUG_PATTERN,
         "agreement-version": int,
         "reason": CODE_PATTERN,
@@ -191,7 +188,7 @@ class OutgoingMessage:
         """Refuse anything outside the allow-lists before it can reach a broker."""
         checks = {
             "exchange": NAME_PATTERN.match(self.exchange),
-            "routing_key": self.routing_key == "" or PARTY_PATTERN.match(self.routing_key),
+            "routing_key": self.routing_key == "" or PARTY_ID.match(self.routing_key),
             "message_id": UUID_PATTERN.match(self.message_id),
             "content_type": CONTENT_TYPE_PATTERN.match(self.content_type),
             "user_id": self.user_id is None or USER_PATTERN.match(self.user_id),

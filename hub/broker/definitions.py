@@ -28,16 +28,16 @@ import base64
 import hashlib
 import json
 import os
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.broker.topology import PARTY_PATTERN, Topology, TopologyNames, default_topology
+from hub.broker.topology import Topology, TopologyNames, default_topology
+from hub.errors import HubError
+from schemas.parties import PARTY_ID
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Iterable, Mapping
 
 #: Where the definitions are committed, from the repository root.
@@ -54,10 +54,12 @@ HASHING_ALGORITHM: Final = "rabbit_password_hashing_sha256"
 NOTHING: Final = "^$"
 
 
-class DefinitionsError(Exception):
-    """The parties file cannot be read or names an invalid party."""
+class DefinitionsError(HubError):
+    """The parties file cannot be read or names an invalid party (``definitions.invalid``)."""
 
-    code = "definitions.invalid"
+    def __init__(self, detail: str) -> None:
+        """Name the file and the problem."""
+        super().__init__("definitions.invalid", detail)
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,7 @@ def read_parties(path: Path) -> tuple[str, ...]:
         raise DefinitionsError(f"{path.name}: {type(error).__name__}") from None
     ids = [party.get("id") for party in data.get("party", []) if isinstance(party, dict)]
     for party in ids:
-        if not isinstance(party, str) or not PARTY_PATTERN.match(party):
+        if not isinstance(party, str) or not PARTY_ID.match(party):
             raise DefinitionsError(f"{path.name}: a party id is not valid")
     return tuple(str(party) for party in ids)
 
@@ -251,47 +253,3 @@ def read_parties(path: Path) -> tuple[str, ...]:
 def render_definitions(parties: Iterable[str], vhost: str = DEFAULT_VHOST) -> str:
     """Return the deployment's definitions as deterministic JSON (sorted keys, LF)."""
     return json.dumps(broker_definitions(parties, vhost=vhost), indent=2, sort_keys=True) + "\n"
-
-
-def add_broker_commands(subparsers: Any) -> None:
-    """Add ``broker definitions`` to the ``hub`` command's subparsers.
-
-    Args:
-        subparsers: what ``ArgumentParser.add_subparsers()`` returned.
-    """
-    broker = subparsers.add_parser("broker", help="RabbitMQ set-up")
-    commands = broker.add_subparsers(dest="broker", required=True)
-    definitions = commands.add_parser(
-        "definitions", help="print the RabbitMQ definitions (users, permissions, topology)"
-    )
-    definitions.add_argument("--parties", type=Path, default=ROOT / PARTIES_FILE)
-    definitions.add_argument("--vhost", default=DEFAULT_VHOST)
-    mode = definitions.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help=f"write {DOCUMENT}")
-    mode.add_argument("--check", action="store_true", help=f"fail when {DOCUMENT} is stale")
-    definitions.set_defaults(func=broker_definitions_command)
-
-
-def _user_error(code: str, detail: str) -> Exception:
-    from hub.cli import CommandError  # noqa: PLC0415 - hub.cli imports this module
-
-    return CommandError(code, detail)
-
-
-def broker_definitions_command(args: argparse.Namespace) -> int:
-    """Print, write or check the definitions of ``--parties`` in ``--vhost``."""
-    try:
-        text = render_definitions(read_parties(args.parties), args.vhost)
-    except DefinitionsError as error:
-        raise _user_error(error.code, str(error)) from None
-    path = ROOT / DOCUMENT
-    if args.check:
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            raise _user_error("definitions.stale", "run `hub broker definitions --write`")
-        print(f"{DOCUMENT} is up to date")  # noqa: T201 - a command line prints its results
-    elif args.write:
-        path.write_text(text, encoding="utf-8", newline="\n")
-        print(path)  # noqa: T201
-    else:
-        sys.stdout.write(text)
-    return 0

@@ -22,11 +22,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from schemas.parties import PARTY_ID
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 #: A party id, as in ``schemas.base.PartyId`` and docs/envelope.md.
-PARTY_PATTERN: Final = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 #: Exchange and queue names: lower-case words, dots and hyphens; never personal data.
 NAME_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9.-]{0,126}$")
 
@@ -227,7 +228,7 @@ class TopologyNames:
         Raises:
             ValueError: ``party`` is not a party id.
         """
-        if not PARTY_PATTERN.match(party):
+        if not PARTY_ID.match(party):
             raise ValueError("not a party id")
         return f"{self.prefix}agency.{party}.inbox"
 

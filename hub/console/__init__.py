@@ -3,3 +3,28 @@
 ``routes`` declares every endpoint and the roles allowed on it, as data; the auth
 middleware, the OpenAPI document and the tests all read that one table.
 """
+
+from hub.console.base import Role
+from hub.console.serve import (
+    DEFAULT_PORT,
+    LOOPBACK,
+    ConsoleOptions,
+    check_transport,
+    serve_console,
+    start_console,
+    tls_context,
+)
+from hub.console.tokens import TokenFile, TokenStore
+
+__all__ = [
+    "DEFAULT_PORT",
+    "LOOPBACK",
+    "ConsoleOptions",
+    "Role",
+    "TokenFile",
+    "TokenStore",
+    "check_transport",
+    "serve_console",
+    "start_console",
+    "tls_context",
+]

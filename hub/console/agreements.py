@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from aiohttp.typedefs import Handler
 
-    from hub.policy.load import Policy
+    from hub.policy import Policy
     from schemas.agreements import Agreement, Clause
 
 #: Agreements hold no personal data: every role reads them (see the module docstring).

@@ -17,7 +17,7 @@ from hub.console.health import ledger_status, readiness, refresh_gauges
 from hub.console.openapi import openapi_document
 from hub.console.operations import refresh_queue_gauges
 from hub.console.routes import FEATURE_HANDLERS, ROUTES
-from hub.ledger.base import LedgerError
+from hub.ledger import LedgerError
 from hub.logs import get_logger
 from hub.metrics import CONTENT_TYPE
 

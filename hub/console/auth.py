@@ -18,7 +18,7 @@ logged or echoed: log lines carry the token's name and role.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
@@ -32,20 +32,12 @@ if TYPE_CHECKING:
     from aiohttp.typedefs import Handler, Middleware
 
     from hub.console.base import Route
-    from hub.console.tokens import TokenStore
+    from hub.console.tokens import TokenSource
 
 log = get_logger("hub.console.auth")
 _SCHEME: Final = "bearer "
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _CHALLENGE: Final = 'Bearer realm="hub-console"'
-
-
-class TokenSource(Protocol):
-    """Where the middleware finds the current tokens (a file that may change)."""
-
-    def current(self) -> TokenStore:
-        """Return the tokens as they are now."""
-        ...
 
 
 def refusal(status: int, code: str) -> web.Response:

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from hub.errors import HubError
+
 
 class Role(enum.StrEnum):
     """What a token may do; each route names the roles it admits."""
@@ -86,20 +88,10 @@ class Route:
         return not self.roles
 
 
-class ConsoleError(Exception):
+class ConsoleError(HubError):
     """A console operation failed for a reason the user can act on.
 
     Attributes:
         code: the stable reason code (``tokens.*``, ``console.*``).
         detail: which part failed; never a token, a hash or personal data.
     """
-
-    def __init__(self, code: str, detail: str) -> None:
-        """Make an error with a stable ``code`` and a secret-free ``detail``."""
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
-
-    def diagnostics(self) -> dict[str, str]:
-        """Return the machine-readable form used in logs and command output."""
-        return {"code": self.code, "detail": self.detail}

@@ -19,7 +19,7 @@ from hub.console.tokens import TokenRecord
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hub.console.auth import TokenSource
+    from hub.console.tokens import TokenSource
     from hub.context import HubContext
     from hub.metrics import HubMetrics
 

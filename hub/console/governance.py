@@ -37,17 +37,25 @@ from pydantic import ValidationError as PydanticValidationError
 from hub import safejson
 from hub.console.base import GOVERNANCE, ConsoleError, Param, Route
 from hub.console.deps import deps_of, principal
-from hub.ledger.base import LedgerError
-from hub.ledger.entries import Criteria, EntryDraft, EntryKind, Label, PartyId, WithheldGroup
-from hub.ledger.search import DEFAULT_LIMIT, MAX_LIMIT, SearchQuery
+from hub.ledger import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Criteria,
+    EntryDraft,
+    EntryKind,
+    Label,
+    LedgerError,
+    SearchQuery,
+    WithheldGroup,
+)
 from hub.logs import get_logger
 from schemas.base import GROUP_TITLES, CaseReference, FieldGroup, PersonReference
+from schemas.parties import PartyId  # noqa: TC001 - pydantic resolves annotations at runtime
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
-    from hub.ledger.entries import LedgerEntry
-    from hub.ledger.search import SearchPage
+    from hub.ledger import LedgerEntry, SearchPage
 
 log = get_logger("hub.console.governance")
 

@@ -17,18 +17,15 @@ import math
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.broker.base import BrokerError
-from hub.broker.topology import Topology
-from hub.crypto.base import EnvelopeError
-from hub.crypto.checkpoint import verify_checkpoint
-from hub.ledger.base import LedgerError
-from hub.ledger.verify import verify_store
+from hub.broker import BrokerError, Topology
+from hub.crypto import EnvelopeError, verify_checkpoint
+from hub.ledger import LedgerError, verify_store
 from schemas.agreements import AgreementStatus
 
 if TYPE_CHECKING:
     from hub.context import HubContext
-    from hub.crypto.keys import KeyDirectory
-    from hub.policy.load import Policy
+    from hub.crypto import KeyDirectory
+    from hub.policy import Policy
 
 PROBE_SECONDS: Final = 5.0
 _NOTHING: Final = Topology((), ())

@@ -26,22 +26,22 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from hub.broker.base import BrokerError, OutgoingMessage, inspector_of
-from hub.broker.topology import PARTY_PATTERN
+from hub.broker import BrokerError, OutgoingMessage, inspector_of
 from hub.console.base import OPERATIONS, Param, Route
 from hub.console.deps import deps_of, principal
-from hub.crypto.notice import notice_message_id
-from hub.ledger.base import LedgerError
-from hub.ledger.entries import EntryDraft
+from hub.crypto import notice_message_id
+from hub.errors import HubError
+from hub.ledger import EntryDraft, LedgerError
 from hub.logs import get_logger
 from hub.refusals import refusal_id
+from schemas.parties import PARTY_ID
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from aiohttp.typedefs import Handler
 
-    from hub.broker.base import IncomingMessage, QueueInspector, QueueStats
+    from hub.broker import IncomingMessage, QueueInspector, QueueStats
     from hub.console.deps import ConsoleDeps
     from hub.context import HubContext
 
@@ -79,15 +79,13 @@ SHOWN_HEADERS: Final = (
 )
 
 
-class OperationsError(Exception):
+class OperationsError(HubError):
     """A request the operations routes answer with an error: status and stable code."""
 
     def __init__(self, status: int, code: str, detail: str) -> None:
         """Make an error; ``detail`` names what failed, never a value the user sent."""
-        super().__init__(code)
+        super().__init__(code, detail)
         self.status = status
-        self.code = code
-        self.detail = detail
 
     def response(self) -> web.Response:
         """The JSON answer ``{"code", "detail"}``."""
@@ -159,7 +157,7 @@ def sender_of(message: IncomingMessage, ingress_queue: str) -> str | None:
         return sender
     key = message.routing_key
     from_ingress = message.headers.get("x-first-death-queue") == ingress_queue
-    return key if from_ingress and PARTY_PATTERN.match(key) else None
+    return key if from_ingress and PARTY_ID.match(key) else None
 
 
 def quarantine_id(message: IncomingMessage) -> str | None:

@@ -49,7 +49,7 @@ from hub.console.sessions import (
     session_id_of,
     set_cookie,
 )
-from hub.ledger.base import LedgerError
+from hub.ledger import LedgerError
 from hub.logs import get_logger
 
 if TYPE_CHECKING:

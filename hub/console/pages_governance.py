@@ -43,8 +43,8 @@ from hub.console.subject_access import (
     release_report,
     report_answer,
 )
-from hub.ledger.base import LedgerError
-from hub.ledger.entries import CASE_PSEUDONYM, PERSON_PSEUDONYM
+from hub.errors import HubError
+from hub.ledger import CASE_PSEUDONYM, PERSON_PSEUDONYM, LedgerError
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
     from hub.console.base import Route
-    from hub.ledger.search import SearchQuery
+    from hub.ledger import SearchQuery
 
 log = get_logger("hub.console.pages")
 M = TypeVar("M", bound=BaseModel)
@@ -110,12 +110,12 @@ class FieldError:
         return FIELD_MESSAGES.get(self.code, "This value is not valid here.")
 
 
-class FormError(Exception):
+class FormError(HubError):
     """A form cannot be used as sent; carries the field that failed."""
 
     def __init__(self, error: FieldError) -> None:
         """Carry ``error``."""
-        super().__init__(error.code)
+        super().__init__(error.code, error.field)
         self.error = error
 
 

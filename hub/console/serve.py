@@ -26,14 +26,14 @@ from hub.console.app import console_app
 from hub.console.base import ConsoleError
 from hub.console.deps import ConsoleDeps
 from hub.context import build_context
-from hub.crypto.tls import server_ssl_context
+from hub.crypto import server_ssl_context
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
     import ssl
     from pathlib import Path
 
-    from hub.console.auth import TokenSource
+    from hub.console.tokens import TokenSource
     from hub.context import HubContext
     from hub.settings import HubSettings
 
@@ -108,7 +108,7 @@ async def start_console(stack: AsyncExitStack, ctx: HubContext, options: Console
     log.info("console.serving", port=options.port, status="https" if options.tls else "http")
 
 
-async def serve(
+async def serve_console(
     settings: HubSettings, options: ConsoleOptions, *, stop: asyncio.Event | None = None
 ) -> int:
     """Serve the console on its own until ``stop`` is set or a signal arrives."""

@@ -30,8 +30,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from hub.console.auth import TokenSource
-    from hub.console.tokens import TokenRecord
+    from hub.console.tokens import TokenRecord, TokenSource
 
 #: A session ends this long after sign-in, however busy.
 LIFETIME: Final = timedelta(hours=8)

@@ -51,15 +51,13 @@ from hub.console.subject_report import (
     build_report,
     released_rows,
 )
-from hub.ledger.base import LedgerError
-from hub.ledger.entries import Criteria, PersonInEvent
-from hub.ledger.search import MAX_LIMIT, SearchQuery
+from hub.ledger import MAX_LIMIT, Criteria, LedgerError, PersonInEvent, SearchQuery
 from schemas.base import PersonReference  # noqa: TC001 - pydantic resolves annotations at runtime
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
-    from hub.ledger.entries import LedgerEntry
+    from hub.ledger import LedgerEntry
 
 #: How long a draft may wait for its release: the month a controller has to answer.
 DRAFT_VALID: Final = timedelta(days=31)

@@ -36,15 +36,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from hub.policy.rules import PartyKind
+from hub.policy import PartyKind
 from schemas.agreements import Regime
 from schemas.base import GROUP_TITLES, FieldGroup
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from hub.ledger.entries import LedgerEntry
-    from hub.policy.load import Policy
+    from hub.ledger import LedgerEntry
+    from hub.policy import Policy
     from schemas.agreements import Agreement, Clause, LawfulBasis
 
 ReportRole = Literal["victim", "subject", "other"]

@@ -17,7 +17,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from hub import safejson
 from hub.console.base import ConsoleError, Role
@@ -78,6 +78,14 @@ def _as_json(record: TokenRecord) -> dict[str, str]:
         "created": record.created.isoformat(),
         "sha256": record.sha256,
     }
+
+
+class TokenSource(Protocol):
+    """Where the console finds the current tokens (a file that may change)."""
+
+    def current(self) -> TokenStore:
+        """Return the tokens as they are now."""
+        ...
 
 
 class TokenStore:
@@ -153,7 +161,7 @@ class TokenStore:
         return TokenStore(kept)
 
     def current(self) -> TokenStore:
-        """This store (a fixed :class:`~hub.console.auth.TokenSource`, for tests)."""
+        """This store (a fixed :class:`TokenSource`, for tests)."""
         return self
 
     def authenticate(self, token: str) -> TokenRecord | None:

@@ -7,7 +7,9 @@ in ``docs/envelope.md``.
 """
 
 from hub.crypto.base import EnvelopeError, ErrorCode
+from hub.crypto.checkpoint import sign_checkpoint, verify_checkpoint
 from hub.crypto.envelope import (
+    HUB_PARTY,
     DecisionHeader,
     Delivery,
     Issuance,
@@ -16,20 +18,49 @@ from hub.crypto.envelope import (
     open_ingress,
     present,
 )
-from hub.crypto.keys import KeyDirectory, KeyRecord, PartyKeyring, generate_party_keys
+from hub.crypto.keys import (
+    KeyDirectory,
+    KeyFileError,
+    KeyRecord,
+    PartyKeyring,
+    add_keys,
+    generate_party_keys,
+    load_keyring,
+    save_directory,
+    save_keyring,
+)
+from hub.crypto.notice import RefusalNotice, notice_message_id, open_notice, seal_notice
+from hub.crypto.tls import CA_DAYS, LEAF_DAYS, init_tls, issue_clients, server_ssl_context
 
 __all__ = [
+    "CA_DAYS",
+    "HUB_PARTY",
+    "LEAF_DAYS",
     "DecisionHeader",
     "Delivery",
     "EnvelopeError",
     "ErrorCode",
     "Issuance",
     "KeyDirectory",
+    "KeyFileError",
     "KeyRecord",
     "PartyKeyring",
+    "RefusalNotice",
+    "add_keys",
     "generate_party_keys",
+    "init_tls",
+    "issue_clients",
     "issue_event",
+    "load_keyring",
+    "notice_message_id",
     "open_delivery",
     "open_ingress",
+    "open_notice",
     "present",
+    "save_directory",
+    "save_keyring",
+    "seal_notice",
+    "server_ssl_context",
+    "sign_checkpoint",
+    "verify_checkpoint",
 ]

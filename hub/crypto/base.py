@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from typing import Final
 
+from hub.errors import HubError
+
 
 class ErrorCode(enum.StrEnum):
     """Stable, documented reasons an envelope is refused (docs/envelope.md)."""
@@ -27,7 +29,7 @@ class ErrorCode(enum.StrEnum):
     CLOCK_SKEW = "clock.skew"
 
 
-class EnvelopeError(Exception):
+class EnvelopeError(HubError):
     """An envelope could not be opened or verified.
 
     Attributes:
@@ -37,13 +39,8 @@ class EnvelopeError(Exception):
 
     def __init__(self, code: ErrorCode, detail: str) -> None:
         """Make an error with a stable ``code`` and a content-free ``detail``."""
-        super().__init__(f"{code.value}: {detail}")
-        self.code = code
-        self.detail = detail
-
-    def diagnostics(self) -> dict[str, str]:
-        """Return the machine-readable form used in refusal notices and logs."""
-        return {"code": self.code.value, "detail": self.detail}
+        super().__init__(code, detail)
+        self.code: ErrorCode = code
 
 
 #: JWS algorithm for every signature: EdDSA over Ed25519, fully specified (RFC 9864).

@@ -12,7 +12,6 @@ opens (ADR 0002).
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -23,6 +22,8 @@ from joserfc.jwk import OKPKey
 
 from hub import safejson
 from hub.crypto.base import KEY_ALG, SIGNING_ALG, EnvelopeError, ErrorCode
+from hub.errors import HubError
+from schemas.parties import PARTY_ID
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -36,12 +37,15 @@ DEFAULT_VALIDITY: Final = timedelta(days=365)
 PUBLIC_SUFFIX: Final = ".jwks.json"
 #: Validity bounds beyond this (year 2286) are mistakes, and overflow datetime on some systems.
 MAX_EPOCH: Final = 10**10
-PARTY_ID: Final = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 PRIVATE_SUFFIX: Final = ".private.jwks.json"
 
 
-class KeyFileError(ValueError):
-    """A key file is unreadable, inconsistent or unsafe."""
+class KeyFileError(HubError, ValueError):
+    """A key file is unreadable, inconsistent or unsafe (``keys.unreadable``)."""
+
+    def __init__(self, detail: str) -> None:
+        """Say which file or key is wrong, never its material."""
+        super().__init__("keys.unreadable", detail)
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,7 @@ import re
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -41,11 +40,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from yarl import URL
 
-from hub.broker.topology import PARTY_PATTERN
+from hub.errors import HubError
+from schemas.parties import PARTY_ID
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Iterable, Sequence
+    from pathlib import Path
 
 #: Days a CA is valid: long enough to outlive several rounds of leaf certificates.
 CA_DAYS: Final = 5 * 365
@@ -59,14 +59,8 @@ _DNS_NAME: Final = re.compile(
 _BACKDATE: Final = timedelta(minutes=5)  # tolerate a little clock skew between machines
 
 
-class TlsError(Exception):
+class TlsError(HubError):
     """A certificate could not be made or read; ``code`` is stable."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        """Carry a stable ``code`` and a detail that names files, never key material."""
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -181,7 +175,7 @@ def issue_client(ca: Issued, agency: str, days: int = LEAF_DAYS) -> Issued:
     Raises:
         TlsError: ``tls.invalid_party``.
     """
-    if not PARTY_PATTERN.match(agency):
+    if not PARTY_ID.match(agency):
         raise TlsError("tls.invalid_party", "not a party id")
     return _leaf(ca, agency, ExtendedKeyUsageOID.CLIENT_AUTH, days)
 
@@ -341,71 +335,3 @@ def amqps_url(url: str, ca: Path, certificate: Path | None = None, key: Path | N
         query["certfile"] = str(certificate)
         query["keyfile"] = str(key or certificate)
     return str(URL(url).with_scheme("amqps").with_query(query))
-
-
-def _days(value: str) -> int:
-    import argparse  # noqa: PLC0415 - only the argument parser needs it
-
-    try:
-        days = int(value)
-    except ValueError:
-        days = 0
-    if not 1 <= days <= CA_DAYS:
-        raise argparse.ArgumentTypeError(f"days are 1..{CA_DAYS}")
-    return days
-
-
-def add_tls_commands(subparsers: Any) -> None:
-    """Add ``tls init`` and ``tls client`` to the ``hub`` command's subparsers.
-
-    Args:
-        subparsers: what ``ArgumentParser.add_subparsers()`` returned.
-    """
-    tls = subparsers.add_parser("tls", help="transport certificates (private CA)")
-    commands = tls.add_subparsers(dest="tls", required=True)
-    init = commands.add_parser("init", help="make a CA, a server and agency client certificates")
-    init.add_argument("--out", required=True, type=Path, help="folder for the files")
-    init.add_argument("--hosts", nargs="*", default=[], help="more server DNS names or IPs")
-    init.add_argument(
-        "--agencies", nargs="*", default=[], help="party ids to make client certs for"
-    )
-    init.add_argument("--days", type=_days, default=LEAF_DAYS, help="validity of the leaves")
-    init.add_argument("--force", action="store_true", help="replace existing files")
-    init.set_defaults(func=tls_init)
-    client = commands.add_parser("client", help="issue agency client certificates from the CA")
-    client.add_argument("--dir", required=True, type=Path, help="the folder of `tls init`")
-    client.add_argument("agencies", nargs="+", help="party ids")
-    client.add_argument("--days", type=_days, default=LEAF_DAYS)
-    client.add_argument("--force", action="store_true", help="replace existing files")
-    client.set_defaults(func=tls_client)
-
-
-def _user_error(error: TlsError) -> Exception:
-    from hub.cli import CommandError  # noqa: PLC0415 - hub.cli imports this module
-
-    return CommandError(error.code, error.detail)
-
-
-def _report(paths: list[Path]) -> int:
-    for path in paths:
-        kind = "key (mode 0600)" if path.suffix == ".key" else "certificate"
-        print(f"{kind}: {path}")  # noqa: T201 - a command line prints its results
-    return 0
-
-
-def tls_init(args: argparse.Namespace) -> int:
-    """Make the CA and certificates of ``hub tls init``."""
-    try:
-        written = init_tls(args.out, args.hosts, args.agencies, days=args.days, force=args.force)
-    except TlsError as error:
-        raise _user_error(error) from None
-    return _report(written)
-
-
-def tls_client(args: argparse.Namespace) -> int:
-    """Issue client certificates from an existing CA (``hub tls client``)."""
-    try:
-        written = issue_clients(args.dir, args.agencies, days=args.days, force=args.force)
-    except TlsError as error:
-        raise _user_error(error) from None
-    return _report(written)

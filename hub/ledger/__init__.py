@@ -8,26 +8,57 @@ Stores: SQLite (embedded) and PostgreSQL (several workers), one protocol.
 """
 
 from hub.ledger.base import ErrorCode, LedgerError, LedgerStore, StoredCheckpoint, StoredEntry
+from hub.ledger.chain import canonical
 from hub.ledger.checkpoints import CheckpointPolicy
-from hub.ledger.entries import EntryDraft, LedgerEntry
+from hub.ledger.entries import (
+    CASE_PSEUDONYM,
+    PERSON_PSEUDONYM,
+    Criteria,
+    EntryDraft,
+    EntryKind,
+    GrantRecord,
+    Group,
+    Label,
+    LedgerEntry,
+    PersonInEvent,
+    WithheldGroup,
+)
+from hub.ledger.export import ExportSummary, write_export
 from hub.ledger.pseudonyms import Pseudonymizer, generate_ledger_key, load_ledger_key
-from hub.ledger.service import Ledger, LedgerConfig, open_ledger
+from hub.ledger.search import DEFAULT_LIMIT, MAX_LIMIT, SearchPage, SearchQuery
+from hub.ledger.service import EventClaim, Ledger, LedgerConfig, open_ledger
 from hub.ledger.stores import open_store, store_for_url
 from hub.ledger.verify import VerifyReport, verify_ledger, verify_store
 
 __all__ = [
+    "CASE_PSEUDONYM",
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "PERSON_PSEUDONYM",
     "CheckpointPolicy",
+    "Criteria",
     "EntryDraft",
+    "EntryKind",
     "ErrorCode",
+    "EventClaim",
+    "ExportSummary",
+    "GrantRecord",
+    "Group",
+    "Label",
     "Ledger",
     "LedgerConfig",
     "LedgerEntry",
     "LedgerError",
     "LedgerStore",
+    "PersonInEvent",
     "Pseudonymizer",
+    "SearchPage",
+    "SearchQuery",
     "StoredCheckpoint",
     "StoredEntry",
     "VerifyReport",
+    "WithheldGroup",
+    "canonical",
     "generate_ledger_key",
     "load_ledger_key",
     "open_ledger",
@@ -35,4 +66,5 @@ __all__ = [
     "store_for_url",
     "verify_ledger",
     "verify_store",
+    "write_export",
 ]

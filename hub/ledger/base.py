@@ -17,6 +17,8 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from hub.errors import HubError
+
 if TYPE_CHECKING:
     import uuid
     from collections.abc import Collection, Sequence
@@ -44,7 +46,7 @@ class ErrorCode(enum.StrEnum):
     INDEX_MISMATCH = "ledger.index_mismatch"
 
 
-class LedgerError(Exception):
+class LedgerError(HubError):
     """A ledger operation failed.
 
     Attributes:
@@ -54,13 +56,8 @@ class LedgerError(Exception):
 
     def __init__(self, code: ErrorCode, detail: str) -> None:
         """Make an error with a stable ``code`` and a content-free ``detail``."""
-        super().__init__(f"{code.value}: {detail}")
-        self.code = code
-        self.detail = detail
-
-    def diagnostics(self) -> dict[str, str]:
-        """Return the machine-readable form used in logs and command output."""
-        return {"code": self.code.value, "detail": self.detail}
+        super().__init__(code, detail)
+        self.code: ErrorCode = code
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hub import safejson
-from hub.crypto.checkpoint import sign_checkpoint
+from hub.crypto import sign_checkpoint
 from hub.ledger.base import StoredCheckpoint
 from hub.ledger.merkle import Frontier
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from hub.crypto.keys import PartyKeyring
+    from hub.crypto import PartyKeyring
     from hub.ledger.base import Head, LedgerTransaction
 
 

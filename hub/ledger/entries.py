@@ -46,6 +46,8 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.parties import PartyId  # noqa: TC001 - pydantic resolves annotations at runtime
+
 if TYPE_CHECKING:
     from pydantic import SerializerFunctionWrapHandler
 
@@ -64,7 +66,6 @@ FORMAT_2_FIELDS: Final = ("format", "persons", "grants", "withheld", "content_di
 
 EntryKind = Literal["disclosure", "refusal", "consultation"]
 HexHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-PartyId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,31}$")]
 #: A machine code: ``disclosed``, ``envelope.malformed``, ``console.read``.
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=64)]
 #: An id or citation from the agreements: ``masip-x@2#police-to-health``, ``UK GDPR Art 6(1)(e)``.

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Self
 
-from hub.crypto.base import EnvelopeError
+from hub.crypto import EnvelopeError
 from hub.ledger import chain
 from hub.ledger.base import ErrorCode, Head, LedgerError, LedgerTransaction
 from hub.ledger.checkpoints import CheckpointPolicy, claimed_size, write_checkpoint
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from types import TracebackType
 
-    from hub.crypto.keys import PartyKeyring
+    from hub.crypto import PartyKeyring
     from hub.ledger.base import LedgerStore, NewEntry, StoredCheckpoint
     from hub.ledger.entries import EntryDraft, LedgerEntry
     from hub.ledger.search import SearchPage, SearchQuery

@@ -29,8 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.crypto.base import EnvelopeError
-from hub.crypto.checkpoint import verify_checkpoint
+from hub.crypto import EnvelopeError, verify_checkpoint
 from hub.ledger import chain
 from hub.ledger.base import ErrorCode, LedgerError, StoredEntry
 from hub.ledger.checkpoints import claimed_size
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
 
-    from hub.crypto.keys import KeyDirectory
+    from hub.crypto import KeyDirectory
     from hub.ledger.base import LedgerStore, StoredColumns
     from hub.ledger.entries import LedgerEntry
 

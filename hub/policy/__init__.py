@@ -1,1 +1,20 @@
 """Who may see what: agreements, hub-wide safety rules and the pure decision function."""
+
+from hub.policy.base import Disclosure, NotEntitledError, PolicyError
+from hub.policy.check import conflicts, matrix, render_matrix
+from hub.policy.load import Policy, load_policy
+from hub.policy.memo import DecisionMemo
+from hub.policy.rules import PartyKind
+
+__all__ = [
+    "DecisionMemo",
+    "Disclosure",
+    "NotEntitledError",
+    "PartyKind",
+    "Policy",
+    "PolicyError",
+    "conflicts",
+    "load_policy",
+    "matrix",
+    "render_matrix",
+]

@@ -10,36 +10,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hub.errors import HubError, RefusalCode
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from schemas.base import FieldGroup
 
 
-class PolicyError(Exception):
+class PolicyError(HubError):
     """A policy file or folder is invalid.
 
     Attributes:
         code: stable reason code (``policy.invalid``, ``policy.unreadable``).
         location: ``file``, ``file: clause id`` or ``file: field path``.
+        problem: what is wrong there; ``detail`` is ``location: problem``.
     """
 
-    def __init__(self, code: str, location: str, detail: str) -> None:
+    def __init__(self, code: str, location: str, problem: str) -> None:
         """Make an error naming where the problem is."""
-        super().__init__(f"{code}: {location}: {detail}")
-        self.code = code
+        super().__init__(code, f"{location}: {problem}")
         self.location = location
-        self.detail = detail
+        self.problem = problem
 
 
-class NotEntitledError(Exception):
+class NotEntitledError(HubError):
     """The sender has no active clause to provide this event type (``sender.not_entitled``)."""
-
-    code = "sender.not_entitled"
 
     def __init__(self, sender: str, event_type: str) -> None:
         """Name the sender and event type; both are ids, not personal data."""
-        super().__init__(f"{self.code}: {sender} may not provide {event_type}")
+        super().__init__(RefusalCode.SENDER_NOT_ENTITLED, f"{sender} may not provide {event_type}")
         self.sender = sender
         self.event_type = event_type
 

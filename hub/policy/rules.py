@@ -7,15 +7,13 @@ even if a signed clause grants it: the decision withholds the group, and
 """
 
 import enum
-from typing import Annotated, Final, Self
+from typing import Annotated, Self
 
 from pydantic import Field, field_validator, model_validator
 
 from schemas.agreements import Code
-from schemas.base import FieldGroup, PartyId, ShortText, StrictModel, Text
-
-#: Ingress routing keys of the regional links (``region-south``), never a party id.
-REGION_PREFIX: Final = "region-"
+from schemas.base import FieldGroup, ShortText, StrictModel, Text
+from schemas.parties import REGION_PREFIX, PartyId
 
 
 class PartyKind(enum.StrEnum):

@@ -17,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.base import RecordError
+from adapters.cli import main
 from adapters.client import AgencyClient
 from adapters.registry import translator_for
 from adapters.runner import (
@@ -25,7 +26,6 @@ from adapters.runner import (
     _waiting,
     deliver,
     inbound,
-    main,
     publish_record,
     records_app,
     run,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,11 +63,43 @@ def test_schemas_check_names_a_stale_file(
 
 
 def test_bad_arguments_exit_2_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
-    """An invalid party id is a usage error, not a traceback."""
+    """An invalid party id is a usage error in the form of every error, then the usage."""
+    assert main(["keys", "init", "--party", "Police Service", "--out", "x"]) == 2
+    first, usage, *_ = capsys.readouterr().err.splitlines()
+    assert first == (
+        "error usage.invalid: argument --party: party ids are 2-32 of a-z, 0-9 and -, starting a-z"
+    )
+    assert usage.startswith("usage: hub keys init ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        ([], "the following arguments are required: command"),
+        (["keys"], "the following arguments are required: keys"),
+        (["ledger"], "argument command: invalid choice: 'ledger'"),
+        (["audit", "verify", "--ledger", "sqlite:///x.db"], "required: --keys"),
+        (["keys", "list", "k", "--at", "yesterday"], "argument --at: expected an ISO 8601 time"),
+        (["run", "--console-port", "many"], "argument --console-port: invalid int value"),
+    ],
+)
+def test_every_usage_error_takes_the_one_form(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unknown commands, missing and malformed arguments: ``error usage.invalid: ...``, exit 2."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error usage.invalid: ")
+    assert said in err.splitlines()[0]
+    assert "Traceback" not in err
+
+
+def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
+    """``hub --version`` prints the version the package was installed as, and exits 0."""
     with pytest.raises(SystemExit) as exited:
-        main(["keys", "init", "--party", "Police Service", "--out", "x"])
-    assert exited.value.code == 2
-    assert "Traceback" not in capsys.readouterr().err
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hub {version('case-event-hub')}"
 
 
 def test_unreadable_key_folder_is_a_clear_error(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.ledger.cli import add_audit_commands
+from hub.cli import main
 
 SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "audit" / "verify_ledger.py"
 
@@ -37,10 +36,7 @@ def run_script(python: str, export: Path, jwks: Path, *extra: str) -> Outcome:
 
 def run_hub_verify(url: str, keys: Path, *extra: str) -> Outcome:
     """Run ``hub audit verify`` in-process (call from a thread: it runs its own loop)."""
-    parser = argparse.ArgumentParser(prog="hub")
-    add_audit_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["audit", "verify", "--ledger", url, "--keys", str(keys), *extra])
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        status = args.func(args)
+        status = main(["audit", "verify", "--ledger", url, "--keys", str(keys), *extra])
     return Outcome(status, out.getvalue())

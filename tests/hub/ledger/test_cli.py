@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sqlite3
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
-from hub.cli import CommandError
+from hub.cli import main
 from hub.crypto.keys import PartyKeyring, save_keyring
 from hub.ledger.checkpoints import CheckpointPolicy
-from hub.ledger.cli import add_audit_commands
 from hub.ledger.service import LedgerConfig, open_ledger
 
 if TYPE_CHECKING:
@@ -24,16 +21,8 @@ if TYPE_CHECKING:
 
 
 def run(argv: list[str]) -> int:
-    """Parse and run like ``hub``'s main: ``args.func(args)``, user errors on one line."""
-    parser = argparse.ArgumentParser(prog="hub")
-    add_audit_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        status: int = args.func(args)
-    except CommandError as error:
-        print(f"error {error.code}: {error.detail}", file=sys.stderr)  # noqa: T201
-        return 1
-    return status
+    """Run ``hub`` in-process: user errors on one line of stderr."""
+    return main(argv)
 
 
 @pytest.fixture

@@ -28,12 +28,12 @@ from entry_drafts import disclosure
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from hub.cli.audit import render
 from hub.crypto.checkpoint import sign_checkpoint
 from hub.crypto.keys import PartyKeyring, generate_party_keys, save_keyring
 from hub.ledger import chain
 from hub.ledger.base import Head, LedgerError, StoredColumns, StoredEntry
 from hub.ledger.checkpoints import CheckpointPolicy, claimed_size, tree_head
-from hub.ledger.cli import render
 from hub.ledger.entries import FORMAT_2_FIELDS, EntryDraft
 from hub.ledger.export import write_export
 from hub.ledger.merkle import Frontier

@@ -9,7 +9,7 @@
 
 Exit status 0 when intact, 1 when broken; user errors (a bad URL, an unreadable
 key folder, a ledger that cannot be opened) end in ``error <code>: <detail>`` from
-the ``hub`` command. The store is opened read-only; no private key is read.
+``hub``. The store is opened read-only; no private key is read.
 
 ``export`` writes the ledger, rows exactly as stored and every signed checkpoint,
 to a JSON Lines file that ``deploy/audit/verify_ledger.py`` (standard library and
@@ -31,11 +31,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.crypto.keys import KeyDirectory, KeyFileError
-from hub.ledger.base import LedgerError
-from hub.ledger.export import ExportSummary, write_export
-from hub.ledger.stores import open_store
-from hub.ledger.verify import VerifyReport, verify_store
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+
+from hub.crypto import KeyDirectory
+from hub.errors import HubError
+from hub.ledger import ExportSummary, VerifyReport, open_store, verify_store, write_export
 
 if TYPE_CHECKING:
     import argparse
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 EXIT_BROKEN = 1
 
 
-def add_audit_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Any) -> None:
     """Add ``audit verify`` and ``audit export`` to the ``hub`` command's subparsers.
 
     Args:
@@ -73,24 +74,11 @@ def add_audit_commands(subparsers: Any) -> None:
     export.set_defaults(func=audit_export)
 
 
-def _user_error(code: str, detail: str) -> Exception:
-    from hub.cli import CommandError  # noqa: PLC0415 - hub.cli imports this module
-
-    return CommandError(code, detail)
-
-
-def _load_keys(folder: Path) -> KeyDirectory:
-    try:
-        return KeyDirectory.load(folder)
-    except KeyFileError as error:
-        raise _user_error("keys.unreadable", str(error)) from None
-
-
 def _read_checkpoints(paths: Sequence[Path]) -> list[str]:
     try:
         return [path.read_text(encoding="ascii").strip() for path in paths]
     except (OSError, UnicodeDecodeError) as error:
-        raise _user_error("checkpoint.unreadable", type(error).__name__) from None
+        raise HubError("checkpoint.unreadable", type(error).__name__) from None
 
 
 async def _verify(url: str, directory: KeyDirectory, extra: list[str]) -> VerifyReport:
@@ -115,12 +103,9 @@ def render(report: VerifyReport) -> list[str]:
 
 def audit_verify(args: argparse.Namespace) -> int:
     """Verify a ledger; print the verdict; 0 when intact, 1 when broken."""
-    directory = _load_keys(args.keys)
+    directory = KeyDirectory.load(args.keys)
     extra = _read_checkpoints(args.checkpoint)
-    try:
-        report = asyncio.run(_verify(args.ledger, directory, extra))
-    except LedgerError as error:
-        raise _user_error(error.code.value, error.detail) from None
+    report = asyncio.run(_verify(args.ledger, directory, extra))
     sys.stdout.write("".join(f"{line}\n" for line in render(report)))
     return 0 if report.intact else EXIT_BROKEN
 
@@ -128,9 +113,6 @@ def audit_verify(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[int], None]]:
     """A count of exported entries on stderr, drawn only on a terminal."""
-    from rich.console import Console  # noqa: PLC0415 - only an export draws progress
-    from rich.progress import Progress, SpinnerColumn, TextColumn  # noqa: PLC0415
-
     console = Console(stderr=True)
     with Progress(
         SpinnerColumn(),
@@ -159,19 +141,15 @@ def audit_export(args: argparse.Namespace) -> int:
     """Export a ledger to a JSON Lines file for ``deploy/audit/verify_ledger.py``."""
     out: Path = args.out
     if out.exists():
-        raise _user_error("export.exists", f"{out} exists; choose another file")
+        raise HubError("export.exists", f"{out} exists; choose another file")
     partial = out.with_name(f".{out.name}.partial")
     try:
         summary = asyncio.run(_export(args.ledger, partial))
     except FileExistsError:
-        raise _user_error(
-            "export.exists", f"{partial} exists; is another export running?"
-        ) from None
-    except BaseException as error:
+        raise HubError("export.exists", f"{partial} exists; is another export running?") from None
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-        if isinstance(error, LedgerError):
-            raise _user_error(error.code.value, error.detail) from None
         raise
     partial.replace(out)
     sys.stdout.write(
