@@ -3,7 +3,7 @@
 ``POST /api/subject-access`` (purpose, reference, person) drafts: the console turns
 the person reference into its pseudonym, reads every disclosure about them below
 the ledger's current size, derives their role from what the ledger records
-(:mod:`hub.console.subject_report`: nobody picks it), records a
+(:mod:`hub.ledger.reports`: nobody picks it), records a
 ``console.subject_access_draft`` consultation naming the pseudonym, the derived
 role and that size, and answers with the draft: the rows a release would give, and
 how many rows and groups were left out (never which).
@@ -43,15 +43,19 @@ from hub.console.governance import (
     unavailable,
 )
 from hub.console.pages import render_document
-from hub.console.subject_report import (
+from hub.ledger import (
+    MAX_LIMIT,
     REPORT_NOTE,
     ROLE_WORDS,
+    Criteria,
+    LedgerError,
+    PersonInEvent,
     Report,
+    SearchQuery,
     annex_rows,
     build_report,
     released_rows,
 )
-from hub.ledger import MAX_LIMIT, Criteria, LedgerError, PersonInEvent, SearchQuery
 from schemas.base import PersonReference  # noqa: TC001 - pydantic resolves annotations at runtime
 
 if TYPE_CHECKING:

@@ -25,6 +25,14 @@ from hub.ledger.entries import (
 )
 from hub.ledger.export import ExportSummary, write_export
 from hub.ledger.pseudonyms import Pseudonymizer, generate_ledger_key, load_ledger_key
+from hub.ledger.reports import (
+    REPORT_NOTE,
+    ROLE_WORDS,
+    Report,
+    annex_rows,
+    build_report,
+    released_rows,
+)
 from hub.ledger.search import DEFAULT_LIMIT, MAX_LIMIT, SearchPage, SearchQuery
 from hub.ledger.service import EventClaim, Ledger, LedgerConfig, open_ledger
 from hub.ledger.stores import open_store, store_for_url
@@ -35,6 +43,8 @@ __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "PERSON_PSEUDONYM",
+    "REPORT_NOTE",
+    "ROLE_WORDS",
     "CheckpointPolicy",
     "Criteria",
     "EntryDraft",
@@ -52,17 +62,21 @@ __all__ = [
     "LedgerStore",
     "PersonInEvent",
     "Pseudonymizer",
+    "Report",
     "SearchPage",
     "SearchQuery",
     "StoredCheckpoint",
     "StoredEntry",
     "VerifyReport",
     "WithheldGroup",
+    "annex_rows",
+    "build_report",
     "canonical",
     "generate_ledger_key",
     "load_ledger_key",
     "open_ledger",
     "open_store",
+    "released_rows",
     "store_for_url",
     "verify_ledger",
     "verify_store",

@@ -15,7 +15,7 @@ import pytest
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
 from hub.console.subject_access import CSV_COLUMNS, report_csv
-from hub.console.subject_report import REPORT_NOTE
+from hub.ledger.reports import REPORT_NOTE
 from schemas.samples import SUBJECT, VICTIM
 
 from .ledger_case import Client, bearer, consultations, drive, no_typed_identifier, post

@@ -43,7 +43,7 @@ from schemas.base import GROUP_TITLES, FieldGroup
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from hub.ledger import LedgerEntry
+    from hub.ledger.entries import LedgerEntry
     from hub.policy import Policy
     from schemas.agreements import Agreement, Clause, LawfulBasis
 

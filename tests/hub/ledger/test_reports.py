@@ -11,14 +11,6 @@ from typing import TYPE_CHECKING, Any, Final
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.console.subject_report import (
-    RULES,
-    annex_rows,
-    build_report,
-    derive_role,
-    released_rows,
-    row_role,
-)
 from hub.ledger import chain
 from hub.ledger.entries import (
     GENESIS_HASH,
@@ -27,6 +19,14 @@ from hub.ledger.entries import (
     LedgerEntry,
     PersonInEvent,
     WithheldGroup,
+)
+from hub.ledger.reports import (
+    RULES,
+    annex_rows,
+    build_report,
+    derive_role,
+    released_rows,
+    row_role,
 )
 from hub.policy.load import load_policy
 from schemas.base import GROUP_TITLES, FieldGroup
