@@ -3,9 +3,10 @@
 The file belongs to one :class:`~adapters.client.AgencyClient`. Statements run on
 the event loop's thread: in WAL mode with no other writer, an insert, a delete or
 an indexed lookup takes microseconds, less than handing it to a thread and back.
-A commit waits for the disk (``synchronous=FULL``: one WAL append and fsync); it
-runs inline too while commits stay short, and in a thread for a while after one
-that was not (:class:`hub.diskcalls.DiskCalls`).
+A commit waits for the disk (``synchronous=FULL``: one WAL append and fsync) and
+runs inline too: it costs about half the CPU of a commit handed to a thread, and
+falling back to a thread after a slow one never paid (ADR 0013, ADR 0019;
+``make bench-commit`` measures it).
 
 Commits are grouped: :meth:`StateFile.write` numbers each write, and
 :meth:`StateFile.commit` makes a given write durable, committing everything written
@@ -18,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from typing import TYPE_CHECKING, Final, Self
-
-from hub.diskcalls import DiskCalls
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -41,12 +40,11 @@ class StateFile:
         """Wrap an open connection; use :meth:`open`."""
         self._connection: sqlite3.Connection | None = connection
         #: Held by every statement and by a commit for its whole length, so no
-        #: statement runs on the connection while a commit is in a thread.
+        #: statement runs on the connection while a commit is under way.
         self._lock = asyncio.Lock()
         self._commit_lock = asyncio.Lock()
         self._written = 0
         self._committed = 0
-        self.commits = DiskCalls("client-state")
 
     @classmethod
     async def open(cls, path: Path, prepare: Callable[[sqlite3.Connection], None]) -> Self:
@@ -99,7 +97,7 @@ class StateFile:
             await asyncio.sleep(0)
             async with self._lock:
                 covered = self._written
-                await self.commits.run(self.connection.commit)
+                await _commit(self.connection)
                 self._committed = covered
 
     async def pragma(self, name: str) -> Parameter:
@@ -121,3 +119,8 @@ class StateFile:
                     connection.close()
 
             await asyncio.to_thread(finish)
+
+
+async def _commit(connection: sqlite3.Connection) -> None:
+    """Commit on the loop's thread (``bench/commit_handoff.py`` swaps in a thread)."""
+    connection.commit()

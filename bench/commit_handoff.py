@@ -6,17 +6,15 @@ load where nothing else shares a commit:
 
 - **client state**: an agency client's state file (:class:`adapters.state.StateFile`),
   one insert and one commit (``synchronous=FULL``), with the commit as shipped
-  (:class:`hub.diskcalls.DiskCalls`: inline while fast) and always in a thread;
+  (inline, on the loop's thread) and in a thread;
 - **ledger append**: one SQLite ledger append of one entry (as ``bench/ledger_append.py``
   makes them), with ``BEGIN IMMEDIATE`` as shipped (inline when the write lock is
   free) and in a thread.
 
 Rounds alternate the two ways; each row gives the median over rounds of CPU time
 (user and system, every thread of the process) and wall time per call, and the
-ratio of the shipped way to the thread baseline measured in the same run, and
-how many times the shipped state file moved its commits to a thread (a slow disk,
-or a machine so busy that three commits in a row took over 2 ms). Results go to
-``bench/out/commit_handoff.json``. Nothing is asserted.
+ratio of the shipped way to the thread baseline measured in the same run. Results
+go to ``bench/out/commit_handoff.json``. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -33,9 +31,9 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from adapters import state as state_module
 from adapters.state import StateFile
 from bench.ledger_append import drafts
-from hub.diskcalls import DiskCalls
 from hub.ledger import sqlite as sqlite_store
 from hub.ledger.service import Ledger
 from hub.logs import configure
@@ -59,19 +57,6 @@ class Row:
     wall_us: float
     cpu_ratio: float
     wall_ratio: float
-    moves_to_thread: int
-
-
-class ThreadCalls(DiskCalls):
-    """Every call in a thread: the baseline (how commits ran before DiskCalls)."""
-
-    def __init__(self) -> None:
-        """A runner that never runs inline."""
-        super().__init__("bench-thread")
-
-    async def run(self, call: Callable[[], T]) -> T:
-        """Run ``call`` through ``asyncio.to_thread``."""
-        return await asyncio.to_thread(call)
 
 
 def _cpu() -> float:
@@ -79,8 +64,8 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-#: CPU and wall microseconds per call, and how often the shipped way moved to a thread.
-Sample = tuple[float, float, int]
+#: CPU and wall microseconds per call.
+Sample = tuple[float, float]
 
 
 async def _timed(calls: int, one: Callable[[int], Awaitable[None]]) -> tuple[float, float]:
@@ -95,18 +80,24 @@ def _schema(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY)")
 
 
+async def _commit_in_thread(connection: sqlite3.Connection) -> None:
+    await asyncio.to_thread(connection.commit)
+
+
 async def _state_file(folder: Path, way: str, calls: int) -> Sample:
     state = await StateFile.open(folder / f"state-{uuid.uuid4().hex}.db", _schema)
+    shipped: Any = state_module._commit  # noqa: SLF001 - the bench swaps in the baseline
     if way == "thread":
-        state.commits = ThreadCalls()
+        state_module._commit = _commit_in_thread  # noqa: SLF001
     try:
 
         async def one(_: int) -> None:
             written = await state.write("INSERT INTO seen VALUES (?)", (uuid.uuid4().hex,))
             await state.commit(written)
 
-        return (*await _timed(calls, one), state.commits.moves)
+        return await _timed(calls, one)
     finally:
+        state_module._commit = shipped  # noqa: SLF001
         await state.close()
 
 
@@ -127,7 +118,7 @@ async def _ledger(folder: Path, way: str, calls: int) -> Sample:
         async def one(_: int) -> None:
             await ledger.append(drafts(1))
 
-        return (*await _timed(calls, one), 0)
+        return await _timed(calls, one)
     finally:
         sqlite_store._begin = shipped  # noqa: SLF001
         await ledger.close()
@@ -151,15 +142,14 @@ async def measure(calls: int, rounds: int) -> list[Row]:
                 for way in order:
                     samples[way].append(await run(Path(folder), way, calls))
                 print(f"  {case}: round {number + 1}/{rounds}", flush=True)
-            base_cpu = statistics.median(c for c, _, _ in samples["thread"])
-            base_wall = statistics.median(w for _, w, _ in samples["thread"])
+            base_cpu = statistics.median(c for c, _ in samples["thread"])
+            base_wall = statistics.median(w for _, w in samples["thread"])
             for way, got in samples.items():
-                cpu = statistics.median(c for c, _, _ in got)
-                wall = statistics.median(w for _, w, _ in got)
+                cpu = statistics.median(c for c, _ in got)
+                wall = statistics.median(w for _, w in got)
                 rows.append(
                     Row(case, way, calls, round(cpu, 1), round(wall, 1),
-                        round(cpu / base_cpu, 3), round(wall / base_wall, 3),
-                        sum(m for _, _, m in got))
+                        round(cpu / base_cpu, 3), round(wall / base_wall, 3))
                 )  # fmt: skip
     return rows
 
@@ -175,12 +165,12 @@ def main() -> None:
         parser.error("--calls and --rounds must be at least 1")
     configure(level="WARNING")
     rows = asyncio.run(measure(args.calls, args.rounds))
-    print("| case | way | CPU µs/call | wall µs/call | CPU ÷ thread | wall ÷ thread | moves |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| case | way | CPU µs/call | wall µs/call | CPU ÷ thread | wall ÷ thread |")
+    print("|---|---|---:|---:|---:|---:|")
     for row in rows:
         print(
             f"| {row.case} | {row.way} | {row.cpu_us} | {row.wall_us} "
-            f"| {row.cpu_ratio} | {row.wall_ratio} | {row.moves_to_thread} |"
+            f"| {row.cpu_ratio} | {row.wall_ratio} |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")

@@ -17,7 +17,6 @@ from adapters.client import AgencyClient, RefusedError
 from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
-from hub.diskcalls import DiskCalls
 from hub.embedded import embedded_hub
 from hub.pipeline import process
 from schemas.base import FieldGroup, split_groups
@@ -240,10 +239,8 @@ async def test_state_file_commits_durably_through_a_write_ahead_log(world: World
         assert await client.state.pragma("synchronous") == 2  # FULL: durable at each commit
 
 
-async def test_state_file_commits_inline_while_fast_and_in_a_thread_after_a_stall(
-    world: World,
-) -> None:
-    """A commit runs on the loop's thread until one stalls; then commits go to a thread."""
+async def test_state_file_commits_on_the_loops_thread(world: World) -> None:
+    """A commit runs inline, on the loop's thread (ADR 0013), and the outbox empties."""
     police = world.clients["police"]
     threads: list[int] = []
 
@@ -252,17 +249,9 @@ async def test_state_file_commits_inline_while_fast_and_in_a_thread_after_a_stal
             threads.append(threading.get_ident())
 
     police.state.connection.set_trace_callback(traced)
-    loop_thread = threading.get_ident()
     await police.publish(_fresh("ReferralReceived"))
-    assert threads == [loop_thread]
-    police.state.commits = DiskCalls("client-state", inline_limit=1e-9, stall_limit=1e-9)
-    threads.clear()
-    await police.publish(_fresh("ReferralReceived"))  # inline, found to stall
-    await police.publish(_fresh("ReferralReceived"))  # in a thread
-    assert len(threads) == 2
-    assert threads[0] == loop_thread
-    assert threads[1] != loop_thread
-    assert police.state.commits.moves == 1
+    await police.publish(_fresh("ReferralReceived"))
+    assert threads == [threading.get_ident()] * 2
     assert await police.pending() == []
 
 
