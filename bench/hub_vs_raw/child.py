@@ -22,7 +22,6 @@ import contextlib
 import importlib
 import json
 import os
-import resource
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -30,47 +29,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aio_pika
 
-from bench.hub_vs_raw.gcpauses import GcPauses
+from bench.hub_vs_raw.own_usage import say, usage
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractIncomingMessage
 
 CONFIRM_SECONDS: Final = 30.0
 STOP_GRACE: Final = 20.0
-PAUSES: Final = GcPauses()
-
-
-def _peak_rss_kib() -> float:
-    """This process's peak RSS since it began running this program.
-
-    Linux carries ``ru_maxrss`` across ``execve``, so a child started by a large
-    parent would report the parent's size; ``VmHWM`` belongs to this program's own
-    address space. ``ru_maxrss`` is the fallback where there is no ``/proc``.
-    """
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1])
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def usage() -> dict[str, float]:
-    """This process's CPU seconds (all threads), peak resident memory in MiB, longest pause.
-
-    The pause is the longest garbage collection since the previous call, in ms.
-    """
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "cpu_s": own.ru_utime + own.ru_stime,
-        "peak_rss_mib": _peak_rss_kib() / 1024,
-        "gc_pause_ms": PAUSES.take(),
-    }
-
-
-def say(document: dict[str, Any]) -> None:
-    """Print ``document`` as one JSON line for the parent."""
-    sys.stdout.write(json.dumps(document) + "\n")
-    sys.stdout.flush()
 
 
 async def _commands(stop: asyncio.Event) -> None:

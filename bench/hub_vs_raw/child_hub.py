@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from bench.hub_vs_raw.child import say, usage
+from bench.hub_vs_raw.own_usage import say, usage
 from hub import heap
 from hub.broker.amqp import AmqpBroker
 from hub.context import build_context
