@@ -49,7 +49,7 @@ from adapters.base import ReceivedEvent
 from adapters.state import StateFile
 from hub.broker import BrokerError, BrokerErrorCode, OutgoingMessage, TopologyNames
 from hub.crypto import HUB_PARTY, EnvelopeError, issue_event, open_delivery, open_notice
-from hub.errors import HubError
+from hub.errors import HubError, RefusalCode
 from hub.events import groups_from_delivery
 from hub.logs import get_logger
 from schemas.errors import SchemaError
@@ -402,7 +402,7 @@ class AgencyClient:
         try:
             received = self._open(message)
         except (EnvelopeError, SchemaError, UnicodeDecodeError) as error:
-            code = str(getattr(error, "code", "envelope.malformed"))
+            code = str(getattr(error, "code", RefusalCode.ENVELOPE_MALFORMED))
             log.warning("delivery.rejected", code=code, message_id=message.message_id)
             with contextlib.suppress(Exception):
                 await message.reject(requeue=False)  # the inbox dead-letters it to quarantine

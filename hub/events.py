@@ -10,6 +10,7 @@ of the schema.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from schemas.base import fields_by_group, group_model
@@ -64,8 +65,6 @@ def groups_from_delivery(delivery: Delivery) -> dict[FieldGroup, StrictModel]:
 
 
 def _validate_group(model: type[CaseEvent], group: FieldGroup, value: Any) -> StrictModel:
-    import json  # noqa: PLC0415 - only here: strict models validate through JSON
-
     part = group_model(model, group)
     try:
         return part.model_validate_json(json.dumps(value))

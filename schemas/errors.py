@@ -15,15 +15,15 @@ from typing import Any, Final, Self
 
 from pydantic import ValidationError
 
-from hub.errors import HubError
+from hub.errors import HubError, RefusalCode
 
 
 class SchemaErrorCode(enum.StrEnum):
     """Stable, documented reasons an event is refused by the schema room."""
 
-    INVALID = "schema.invalid"
-    UNKNOWN_TYPE = "schema.unknown_type"
-    UNKNOWN_VERSION = "schema.unknown_version"
+    INVALID = RefusalCode.SCHEMA_INVALID.value
+    UNKNOWN_TYPE = RefusalCode.SCHEMA_UNKNOWN_TYPE.value
+    UNKNOWN_VERSION = RefusalCode.SCHEMA_UNKNOWN_VERSION.value
 
 
 #: At most this many field problems are reported; the rest are counted.

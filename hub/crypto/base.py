@@ -11,22 +11,25 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-from hub.errors import HubError
+from hub.errors import HubError, RefusalCode
 
 
 class ErrorCode(enum.StrEnum):
-    """Stable, documented reasons an envelope is refused (docs/envelope.md)."""
+    """Stable, documented reasons an envelope is refused (docs/envelope.md).
 
-    MALFORMED = "envelope.malformed"
-    TOO_LARGE = "payload.too_large"
-    ALGORITHM = "algorithm.not_allowed"
-    UNDECRYPTABLE = "envelope.undecryptable"
-    SIGNATURE = "signature.invalid"
-    SENDER_UNKNOWN = "sender.unknown"
-    KEY_NOT_VALID = "key.not_valid"
-    DISCLOSURE = "disclosure.mismatch"
-    BINDING = "binding.invalid"
-    CLOCK_SKEW = "clock.skew"
+    Each is a :class:`~hub.errors.RefusalCode`, which holds the codes' text.
+    """
+
+    MALFORMED = RefusalCode.ENVELOPE_MALFORMED.value
+    TOO_LARGE = RefusalCode.PAYLOAD_TOO_LARGE.value
+    ALGORITHM = RefusalCode.ALGORITHM_NOT_ALLOWED.value
+    UNDECRYPTABLE = RefusalCode.ENVELOPE_UNDECRYPTABLE.value
+    SIGNATURE = RefusalCode.SIGNATURE_INVALID.value
+    SENDER_UNKNOWN = RefusalCode.SENDER_UNKNOWN.value
+    KEY_NOT_VALID = RefusalCode.KEY_NOT_VALID.value
+    DISCLOSURE = RefusalCode.DISCLOSURE_MISMATCH.value
+    BINDING = RefusalCode.BINDING_INVALID.value
+    CLOCK_SKEW = RefusalCode.CLOCK_SKEW.value
 
 
 class EnvelopeError(HubError):
