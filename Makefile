@@ -12,7 +12,7 @@ AMQP_PORT ?= 10729
 PG_PORT ?= 15429
 TLS_PORT ?= 10739
 
-.PHONY: all test lint typecheck unit unit-fast services-down demo bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi clean bench-ledger bench-memory bench-commit
+.PHONY: all test lint typecheck unit unit-fast services-down demo demo-console bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi clean bench-ledger bench-memory bench-commit
 
 all: test
 
@@ -60,6 +60,15 @@ test: lint typecheck unit
 # plays it on that RabbitMQ (passed in the environment, not on a command line).
 demo: $(STAMP)
 	@HUB_DEMO_BROKER='$(BROKER)' $(BIN)/hub demo
+
+# The case again, kept in build/demo (made anew), then the console on it: the URL and a
+# sign-in token per role are printed; Ctrl-C stops it. `CONSOLE_PORT=8444` picks the port.
+DEMO_DIR := build/demo
+CONSOLE_PORT ?= 8443
+demo-console: $(STAMP)
+	@rm -rf $(DEMO_DIR)
+	@HUB_DEMO_BROKER='$(BROKER)' $(BIN)/hub demo --keep $(DEMO_DIR)
+	@$(BIN)/hub demo console $(DEMO_DIR) --port $(CONSOLE_PORT)
 
 # The hub against the raw broker (bench/hub_vs_raw, docs/performance.md): on a private
 # RabbitMQ started here and stopped on any exit, or on HUB_BENCH_AMQP_URL when set (in the

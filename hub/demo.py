@@ -26,6 +26,7 @@ import uuid
 from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Final
@@ -45,13 +46,17 @@ from hub.broker import (
     delete_topologies,
     next_delivery,
 )
+from hub.console import LOOPBACK, ConsoleOptions, Role, TokenFile, TokenStore, start_console
+from hub.context import build_context
 from hub.crypto import KeyDirectory, generate_party_keys
 from hub.embedded import AGENCIES, hub_on
 from hub.errors import HubError
 from hub.ledger import verify_store
 from hub.pipeline import process
+from hub.settings import load_settings
 from schemas.base import GROUP_TITLES
-from schemas.samples import sample_event
+from schemas.samples import CASE as SAMPLE_CASE
+from schemas.samples import SUBJECT, VICTIM, sample_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,8 +66,13 @@ if TYPE_CHECKING:
     from hub.broker import Broker
     from hub.context import HubContext
     from hub.ledger import LedgerEntry
+    from hub.settings import HubSettings
     from schemas.base import CaseEvent
 
+#: The kept demo's hub settings, in the folder of ``hub demo --keep``.
+KEPT_SETTINGS: Final = "hub.toml"
+#: The kept demo's console tokens (hashes), made anew by each ``hub demo console``.
+KEPT_TOKENS: Final = "console-tokens.json"
 SAMPLES: Final = Path(__file__).resolve().parent.parent / "adapters"
 #: The case, in order: (sender, native sample file or event type for the SDK directly).
 CASE: Final = (
@@ -132,9 +142,13 @@ def rabbitmq_site(url: str) -> Site:
 class Timeline:
     """The demo's output: colour and a progress bar on a terminal, plain text when piped."""
 
-    def __init__(self, console: Console) -> None:
-        """Write to ``console``; rich decides whether it is a terminal."""
+    def __init__(self, console: Console, kept: str = "temporary") -> None:
+        """Write to ``console``; rich decides whether it is a terminal.
+
+        ``kept`` says where the ledger is kept ("temporary": nowhere).
+        """
         self.console = console
+        self.kept = kept
 
     def say(self, markup: str) -> None:
         """Print one line of rich markup, never wrapped (plain when not a terminal)."""
@@ -160,7 +174,7 @@ class Timeline:
         )
         user = site.shared_user
         shared = f", every party as broker user {escape(user)}" if user else ""
-        self.say(f"broker: {escape(site.description)}{shared}; ledger: SQLite, temporary")
+        self.say(f"broker: {escape(site.description)}{shared}; ledger: SQLite, {self.kept}")
         legend = ", ".join(f"{group.value} {title}" for group, title in GROUP_TITLES.items())
         self.say(f"[dim]field groups: {legend}[/]")
 
@@ -307,21 +321,109 @@ async def _walk(view: Timeline, site: Site, workdir: Path) -> int:
     return 0 if report.intact and complete else 1
 
 
-def play(console: Console, site: Site) -> int:
+def play(console: Console, site: Site, keep: Path | None = None) -> int:
     """Play the case at ``site`` onto ``console``; return the exit status.
 
+    With ``keep``, the hub's keys, its ledger and settings to open the console on
+    them (:data:`KEPT_SETTINGS`) stay in that folder, which must be new or empty.
+
     Raises:
+        DemoError: ``demo.folder_not_empty``.
         hub.broker.base.BrokerError: the broker cannot be reached.
     """
-    with TemporaryDirectory(prefix="hub-demo-") as workdir:
-        return asyncio.run(_walk(Timeline(console), site, Path(workdir)))
+    if keep is None:
+        with TemporaryDirectory(prefix="hub-demo-") as workdir:
+            return asyncio.run(_walk(Timeline(console), site, Path(workdir)))
+    if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+        raise DemoError("demo.folder_not_empty", f"{keep} is not an empty folder; choose a new one")
+    keep.mkdir(parents=True, exist_ok=True)
+    status = asyncio.run(_walk(Timeline(console, f"kept in {escape(str(keep))}"), site, keep))
+    write_kept_settings(keep)
+    console.print(f"kept in {escape(str(keep))}: open the console on it with", soft_wrap=True)
+    console.print(f"  hub demo console {escape(str(keep))}", soft_wrap=True, highlight=False)
+    return status
 
 
-def run(console: Console, broker_url: str | None = None) -> int:
+def run(console: Console, broker_url: str | None = None, keep: Path | None = None) -> int:
     """Play the case on the in-memory broker, or on the RabbitMQ at ``broker_url``.
 
     Raises:
-        DemoError: the broker URL is not usable.
+        DemoError: the broker URL is not usable, or ``keep`` is not a new folder.
         hub.broker.base.BrokerError: the broker cannot be reached.
     """
-    return play(console, rabbitmq_site(broker_url) if broker_url else memory_site())
+    return play(console, rabbitmq_site(broker_url) if broker_url else memory_site(), keep)
+
+
+def write_kept_settings(folder: Path) -> Path:
+    """Write the hub settings of a kept demo: its keys, ledger key and SQLite ledger.
+
+    Paths are relative to the file, so the folder may move; the broker is a fresh
+    in-memory one (the console's queue pages show it empty).
+    """
+    settings = {
+        "party": "hub",
+        "keys_dir": "keys",
+        "private_keys": "keys/hub.private.jwks.json",  # pragma: allowlist secret - a path
+        "ledger_key_file": "ledger.key",
+        "ledger_url": f"sqlite:///{(folder / 'ledger.db').resolve()}",
+        "broker_url": "memory://",
+    }
+    path = folder / KEPT_SETTINGS
+    path.write_text(
+        "# Settings of the hub of a kept demo (`hub demo --keep`); `hub demo console` reads them.\n"
+        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
+    )
+    return path
+
+
+def kept_settings(folder: Path) -> HubSettings:
+    """The settings of the demo kept in ``folder``.
+
+    Raises:
+        DemoError: ``demo.not_kept`` when ``folder`` holds no kept demo.
+        SettingsError: a setting of the file is wrong.
+    """
+    path = folder / KEPT_SETTINGS
+    if not path.is_file():
+        raise DemoError(
+            "demo.not_kept", f"{path} does not exist; run `hub demo --keep {folder}` first"
+        )
+    return load_settings(path)
+
+
+def sign_in_tokens(folder: Path, now: datetime) -> tuple[Path, dict[Role, str]]:
+    """Make a new console token for each role, replacing those of the last start.
+
+    Returns:
+        The token file (mode 0600, hashes only) and each role's token, to be shown once.
+    """
+    store, tokens = TokenStore(), {}
+    for role in Role:
+        store, tokens[role] = store.create(f"demo-{role.value.replace('_', '-')}", role, now)
+    path = folder / KEPT_TOKENS
+    store.save(path)
+    return path, tokens
+
+
+async def serve_kept(
+    folder: Path, port: int, show: Callable[[str], None], stop: asyncio.Event
+) -> int:
+    """Serve the console on the demo kept in ``folder`` until ``stop``; ``show`` its sign-in.
+
+    The console listens on 127.0.0.1 only, over plain HTTP; ``show`` receives its
+    URL, a new token per role and what to look for.
+    """
+    settings = kept_settings(folder)
+    tokens_file, tokens = sign_in_tokens(folder, datetime.now(UTC))
+    options = ConsoleOptions(TokenFile(tokens_file), LOOPBACK, port, None)
+    async with AsyncExitStack() as stack:
+        ctx = await build_context(settings, stack)
+        url = await start_console(stack, ctx, options)
+        show(f"console: {url}")
+        show("sign in with one of these tokens (new at every start, shown once):")
+        for role, token in tokens.items():
+            show(f"  {role.value:<10} {token}")
+        show(f"the demo's case: {SAMPLE_CASE}; its victim {VICTIM}, its subject {SUBJECT}")
+        show("stop with Ctrl-C")
+        await stop.wait()
+    return 0

@@ -71,14 +71,14 @@ class HubSettings(BaseSettings):
     @classmethod
     def _folder_exists(cls, value: Path) -> Path:
         if not value.is_dir():
-            raise ValueError("folder does not exist")
+            raise ValueError(f"folder {value} does not exist")
         return value
 
     @field_validator("private_keys", "ledger_key_file", "parties_file", "rules_file")
     @classmethod
     def _file_exists(cls, value: Path) -> Path:
         if not value.is_file():
-            raise ValueError("file does not exist")
+            raise ValueError(f"file {value} does not exist")
         return value
 
     @field_validator("ledger_url")
@@ -127,7 +127,7 @@ def _read(path: Path) -> dict[str, Any]:
     base = path.resolve().parent
     for key, value in data.items():  # relative paths are relative to the file
         if key.endswith(("_dir", "_file", "_keys")) and isinstance(value, str):
-            data[key] = str(base / value)
+            data[key] = str((base / value).resolve())
     return data
 
 
@@ -143,4 +143,8 @@ def load_settings(path: Path | None) -> HubSettings:
     except ValidationError as error:
         first = error.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "(settings)"
-        raise SettingsError(name, first["msg"].removeprefix("Value error, ")) from None
+        problem = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "missing":
+            where = f"in {path}" if path is not None else "in a --config file"
+            problem = f"required: set it {where} or as HUB_{name.upper()}"
+        raise SettingsError(name, problem) from None

@@ -88,8 +88,11 @@ def check_transport(host: str, tls: ssl.SSLContext | None) -> None:
         )
 
 
-async def start_console(stack: AsyncExitStack, ctx: HubContext, options: ConsoleOptions) -> None:
-    """Serve the console on ``ctx`` until ``stack`` closes.
+async def start_console(stack: AsyncExitStack, ctx: HubContext, options: ConsoleOptions) -> str:
+    """Serve the console on ``ctx`` until ``stack`` closes; return its URL.
+
+    The URL names the port the console listens on (the one the system chose when
+    ``options.port`` is 0).
 
     Raises:
         ConsoleError: ``console.tls_required``, ``console.port_unavailable``.
@@ -105,7 +108,18 @@ async def start_console(stack: AsyncExitStack, ctx: HubContext, options: Console
         raise ConsoleError(
             "console.port_unavailable", f"cannot listen on port {options.port}"
         ) from None
-    log.info("console.serving", port=options.port, status="https" if options.tls else "http")
+    port = runner.addresses[0][1]
+    url = f"{'https' if options.tls else 'http'}://{_url_host(options.host)}:{port}/"
+    log.info("console.serving", url=url)
+    return url
+
+
+def _url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets."""
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).version == 6:  # noqa: PLR2004 - the IP version
+            return f"[{host}]"
+    return host
 
 
 async def serve_console(

@@ -122,7 +122,9 @@ def test_run_with_a_bad_config_names_the_setting(
     config = tmp_path / "hub.toml"
     config.write_text('keys_dir = "nowhere"\n')
     assert main(["run", "--config", str(config)]) == 1
-    assert "error settings.invalid: keys_dir: folder does not exist" in capsys.readouterr().err
+    assert f"error settings.invalid: keys_dir: folder {tmp_path / 'nowhere'} does not exist" in (
+        capsys.readouterr().err
+    )
 
 
 def test_run_with_unreachable_broker_is_a_clear_error(

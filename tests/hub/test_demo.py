@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import aio_pika
 import pytest
@@ -15,6 +16,9 @@ from rich.console import Console
 from services import amqp_url
 
 from hub.demo import CASE, DemoError, play, rabbitmq_site, run
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ESCAPE = "\x1b["
 
@@ -88,3 +92,29 @@ async def _queue_exists(url: str, name: str) -> bool:
         except ChannelClosed:
             return False
         return True
+
+
+def test_a_kept_demo_needs_a_new_folder(tmp_path: Path) -> None:
+    """``--keep`` into a folder that holds something is refused, naming the folder."""
+    (tmp_path / "something").write_text("kept before")
+    with pytest.raises(DemoError) as caught:
+        run(Console(file=io.StringIO()), None, tmp_path)
+    assert caught.value.code == "demo.folder_not_empty"
+    assert str(tmp_path) in caught.value.detail
+    assert [p.name for p in tmp_path.iterdir()] == ["something"]
+
+
+def test_the_console_on_a_folder_without_a_kept_demo_says_what_to_run(tmp_path: Path) -> None:
+    """``hub demo console DIR`` on a folder the demo never kept names the command to run first."""
+    done = subprocess.run(  # noqa: S603 - our own command, a path of the test's
+        [sys.executable, "-m", "hub.cli", "demo", "console", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error demo.not_kept: {tmp_path / 'hub.toml'} does not exist;"
+        f" run `hub demo --keep {tmp_path}` first"
+    )
