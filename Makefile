@@ -19,7 +19,7 @@ all: test
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet --editable '.[dev]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -79,7 +79,7 @@ BENCH_SERVICES := /tmp/case-event-hub-bench
 BENCH_AMQP_PORT ?= 10741
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet --editable '.[dev,bench]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet --editable '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
 define bench_run

@@ -121,9 +121,11 @@ def _read(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except OSError as error:
-        raise SettingsError("--config", error.strerror or "cannot read") from None
+        raise SettingsError("--config", f"{path}: {error.strerror or 'cannot read'}") from None
+    except UnicodeDecodeError as error:
+        raise SettingsError("--config", f"{path}: not UTF-8 (byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
-        raise SettingsError("--config", f"not TOML ({error})") from None
+        raise SettingsError("--config", f"{path}: not TOML ({error})") from None
     base = path.resolve().parent
     for key, value in data.items():  # relative paths are relative to the file
         if key.endswith(("_dir", "_file", "_keys")) and isinstance(value, str):

@@ -63,6 +63,11 @@ CHAIN_BROKEN = "ledger.chain_broken"
 SEQUENCE_GAP = "ledger.sequence_gap"
 CHECKPOINT_INVALID = "ledger.checkpoint_invalid"
 CHECKPOINT_MISMATCH = "ledger.checkpoint_mismatch"
+KEYS_MISMATCH = "ledger.keys_mismatch"
+KEYS_MISMATCH_DETAIL = (
+    "no checkpoint is signed by a hub key of the keys given: give this hub's public keys"
+    " (if they are, every checkpoint is forged)"
+)
 COLUMN_MISMATCH = "ledger.column_mismatch"
 INDEX_MISMATCH = "ledger.index_mismatch"
 
@@ -771,6 +776,8 @@ class Verifier:
         self._matched = 0
         self._verdict: Verdict | None = None
         self.fed = 0
+        if self._pending and all(c.problem == "sender.unknown" for c in self._pending):
+            self._break(0, KEYS_MISMATCH, KEYS_MISMATCH_DETAIL)
         self._settle()
 
     @property
@@ -968,6 +975,8 @@ def read_export(
 
 def render(verdict: Verdict) -> list[str]:
     """The lines printed for a verdict, as ``hub audit verify`` prints them."""
+    if verdict.code == KEYS_MISMATCH:
+        return [f"not verified: {verdict.code}", verdict.detail]
     if verdict.code is not None:
         return [f"broken at entry {verdict.broken_at}: {verdict.code}", verdict.detail]
     lines = [f"intact: {verdict.entries} entries, checkpoint at size {verdict.checkpoint_size}"]

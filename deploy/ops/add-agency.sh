@@ -79,7 +79,8 @@ make_keys() {
     if [[ -f ${folder}/${PARTY}.private.jwks.json ]]; then
         say "keys: ${folder} already holds keys; kept"
     else
-        "${HUB}" keys init --party "${PARTY}" --out "${folder}" >&2 || die keys.failed "hub keys init failed"
+        "${HUB}" keys init --party "${PARTY}" --out "${folder}" --parties "${PARTIES}" >&2 \
+            || die keys.failed "hub keys init failed"
     fi
     mkdir -p "${SECRETS}/keys/public"
     cp "${folder}/${PARTY}.jwks.json" "${SECRETS}/keys/public/${PARTY}.jwks.json"

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import aio_pika
 from aio_pika import exceptions as amqp_errors
+from aiormq import exceptions as aiormq_errors
 from aiormq.exceptions import ChannelAccessRefused
 from yarl import URL
 
@@ -133,7 +134,27 @@ def _error(error: BaseException, name: str) -> BrokerError:
                 BrokerErrorCode.REFUSED, f"the broker refused an operation on {name}"
             )
         case _:
-            return BrokerError(BrokerErrorCode.UNAVAILABLE, f"the broker is unreachable ({name})")
+            return _refused_at_login(error, name) or BrokerError(
+                BrokerErrorCode.UNAVAILABLE, f"the broker is unreachable ({name})"
+            )
+
+
+def _refused_at_login(error: BaseException, name: str) -> BrokerError | None:
+    """A broker that answered but refused the URL's user, password or vhost."""
+    if isinstance(
+        error, aiormq_errors.AuthenticationError | aiormq_errors.ProbableAuthenticationError
+    ):
+        detail = f"the broker refused the URL's user name or password ({name})"
+        return BrokerError(BrokerErrorCode.LOGIN_REFUSED, detail)
+    # RabbitMQ closes the connection instead of opening the vhost (530 NOT_ALLOWED: no
+    # such vhost, or no permission on it); aiormq reports the unexpected close frame.
+    vhost = isinstance(error, aiormq_errors.ConnectionNotAllowed) or (
+        isinstance(error, aiormq_errors.InvalidFrameError) and "Connection.Close" in str(error)
+    )
+    if vhost:
+        detail = f"the broker refused the user the URL's vhost, or it does not exist ({name})"
+        return BrokerError(BrokerErrorCode.VHOST_REFUSED, detail)
+    return None
 
 
 #: What a broker operation may raise: AMQP errors, socket errors, closed channels.

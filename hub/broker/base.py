@@ -36,6 +36,10 @@ class BrokerErrorCode(enum.StrEnum):
     """Stable reasons a broker operation fails."""
 
     UNAVAILABLE = "broker.unavailable"
+    #: The broker refused the user name or password (AMQP 403 ACCESS_REFUSED).
+    LOGIN_REFUSED = "broker.login_refused"
+    #: The user may not use the vhost (AMQP 530 NOT_ALLOWED), or it does not exist.
+    VHOST_REFUSED = "broker.vhost_refused"
     URL_INVALID = "broker.url_invalid"
     UNROUTABLE = "broker.unroutable"
     NACKED = "broker.nacked"

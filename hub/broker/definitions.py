@@ -241,8 +241,12 @@ def read_parties(path: Path) -> tuple[str, ...]:
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise DefinitionsError(f"{path.name}: {type(error).__name__}") from None
+    except OSError as error:
+        raise DefinitionsError(f"{path}: {error.strerror or 'cannot read'}") from None
+    except UnicodeDecodeError as error:
+        raise DefinitionsError(f"{path}: not UTF-8 (byte {error.start})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise DefinitionsError(f"{path}: not TOML ({error})") from None
     ids = [party.get("id") for party in data.get("party", []) if isinstance(party, dict)]
     for party in ids:
         if not isinstance(party, str) or not PARTY_ID.match(party):

@@ -9,6 +9,7 @@ maps one error to another. Output names ids, parties and codes, never content.
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
@@ -49,13 +50,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
         func: Callable[[argparse.Namespace], int] = args.func
-        return func(args)
+        status = func(args)
+        sys.stdout.flush()  # a closed pipe is met here, not in the interpreter's last flush
     except UsageError as error:
         print(f"error {error.code}: {error.detail}\n{error.usage}", file=sys.stderr)
         return EXIT_USAGE
     except HubError as error:
         print(f"error {error.code}: {error.detail}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader went away (``hub tokens create ... | head -1``): what was asked is
+        # done; say nothing more to a closed pipe.
+        _quiet_stdout()
+        return 0
     except OSError as error:
-        print(f"error io.failed: {error.strerror or type(error).__name__}", file=sys.stderr)
+        where = f" {error.filename}:" if error.filename else ""
+        print(f"error io.failed:{where} {error.strerror or type(error).__name__}", file=sys.stderr)
         return EXIT_FAILED
+    return status
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

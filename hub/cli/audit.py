@@ -36,7 +36,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from hub.crypto import KeyDirectory
 from hub.errors import HubError
-from hub.ledger import ExportSummary, VerifyReport, open_store, verify_store, write_export
+from hub.ledger import (
+    ErrorCode,
+    ExportSummary,
+    VerifyReport,
+    open_store,
+    verify_store,
+    write_export,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -91,6 +98,8 @@ async def _verify(url: str, directory: KeyDirectory, extra: list[str]) -> Verify
 
 def render(report: VerifyReport) -> list[str]:
     """The lines ``audit verify`` prints for a report."""
+    if report.code == ErrorCode.KEYS_MISMATCH:
+        return [f"not verified: {report.code.value}", report.detail]
     if not report.intact:
         code = report.code.value if report.code else ""
         return [f"broken at entry {report.broken_at}: {code}", report.detail]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from hub.broker import BrokerError
+from hub.broker import BrokerError, BrokerErrorCode
 from hub.console import DEFAULT_PORT
 from hub.demo import run, serve_kept
 from hub.errors import HubError
@@ -51,6 +51,8 @@ def demo(args: argparse.Namespace) -> int:
     try:
         return run(Console(), args.broker, args.keep)
     except BrokerError as error:
+        if error.code != BrokerErrorCode.UNAVAILABLE:
+            raise
         raise HubError(error.code, f"{error.detail}; is RabbitMQ running there?") from None
 
 

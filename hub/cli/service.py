@@ -23,6 +23,7 @@ from hub.console import (
     serve_console,
     tls_context,
 )
+from hub.errors import HubError
 from hub.logs import configure
 from hub.settings import load_settings
 
@@ -116,16 +117,26 @@ def tokens_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing(path: Path) -> TokenStore:
+    """The tokens of ``path``, which must exist (only ``create`` starts a file)."""
+    if not path.is_file():
+        raise HubError(
+            "tokens.unreadable",
+            f"{path} does not exist; `hub tokens create --file {path}` makes it",
+        )
+    return TokenStore.load(path)
+
+
 def tokens_list(args: argparse.Namespace) -> int:
     """Print each token's name, role and creation time."""
-    for record in TokenStore.load(args.file).records:
+    for record in _existing(args.file).records:
         print(f"{record.name} {record.role.value} {record.created.isoformat()}")
     return 0
 
 
 def tokens_revoke(args: argparse.Namespace) -> int:
     """Remove the token ``--name``."""
-    store = TokenStore.load(args.file).revoke(args.name)
+    store = _existing(args.file).revoke(args.name)
     store.save(args.file)
     print(f"revoked {args.name}")
     return 0

@@ -42,6 +42,8 @@ class ErrorCode(enum.StrEnum):
     SEQUENCE_GAP = "ledger.sequence_gap"
     CHECKPOINT_INVALID = "ledger.checkpoint_invalid"
     CHECKPOINT_MISMATCH = "ledger.checkpoint_mismatch"
+    #: No checkpoint verifies with the keys given: most likely another hub's keys.
+    KEYS_MISMATCH = "ledger.keys_mismatch"
     COLUMN_MISMATCH = "ledger.column_mismatch"
     INDEX_MISMATCH = "ledger.index_mismatch"
 

@@ -110,8 +110,14 @@ def _mapped(action: str) -> Iterator[None]:
         yield
     except sqlite3.IntegrityError:
         raise LedgerError(ErrorCode.CONFLICT, f"{action}: a row already exists") from None
-    except (sqlite3.Error, OSError) as error:
-        raise LedgerError(ErrorCode.UNAVAILABLE, f"{action}: {type(error).__name__}") from None
+    except sqlite3.Error as error:
+        # SQLite's own words name the cause ("file is not a database"), never a row:
+        # every value reaches SQLite as a bound parameter.
+        cause = f"{type(error).__name__}: {error}"
+        raise LedgerError(ErrorCode.UNAVAILABLE, f"{action}: {cause}") from None
+    except OSError as error:
+        cause = f"{error.strerror or type(error).__name__}: {error.filename or ''}"
+        raise LedgerError(ErrorCode.UNAVAILABLE, f"{action}: {cause}") from None
 
 
 def _entries(rows: Any) -> list[StoredEntry]:
@@ -333,7 +339,7 @@ class SqliteStore:
         if self._read_only and not self._path.is_file():
             # Checked here rather than left to SQLite: a failed aiosqlite connect
             # leaves its worker thread to finish after the caller's loop is gone.
-            raise LedgerError(ErrorCode.UNAVAILABLE, "open ledger: no ledger file there")
+            raise LedgerError(ErrorCode.UNAVAILABLE, f"open ledger: no ledger file {self._path}")
         with _mapped("open ledger"):
             if self._read_only:
                 uri = f"{self._path.resolve().as_uri()}?mode=ro"

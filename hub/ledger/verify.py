@@ -79,6 +79,16 @@ class Unread:
 UNREAD: Final = Unread()
 
 
+#: A checkpoint signed by a key the key set does not hold (``hub.crypto``'s code).
+SENDER_UNKNOWN: Final = "sender.unknown"
+#: Why no checkpoint verified, when none did for want of the signing key: the wrong key
+#: set is far likelier than every checkpoint forged, but the verdict stays "not intact".
+KEYS_MISMATCH_DETAIL: Final = (
+    "no checkpoint is signed by a hub key of the keys given: give this hub's public keys"
+    " (if they are, every checkpoint is forged)"
+)
+
+
 @dataclass(frozen=True)
 class _Checkpoint:
     size: int
@@ -118,6 +128,8 @@ class LedgerVerifier:
         self._confirmed = 0
         self._matched = 0
         self._report: VerifyReport | None = None
+        if self._pending and all(c.problem == SENDER_UNKNOWN for c in self._pending):
+            self._break(0, ErrorCode.KEYS_MISMATCH, KEYS_MISMATCH_DETAIL)
         self._settle()
 
     @staticmethod

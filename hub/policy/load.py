@@ -44,9 +44,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except OSError as error:
-        raise PolicyError(UNREADABLE, path.name, error.strerror or "cannot read") from None
+        raise PolicyError(UNREADABLE, str(path), error.strerror or "cannot read") from None
+    except UnicodeDecodeError as error:
+        raise PolicyError(INVALID, str(path), f"not UTF-8 (byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
-        raise PolicyError(INVALID, path.name, f"not TOML: {error}") from None
+        raise PolicyError(INVALID, str(path), f"not TOML: {error}") from None
 
 
 def _where(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
@@ -91,6 +93,13 @@ def load_agreements(directory: Path) -> tuple[tuple[Agreement, ...], dict[str, s
     Raises:
         PolicyError: a file is unreadable or invalid, or two files hold one version.
     """
+    if not directory.is_dir():
+        problem = (
+            "a file: give the folder of the agreements"
+            if directory.exists()
+            else ("no such folder")
+        )
+        raise PolicyError(UNREADABLE, str(directory), problem)
     paths = sorted(directory.glob("*.toml"))
     if not paths:
         raise PolicyError(UNREADABLE, str(directory), "no *.toml agreements found")

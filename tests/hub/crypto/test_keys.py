@@ -72,14 +72,14 @@ def test_rotation_keeps_both_keys_valid_during_overlap(tmp_path: Path) -> None:
 
 
 def test_keys_list_shows_validity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`hub keys list` marks keys valid or not valid at the time asked."""
+    """`hub keys list` marks keys expired at a time past their validity."""
     assert main(["keys", "init", "--party", "advocacy", "--out", str(tmp_path)]) == 0
     capsys.readouterr()
     future = (NOW + timedelta(days=400)).isoformat()
     assert main(["keys", "list", str(tmp_path), "--at", future]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
-    assert all(line.endswith(" not valid") for line in lines)
+    assert all(line.endswith(" expired") for line in lines)
 
 
 def test_private_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:

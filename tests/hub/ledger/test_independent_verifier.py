@@ -281,6 +281,27 @@ async def test_store_tampering_gets_the_same_verdict(
     assert script.status == (0 if case == "untouched" else 1)
 
 
+async def test_another_hubs_keys_are_not_verified_rather_than_broken(
+    ten: Any, python: str, tmp_path: Path
+) -> None:
+    """With another hub's keys no checkpoint verifies: both say ``not verified``, exit 1."""
+    other = tmp_path / "other-keys"
+    save_keyring(generate_party_keys("hub", datetime.now(UTC) - timedelta(days=1)), other)
+    (other / "hub.private.jwks.json").unlink()
+    wrong = Auditor(python, other)
+    hub = await wrong.hub(cli_url(ten))
+    script = await wrong.script(await export_of(ten, tmp_path / "x.jsonl"))
+    assert hub.out.splitlines() == [
+        "not verified: ledger.keys_mismatch",
+        (
+            "no checkpoint is signed by a hub key of the keys given: give this hub's public keys"
+            " (if they are, every checkpoint is forged)"
+        ),
+    ]
+    assert script == hub
+    assert hub.status == 1
+
+
 async def test_checkpoint_kept_elsewhere_is_checked_alike(
     ten: Any, auditor: Auditor, tmp_path: Path
 ) -> None:

@@ -130,7 +130,7 @@ def test_not_toml_and_empty_folder(tmp_path: Path) -> None:
     (folder / "broken.toml").write_text("id = [")
     with pytest.raises(PolicyError) as caught:
         _load(folder)
-    assert caught.value.location == "broken.toml"
+    assert caught.value.location == str(folder / "broken.toml")
 
 
 def test_same_agreement_version_twice_is_refused(tmp_path: Path) -> None:
