@@ -92,3 +92,7 @@ def _load(agency: str, config: Path) -> AdapterSettings:
 def _fail(code: str, detail: str, status: int = EXIT_FAILED) -> int:
     print(f"error {code}: {detail}", file=sys.stderr)  # noqa: T201 - a command line reports its errors
     return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

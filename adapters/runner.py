@@ -14,9 +14,14 @@ record per row. Each row stands alone: the good rows are published and kept in
 lists each row's error by row number and column. A file that cannot be read at all
 is set aside whole, like a bad JSON record.
 
-Records may also be posted to ``POST /records`` when ``listen_port`` is set: the
+Records may also be posted to ``POST /records`` when ``listen_port`` is set (the
+way in for a system in any language, the adapter beside it as a sidecar): the
 answer is 202 with the event ids, or 422 with the same error document; a refused
 record is kept in ``input_dir/rejected/`` as well when there is an input folder.
+The listener serves loopback by default; on any other address it requires the
+bearer token of ``listen_token_file``. ``GET /health`` answers 200 while the
+adapter's loop runs (``hub-healthcheck adapter``). The contract, as OpenAPI 3.1:
+``docs/adapters/records.openapi.json`` (:mod:`adapters.openapi`).
 
 Outbound: every verified delivery is rendered in the agency's native form and
 written to ``output_dir`` (one file per decision, written atomically) and/or
@@ -27,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import json
 import re
 import uuid
@@ -45,6 +52,7 @@ from adapters.registry import translator_for
 from hub import heap, safejson
 from hub.broker import BrokerError, make_broker
 from hub.crypto import KeyDirectory, load_keyring
+from hub.errors import HubError
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
@@ -57,6 +65,8 @@ log = get_logger("adapters.runner")
 RETRY_SECONDS: Final = 1.0
 #: A record id a caller may name in ``X-Record-Id``; anything else gets a generated one.
 RECORD_ID: Final = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
+#: The shortest bearer token the listener accepts.
+MIN_TOKEN_LENGTH: Final = 32
 
 
 class AdapterSettings(BaseSettings):
@@ -73,6 +83,9 @@ class AdapterSettings(BaseSettings):
     webhook_url: SecretStr | None = None
     listen_port: Annotated[int, Field(ge=1024, le=65535)] | None = None
     listen_host: str = "127.0.0.1"
+    #: A file holding the bearer token ``POST /records`` requires; required when
+    #: ``listen_host`` is not a loopback address.
+    listen_token_file: Path | None = None
     poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
     log_format: str = "auto"
 
@@ -251,6 +264,9 @@ class RecordSink:
 
 
 RECORDS_KEY: Final = web.AppKey("records", RecordSink)
+TOKEN_KEY: Final = web.AppKey("token", str)
+#: The largest record ``POST /records`` takes.
+MAX_RECORD_BYTES: Final = 1024 * 1024
 
 
 def _error_body(error: RecordError) -> dict[str, str]:
@@ -277,8 +293,19 @@ def _translate(
         return error
 
 
+def _unauthorised() -> web.Response:
+    return web.json_response(
+        {"code": "auth.invalid"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
 async def post_record(request: web.Request) -> web.Response:
     """``POST /records``: translate and publish one native record (JSON body)."""
+    token = request.app.get(TOKEN_KEY)
+    if token is not None:
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(presented.encode(), token.encode()):
+            return _unauthorised()
     sink = request.app[RECORDS_KEY]
     record_id = request.headers.get("X-Record-Id", "")
     if not RECORD_ID.match(record_id):
@@ -288,18 +315,86 @@ async def post_record(request: web.Request) -> web.Response:
     if isinstance(result, RecordError):
         await asyncio.to_thread(sink.keep, body, result)
         return web.json_response(_error_body(result), status=422)
-    events = result
+    events, published = result, True
     for event in events:
-        await sink.client.publish(event)
-    return web.json_response({"events": [str(e.event_id) for e in events]}, status=202)
+        try:
+            await sink.client.publish(event)
+        except BrokerError as error:  # kept in the outbox, sent when the broker takes it
+            log.warning("record.kept_in_outbox", code=error.code.value, record=record_id)
+            published = False
+    ids = [str(e.event_id) for e in events]
+    return web.json_response({"events": ids, "published": published}, status=202)
 
 
-def records_app(sink: RecordSink) -> web.Application:
-    """The webhook application: one route, ``POST /records``, 1 MiB at most."""
-    app = web.Application(client_max_size=1024 * 1024)
+async def health(_: web.Request) -> web.Response:
+    """``GET /health``: the adapter's loop answers (no token; it says nothing else)."""
+    return web.json_response({"status": "ok"})
+
+
+def records_app(sink: RecordSink, token: str | None = None) -> web.Application:
+    """The listener: ``POST /records`` (1 MiB at most; ``token`` if given) and ``GET /health``."""
+    app = web.Application(client_max_size=MAX_RECORD_BYTES)
     app[RECORDS_KEY] = sink
+    if token is not None:
+        app[TOKEN_KEY] = token
     app.router.add_post("/records", post_record)
+    app.router.add_get("/health", health)
     return app
+
+
+def listener_token(settings: AdapterSettings) -> str | None:
+    """The token the listener requires: none on loopback without a token file.
+
+    Raises:
+        HubError: ``settings.invalid`` when the listener is off loopback without a
+            token file, or the token file is unreadable or empty.
+    """
+    if settings.listen_token_file is None:
+        if not ipaddress.ip_address(settings.listen_host).is_loopback:
+            raise HubError(
+                "settings.invalid",
+                "listen_token_file: required when listen_host is not a loopback address",
+            )
+        return None
+    path = settings.listen_token_file
+    try:
+        token = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise HubError("settings.invalid", f"listen_token_file: {path}: {error}") from None
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise HubError(
+            "settings.invalid",
+            f"listen_token_file: {path}: a token of at least {MIN_TOKEN_LENGTH} characters",
+        )
+    return token
+
+
+async def start_listener(
+    stack: contextlib.AsyncExitStack, sink: RecordSink, settings: AdapterSettings
+) -> str:
+    """Serve :func:`records_app` on ``listen_host:listen_port`` until ``stack`` closes.
+
+    Returns:
+        The listener's URL.
+
+    Raises:
+        HubError: ``settings.invalid`` (see :func:`listener_token`), or
+            ``adapter.port_unavailable``.
+    """
+    token = listener_token(settings)
+    runner = web.AppRunner(records_app(sink, token), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
+    try:
+        await site.start()
+    except OSError:
+        where = f"{settings.listen_host}:{settings.listen_port}"
+        raise HubError("adapter.port_unavailable", f"cannot listen on {where}") from None
+    host, port = runner.addresses[0][:2]
+    url = f"http://{host}:{port}/records"
+    log.info("records.listening", listen_url=url, via="bearer" if token else "loopback")
+    return url
 
 
 async def deliver(received: ReceivedEvent, translator: Translator, settings: AdapterSettings,
@@ -321,7 +416,10 @@ async def outbound(client: AgencyClient, translator: Translator, settings: Adapt
     """Render every delivery; record refusal notices; never stop on a notice.
 
     A broker failure ends the current consumer, not the loop: unacknowledged
-    deliveries come again and are recognised by event id.
+    deliveries come again and are recognised by event id. So does a delivery the
+    agency's system did not take (the webhook answered an error or not at all, the
+    output folder could not be written): it is not acknowledged, and comes again
+    after a pause.
     """
     async with contextlib.AsyncExitStack() as stack:
         session = None
@@ -329,8 +427,12 @@ async def outbound(client: AgencyClient, translator: Translator, settings: Adapt
             session = await stack.enter_async_context(aiohttp.ClientSession())
         while True:
             try:
-                async for received in client.deliveries():
-                    await deliver(received, translator, settings, session)
+                async with contextlib.aclosing(client.deliveries()) as deliveries:
+                    async for received in deliveries:
+                        await deliver(received, translator, settings, session)
+            except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                log.warning("delivery.not_handed_over", reason=type(error).__name__)
+                await asyncio.sleep(RETRY_SECONDS)
             except RefusedError as refusal:
                 if settings.output_dir is not None:
                     notice = {"code": refusal.code, "event_id": str(refusal.event_id)}
@@ -354,7 +456,14 @@ async def run(
     keyring = load_keyring(settings.private_keys)
     directory = KeyDirectory.load(settings.keys_dir)
     broker = make_broker(settings.broker_url.get_secret_value())
-    async with AgencyClient(keyring, directory, broker, settings.state_file) as client:
+    listener_token(settings)  # a listener off loopback without a token: refused before starting
+    async with (
+        AgencyClient(keyring, directory, broker, settings.state_file) as client,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        if settings.listen_port is not None:
+            rejected = settings.input_dir / "rejected" if settings.input_dir else None
+            await start_listener(stack, RecordSink(client, translator, rejected), settings)
         if settle:
             heap.settle()
         tasks = [asyncio.create_task(outbound(client, translator, settings))]

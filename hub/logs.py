@@ -32,6 +32,8 @@ ALLOWED_KEYS: Final = frozenset(
         "count", "entries", "seq", "tree_size", "delivery_count", "redelivered",
         "elapsed_ms", "worker", "attempt", "store", "status", "policy_hash", "kid",
         "route", "token_name", "role", "client", "via", "failures", "pause",
+        # where a server of the project listens (scheme, host, port; never credentials)
+        "listen_url",
     }
 )  # fmt: skip
 #: ids, codes, party names, group letters, numbers: no spaces, no free text.

@@ -4,7 +4,7 @@
 ``hub-healthcheck console`` asks the console that this container serves for
 ``GET /api/health`` over HTTPS, verified against the hub's private CA, with an
 operator token read from a file. ``hub-healthcheck adapter`` asks an adapter's
-record listener (loopback only) whether its event loop answers. Standard library
+record listener (loopback) for ``GET /health``: 200 while its event loop answers. Standard library
 only, so it runs in the image without extra packages; it prints one line and never
 the token. docs/deploy.md, "Health", says what each check proves.
 """
@@ -24,8 +24,6 @@ CONSOLE_URL: Final = "https://127.0.0.1:8443/api/health"
 TOKEN_FILE: Final = Path("/run/secrets/healthcheck-token")
 CA_FILE: Final = Path("/etc/hub/tls/ca.pem")
 ADAPTER_PORT: Final = 8081
-#: aiohttp answers a GET on the POST-only ``/records`` with 405: the loop is alive.
-ADAPTER_ALIVE: Final = 405
 TIMEOUT_SECONDS: Final = 5.0
 
 
@@ -45,8 +43,8 @@ def adapter_alive(port: int) -> bool:
     """Return whether the adapter's record listener on loopback ``port`` answers."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_SECONDS)
     try:
-        connection.request("GET", "/records")
-        return connection.getresponse().status == ADAPTER_ALIVE
+        connection.request("GET", "/health")
+        return connection.getresponse().status == http.client.OK
     except OSError:
         return False
     finally:

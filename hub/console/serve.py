@@ -110,7 +110,7 @@ async def start_console(stack: AsyncExitStack, ctx: HubContext, options: Console
         ) from None
     port = runner.addresses[0][1]
     url = f"{'https' if options.tls else 'http'}://{_url_host(options.host)}:{port}/"
-    log.info("console.serving", url=url)
+    log.info("console.serving", listen_url=url)
     return url
 
 

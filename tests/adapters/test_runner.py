@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from adapters.base import RecordError
 from adapters.cli import main
@@ -26,6 +28,7 @@ from adapters.runner import (
     _waiting,
     deliver,
     inbound,
+    outbound,
     publish_record,
     records_app,
     run,
@@ -373,3 +376,45 @@ async def test_an_unconfirmed_publish_does_not_stop_the_folder(
                     break
         assert outcomes == ["disclosed"]
         assert len(await ctx.ledger.entries_for_event(uuid.uuid5(NAMESPACE, "EX-FLAKY"))) >= 1
+
+
+async def test_a_webhook_that_fails_gets_the_delivery_again(
+    parts: tuple[HubContext, AgencyClient, AgencyClient], tmp_path: Path
+) -> None:
+    """A 500 from the agency's webhook does not stop the adapter: the delivery comes again."""
+    ctx, police, probation = parts
+    answers = [500, 200]
+    posted: list[str] = []
+    both = asyncio.Event()
+
+    async def webhook(request: web.Request) -> web.Response:
+        posted.append((await request.json())["event_id"])
+        if not answers[1:]:
+            both.set()
+        return web.Response(status=answers.pop(0))
+
+    app = web.Application()
+    app.router.add_post("/deliveries", webhook)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "r9.json").write_text(json.dumps({"ref": "EX-9"}))
+    await publish_record(police, FakePoliceTranslator(), inbox / "r9.json")
+    async with ctx.broker.consume(ctx.names.ingress_queue, 1) as ingress:
+        await process(ctx, await next_delivery(ingress))
+    async with TestServer(app, host="127.0.0.1") as server:
+        settings = AdapterSettings(
+            keys_dir=tmp_path, private_keys=tmp_path / "k", state_file=tmp_path / "s.db",
+            webhook_url=SecretStr(str(server.make_url("/deliveries"))),
+        )  # fmt: skip
+        task = asyncio.create_task(outbound(probation, FakePoliceTranslator(), settings))
+        try:
+            async with asyncio.timeout(30):
+                await both.wait()
+            await asyncio.sleep(0.1)  # the 200 reaches the adapter; it goes on
+            assert not task.done()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    event_id = str(uuid.uuid5(NAMESPACE, "EX-9"))
+    assert posted == [event_id, event_id]
+    assert answers == []
