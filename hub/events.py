@@ -14,7 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from schemas.base import fields_by_group, group_model
-from schemas.errors import SchemaError, SchemaErrorCode
+from schemas.errors import FieldProblem, SchemaError, SchemaErrorCode
 from schemas.registry import model_for, parse_event
 
 if TYPE_CHECKING:
@@ -30,11 +30,33 @@ def _check_layout(
     *,
     complete: bool,
 ) -> None:
+    """Every disclosed field sits in its own group; an optional field may be left out.
+
+    A field left out of its group is the schema's business: the whole event's
+    validation names a missing required field by its path. A field in another group
+    than its own is named by its path too; a name the event type does not have is
+    from the input, and named ``<key>``. With ``complete`` (an issuance), every group
+    of the event type is disclosed, if only as ``{}``.
+    """
+    owner = {name: group for group, names in expected.items() for name in names}
     for group, value in groups.items():
-        if set(value) != set(expected.get(group, ())):
-            raise SchemaError(SchemaErrorCode.INVALID, f"group {group.value} holds other fields")
-    if complete and set(groups) != set(expected):
-        raise SchemaError(SchemaErrorCode.INVALID, "event lacks some of its field groups")
+        stray = [name for name in value if owner.get(name) is not group]
+        if stray:
+            problems = [
+                FieldProblem(name, "wrong_group") if name in owner else _unknown_key()
+                for name in stray
+            ]
+            detail = f"group {group.value} holds fields that are not its own"
+            raise SchemaError(SchemaErrorCode.INVALID, detail, problems)
+    missing = sorted(group.value for group in set(expected) - set(groups)) if complete else []
+    if missing:
+        detail = f"the event lacks its group(s) {', '.join(missing)} (an empty group is {{}})"
+        raise SchemaError(SchemaErrorCode.INVALID, detail)
+
+
+def _unknown_key() -> FieldProblem:
+    """A name the event type does not have: it comes from the input, so it is not echoed."""
+    return FieldProblem("<key>", "extra_forbidden")
 
 
 def event_from_issuance(issuance: Issuance) -> CaseEvent:

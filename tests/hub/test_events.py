@@ -66,6 +66,55 @@ def test_location_smuggled_into_case_group_is_refused(
     assert "group A" in str(caught.value)
 
 
+def test_an_optional_field_left_out_of_its_group_is_optional_on_the_wire(
+    keyrings: Rings, directory: KeyDirectory
+) -> None:
+    """A group without an optional field (not even as null) validates, at the hub and after."""
+    event = sample_event("VictimSafetyPlanUpdated")
+    groups = split_groups(event)
+    del groups[FieldGroup.A]["subject_ref"]
+    del groups[FieldGroup.H]["needs"]
+    groups[FieldGroup.E] = {}  # every field of E is optional: the group may be empty
+    received = event_from_issuance(_issue(groups, keyrings, directory))
+    assert received.model_dump(exclude={"subject_ref", "needs", "advocate_risk_level"}) == (
+        event.model_dump(exclude={"subject_ref", "needs", "advocate_risk_level"})
+    )
+    assert (received.subject_ref, received.needs, received.advocate_risk_level) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_required_field_left_out_is_named_by_its_path(
+    keyrings: Rings, directory: KeyDirectory
+) -> None:
+    """Leaving out a required field is refused, and the refusal names the field."""
+    groups = split_groups(sample_event("VictimSafetyPlanUpdated"))
+    del groups[FieldGroup.H]["safety_plan"]
+    with pytest.raises(SchemaError) as caught:
+        event_from_issuance(_issue(groups, keyrings, directory))
+    assert [(p.loc, p.type) for p in caught.value.problems] == [("safety_plan", "missing")]
+
+
+def test_a_field_in_another_group_is_named_and_its_value_never(
+    keyrings: Rings, directory: KeyDirectory
+) -> None:
+    """A field put in another group names the field; an unknown key is ``<key>``; no value."""
+    groups = split_groups(sample_event("VictimSafetyPlanUpdated"))
+    location = groups.pop(FieldGroup.G)
+    groups[FieldGroup.G] = {}
+    groups[FieldGroup.A] = {**groups[FieldGroup.A], **location, "home_address": "1 Example Road"}
+    with pytest.raises(SchemaError) as caught:
+        event_from_issuance(_issue(groups, keyrings, directory))
+    assert [(p.loc, p.type) for p in caught.value.problems] == [
+        ("location", "wrong_group"),
+        ("<key>", "extra_forbidden"),
+    ]
+    assert "Example Road" not in str(caught.value.diagnostics())
+    assert "home_address" not in str(caught.value.diagnostics())
+
+
 def test_missing_group_is_refused(keyrings: Rings, directory: KeyDirectory) -> None:
     """An issuance that leaves out one of its type's groups is refused."""
     groups = split_groups(sample_event("VictimSafetyPlanUpdated"))
