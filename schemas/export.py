@@ -1,7 +1,10 @@
 """JSON Schema (draft 2020-12) of every catalogued event, for partners not in Python.
 
 One file per type and version, ``<EventType>.v<N>.schema.json``, committed in
-``schemas/json/`` and checked up to date by a test and by ``hub schemas check``.
+``schemas/json/`` and checked up to date by a test and by ``hub schemas check``;
+beside them in ``schemas/examples/``, one fictional event per type and version,
+``<EventType>.v<N>.example.json``, valid against its schema and accepted by the hub
+(a test checks both).
 Each property carries ``x-field-group``: the group its value is disclosed in.
 Output is deterministic (sorted keys, two-space indent, trailing newline) so a
 diff shows exactly what a model change did to the contract.
@@ -13,11 +16,13 @@ from typing import Any, Final
 
 from schemas.base import CaseEvent, fields_by_group
 from schemas.registry import CATALOGUE, catalogue_key
+from schemas.samples import sample_data
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 #: Base of every schema's ``$id``; ``.example`` is reserved and resolves nowhere.
 ID_BASE: Final = "https://case-event-hub.example/schemas/"
 SUFFIX: Final = ".schema.json"
+EXAMPLE_SUFFIX: Final = ".example.json"
 
 
 def file_name(event_type: str, version: int) -> str:
@@ -67,6 +72,40 @@ def export_all(directory: Path) -> list[Path]:
         path.write_text(content, encoding="utf-8", newline="\n")
         written.append(path)
     return sorted(written)
+
+
+def expected_examples() -> dict[str, str]:
+    """Return file name -> content of the example event of every type and version."""
+    return {
+        f"{event_type}.v{version}{EXAMPLE_SUFFIX}": render(sample_data(event_type, version))
+        for event_type, version in sorted(CATALOGUE)
+    }
+
+
+def export_examples(directory: Path) -> list[Path]:
+    """Write every example into ``directory``; return the paths written, sorted."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in expected_examples().items():
+        path = directory / name
+        path.write_text(content, encoding="utf-8", newline="\n")
+        written.append(path)
+    return sorted(written)
+
+
+def stale_examples(directory: Path) -> list[str]:
+    """Return the names of example files in ``directory`` that are missing, differ or are extra."""
+    expected = expected_examples()
+    present = (
+        {p.name: p for p in directory.glob(f"*{EXAMPLE_SUFFIX}")} if directory.is_dir() else {}
+    )
+    stale = [name for name in present if name not in expected]
+    stale += [
+        name
+        for name, content in expected.items()
+        if name not in present or present[name].read_text(encoding="utf-8") != content
+    ]
+    return sorted(stale)
 
 
 def stale_files(directory: Path) -> list[str]:

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from hub.cli.args import moment
 from hub.errors import HubError
 from hub.policy import conflicts, load_policy, matrix, render_matrix
-from schemas.export import export_all, stale_files
+from schemas.export import export_all, export_examples, stale_examples, stale_files
 
 if TYPE_CHECKING:
     import argparse
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "json"
+EXAMPLES_DIR = SCHEMAS_DIR.parent / "examples"
 
 
 def add_commands(subparsers: Any) -> None:
@@ -24,6 +25,7 @@ def add_commands(subparsers: Any) -> None:
     for name, func in (("export", schemas_export), ("check", schemas_check)):
         sub = schema_commands.add_parser(name)
         sub.add_argument("--out", type=Path, default=SCHEMAS_DIR)
+        sub.add_argument("--examples", type=Path, default=EXAMPLES_DIR)
         sub.set_defaults(func=func)
 
     agreements = subparsers.add_parser("agreements", help="information-sharing agreements")
@@ -39,17 +41,17 @@ def add_commands(subparsers: Any) -> None:
 
 def schemas_export(args: argparse.Namespace) -> int:
     """Write the JSON Schema of every catalogued event type."""
-    for path in export_all(args.out):
+    for path in [*export_all(args.out), *export_examples(args.examples)]:
         print(path)
     return 0
 
 
 def schemas_check(args: argparse.Namespace) -> int:
     """Fail when the committed JSON Schemas differ from the models."""
-    stale = stale_files(args.out)
+    stale = stale_files(args.out) + stale_examples(args.examples)
     if stale:
         raise HubError("schemas.stale", f"run `make schemas`; stale: {', '.join(stale)}")
-    print("JSON Schemas are up to date")
+    print("JSON Schemas and examples are up to date")
     return 0
 
 
