@@ -388,7 +388,7 @@ def kept_settings(folder: Path) -> HubSettings:
         raise DemoError(
             "demo.not_kept", f"{path} does not exist; run `hub demo --keep {folder}` first"
         )
-    return load_settings(path)
+    return load_settings(path, environment=False)  # never a deployment's ledger or keys
 
 
 def sign_in_tokens(folder: Path, now: datetime) -> tuple[Path, dict[Role, str]]:

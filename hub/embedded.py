@@ -17,7 +17,7 @@ from hub.broker import MemoryBroker, MemoryNode, TopologyNames, default_topology
 from hub.context import build_context
 from hub.crypto import save_directory, save_keyring
 from hub.ledger import generate_ledger_key
-from hub.settings import DEPLOY, HubSettings
+from hub.settings import DEPLOY, OwnSettings
 
 if TYPE_CHECKING:
     from contextlib import AsyncExitStack
@@ -34,12 +34,13 @@ AGENCIES = ("police", "probation", "health", "advocacy")
 
 def embedded_settings(
     workdir: Path, keyring: PartyKeyring, directory: KeyDirectory, **overrides: Any
-) -> HubSettings:
+) -> OwnSettings:
     """Settings of a hub whose keys, ledger key and SQLite ledger live in ``workdir``.
 
     The hub's private keys and every party's public keys are written to
     ``workdir/keys``; the ledger key is made once and kept. ``overrides`` set any
-    other setting (``topology_prefix``, ``delivery_limit``, ...).
+    other setting (``topology_prefix``, ``delivery_limit``, ...). No ``HUB_*``
+    variable applies: a demo or a test never takes a deployment's ledger or keys.
     """
     keys = workdir / "keys"
     save_directory(directory, keys)
@@ -54,7 +55,7 @@ def embedded_settings(
         "ledger_key_file": ledger_key,
         "ledger_url": SecretStr(f"sqlite:///{workdir / 'ledger.db'}"),
     }
-    return HubSettings(**(fields | overrides))
+    return OwnSettings(**(fields | overrides))
 
 
 async def embedded_hub(  # noqa: PLR0913, PLR0917 - the hub's parts, each one

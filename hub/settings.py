@@ -116,6 +116,27 @@ class HubSettings(BaseSettings):
         return (env_settings, init_settings)
 
 
+class OwnSettings(HubSettings):
+    """Settings from the values given alone: no ``HUB_*`` variable changes them.
+
+    For a hub of the demo or a test, which must never pick up a deployment's
+    ledger, keys or broker from the environment it happens to run in.
+    """
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The values given, nothing else."""
+        del settings_cls, env_settings, dotenv_settings, file_secret_settings
+        return (init_settings,)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
@@ -133,20 +154,23 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(path: Path | None) -> HubSettings:
-    """Read settings from ``path`` (if given) and the environment.
+def load_settings(path: Path | None, *, environment: bool = True) -> HubSettings:
+    """Read settings from ``path`` (if given) and, unless told not to, the environment.
 
     Raises:
         SettingsError: naming the first bad or missing setting.
     """
     data = _read(path) if path is not None else {}
+    kind = HubSettings if environment else OwnSettings
     try:
-        return HubSettings(**data)
+        return kind(**data)
     except ValidationError as error:
         first = error.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "(settings)"
         problem = first["msg"].removeprefix("Value error, ")
         if first["type"] == "missing":
             where = f"in {path}" if path is not None else "in a --config file"
-            problem = f"required: set it {where} or as HUB_{name.upper()}"
+            problem = f"required: set it {where}" + (
+                f" or as HUB_{name.upper()}" if environment else ""
+            )
         raise SettingsError(name, problem) from None

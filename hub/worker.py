@@ -1,4 +1,4 @@
-"""`hub run`: a hub worker, from settings to a consume loop that stops cleanly.
+"""The consume loop of a hub worker, which stops cleanly (`hub run` starts it: `hub.app`).
 
 Several workers may consume ``hub.ingress.q`` at once when they share a PostgreSQL
 ledger. Each handles up to ``prefetch`` messages concurrently (the ledger's group

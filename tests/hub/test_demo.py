@@ -15,7 +15,9 @@ from aio_pika.exceptions import ChannelClosed
 from rich.console import Console
 from services import amqp_url
 
-from hub.demo import CASE, DemoError, play, rabbitmq_site, run
+from hub.crypto import KeyDirectory, generate_party_keys
+from hub.demo import CASE, DemoError, kept_settings, play, rabbitmq_site, run
+from hub.embedded import embedded_settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -118,3 +120,26 @@ def test_the_console_on_a_folder_without_a_kept_demo_says_what_to_run(tmp_path: 
         f"error demo.not_kept: {tmp_path / 'hub.toml'} does not exist;"
         f" run `hub demo --keep {tmp_path}` first"
     )
+
+
+def test_the_demo_never_takes_a_deployments_settings_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``HUB_LEDGER_URL`` and ``HUB_PRIVATE_KEYS`` of a deployment leave a kept demo alone."""
+    kept = tmp_path / "demo"
+    assert run(Console(file=io.StringIO()), None, kept) == 0
+    monkeypatch.setenv("HUB_LEDGER_URL", "postgresql://hub@127.0.0.1:1/production")
+    monkeypatch.setenv("HUB_PRIVATE_KEYS", str(tmp_path / "production.private.jwks.json"))
+    settings = kept_settings(kept)
+    assert settings.ledger_url.get_secret_value() == f"sqlite:///{(kept / 'ledger.db').resolve()}"
+    assert settings.private_keys == (kept / "keys" / "hub.private.jwks.json").resolve()
+
+
+def test_an_embedded_hub_never_takes_a_ledger_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settings of the demo's and the tests' hub ignore ``HUB_LEDGER_URL``."""
+    monkeypatch.setenv("HUB_LEDGER_URL", "postgresql://hub@127.0.0.1:1/production")
+    hub = generate_party_keys("hub")
+    settings = embedded_settings(tmp_path, hub, KeyDirectory.of(hub))
+    assert settings.ledger_url.get_secret_value() == f"sqlite:///{tmp_path / 'ledger.db'}"
