@@ -107,25 +107,34 @@ def region_routing_key(region: str) -> str:
 class RefusedError(HubError):
     """The hub refused an event this agency sent; ``code`` says why (docs/envelope.md)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each is one id or code of the notice
         self,
         code: str,
         event_id: uuid.UUID | None,
         decision_id: uuid.UUID,
         message_id: str | None = None,
         body_sha256: str | None = None,
+        *,
+        field: str | None = None,
+        field_error: str | None = None,
     ) -> None:
         """Carry the reason code and ids; a notice never carries content.
 
         ``message_id`` is the id this agency published the refused message with and
         ``body_sha256`` the SHA-256 of its bytes: together they name the message
-        even when the hub could not read its event id.
+        even when the hub could not read its event id. For ``schema.invalid``,
+        ``field`` is where the event fails, a JSON Pointer into the event made of its
+        schema's names (``""``: the event as a whole), and ``field_error`` how
+        (``time_in_future``); both ``None`` when the notice names no field.
         """
-        super().__init__(code, f"message {message_id} refused (decision {decision_id})")
+        where = "" if field is None else f" at {field or '<event>'} ({field_error})"
+        super().__init__(code, f"message {message_id} refused{where} (decision {decision_id})")
         self.event_id = event_id
         self.decision_id = decision_id
         self.message_id = message_id
         self.body_sha256 = body_sha256
+        self.field = field
+        self.field_error = field_error
 
 
 class AgencyClient:
@@ -354,7 +363,13 @@ class AgencyClient:
             message_id=notice.message_id,
         )
         return RefusedError(
-            notice.code, notice.event_id, notice.decision_id, notice.message_id, notice.body_sha256
+            notice.code,
+            notice.event_id,
+            notice.decision_id,
+            notice.message_id,
+            notice.body_sha256,
+            field=notice.field,
+            field_error=notice.field_error,
         )
 
     async def deliveries(self) -> AsyncGenerator[ReceivedEvent]:

@@ -6,12 +6,18 @@ have it disclosed wherever A goes. So before the hub decides anything it checks
 that every disclosure holds exactly the fields of its group, then validates the
 whole event; a recipient checks each group it received against that group's part
 of the schema.
+
+When an event fails, :func:`field_of` says where, for the sender's refusal notice,
+as a JSON Pointer built from the names of the type's published JSON Schema alone.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import TYPE_CHECKING, Any
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 from schemas.base import fields_by_group, group_model
 from schemas.errors import FieldProblem, SchemaError, SchemaErrorCode
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
 
     from hub.crypto import Delivery, Issuance
     from schemas.base import CaseEvent, FieldGroup, StrictModel
+
+_INDEX: Final = re.compile(r"^(0|[1-9][0-9]{0,5})$")
 
 
 def _check_layout(
@@ -94,3 +102,75 @@ def _validate_group(model: type[CaseEvent], group: FieldGroup, value: Any) -> St
         raise SchemaError(
             SchemaErrorCode.INVALID, f"group {group.value} does not validate"
         ) from None
+
+
+@dataclass(frozen=True)
+class FieldAt:
+    """Where an event fails its schema, in a form a sender's notice may carry.
+
+    Attributes:
+        pointer: a JSON Pointer (RFC 6901) into the event as its JSON Schema
+            describes it, e.g. ``/exclusion_zones/0/geometry/radius_metres``;
+            ``""`` for the event as a whole.
+        error: the validation error type, e.g. ``greater_than_equal``.
+    """
+
+    pointer: str
+    error: str
+
+
+def field_of(error: SchemaError, event_type: str, version: int) -> FieldAt | None:
+    """Where the first problem of ``error`` lies; ``None`` when it names no field.
+
+    Every step of the pointer is an array index or a property name that the type's
+    JSON Schema declares: the pointer stops at the deepest place the schema names,
+    so a key the sender made up (``<key>`` in the problem) is never in it, only the
+    object that holds it. A union's tag, which pydantic puts in the location
+    (``geometry.circle.radius_metres``), is no key of the JSON and is passed over.
+    """
+    if not error.problems:
+        return None
+    try:
+        model = model_for(event_type, version)
+    except SchemaError:
+        return None
+    problem = error.problems[0]
+    return FieldAt(_pointer(_json_schema(model), problem.loc.split(".")), problem.type)
+
+
+@functools.cache
+def _json_schema(model: type[CaseEvent]) -> dict[str, Any]:
+    """The model's JSON Schema, as ``schemas/json/`` publishes it (read only)."""
+    return model.model_json_schema(mode="validation")
+
+
+def _pointer(root: dict[str, Any], steps: list[str]) -> str:
+    """Walk ``steps`` down the schema ``root``; keep those that are keys or indexes of the JSON."""
+    node, named = root, []
+    for step in steps:
+        node = _concrete(root, node)
+        properties = node.get("properties", {})
+        tags = node.get("discriminator", {}).get("mapping", {})
+        if step in properties:
+            node = properties[step]
+            named.append(step)
+        elif "items" in node and _INDEX.fullmatch(step):
+            node = node["items"]
+            named.append(step)
+        elif step in tags:
+            node = {"$ref": tags[step]}
+        else:
+            break
+    return "".join(f"/{step}" for step in named)
+
+
+def _concrete(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow ``$ref`` and a nullable ``anyOf`` to the node that holds the value's shape."""
+    while True:
+        if "$ref" in node:
+            node = root["$defs"][str(node["$ref"]).removeprefix("#/$defs/")]
+            continue
+        branches = [b for b in node.get("anyOf", ()) if b.get("type") != "null"]
+        if len(branches) != 1:
+            return node
+        node = branches[0]

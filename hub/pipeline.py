@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 from hub.broker import OutgoingMessage
 from hub.crypto import DecisionHeader, EnvelopeError, Issuance, open_ingress, present
 from hub.errors import RefusalCode
-from hub.events import event_from_issuance
+from hub.events import event_from_issuance, field_of
 from hub.ledger import (
     EntryDraft,
     ErrorCode,
@@ -122,7 +122,12 @@ def accept(ctx: HubContext, message: IncomingMessage) -> Accepted:
         )
     try:
         event = event_from_issuance(issuance)
-    except (SchemaError, EnvelopeError) as error:
+    except SchemaError as error:
+        field = field_of(error, claims.event_type, claims.schema_version)
+        raise Refusal(
+            error.code, claims.event_id, claims.issuer, claims.event_type, field=field
+        ) from None
+    except EnvelopeError as error:
         raise Refusal(str(error.code), claims.event_id, claims.issuer, claims.event_type) from None
     content_hash = hashlib.sha256(issuance.issuer_jwt.encode("ascii")).hexdigest()
     digest = ctx.pseudonyms.content(canonical(event.model_dump(mode="json")))

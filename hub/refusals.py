@@ -5,9 +5,12 @@ the quarantine exchange with its reason code in the headers (it can be replayed
 later, say once a key is registered), keeping the ``message_id`` its sender gave
 it, then the sender gets a signed notice naming the code, the event id when known,
 that message id and the SHA-256 of the message's bytes, so the sender can tell
-which message failed even when nothing in it could be read. The sender is the
-broker-authenticated AMQP user (never an unverified claim inside the message), so a
-forged message cannot make the hub send notices to a party that did not send it.
+which message failed even when nothing in it could be read; for an event that
+fails its schema, the notice also says where (a JSON Pointer of the schema's own
+names, :func:`hub.events.field_of`) and the error type, never the value. The
+sender is the broker-authenticated AMQP user (never an unverified claim inside the
+message), so a forged message cannot make the hub send notices to a party that did
+not send it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from schemas.parties import PARTY_ID
 if TYPE_CHECKING:
     from hub.broker import IncomingMessage
     from hub.context import HubContext
+    from hub.events import FieldAt
 
 log = get_logger("hub.refusals")
 REFUSAL_NAMESPACE: Final = uuid.UUID("8b7f5c2e-9d1a-4c36-b0e4-2f6a9c3d5e81")
@@ -39,17 +43,20 @@ class Refusal(HubError):  # noqa: N818 - a refusal is an outcome, not a fault
         ValueError: ``code`` is not a :class:`~hub.errors.RefusalCode`.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each is one id or code the refusal is recorded with
         self,
         code: RefusalCode | str,
         event_id: uuid.UUID | None = None,
         sender: str | None = None,
         event_type: str | None = None,
         recipient: str | None = None,
+        *,
+        field: FieldAt | None = None,
     ) -> None:
         """Make a refusal; every argument is an id or a code, never content.
 
-        ``recipient`` names the party a rejected delivery was for (``delivery.rejected``).
+        ``recipient`` names the party a rejected delivery was for (``delivery.rejected``);
+        ``field`` where an event fails its schema (``schema.invalid``).
         """
         super().__init__(RefusalCode(code), "message refused")
         self.code: RefusalCode = RefusalCode(code)
@@ -57,6 +64,7 @@ class Refusal(HubError):  # noqa: N818 - a refusal is an outcome, not a fault
         self.sender = sender
         self.event_type = event_type
         self.recipient = recipient if recipient and PARTY_ID.match(recipient) else None
+        self.field = field
 
 
 _EVENT_TYPE: Final = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
@@ -131,6 +139,8 @@ async def _notify(
         ctx.clock(),
         message_id=message.message_id,
         body_sha256=hashlib.sha256(message.body).hexdigest(),
+        field=refusal.field.pointer if refusal.field else None,
+        field_error=refusal.field.error if refusal.field else None,
     )
     try:
         sealed = seal_notice(notice, ctx.keyring, ctx.directory)

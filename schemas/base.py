@@ -166,12 +166,64 @@ def _past_date(value: date) -> date:
     return value
 
 
+class JsonSchemaExtra:
+    """Annotation marker: members for the exported JSON Schema, not for validation.
+
+    The model checks the same rule in its own validator, with its own error type
+    (``date_too_early``...). A ``pattern`` lets a partner's JSON Schema validator
+    refuse what the hub would refuse, where a pattern says it simply; an ``x-``
+    member names, for a partner's code, a rule no JSON Schema keyword can state.
+    """
+
+    __slots__ = ("members",)
+
+    def __init__(self, members: dict[str, str]) -> None:
+        """Write ``members`` into the value's JSON Schema."""
+        self.members = members
+
+    def __repr__(self) -> str:
+        """Show the members, for error messages and debugging."""
+        return f"JsonSchemaExtra({self.members!r})"
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Add the members to the value's JSON Schema."""
+        schema = handler(core_schema)
+        schema.update(self.members)
+        return schema
+
+
+#: RFC 3339 writes the year first: ``EARLIEST_DATE``'s 1900 or later, as a pattern.
+_YEAR_1900_ON: Final = r"^(19[0-9]{2}|[2-9][0-9]{3})-"
+#: A JSON date-time from 1900 on, ending in its offset (``Z``, ``+01:00``): a naive
+#: time, as Java's ``LocalDateTime`` writes one, is refused.
+TIME_PATTERN: Final = _YEAR_1900_ON + r".*([Zz]|[+-][0-9]{2}:?[0-9]{2})$"
+#: A JSON date from 1900 on.
+DATE_PATTERN: Final = _YEAR_1900_ON
+#: ``x-when`` of a time or date: ``past`` (at most :data:`CLOCK_SKEW` ahead of the
+#: hub's clock) or ``planned`` (at most :data:`PLANNING_HORIZON` ahead).
+WHEN_PAST: Final = "past"
+WHEN_PLANNED: Final = "planned"
+
 #: A timezone-aware time that has already happened (give or take clock skew).
-PastTime = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+PastTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_not_in_future),
+    JsonSchemaExtra({"pattern": TIME_PATTERN, "x-when": WHEN_PAST}),
+]
 #: A calendar date that has already happened.
-PastDate = Annotated[date, AfterValidator(_past_date)]
+PastDate = Annotated[
+    date,
+    AfterValidator(_past_date),
+    JsonSchemaExtra({"pattern": DATE_PATTERN, "x-when": WHEN_PAST}),
+]
 #: A calendar date in a plausible planning window (past or future).
-PlannedDate = Annotated[date, AfterValidator(_plausible_date)]
+PlannedDate = Annotated[
+    date,
+    AfterValidator(_plausible_date),
+    JsonSchemaExtra({"pattern": DATE_PATTERN, "x-when": WHEN_PLANNED}),
+]
 
 #: Characters no text field holds: C0 controls but tab (and, in free text, line breaks),
 #: DEL and C1 controls (terminal and log injection), and the bidirectional embeddings,
@@ -324,10 +376,12 @@ def new_event_id() -> uuid.UUID:
 
 __all__ = [
     "CLOCK_SKEW",
+    "DATE_PATTERN",
     "EARLIEST_DATE",
     "OTHER",
     "PLANNING_HORIZON",
     "SUBJECT",
+    "TIME_PATTERN",
     "VICTIM",
     "A",
     "AsRole",
@@ -343,6 +397,7 @@ __all__ = [
     "G",
     "H",
     "InGroup",
+    "JsonSchemaExtra",
     "PartyId",
     "PastDate",
     "PastTime",

@@ -3,10 +3,12 @@
 A notice names the reason code, the event id (when the envelope could be read that
 far), the message id the sender gave the refused message, the SHA-256 of the
 refused message's bytes, the decision id of the ledger entry that records the
-refusal, and the time; never any content. So a sender can tell which message
-failed even when nothing in it could be read. It is a JWT signed by the hub
-(``typ: refusal-notice+jwt``) inside a JWE to the sender (``cty: JWT``), so only the
-sender reads it and it can prove the hub sent it. The format is in docs/envelope.md.
+refusal, and the time; for an event that fails its schema, also where (a JSON
+Pointer made of the schema's own names) and the error type; never any content. So a
+sender can tell which message failed even when nothing in it could be read. It is a
+JWT signed by the hub (``typ: refusal-notice+jwt``) inside a JWE to the sender
+(``cty: JWT``), so only the sender reads it and it can prove the hub sent it. The
+format is in docs/envelope.md.
 """
 
 from __future__ import annotations
@@ -28,11 +30,28 @@ _CODE: Final = re.compile(r"^[a-z][a-z_]{0,31}(\.[a-z][a-z_]{0,31}){1,2}$")
 #: A message id a notice repeats: printable id characters only, as the sender set it.
 MESSAGE_ID: Final = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 _SHA256: Final = re.compile(r"^[0-9a-f]{64}$")
+#: Steps a notice's field pointer may have; the catalogue's deepest field is far shallower.
+MAX_FIELD_DEPTH: Final = 16
+#: A notice's ``field``: a JSON Pointer (RFC 6901) whose steps are snake_case names or
+#: array indexes only, so it can hold the schema's names but no text a sender wrote;
+#: ``""`` is the event as a whole.
+FIELD_POINTER: Final = re.compile(
+    rf"^(/([a-z_][a-z0-9_]{{0,63}}|0|[1-9][0-9]{{0,5}})){{0,{MAX_FIELD_DEPTH}}}$"
+)
+#: A notice's ``field_error``: a validation error type, e.g. ``time_in_future``.
+FIELD_ERROR: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 def notice_message_id(value: str | None) -> str | None:
     """The message id a notice may repeat: the sender's own, if it is id-shaped; else None."""
-    return value if value is not None and MESSAGE_ID.match(value) else None
+    return value if value is not None and MESSAGE_ID.fullmatch(value) else None
+
+
+def notice_field(field: str | None, error: str | None) -> tuple[str | None, str | None]:
+    """The field pointer and error type a notice may carry: both well-formed, or neither."""
+    if field is None or error is None or not FIELD_POINTER.fullmatch(field):
+        return None, None
+    return field, error if FIELD_ERROR.fullmatch(error) else None
 
 
 @dataclass(frozen=True)
@@ -48,9 +67,14 @@ class RefusalNotice:
     message_id: str | None = None
     #: The hex SHA-256 of the refused message's body, as the hub received it.
     body_sha256: str | None = None
+    #: Where the event fails its schema: a JSON Pointer into the event (``/order/terms/0``).
+    field: str | None = None
+    #: How it fails there: the validation error type (``time_in_future``).
+    field_error: str | None = None
 
     def claims(self) -> dict[str, Any]:
         """The JWT claims of the notice."""
+        field, field_error = notice_field(self.field, self.field_error)
         return {
             "iss": "hub",
             "aud": self.recipient,
@@ -60,6 +84,8 @@ class RefusalNotice:
             "event_id": str(self.event_id) if self.event_id else None,
             "message_id": notice_message_id(self.message_id),
             "body_sha256": self.body_sha256,
+            "field": field,
+            "field_error": field_error,
         }
 
 
@@ -87,24 +113,39 @@ def _parse(claims: dict[str, Any], me: str, at: datetime) -> RefusalNotice:
             # Notices from before these claims lack them.
             message_id=claims.get("message_id"),
             body_sha256=claims.get("body_sha256"),
+            field=claims.get("field"),
+            field_error=claims.get("field_error"),
         )
     except (KeyError, TypeError, ValueError, OverflowError):
         raise EnvelopeError(ErrorCode.MALFORMED, "notice claims incomplete") from None
-    if notice.message_id is not None and (
-        not isinstance(notice.message_id, str) or not MESSAGE_ID.match(notice.message_id)
-    ):
-        raise EnvelopeError(ErrorCode.MALFORMED, "notice message_id is not an id")
-    if notice.body_sha256 is not None and (
-        not isinstance(notice.body_sha256, str) or not _SHA256.match(notice.body_sha256)
-    ):
-        raise EnvelopeError(ErrorCode.MALFORMED, "notice body_sha256 is not a SHA-256")
-    if not isinstance(notice.code, str) or not _CODE.match(notice.code):
-        raise EnvelopeError(ErrorCode.MALFORMED, "notice code is not a reason code")
+    _check_ids(notice)
     if notice.recipient != me:
         raise EnvelopeError(ErrorCode.BINDING, "notice is addressed to another party")
     if notice.issued_at.timestamp() > at.timestamp() + MAX_CLOCK_SKEW_SECONDS:
         raise EnvelopeError(ErrorCode.CLOCK_SKEW, "notice iat lies in the future")
     return notice
+
+
+def _matches(value: object, pattern: re.Pattern[str]) -> bool:
+    """Whether an optional claim is absent (``None``) or a string of ``pattern``.
+
+    ``fullmatch``: a ``$`` also matches before a final line break, which no id holds.
+    """
+    return value is None or (isinstance(value, str) and bool(pattern.fullmatch(value)))
+
+
+def _check_ids(notice: RefusalNotice) -> None:
+    """Refuse a notice whose ids or field claims are not of their shape."""
+    if not _matches(notice.message_id, MESSAGE_ID):
+        raise EnvelopeError(ErrorCode.MALFORMED, "notice message_id is not an id")
+    if not _matches(notice.body_sha256, _SHA256):
+        raise EnvelopeError(ErrorCode.MALFORMED, "notice body_sha256 is not a SHA-256")
+    if not _matches(notice.field, FIELD_POINTER) or not _matches(notice.field_error, FIELD_ERROR):
+        raise EnvelopeError(ErrorCode.MALFORMED, "notice field is not a schema path")
+    if notice.field is None and notice.field_error is not None:
+        raise EnvelopeError(ErrorCode.MALFORMED, "notice field_error names no field")
+    if not isinstance(notice.code, str) or not _CODE.match(notice.code):
+        raise EnvelopeError(ErrorCode.MALFORMED, "notice code is not a reason code")
 
 
 def open_notice(

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import uuid
 from contextlib import AsyncExitStack
+from datetime import date
 from typing import TYPE_CHECKING
 
 import pytest
@@ -212,6 +213,20 @@ async def test_refusal_notice_is_raised_as_a_typed_error(world: World) -> None:
     with pytest.raises(RefusedError) as caught:
         await _first(world.clients["health"])
     assert (caught.value.code, caught.value.event_id) == ("sender.not_entitled", event.event_id)
+
+
+async def test_refused_error_names_the_field_and_not_its_value(world: World) -> None:
+    """An event with a bad optional date comes back naming ``/behaviour_began_on`` and why."""
+    far = date(2999, 1, 1)
+    event = _fresh("ReferralReceived").model_copy(update={"behaviour_began_on": far})
+    await world.clients["police"].publish(event)
+    assert await world.hub_step() == "schema.invalid"
+    with pytest.raises(RefusedError) as caught:
+        await _first(world.clients["police"])
+    refused = caught.value
+    assert (refused.field, refused.field_error) == ("/behaviour_began_on", "date_too_far_ahead")
+    assert refused.event_id == event.event_id
+    assert "2999" not in str(refused)
 
 
 async def test_delivery_that_does_not_verify_goes_to_quarantine(world: World) -> None:

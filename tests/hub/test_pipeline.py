@@ -322,6 +322,22 @@ async def test_amqp_user_must_be_the_signed_sender(hub: Hub) -> None:
     assert await hub.drain(hub.ctx.names.inbox("police")) == []
 
 
+async def test_a_message_without_user_id_is_refused_and_noticed_to_nobody(hub: Hub) -> None:
+    """Without ``user_id`` no sender is authenticated: refused and quarantined, no notice at all."""
+    event = _fresh("ReferralReceived")
+    body = issue_event(event, hub.keyrings["police"], hub.ctx.directory).encode()
+    await hub.agencies["police"].publish(
+        OutgoingMessage(hub.ctx.names.ingress, "police", body, str(event.event_id))
+    )
+    assert await hub.step() == "sender.mismatch"
+    [entry] = await hub.ctx.ledger.read()
+    assert (entry.reason_code, entry.provider) == ("sender.mismatch", None)
+    [quarantined] = await hub.drain(hub.ctx.names.quarantine)
+    assert quarantined.headers["reason"] == "sender.mismatch"
+    for party in AGENCIES:
+        assert await hub.drain(hub.ctx.names.inbox(party)) == []
+
+
 async def test_ledger_verifies_and_logs_carry_no_personal_data(hub: Hub) -> None:
     """After a run of events the ledger verifies, and no log line holds any event value."""
     events = [
