@@ -20,8 +20,9 @@ answer is 202 with the event ids, or 422 with the same error document; a refused
 record is kept in ``input_dir/rejected/`` as well when there is an input folder.
 The listener serves loopback by default; on any other address it requires the
 bearer token of ``listen_token_file``. ``GET /health`` answers 200 while the
-adapter's loop runs (``hub-healthcheck adapter``). The contract, as OpenAPI 3.1:
-``docs/adapters/records.openapi.json`` (:mod:`adapters.openapi`).
+adapter's loop runs (``hub-healthcheck adapter``). The contract, as OpenAPI 3.1 with
+the agency's record typed: ``docs/adapters/<agency>.records.openapi.json``
+(:mod:`adapters.openapi`).
 
 Outbound: every verified delivery is rendered in the agency's native form and
 written to ``output_dir`` (one file per decision, written atomically) and/or

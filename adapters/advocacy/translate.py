@@ -8,7 +8,8 @@ are refused rather than dropped. The same records also come as a CSV export, one
 per row (:mod:`adapters.advocacy.csv_export`); a bad row is refused on its own.
 The subset and the field-by-field mapping are in docs/adapters/advocacy.md. The
 event id is ``recordId`` when that is a UUID, else uuid5 of it: the same record
-read twice, in either form, gives the same event.
+read twice, in either form, gives the same event. A JSON record read is then held to
+its published shape (:class:`~adapters.advocacy.record.AdvocacyRecord`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import uuid
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from adapters.advocacy import csv_export, referral, safety_plan
+from adapters.advocacy.record import AdvocacyRecord
 from adapters.base import RecordError
 from adapters.native.reading import UNSUPPORTED, Draft, Node
+from adapters.native.shape import check_shape
 from adapters.native.table import RowResult, read_table, write_table
 
 if TYPE_CHECKING:
@@ -146,7 +149,9 @@ class AdvocacyTranslator:
             raise root.fail("holds a key this record type does not define")
         draft = _draft(root, kind)
         kind.read(root, draft)
-        return [draft.build()]
+        event = draft.build()
+        check_shape(AdvocacyRecord, record, record_id)
+        return [event]
 
     def table_to_events(self, data: bytes, *, file_name: str) -> tuple[Table, list[RowResult]]:
         """Translate a CSV export, each row into one case event, each row on its own.

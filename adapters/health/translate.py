@@ -5,7 +5,8 @@ tagged with its kind (``meta.tag`` in :data:`~adapters.health.fhir.RECORD_KIND_S
 holding one Patient that carries only the partnership's pseudonymous reference and
 the resources of its kind; the subset and the field-by-field mapping are in
 docs/adapters/health.md. The event id is the bundle's id when that is a UUID, else
-uuid5 of it: the same bundle read twice gives the same event.
+uuid5 of it: the same bundle read twice gives the same event. A bundle read is then
+held to its published shape (:class:`~adapters.health.record.HealthBundle`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from fhir.resources.R4B.bundle import Bundle
 
 from adapters.health import assessment, delivery, fhir, intervention
+from adapters.health.record import HealthBundle
 from adapters.native.reading import UNSUPPORTED, Draft, Node
+from adapters.native.shape import check_shape
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -113,7 +116,9 @@ class HealthTranslator:
         draft.put("author_agency", AGENCY, "")
         draft.put("subject_ref", fhir.read_patient(patients[0]), patients[0].path)
         kind.read(resources, root.get("entry"), draft)
-        return [draft.build()]
+        event = draft.build()
+        check_shape(HealthBundle, record, record_id)
+        return [event]
 
     def to_native(self, events: list[CaseEvent]) -> dict[str, Any]:
         """Write one event back as one validated FHIR R4B bundle.

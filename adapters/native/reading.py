@@ -121,7 +121,9 @@ class Node:
 
     def mapped(self, table: Mapping[Any, str]) -> str:
         """Return the catalogue value a native value stands for in ``table``."""
-        if isinstance(self.value, bool) or self.value not in table:
+        # A list or an object is no code (nor hashable); a boolean is no number.
+        scalar = isinstance(self.value, int | str) and not isinstance(self.value, bool)
+        if not scalar or self.value not in table:
             raise self.fail("not one of the codes this field allows")
         return table[self.value]
 

@@ -4,7 +4,9 @@ Pure: no I/O, no clock, no keys. The native format (a documented subset of the P
 model and the police standard data model built on it) and the field-by-field mapping
 are in docs/adapters/police.md. Event ids are uuid5 of the document ``id`` and the
 POLE event ``id``, so reading the same document twice gives the same events and the
-hub recognises the repeat and records nothing new.
+hub recognises the repeat and records nothing new. A document read is then held to
+its published shape (:class:`~adapters.police.record.PoleDocument`), unread parts
+(an entity no event links) included.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from adapters.native.codecs import compact, write_zone
 from adapters.native.reading import UNSUPPORTED, Draft, Node, derive_event_id, native_code
+from adapters.native.shape import check_shape
 from adapters.police import casework, kinds
 from adapters.police.pole import DocumentWriter, index, links_of
+from adapters.police.record import PoleDocument
 from schemas.base import FieldGroup
 
 if TYPE_CHECKING:
@@ -78,10 +82,12 @@ class PoliceTranslator:
         document = Node(record, "", record_id)
         document_id = document.get("id").text()
         entities = index(document)
-        return [
+        events = [
             self._event(event, document, document_id, entities)
             for event in document.get("events").items(required=True)
         ]
+        check_shape(PoleDocument, record, record_id)
+        return events
 
     def _event(
         self, event: Node, document: Node, document_id: str, entities: dict[str, dict[str, Node]]

@@ -5,7 +5,9 @@ HMPPS publishes (``eventType``, ``version``, ``occurredAt``, ``detailUrl``,
 ``personReference.identifiers``, ``additionalInformation``); the subset and the
 field-by-field mapping are in docs/adapters/probation.md. The event id is uuid5 of
 ``eventType``, ``detailUrl`` and ``occurredAt``: the same message read twice gives
-the same event, and the hub recognises the repeat and records nothing new.
+the same event, and the hub recognises the repeat and records nothing new. A message
+read is then held to its published shape
+(:class:`~adapters.probation.record.ProbationDomainEvent`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from adapters.native.reading import UNSUPPORTED, Draft, Node, derive_event_id
+from adapters.native.shape import check_shape
 from adapters.probation import casework, kinds
+from adapters.probation.record import PARTNERSHIP_REF, ProbationDomainEvent
 from schemas.base import FieldGroup
 
 if TYPE_CHECKING:
@@ -23,9 +27,6 @@ if TYPE_CHECKING:
     from schemas.base import CaseEvent
 
 AGENCY: Final = "probation"
-#: The identifier type of the partnership's pseudonym; CRN, NOMS and PNC numbers are
-#: identifying and never leave probation, so they are ignored.
-PARTNERSHIP_REF: Final = "PARTNERSHIP_REF"
 
 
 class Kind(NamedTuple):
@@ -129,7 +130,9 @@ class ProbationTranslator:
         draft.put("author_agency", AGENCY, "")
         draft.put("subject_ref", _subject(root), "personReference.identifiers")
         kind.read(info, draft)
-        return [draft.build()]
+        event = draft.build()
+        check_shape(ProbationDomainEvent, record, record_id)
+        return [event]
 
     def to_native(self, events: list[CaseEvent]) -> dict[str, Any]:
         """Write one event back as one domain event.
