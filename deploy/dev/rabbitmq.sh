@@ -17,6 +17,11 @@
 #                                without TLS there. Prints an amqps:// URL with ?cafile=.
 #   rabbitmq.sh import DIR FILE  import RabbitMQ definitions (users, permissions, ...)
 #   rabbitmq.sh ctl DIR ARGS...  run rabbitmqctl ARGS against the node started in DIR
+#   rabbitmq.sh prometheus-url DIR
+#                                enable RabbitMQ's own Prometheus plugin on the running
+#                                plain node started in DIR (online, listening on
+#                                127.0.0.1:PPORT, PPORT = PORT + 5000, or PORT - 5000
+#                                above 65535) and print its metrics URL
 #   rabbitmq.sh enable-plugin DIR PLUGIN
 #                                enable the plugin PLUGIN (e.g. rabbitmq_federation) on
 #                                the running node started in DIR, online; it stays
@@ -55,7 +60,7 @@ die() { echo "rabbitmq.sh: $*" >&2; exit 1; }
 
 usage() {
     die "usage: rabbitmq.sh start DIR PORT | start-tls DIR PORT CERTDIR [PLAINPORT]" \
-        "| stop DIR | url DIR | management-url DIR | import DIR FILE | ctl DIR ARGS..." \
+        "| stop DIR | url DIR | management-url DIR | prometheus-url DIR | import DIR FILE | ctl DIR ARGS..." \
         "| enable-plugin DIR PLUGIN"
 }
 
@@ -129,6 +134,11 @@ enable_management() {
     mport=$(management_port "$1")
     ctl eval "application:set_env(rabbitmq_management, tcp_config, [{ip, \"127.0.0.1\"}, {port, ${mport}}])." >/dev/null
     plugins enable rabbitmq_management >/dev/null
+}
+
+# The Prometheus plugin's port for AMQP port $1 (see the header).
+prometheus_port() {
+    if (($1 + 5000 <= 65535)); then echo "$(($1 + 5000))"; else echo "$(($1 - 5000))"; fi
 }
 
 running() { ctl status >/dev/null 2>&1; }
@@ -320,6 +330,21 @@ run_ctl() {
     ctl "$@"
 }
 
+prometheus_url() {
+    [[ $# -eq 1 ]] || usage
+    local dir pport
+    dir=$(realpath -m "$1")
+    [[ -f "${dir}/port" ]] || die "no node in ${dir}"
+    [[ ! -e "${dir}/tls" ]] || die "${dir} holds a TLS node: use a plain node"
+    pport=$(prometheus_port "$(cat "${dir}/port")")
+    attach "${dir}"
+    if ! plugins list -e -m 2>/dev/null | grep -qx rabbitmq_prometheus; then
+        ctl eval "application:set_env(rabbitmq_prometheus, tcp_config, [{ip, \"127.0.0.1\"}, {port, ${pport}}])." >/dev/null
+        plugins enable rabbitmq_prometheus >/dev/null
+    fi
+    echo "http://127.0.0.1:${pport}/metrics"
+}
+
 enable_plugin() {
     [[ $# -eq 2 ]] || usage
     local dir
@@ -335,6 +360,7 @@ case "${1:-}" in
     stop) shift; stop "$@" ;;
     url) shift; url "$@" ;;
     management-url) shift; management_url "$@" ;;
+    prometheus-url) shift; prometheus_url "$@" ;;
     import) shift; import "$@" ;;
     ctl) shift; run_ctl "$@" ;;
     enable-plugin) shift; enable_plugin "$@" ;;

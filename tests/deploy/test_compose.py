@@ -205,7 +205,9 @@ def test_the_rabbitmq_service_loads_the_committed_config_definitions_and_tls_fil
     # The image's 10-defaults.conf would open a plaintext 5672 listener.
     assert "/etc/rabbitmq/conf.d/10-defaults.conf" in mounts
     assert conf["listeners.tcp"] == "none"
-    assert "rabbitmq_management" in (DEPLOY / "rabbitmq" / "enabled_plugins").read_text()
+    plugins = (DEPLOY / "rabbitmq" / "enabled_plugins").read_text()
+    assert "rabbitmq_management" in plugins
+    assert "rabbitmq_prometheus" in plugins
     assert str(rabbitmq["image"]).endswith("-management")
 
 
@@ -301,8 +303,9 @@ def test_prometheus_scrapes_every_console_with_the_example_job_and_alerts(
     """The scrape targets are the services serving the console, on the console's port."""
     config = _yaml(PROMETHEUS)
     example = _yaml(PROMETHEUS_EXAMPLE)
-    (job,) = config["scrape_configs"]
-    assert job["job_name"] == example["scrape_configs"][0]["job_name"]
+    names = [j["job_name"] for j in config["scrape_configs"]]
+    assert names == [j["job_name"] for j in example["scrape_configs"]]
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "hub-console"]
     assert job["scheme"] == "https"
     targets = {t for group in job["static_configs"] for t in group["targets"]}
     consoles = {
@@ -319,6 +322,11 @@ def test_prometheus_scrapes_every_console_with_the_example_job_and_alerts(
     assert job["tls_config"]["ca_file"] in mounts
     token = job["authorization"]["credentials_file"]
     assert token in {f"/run/secrets/{s}" for s in prometheus["secrets"]}
+    port = _conf(RABBITMQ_CONF)["prometheus.ssl.port"]
+    for rabbit in (j for j in config["scrape_configs"] if j["job_name"].startswith("rabbitmq")):
+        targets = {t for group in rabbit["static_configs"] for t in group["targets"]}
+        assert targets == {f"rabbitmq:{port}"}, "the broker's own metrics, on its TLS port"
+        assert rabbit["tls_config"]["ca_file"] in mounts
 
 
 def test_grafana_provisions_the_committed_dashboard(services: dict[str, dict[str, Any]]) -> None:

@@ -2,8 +2,9 @@
 
 Any client socket may be given a local port from the kernel's ephemeral range
 (32768-60999 by default on Linux). A RabbitMQ node whose AMQP, management or
-distribution port is held by one fails to boot (``rabbit_is_not_running``); a
-PostgreSQL likewise. So every fixed port the Makefile and the scenarios choose, and
+distribution port is held by one fails to boot (``rabbit_is_not_running``), and its
+Prometheus plugin (``rabbitmq.sh prometheus-url``) fails to listen; a PostgreSQL
+likewise. So every fixed port the Makefile and the scenarios choose, and
 the ports ``deploy/dev/rabbitmq.sh`` derives from them, lies below that range, and
 no two services share one.
 """
@@ -31,10 +32,11 @@ def _assigned(path: Path, name: str) -> int:
 
 
 def _rabbitmq_ports(port: int) -> list[int]:
-    """AMQP, management and distribution ports of a rabbitmq.sh node on ``port``."""
+    """AMQP, management, distribution and Prometheus ports of a rabbitmq.sh node on ``port``."""
     management = port + 10000 if port + 10000 <= 65535 else port - 10000
     distribution = port + 20000 if port + 20000 <= 65535 else port - 20000
-    return [port, management, distribution]
+    prometheus = port + 5000 if port + 5000 <= 65535 else port - 5000
+    return [port, management, distribution, prometheus]
 
 
 def _service_ports() -> dict[str, list[int]]:

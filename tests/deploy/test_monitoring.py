@@ -11,17 +11,15 @@ needs no promtool: every metric a rule or a panel names must exist in
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from services import REQUIRE_VARIABLE, dev_script
+from services import assert_ok, promtool_path, run_promtool
 
 from hub.metrics import HubMetrics
 
@@ -34,8 +32,6 @@ ALERTS: Final = PROMETHEUS / "alerts.yml"
 ALERT_TESTS: Final = PROMETHEUS / "alerts_test.yml"
 CONFIG: Final = PROMETHEUS / "prometheus.yml"
 DASHBOARD: Final = ROOT / "deploy" / "grafana" / "dashboard.json"
-PROMTOOL_VARIABLE: Final = "HUB_TEST_PROMTOOL"
-PROMTOOL_SECONDS: Final = 60
 DATASOURCE: Final = {"type": "prometheus", "uid": "${datasource}"}
 #: Grafana's own pseudo data source for the built-in annotations: not Prometheus.
 GRAFANA_BUILTIN: Final = "-- Grafana --"
@@ -77,31 +73,7 @@ GRAFANA_VARIABLES: Final = {"$__rate_interval": "1m", "$__interval": "1m", "$job
 @pytest.fixture(scope="module")
 def promtool() -> str:
     """The promtool to run, or skip (fail under HUB_REQUIRE_SERVICES=1)."""
-    path = os.environ.get(PROMTOOL_VARIABLE, "")
-    if not path and os.environ.get(REQUIRE_VARIABLE) == "1":
-        path = dev_script("promtool.sh", timeout=900)
-    if not path:
-        pytest.skip(f"promtool tests need {PROMTOOL_VARIABLE}; deploy/dev/promtool.sh prints one")
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"{PROMTOOL_VARIABLE}={path} is not an executable")
-    return path
-
-
-def run_promtool(promtool: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run promtool with ``args`` in ``cwd``, bounded in time; return what it did."""
-    return subprocess.run(  # noqa: S603 - a test's own tool and arguments
-        [promtool, *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=PROMTOOL_SECONDS,
-        check=False,
-    )
-
-
-def assert_ok(done: subprocess.CompletedProcess[str]) -> None:
-    """Fail with promtool's own words unless it succeeded."""
-    assert done.returncode == 0, f"promtool failed:\n{done.stdout}\n{done.stderr}"
+    return promtool_path()
 
 
 # --- reading the files -----------------------------------------------------------------
@@ -245,12 +217,21 @@ def test_every_alert_is_unit_tested_both_ways() -> None:
         assert any(not case.get("exp_alerts") for case in mine), f"{rule['alert']} never silent"
 
 
-def test_target_down_alert_names_the_scrape_job() -> None:
-    """HubTargetDown watches the job prometheus.yml scrapes the console as."""
+def scrape_job(name: str) -> dict[str, Any]:
+    """The scrape job of prometheus.yml called ``name``."""
+    (job,) = [j for j in load_yaml(CONFIG)["scrape_configs"] if j["job_name"] == name]
+    return dict(job)
+
+
+def test_target_down_alerts_name_the_scrape_jobs() -> None:
+    """HubTargetDown and RabbitMQTargetDown watch jobs prometheus.yml scrapes."""
     jobs = {job["job_name"] for job in load_yaml(CONFIG)["scrape_configs"]}
-    (down,) = [rule for rule in alert_rules() if rule["alert"] == "HubTargetDown"]
-    (job,) = re.findall(r'up\{job="([^"]+)"\}', down["expr"])
-    assert job in jobs
+    downs = {rule["alert"]: rule for rule in alert_rules() if rule["alert"].endswith("TargetDown")}
+    assert set(downs) == {"HubTargetDown", "RabbitMQTargetDown"}
+    pattern = re.compile(r'up\{job="([^"]+)"\}')
+    watched = {name: pattern.findall(rule["expr"]) for name, rule in downs.items()}
+    assert watched == {"HubTargetDown": ["hub-console"], "RabbitMQTargetDown": ["rabbitmq"]}
+    assert {"hub-console", "rabbitmq"} <= jobs
 
 
 def test_promtool_accepts_the_rules(promtool: str) -> None:
@@ -293,7 +274,7 @@ def test_unit_tests_catch_a_broken_rule(
 
 def test_console_is_scraped_over_https_with_a_token_file() -> None:
     """The console job uses HTTPS, the private CA, a token file and no redirects."""
-    (job,) = load_yaml(CONFIG)["scrape_configs"]
+    job = scrape_job("hub-console")
     assert job["scheme"] == "https"
     assert job["metrics_path"] == "/metrics"
     assert job["authorization"]["type"] == "Bearer"
@@ -304,6 +285,30 @@ def test_console_is_scraped_over_https_with_a_token_file() -> None:
     assert job["follow_redirects"] is False
 
 
+def test_rabbitmq_is_scraped_over_https_on_the_plugins_port() -> None:
+    """The rabbitmq jobs read the plugin's TLS listener, verified by the private CA."""
+    conf = dict(
+        line.split(" = ", 1)
+        for line in (ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf").read_text().splitlines()
+        if " = " in line and not line.startswith("#")
+    )
+    plugins = (ROOT / "deploy" / "rabbitmq" / "enabled_plugins").read_text()
+    assert "rabbitmq_prometheus" in plugins
+    assert "prometheus.tcp.port" not in conf, "metrics over HTTPS only"
+    for name, path in (("rabbitmq", "/metrics"), ("rabbitmq-queues", "/metrics/detailed")):
+        job = scrape_job(name)
+        assert job["scheme"] == "https"
+        assert job["metrics_path"] == path
+        assert job["tls_config"]["ca_file"] == scrape_job("hub-console")["tls_config"]["ca_file"]
+        assert job["tls_config"].get("insecure_skip_verify") is not True
+        targets = [t for group in job["static_configs"] for t in group["targets"]]
+        assert all(t.endswith(f":{conf['prometheus.ssl.port']}") for t in targets), targets
+    assert scrape_job("rabbitmq-queues")["params"]["family"] == [
+        "queue_coarse_metrics",
+        "queue_consumer_count",
+    ]
+
+
 def offline_config(tmp_path: Path) -> Path:
     """prometheus.yml with its token, CA and rule files pointed at files that exist."""
     config = load_yaml(CONFIG)
@@ -311,7 +316,8 @@ def offline_config(tmp_path: Path) -> Path:
         token, ca = tmp_path / f"{job['job_name']}.token", tmp_path / "ca.pem"
         token.write_text("hubt_test\n")
         ca.write_text("")
-        job["authorization"]["credentials_file"] = str(token)
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(token)
         job["tls_config"]["ca_file"] = str(ca)
     config["rule_files"] = [str(path) for path in rule_files()]
     copy = tmp_path / "prometheus.yml"
