@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import signal
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from hub import heap
-from hub.console import start_console
+from hub.console import console_links, start_console
 from hub.context import build_context
 from hub.logs import get_logger
 from hub.worker import Reloader, WorkerLimits, reload_from, serve
@@ -39,7 +40,7 @@ async def run(settings: HubSettings, console: ConsoleOptions | None = None) -> i
     async with AsyncExitStack() as stack:
         ctx = await build_context(settings, stack)
         if console is not None:
-            await start_console(stack, ctx, console)
+            await start_console(stack, ctx, replace(console, links=console_links(settings)))
         heap.settle()
         log.info("worker.started", party=ctx.keyring.party, policy_hash=ctx.policy.hash[:16])
         limits = WorkerLimits(settings.prefetch, settings.delivery_limit)

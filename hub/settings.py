@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -48,6 +49,10 @@ class HubSettings(BaseSettings):
     #: RabbitMQ's management API (``http://user:password@127.0.0.1:15672``), read by
     #: the console's queue view; None without one (``memory://`` needs none).
     broker_management_url: SecretStr | None = None
+    #: Links the console's overview shows to operators: the Grafana dashboard and
+    #: RabbitMQ's management UI as the operators' browsers reach them (no credentials).
+    grafana_url: str | None = None
+    broker_ui_url: str | None = None
     #: The cluster's other nodes (``host:port``), tried in turn when the node of
     #: ``broker_url`` is unreachable or stops; same user, vhost and TLS options.
     broker_failover: tuple[
@@ -100,6 +105,18 @@ class HubSettings(BaseSettings):
     def _management_scheme(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("grafana_url", "broker_ui_url")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not hold a user name or password (it is shown in pages)")
         return value
 
     @classmethod

@@ -81,3 +81,36 @@ def import_definitions(folder: Path, definitions: dict[str, object], name: str) 
         dev_script("rabbitmq.sh", "import", folder, path)
     finally:
         path.unlink()
+
+
+PROMTOOL_VARIABLE = "HUB_TEST_PROMTOOL"
+PROMTOOL_SECONDS = 60
+
+
+def promtool_path() -> str:
+    """The promtool to run (``HUB_TEST_PROMTOOL``), or skip (fail under HUB_REQUIRE_SERVICES=1)."""
+    path = os.environ.get(PROMTOOL_VARIABLE, "")
+    if not path and os.environ.get(REQUIRE_VARIABLE) == "1":
+        path = dev_script("promtool.sh", timeout=900)
+    if not path:
+        pytest.skip(f"promtool tests need {PROMTOOL_VARIABLE}; deploy/dev/promtool.sh prints one")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{PROMTOOL_VARIABLE}={path} is not an executable")
+    return path
+
+
+def run_promtool(promtool: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run promtool with ``args`` in ``cwd``, bounded in time; return what it did."""
+    return subprocess.run(  # noqa: S603 - a test's own tool and arguments
+        [promtool, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=PROMTOOL_SECONDS,
+        check=False,
+    )
+
+
+def assert_ok(done: subprocess.CompletedProcess[str]) -> None:
+    """Fail with promtool's own words unless it succeeded."""
+    assert done.returncode == 0, f"promtool failed:\n{done.stdout}\n{done.stderr}"

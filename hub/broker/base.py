@@ -404,6 +404,10 @@ class QueueStats:
             3.10 reports it for classic queues only).
         publish_rate: messages per second coming in, recently; ``None`` if unknown.
         deliver_rate: messages per second handed out, recently; ``None`` if unknown.
+        published: messages ever published into the queue since the broker's
+            statistics began (a node restart begins them again); ``None`` if
+            unknown. With the depth it dates the oldest message on any queue type
+            (:mod:`hub.console.history`).
     """
 
     queue: str
@@ -413,6 +417,7 @@ class QueueStats:
     oldest_seconds: float | None = None
     publish_rate: float | None = None
     deliver_rate: float | None = None
+    published: int | None = None
 
     def as_json(self) -> dict[str, str | int | float | None]:
         """The numbers as a JSON object (the console's queue view)."""
@@ -424,6 +429,7 @@ class QueueStats:
             "oldest_seconds": self.oldest_seconds,
             "publish_rate": self.publish_rate,
             "deliver_rate": self.deliver_rate,
+            "published": self.published,
         }
 
 

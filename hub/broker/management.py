@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT: Final = 5.0
 _COLUMNS: Final = (
     "name,messages_ready,messages_unacknowledged,consumers,head_message_timestamp,"
-    "message_stats.publish_details.rate,message_stats.deliver_get_details.rate"
+    "message_stats.publish_details.rate,message_stats.deliver_get_details.rate,"
+    "message_stats.publish"
 )
 _HTTP_OK: Final = 200
 _REFUSED: Final = frozenset({401, 403})
@@ -67,6 +68,7 @@ def queue_stats(row: dict[str, Any], now: float) -> QueueStats:
         oldest_seconds=oldest,
         publish_rate=_rate(stats, "publish_details"),
         deliver_rate=_rate(stats, "deliver_get_details"),
+        published=_count(stats.get("publish")) if isinstance(stats, dict) else None,
     )
 
 

@@ -105,6 +105,7 @@ class _MemoryQueue:
     consumers: int = 0
     unacked: int = 0
     published: deque[float] = field(default_factory=_events)
+    published_total: int = 0
     delivered: deque[float] = field(default_factory=_events)
     #: Dead-lettered at least once but not routable yet: kept, as RabbitMQ keeps them.
     stranded: list[_Stored] = field(default_factory=list)
@@ -175,6 +176,7 @@ class MemoryNode:
         for queue in targets:
             queue.ready.append(message)
             queue.published.append(now)
+            queue.published_total += 1
             queue.wake()
         return bool(targets)
 
@@ -196,6 +198,7 @@ class MemoryNode:
             oldest_seconds=oldest,
             publish_rate=_rate(queue.published, now),
             deliver_rate=_rate(queue.delivered, now),
+            published=queue.published_total,
         )
 
     def give_back(self, queue: _MemoryQueue, message: _Stored) -> None:

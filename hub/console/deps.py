@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
+from hub.console.history import QueueHistory
 from hub.console.throttle import AuthThrottle
 from hub.console.tokens import TokenRecord
 
@@ -42,6 +43,9 @@ class ConsoleDeps:
         clock: the console's time, for ages and expiry horizons.
         horizon: how far ahead keys and agreements count as coming due.
         throttle: counts failed sign-ins and bad tokens and slows them per address.
+        history: the last hour of queue numbers this console has seen.
+        links: ``(label, URL)`` of the operators' other tools (Grafana, RabbitMQ's
+            management UI), shown on the overview.
     """
 
     hub: HubContext
@@ -49,6 +53,8 @@ class ConsoleDeps:
     clock: Callable[[], datetime] = utcnow
     horizon: timedelta = HORIZON
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
+    history: QueueHistory = field(default_factory=QueueHistory)
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def metrics(self) -> HubMetrics:

@@ -15,6 +15,7 @@ never finds its message held by a browse of the same process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import uuid
@@ -29,6 +30,7 @@ from aiohttp import web
 from hub.broker import BrokerError, OutgoingMessage, inspector_of
 from hub.console.base import OPERATIONS, Param, Route
 from hub.console.deps import deps_of, principal
+from hub.console.history import SAMPLE_SECONDS
 from hub.crypto import notice_message_id
 from hub.errors import HubError
 from hub.ledger import EntryDraft, LedgerError
@@ -221,6 +223,7 @@ async def _stats(deps: ConsoleDeps) -> tuple[dict[str, QueueStats], _Census]:
     wanted = [names.ingress_queue, names.quarantine, *map(names.inbox, _agencies(deps.hub))]
     try:
         stats = await _inspector(deps.hub).queue_stats(wanted)
+        deps.history.record(stats, deps.clock().timestamp())
         quarantined = stats.get(names.quarantine)
         census = await _census(deps, quarantined.ready if quarantined else None)
     except BrokerError as error:
@@ -228,18 +231,60 @@ async def _stats(deps: ConsoleDeps) -> tuple[dict[str, QueueStats], _Census]:
     return stats, census
 
 
+def watched_queues(ctx: HubContext) -> list[tuple[str, str, str]]:
+    """The queues an operator watches, as ``(kind, label, queue)``: ingress, inboxes, quarantine."""
+    names = ctx.names
+    inboxes = [("inbox", party, names.inbox(party)) for party in _agencies(ctx)]
+    return [
+        ("ingress", "Ingress", names.ingress_queue),
+        *inboxes,
+        ("quarantine", "Quarantine", names.quarantine),
+    ]
+
+
+async def sample_queues(deps: ConsoleDeps) -> None:
+    """Add one sample of every watched queue to the console's history (counts only).
+
+    Raises:
+        OperationsError: 503 when the broker cannot be inspected.
+    """
+    wanted = [queue for _, _, queue in watched_queues(deps.hub)]
+    try:
+        stats = await _inspector(deps.hub).queue_stats(wanted)
+    except BrokerError as error:
+        raise _broker_failed(error) from error
+    deps.history.record(stats, deps.clock().timestamp())
+
+
+async def keep_sampling(deps: ConsoleDeps, every: float = SAMPLE_SECONDS) -> None:
+    """Sample the queues every ``every`` seconds until cancelled; a failed look is skipped."""
+    while True:
+        with contextlib.suppress(OperationsError):
+            await sample_queues(deps)
+        await asyncio.sleep(every)
+
+
 async def queue_report(deps: ConsoleDeps) -> dict[str, Any]:
     """Every agency inbox, ingress and quarantine: depth, consumers, age, rates, reasons.
+
+    ``oldest_seconds`` is the age of the oldest message waiting, at least, from the
+    console's history where the broker reports no head timestamp (quorum queues:
+    :mod:`hub.console.history`); ``growing`` says the depth has risen over ten minutes.
 
     Raises:
         OperationsError: 503 when the broker cannot be inspected.
     """
     stats, census = await _stats(deps)
-    names = deps.hub.names
+    names, history, at = deps.hub.names, deps.history, deps.clock().timestamp()
 
     def view(queue: str) -> dict[str, Any] | None:
         found = stats.get(queue)
-        return found.as_json() if found is not None else None
+        if found is None:
+            return None
+        return found.as_json() | {
+            "oldest_seconds": history.oldest_seconds(queue, at),
+            "growing": history.growing(queue, at),
+        }
 
     quarantine = view(names.quarantine) or {"queue": names.quarantine}
     quarantine |= {
@@ -554,7 +599,7 @@ async def refresh_queue_gauges(deps: ConsoleDeps) -> None:
     except OperationsError as error:
         log.warning("console.gauges_stale", code=error.code)
         return
-    metrics, names = deps.metrics, deps.hub.names
+    metrics, names, at = deps.metrics, deps.hub.names, deps.clock().timestamp()
     for party in _agencies(deps.hub):
         found = stats.get(names.inbox(party))
         if found is None:
@@ -563,8 +608,9 @@ async def refresh_queue_gauges(deps: ConsoleDeps) -> None:
             metrics.inbox_messages.labels(recipient=party).set(found.ready)
         if found.consumers is not None:
             metrics.inbox_consumers.labels(recipient=party).set(found.consumers)
-        if found.oldest_seconds is not None:  # unknown on 3.10 quorum queues: not zero
-            metrics.inbox_oldest_seconds.labels(recipient=party).set(found.oldest_seconds)
+        oldest = deps.history.oldest_seconds(names.inbox(party), at)
+        if oldest is not None:  # unknown is left out, never shown as zero
+            metrics.inbox_oldest_seconds.labels(recipient=party).set(oldest)
     metrics.quarantine_messages.clear()
     for reason, count in census.reasons.items():
         metrics.quarantine_messages.labels(reason=reason).set(count)

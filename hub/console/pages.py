@@ -38,7 +38,8 @@ from hub.console.agreements import (
 )
 from hub.console.base import GOVERNANCE, OPERATIONS, Role, Route
 from hub.console.deps import PRINCIPAL, deps_of, principal
-from hub.console.health import ledger_status, readiness
+from hub.console.health import ledger_status
+from hub.console.overview import REFRESH_SECONDS, overview
 from hub.console.sessions import (
     CSRF_FIELD,
     SESSION,
@@ -304,11 +305,15 @@ async def _ledger(request: web.Request) -> dict[str, Any] | str:
 
 
 async def home(request: web.Request) -> web.Response:
-    """The overview: readiness for operators, the ledger for IG officers, both for admins."""
+    """The overview: health for operators (refreshing itself), the ledger for IG officers."""
     deps, role = deps_of(request), request[PRINCIPAL].role
-    ready = await readiness(deps.hub, deps.clock(), deps.horizon) if role in OPERATIONS else None
+    health = await overview(deps) if role in OPERATIONS else None
     ledger = await _ledger(request) if role in GOVERNANCE else None
-    return render(request, "home.html", title="Overview", ready=ready, ledger=ledger)
+    return render(
+        request, "home.html", title="Overview", health=health,
+        ready=health["ready"] if health else None, ledger=ledger, links=deps.links,
+        refresh=REFRESH_SECONDS if health else None,
+    )  # fmt: skip
 
 
 def signed_bar(entries: int, signed: int) -> dict[str, Any]:

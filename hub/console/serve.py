@@ -17,7 +17,7 @@ import contextlib
 import ipaddress
 import signal
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
@@ -25,6 +25,7 @@ from aiohttp import web
 from hub.console.app import console_app
 from hub.console.base import ConsoleError
 from hub.console.deps import ConsoleDeps
+from hub.console.operations import keep_sampling
 from hub.context import build_context
 from hub.crypto import server_ssl_context
 from hub.logs import get_logger
@@ -51,12 +52,23 @@ class ConsoleOptions:
         host: the address to listen on.
         port: the TCP port.
         tls: the server TLS context, or None for plain HTTP (loopback only).
+        links: ``(label, URL)`` of the operators' other tools (:func:`console_links`).
     """
 
     tokens: TokenSource
     host: str = LOOPBACK
     port: int = DEFAULT_PORT
     tls: ssl.SSLContext | None = None
+    links: tuple[tuple[str, str], ...] = ()
+
+
+def console_links(settings: HubSettings) -> tuple[tuple[str, str], ...]:
+    """The links the overview shows: Grafana and RabbitMQ's management UI, where set."""
+    found = (
+        ("Grafana dashboard", settings.grafana_url),
+        ("RabbitMQ management", settings.broker_ui_url),
+    )
+    return tuple((label, url) for label, url in found if url is not None)
 
 
 def tls_context(folder: Path | None) -> ssl.SSLContext | None:
@@ -98,7 +110,8 @@ async def start_console(stack: AsyncExitStack, ctx: HubContext, options: Console
         ConsoleError: ``console.tls_required``, ``console.port_unavailable``.
     """
     check_transport(options.host, options.tls)
-    runner = web.AppRunner(console_app(ConsoleDeps(ctx, options.tokens)), access_log=None)
+    deps = ConsoleDeps(ctx, options.tokens, links=options.links)
+    runner = web.AppRunner(console_app(deps), access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     site = web.TCPSite(runner, options.host, options.port, ssl_context=options.tls)
@@ -108,10 +121,18 @@ async def start_console(stack: AsyncExitStack, ctx: HubContext, options: Console
         raise ConsoleError(
             "console.port_unavailable", f"cannot listen on port {options.port}"
         ) from None
+    sampler = asyncio.create_task(keep_sampling(deps), name="console.sampler")
+    stack.push_async_callback(_cancel, sampler)
     port = runner.addresses[0][1]
     url = f"{'https' if options.tls else 'http'}://{_url_host(options.host)}:{port}/"
     log.info("console.serving", listen_url=url)
     return url
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _url_host(host: str) -> str:
@@ -134,6 +155,6 @@ async def serve_console(
             loop.add_signal_handler(number, stop.set)
     async with AsyncExitStack() as stack:
         ctx = await build_context(settings, stack)
-        await start_console(stack, ctx, options)
+        await start_console(stack, ctx, replace(options, links=console_links(settings)))
         await stop.wait()
     return 0
