@@ -12,7 +12,7 @@ AMQP_PORT ?= 10729
 PG_PORT ?= 15429
 TLS_PORT ?= 10739
 
-.PHONY: all test lint typecheck unit unit-fast services-down demo demo-console bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi clean bench-ledger bench-memory bench-commit
+.PHONY: all test lint typecheck unit unit-fast services-down demo demo-console bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi console-openapi clean bench-ledger bench-memory bench-commit
 
 all: test
 
@@ -109,6 +109,10 @@ schemas: $(STAMP)
 
 asyncapi: $(STAMP)
 	$(BIN)/python -m hub.broker.asyncapi
+
+# docs/console/openapi.json, from the console's route table (hub/console/openapi.py).
+console-openapi: $(STAMP)
+	$(BIN)/python -c 'from hub.console.openapi import write_openapi; write_openapi()'
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

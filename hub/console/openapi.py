@@ -1,14 +1,31 @@
-"""The console's OpenAPI 3.1 document, generated from the route table (pure)."""
+"""The console's OpenAPI 3.1 document, generated from the route table (pure but the writer).
+
+Operations, parameters and request bodies come from the route table
+(:mod:`hub.console.routes`); the answers' schemas from :mod:`hub.console.responses`.
+The document is served at ``/openapi.json`` and committed as
+``docs/console/openapi.json`` (sorted keys, two-space indent), checked up to date by
+a test. Regenerate it with ``make console-openapi``, which calls
+:func:`write_openapi`. (Not ``python -m``: ``hub.console`` imports this module
+first, through the app, and runpy warns about running it a second time.)
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+from hub.console import responses
+from hub.console.routes import ROUTES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from hub.console.base import Param, Route
 
+#: Where the document is committed, from the repository root.
+DOCUMENT: Final = Path("docs/console/openapi.json")
+ROOT: Final = Path(__file__).resolve().parents[2]
 TITLE: Final = "case-event-hub console"
 VERSION: Final = "0.1.0"
 _DESCRIPTIONS: Final = {
@@ -22,34 +39,39 @@ _DESCRIPTIONS: Final = {
 _FIRST_NON_SUCCESS: Final = 300
 #: Media types of the web pages and their stylesheet: served to browsers, not the API.
 PAGE_MEDIA_TYPES: Final = frozenset({"text/html", "text/css"})
-_ERROR: Final = {
-    "type": "object",
-    "required": ["code"],
-    "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
-}
+_JSON: Final = "application/json"
+#: A JSON answer :mod:`hub.console.responses` has no schema for yet (a test forbids it).
+UNTYPED: Final = {"type": "object"}
 
 
-def _content(media_type: str) -> dict[str, Any]:
-    return {"schema": {"type": "object" if media_type == "application/json" else "string"}}
+def _success(route: Route, media_type: str) -> dict[str, Any]:
+    if media_type != _JSON:
+        return {"schema": {"type": "string"}}
+    return {"schema": responses.SUCCESS.get(route.name, UNTYPED)}
+
+
+def _content(route: Route, status: int) -> dict[str, Any]:
+    if status < _FIRST_NON_SUCCESS:
+        return {
+            media_type: _success(route, media_type)
+            for media_type in (route.media_type, *route.alternatives)
+        }
+    error = responses.OTHER.get((route.name, status), responses.ref("Error"))
+    return {_JSON: {"schema": error}}
 
 
 def _responses(route: Route) -> dict[str, Any]:
-    success = {route.media_type: _content(route.media_type)} | {
-        media_type: _content(media_type) for media_type in route.alternatives
-    }
-    responses: dict[str, Any] = {
+    answers: dict[str, Any] = {
         str(status): {
             "description": _DESCRIPTIONS.get(status, "Answer"),
-            "content": success
-            if status < _FIRST_NON_SUCCESS
-            else {"application/json": _content("application/json")},
+            "content": _content(route, status),
         }
         for status in route.statuses
     }
     if not route.public:
-        responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
-        responses["403"] = {"$ref": "#/components/responses/Forbidden"}
-    return responses
+        answers["401"] = {"$ref": "#/components/responses/Unauthorized"}
+        answers["403"] = {"$ref": "#/components/responses/Forbidden"}
+    return answers
 
 
 def _parameter(param: Param) -> dict[str, Any]:
@@ -83,21 +105,26 @@ def _operation(route: Route) -> dict[str, Any]:
 
 
 def _shared_schemas(routes: Iterable[Route]) -> dict[str, Any]:
-    """The ``$defs`` of every request body, kept once under ``components/schemas``.
+    """The shared answer schemas and the ``$defs`` of every request body, kept once.
 
     Bodies are generated with references to ``#/components/schemas/{name}``
     (pydantic's ``ref_template``), so hoisting their definitions there resolves them.
+
+    Raises:
+        ValueError: two different schemas would take one name.
     """
-    shared: dict[str, Any] = {}
+    shared: dict[str, Any] = dict(responses.SCHEMAS)
     for route in routes:
-        shared.update((route.body or {}).get("$defs", {}))
+        for name, schema in (route.body or {}).get("$defs", {}).items():
+            if shared.setdefault(name, schema) != schema:
+                raise ValueError(f"two schemas are named {name}")
     return shared
 
 
 def _error_response(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "content": {_JSON: {"schema": responses.ref("Error")}},
     }
 
 
@@ -118,10 +145,22 @@ def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": _ERROR, **_shared_schemas(routes)},
+            "schemas": _shared_schemas(routes),
             "responses": {
                 "Unauthorized": _error_response("No token, or not a valid one"),
                 "Forbidden": _error_response("The token's role may not use this route"),
             },
         },
     }
+
+
+def render_openapi() -> str:
+    """The document of the console's route table as committed: sorted keys, two-space indent."""
+    return json.dumps(openapi_document(ROUTES), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_openapi(path: Path = ROOT / DOCUMENT) -> Path:
+    """Write the document to ``path`` and return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_openapi(), encoding="utf-8", newline="\n")
+    return path
