@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import forge
 from bad_messages import CORPUS
 
-from hub.broker.base import OutgoingMessage
+from hub.broker.base import BrokerError, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
 from hub.crypto.keys import generate_party_keys
@@ -43,7 +43,7 @@ from hub.worker import WorkerLimits, serve
 if TYPE_CHECKING:
     from forge import World
 
-    from hub.broker.base import Broker
+    from hub.broker.base import Broker, IncomingMessage
     from hub.context import HubContext
 
 RECIPIENTS = ("probation", "health", "advocacy")  # of a police referral
@@ -63,14 +63,32 @@ def _traffic(world: World, events: int, bad_per_good: int) -> tuple[list[Message
     return messages, events * bad_per_good
 
 
-async def _count(broker: Broker, queue: str, kind: str | None, count: int) -> None:
-    """Take messages from ``queue`` until ``count`` of ``kind`` (any, if None) arrived."""
+async def _count(broker: Broker, queue: str, kind: str, count: int) -> None:
+    """Take messages from ``queue`` until ``count`` of ``kind`` arrived."""
     seen = 0
     async with broker.consume(queue, 200) as consumer:
         while seen < count:
             message = await next_delivery(consumer, 120)
             await message.ack()
-            seen += kind is None or message.headers.get("kind") == kind
+            seen += message.headers.get("kind") == kind
+
+
+async def _count_refused(broker: MemoryBroker, stream: str, count: int) -> None:
+    """Wait until the quarantine's stream holds ``count`` refusals (it is read, not emptied)."""
+    while True:
+        seen = 0
+
+        def enough(message: IncomingMessage) -> bool:
+            nonlocal seen
+            seen += message.headers.get("kind") == "refusal"
+            return seen >= count
+
+        try:
+            await broker.read_log(stream, None, enough)
+        except BrokerError:
+            await asyncio.sleep(0.01)
+        else:
+            return
 
 
 async def _send(ctx: HubContext, brokers: dict[str, Broker], messages: list[Message]) -> None:
@@ -95,9 +113,10 @@ async def measure(world: World, events: int, bad_per_good: int, workdir: Path) -
         start = time.perf_counter()
         worker = asyncio.create_task(serve(ctx, WorkerLimits(prefetch=64, delivery_limit=5), stop))
         reader = brokers["police"]
+        quarantine = await stack.enter_async_context(MemoryBroker(node))
         await asyncio.gather(
             *(_count(reader, ctx.names.inbox(r), "delivery", events) for r in RECIPIENTS),
-            _count(reader, ctx.names.quarantine, None, bad),
+            _count_refused(quarantine, ctx.names.quarantine_log, bad),
         )
         elapsed = time.perf_counter() - start
         stop.set()

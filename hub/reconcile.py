@@ -1,4 +1,8 @@
-"""Messages the broker dead-lettered from ingress, taken up again once the hub is healthy.
+"""Messages the broker dead-lettered, taken up again once the hub is healthy.
+
+Ingress and every inbox dead-letter to ``hub.quarantine``, a quorum queue only the
+workers read; the hub's own refusals are kept apart, in the stream
+``hub.quarantine.log`` that operators look at (ADR 0020).
 
 The quorum queue's delivery limit is there for poison messages, but an outage can
 spend it too: a worker killed again and again while its ledger is down returns its
@@ -9,7 +13,8 @@ that way and stay there.
 
 So a worker sweeps the quarantine (:func:`sweep`, at start and every
 :data:`SWEEP_SECONDS`), once it can write to its ledger, for messages dead-lettered
-from ingress that carry no refusal of the hub's (no ``kind`` header). Each is carried
+from ingress: a sender's event (no ``kind`` header) or an operator's replay
+(``kind: replay``). Each is carried
 through the pipeline exactly as if it had come from ingress: a valid event is
 decided, recorded and delivered, a bad one refused with its code (recorded,
 quarantined again with its reason, its sender told), and the dead-lettered copy is
@@ -18,11 +23,15 @@ quarantine :data:`MAX_TRIES` times already (it may be what kills the worker), is
 refused ``message.unprocessable``: recorded, quarantined with that reason, its sender
 told. Several workers may sweep at once: the broker hands each message to one.
 
-A delivery its recipient rejected (an agency's SDK rejects one that does not verify,
-and its inbox dead-letters it here) is recorded too, as a refusal coded
+A delivery or a refusal notice its recipient rejected (an agency's SDK rejects one
+that does not verify, and its inbox dead-letters it here) is recorded too, as a refusal coded
 ``delivery.rejected`` with the event and the recipient, and put back with that
 reason. No notice goes out: the hub wrote the message, and the party that rejected
 it is the one it was for.
+
+A refusal found here was parked by a hub from before ADR 0020: the sweep moves it,
+whole, to the quarantine's stream. Nothing else is dead-lettered here; should
+anything be, it is refused ``message.unprocessable``, so nothing stays.
 """
 
 from __future__ import annotations
@@ -32,12 +41,13 @@ import contextlib
 import uuid
 from typing import TYPE_CHECKING, Final
 
-from hub.broker import UUID_PATTERN, BrokerError, inspector_of
+from hub.broker import PUBLISH_HEADERS, UUID_PATTERN, BrokerError, OutgoingMessage, inspector_of
 from hub.errors import RefusalCode
 from hub.ledger import LedgerError
 from hub.logs import get_logger
 from hub.pipeline import process
 from hub.refusals import Refusal, refuse
+from schemas.parties import PARTY_ID
 
 if TYPE_CHECKING:
     from hub.broker import IncomingMessage
@@ -54,19 +64,23 @@ BATCH: Final = 1000
 #: message is refused rather than carried through the pipeline again.
 MAX_TRIES: Final = 10
 UNPROCESSABLE: Final = RefusalCode.MESSAGE_UNPROCESSABLE
+#: What the sweep logs for a refusal it moved to the quarantine's stream.
+MOVED: Final = "quarantine.moved"
 REJECTED: Final = RefusalCode.DELIVERY_REJECTED
 
 
 def dead_lettered_from_ingress(message: IncomingMessage, ingress_queue: str) -> bool:
-    """Whether ``message`` reached the quarantine by the broker, from ingress, unrefused."""
+    """Whether ``message`` was dead-lettered from ingress: a sender's event, or a replay."""
     headers = message.headers
-    return headers.get("kind") is None and headers.get("x-first-death-queue") == ingress_queue
+    from_ingress = headers.get("x-first-death-queue") == ingress_queue
+    return from_ingress and headers.get("kind") in {None, "replay"}
 
 
 def rejected_delivery(message: IncomingMessage) -> bool:
-    """Whether ``message`` is a delivery of the hub's that its recipient's inbox dead-lettered."""
+    """Whether ``message`` is a delivery or notice of the hub's that an inbox dead-lettered."""
     headers = message.headers
-    return headers.get("kind") == "delivery" and "x-first-death-queue" in headers
+    kind = headers.get("kind")
+    return kind in {"delivery", "refusal-notice"} and "x-first-death-queue" in headers
 
 
 async def _take_up(ctx: HubContext, message: IncomingMessage) -> str:
@@ -112,17 +126,43 @@ async def sweep(ctx: HubContext) -> int:
                 outcome = await _take_up(ctx, message)
             elif rejected_delivery(message):
                 outcome = await _record_rejection(ctx, message)
-            else:
-                continue
+            elif message.headers.get("kind") == "refusal":
+                outcome = await _move_to_log(ctx, message)
+            else:  # nothing else is dead-lettered here; should it be, it leaves with a code
+                await refuse(ctx, message, Refusal(UNPROCESSABLE))
+                await message.ack()
+                outcome = UNPROCESSABLE
             taken += 1
             log.info("reconcile.taken_up", message_id=message.message_id, code=outcome)
     return taken
+
+
+async def _move_to_log(ctx: HubContext, message: IncomingMessage) -> str:
+    """Move a refusal a hub before ADR 0020 parked in this queue to the quarantine's stream.
+
+    It was recorded when it was refused; it moves whole, headers and id kept, and
+    leaves this queue only once the stream has confirmed it.
+    """
+    await ctx.broker.publish(
+        OutgoingMessage(
+            exchange=ctx.names.quarantine_log,
+            routing_key=message.routing_key,
+            body=message.body,
+            message_id=message.message_id or str(uuid.uuid4()),
+            content_type="application/octet-stream",
+            headers={k: v for k, v in message.headers.items() if k in PUBLISH_HEADERS},
+        )
+    )
+    await message.ack()
+    return MOVED
 
 
 async def _record_rejection(ctx: HubContext, message: IncomingMessage) -> str:
     """Record a delivery its recipient rejected, and quarantine it again with that reason."""
     event = message.headers.get("event-id")
     recipient = message.headers.get("recipient")
+    if recipient is None and PARTY_ID.match(message.routing_key):
+        recipient = message.routing_key  # a notice: routed by the party it was for
     refusal = Refusal(
         REJECTED,
         event_id=uuid.UUID(event) if isinstance(event, str) and UUID_PATTERN.match(event) else None,

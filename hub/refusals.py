@@ -180,7 +180,7 @@ async def refuse(ctx: HubContext, message: IncomingMessage, refusal: Refusal) ->
     ctx.metrics.refusals.labels(code=refusal.code).inc()
     await ctx.broker.publish(
         OutgoingMessage(
-            exchange=ctx.names.quarantine,
+            exchange=ctx.names.quarantine_log,
             routing_key="",
             body=message.body,
             # The sender's own id (a UUID, as the SDK's event ids are), so the copy

@@ -37,6 +37,7 @@ from adapters.client import AgencyClient
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import BrokerError
 from hub.broker.definitions import HASHING_ALGORITHM, password_hash
+from hub.broker.testing import read_quarantine
 from hub.broker.topology import TopologyNames, default_topology
 from hub.context import HubContext, build_context
 from hub.crypto.keys import save_keyring
@@ -416,6 +417,12 @@ async def queue_depth(url: str, queue: str) -> int:
         declared = await channel.declare_queue(queue, passive=True)
         count = declared.declaration_result.message_count
         return int(count or 0)
+
+
+async def quarantined(url: str, names: TopologyNames) -> int:
+    """How many refusals are parked in the quarantine's stream (read as the hub at ``url``)."""
+    async with AmqpBroker(url) as broker:
+        return len(await read_quarantine(broker, names))
 
 
 @contextlib.asynccontextmanager

@@ -102,8 +102,8 @@ Next, in this order (docs/operations.md, "Rotate a party's keys"):
   2. Restart the hub's workers one at a time (rolling-upgrade.sh --restart-only) and
      every other adapter, so that each loads the new public set, before ${stamp}.
   3. From ${stamp} senders use the new keys. Keep the old keys in both sets until
-     every message sealed to them is drained (inboxes and quarantine empty of them)
-     and they have expired; only then remove them.
+     every message sealed to them is drained (inboxes empty of them, no parked
+     refusal of them left to replay) and they have expired; only then remove them.
 EOF
 }
 

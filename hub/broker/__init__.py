@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import (
+    PUBLISH_HEADERS,
     UUID_PATTERN,
     Broker,
     BrokerError,
@@ -51,6 +52,7 @@ __all__ = [
     "DEFAULT_VHOST",
     "DOCUMENT",
     "PARTIES_FILE",
+    "PUBLISH_HEADERS",
     "ROOT",
     "UUID_PATTERN",
     "AmqpBroker",

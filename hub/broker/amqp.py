@@ -44,6 +44,7 @@ from aiormq.exceptions import ChannelAccessRefused
 from yarl import URL
 
 from hub.broker.base import (
+    READ_LOG_SECONDS,
     BrokerError,
     BrokerErrorCode,
     IncomingMessage,
@@ -54,7 +55,7 @@ from hub.broker.base import (
 from hub.broker.management import ManagementClient
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
     from types import TracebackType
 
     from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
@@ -116,6 +117,8 @@ def endpoints(url: str, failover: Sequence[str]) -> tuple[URL, ...]:
 DEFAULT_CONFIRM_TIMEOUT: Final = 10.0
 #: Seconds to connect, or to declare a topology, before ``broker.unavailable``.
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+#: Messages of a stream a reader holds unacked at once (a stream consumer needs a prefetch).
+STREAM_PREFETCH: Final = 256
 
 
 def _error(error: BaseException, name: str) -> BrokerError:
@@ -397,6 +400,49 @@ class AmqpBroker:
             raise _error(error, queue) from error
         try:
             yield taken
+        finally:
+            await _close_quietly(channel, self.connect_timeout)
+
+    async def read_log(
+        self,
+        queue: str,
+        after: int | None,
+        until: Callable[[IncomingMessage], bool],
+        *,
+        within: float = READ_LOG_SECONDS,
+    ) -> list[IncomingMessage]:
+        """Read the stream ``queue`` after offset ``after`` until ``until`` holds (inclusive).
+
+        A consumer of its own channel reads from ``x-stream-offset`` (the first
+        message when ``after`` is None) and acks each message, which only grants
+        credit for more: a stream keeps every message and counts no delivery.
+
+        Raises:
+            BrokerError: ``broker.not_found``, or ``broker.unavailable`` when the
+                broker fails or ``until`` finds nothing within ``within`` seconds.
+        """
+        channel: AbstractChannel | None = None
+        arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        read: list[IncomingMessage] = []
+        try:
+            async with asyncio.timeout(within):
+                channel = await self._open_consumer_channel(STREAM_PREFETCH)
+                source = await channel.get_queue(queue, ensure=True)
+                start: int | str = "first" if after is None else after + 1
+                await source.consume(arrived.put, arguments={"x-stream-offset": start})
+                while True:
+                    raw = await arrived.get()
+                    await raw.ack()
+                    message = _incoming(raw)
+                    read.append(message)
+                    if until(message):
+                        return read
+        except TimeoutError:
+            raise BrokerError(
+                BrokerErrorCode.UNAVAILABLE, f"{queue} was not read to its mark in time"
+            ) from None
+        except _FAILURES as error:
+            raise _error(error, queue) from error
         finally:
             await _close_quietly(channel, self.connect_timeout)
 

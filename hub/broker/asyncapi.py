@@ -4,7 +4,7 @@ Channels and their AMQP bindings come from :func:`~hub.broker.topology.default_t
 the headers from the allow-list in :mod:`hub.broker.base`, and the event schemas
 from the catalogue (:mod:`schemas.registry`). It describes an agency adapter (the
 application): it sends case events to ``hub.ingress`` and receives from its inbox;
-operators' tools receive from ``hub.quarantine`` and replay to ``hub.ingress``.
+operators' tools read the stream ``hub.quarantine.log`` and replay to ``hub.ingress``.
 
 A payload on the wire is a compact JOSE object (docs/envelope.md), or, for a copy in
 quarantine, any bytes. A JOSE payload's schema is a Multi Format Schema Object in
@@ -537,12 +537,23 @@ def _channels() -> dict[str, Any]:
         "quarantineExchange": _exchange_channel(
             topology.exchange(names.quarantine),
             None,
-            ["refusal", "deadLettered"],
-            "any routing key; the dead-letter exchange of every other queue, and where the"
-            " hub puts refused messages",
+            ["deadLettered"],
+            "any routing key; the dead-letter exchange of ingress and every inbox, whose"
+            " queue the hub's workers take up again (hub/reconcile.py)",
         ),
         "quarantine": _queue_channel(
-            topology.queue(names.quarantine), names.quarantine, ["refusal", "deadLettered"]
+            topology.queue(names.quarantine), names.quarantine, ["deadLettered"]
+        ),
+        "quarantineLogExchange": _exchange_channel(
+            topology.exchange(names.quarantine_log),
+            None,
+            ["refusal"],
+            "any routing key; where the hub keeps every message it refuses, whole, beside"
+            " two empty marks of its own (`kind: resolved` once replayed, `kind: sync`"
+            " before a read; ADR 0020)",
+        ),
+        "quarantineLog": _queue_channel(
+            topology.queue(names.quarantine_log), names.quarantine_log, ["refusal"]
         ),
     }
 
@@ -589,9 +600,10 @@ def _operations() -> dict[str, Any]:
         ),
         "receiveQuarantine": _operation(
             "receive",
-            "quarantine",
-            ["refusal", "deadLettered"],
-            "Operators inspect quarantined messages.",
+            "quarantineLog",
+            ["refusal"],
+            "Operators' tools read the quarantine's stream from an offset"
+            " (`x-stream-offset`), which takes nothing out and counts no delivery.",
             {},
         ),
         "replayQuarantined": _operation(

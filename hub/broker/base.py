@@ -110,8 +110,11 @@ BROKER_HEADERS: Final[Mapping[str, HeaderRule]] = MappingProxyType(
         "x-first-death-reason": _DEATH_REASON,
         "x-first-death-queue": NAME_PATTERN,
         "x-first-death-exchange": NAME_PATTERN,
+        "x-stream-offset": int,
     }
 )
+#: Seconds a read of a stream may take before it gives up (``broker.unavailable``).
+READ_LOG_SECONDS: Final = 10.0
 #: Media type of a compact JWE (RFC 7516 section 9.2.1).
 JOSE_CONTENT_TYPE: Final = "application/jose"
 
@@ -258,6 +261,12 @@ class IncomingMessage:
     def __post_init__(self) -> None:
         """Wrap ``settle`` so that a second settlement raises instead of confusing the broker."""
         object.__setattr__(self, "_once", _Once(self.settle))
+
+    @property
+    def offset(self) -> int | None:
+        """Its offset in the stream it was read from (``x-stream-offset``); None from a queue."""
+        value = self.headers.get("x-stream-offset")
+        return value if isinstance(value, int) else None
 
     async def ack(self) -> None:
         """Acknowledge: the broker forgets the message.
@@ -447,6 +456,26 @@ class QueueInspector(Protocol):
             BrokerError: ``broker.management_not_configured``,
                 ``broker.management_unavailable``, ``broker.management_refused``
                 or ``broker.unavailable``.
+        """
+        ...
+
+    async def read_log(
+        self,
+        queue: str,
+        after: int | None,
+        until: Callable[[IncomingMessage], bool],
+        *,
+        within: float = READ_LOG_SECONDS,
+    ) -> list[IncomingMessage]:
+        """Read the stream ``queue`` from the message after offset ``after`` (or its first).
+
+        Reading takes nothing out of the stream and counts no delivery. It stops
+        after the first message for which ``until`` is true, which it includes;
+        each message's offset is :attr:`IncomingMessage.offset`.
+
+        Raises:
+            BrokerError: ``broker.not_found``, or ``broker.unavailable`` when the
+                broker fails or ``until`` finds nothing within ``within`` seconds.
         """
         ...
 

@@ -12,10 +12,11 @@ hub compares with the signed issuer), allowed exactly:
 - write: ``hub.ingress``, the one exchange it may publish to;
 - read: ``agency.<id>.inbox``, the one queue it may consume.
 
-The ``hub`` user may configure and read every name of the topology and write to
-every one but ``hub.ingress``: it never publishes events as an agency. No user has
-the ``impersonator`` tag, so RabbitMQ refuses a ``user_id`` that is not the
-connection's own (docs/security/transport.md).
+The ``hub`` user may configure, read and write every name of the topology: it
+writes to ``hub.ingress`` only to replay a quarantined message, as itself (ADR
+0009). No user has the ``impersonator`` tag, so RabbitMQ refuses a ``user_id`` that
+is not the connection's own: the hub cannot pose as an agency at ingress
+(docs/security/transport.md).
 
 Users come without a password (an empty hash, which RabbitMQ's internal backend
 never matches): the operator sets one per user with ``rabbitmqctl change_password``.
@@ -103,8 +104,10 @@ def permissions(
     hub = Permission(
         f"{user_prefix}{HUB_USER}",
         configure=_pattern(every),
-        # Binding needs write on the queue; dead-lettering needs write on quarantine.
-        write=_pattern(every - {names.ingress}),
+        # Binding needs write on the queue; dead-lettering needs write on quarantine;
+        # a replay publishes to ingress as the hub itself (ADR 0009), and RabbitMQ's
+        # user_id check keeps it from posing as a sender there.
+        write=_pattern(every),
         read=_pattern(every),
     )
     return (

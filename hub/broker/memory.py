@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Self
 
 from hub.broker.base import (
+    READ_LOG_SECONDS,
     BrokerError,
     BrokerErrorCode,
     IncomingMessage,
@@ -54,6 +55,7 @@ from hub.broker.topology import (
     Exchange,
     ExchangeType,
     Queue,
+    QueueType,
     Topology,
 )
 
@@ -109,6 +111,8 @@ class _MemoryQueue:
     delivered: deque[float] = field(default_factory=_events)
     #: Dead-lettered at least once but not routable yet: kept, as RabbitMQ keeps them.
     stranded: list[_Stored] = field(default_factory=list)
+    #: A stream's messages, by offset: reading takes nothing out.
+    log: list[_Stored] = field(default_factory=list)
     waiters: set[asyncio.Future[None]] = field(default_factory=set)
 
     def wake(self) -> None:
@@ -174,7 +178,10 @@ class MemoryNode:
         targets = self.route(message.exchange, message.routing_key)
         now = time.monotonic()
         for queue in targets:
-            queue.ready.append(message)
+            if queue.spec.type is QueueType.STREAM:
+                queue.log.append(message)
+            else:
+                queue.ready.append(message)
             queue.published.append(now)
             queue.published_total += 1
             queue.wake()
@@ -187,6 +194,8 @@ class MemoryNode:
             KeyError: there is no such queue.
         """
         queue = self.queues[name]
+        if queue.spec.type is QueueType.STREAM:
+            return QueueStats(name, len(queue.log), 0, 0, published=queue.published_total)
         head = queue.ready[0].timestamp if queue.ready else None
         oldest = None if head is None else max(0.0, (self.clock() - head).total_seconds())
         now = time.monotonic()
@@ -236,6 +245,27 @@ class MemoryNode:
             goal.wake()
         if not routed and target.strategy is DeadLetterStrategy.AT_LEAST_ONCE:
             queue.stranded.append(dead)
+
+
+async def _nothing_to_settle(outcome: Outcome) -> None:
+    del outcome  # reading a stream takes nothing out: an ack only says it was read
+
+
+def _read(message: _Stored, offset: int) -> IncomingMessage:
+    """A message of a stream as a reader gets it, with its offset."""
+    return IncomingMessage(
+        body=message.body,
+        headers={**readable_headers(message.headers), "x-stream-offset": offset},
+        message_id=message.message_id,
+        user_id=message.user_id,
+        routing_key=message.routing_key,
+        exchange=message.exchange,
+        redelivered=False,
+        delivery_count=0,
+        persistent=True,
+        settle=_nothing_to_settle,
+        timestamp=message.timestamp,
+    )
 
 
 def _conflict(name: str) -> BrokerError:
@@ -342,6 +372,35 @@ class MemoryBroker:
         async with MemoryConsumer(self, queue, limit, counted=False) as getter:
             yield getter.take_ready(limit)
 
+    async def read_log(
+        self,
+        queue: str,
+        after: int | None,
+        until: Callable[[IncomingMessage], bool],
+        *,
+        within: float = READ_LOG_SECONDS,
+    ) -> list[IncomingMessage]:
+        """Read the stream ``queue`` after offset ``after`` until ``until`` holds (inclusive).
+
+        The node's log is complete when this is called, so ``within`` is not waited:
+        a log that ends before ``until`` holds fails at once, as RabbitMQ would after it.
+
+        Raises:
+            BrokerError: ``broker.not_found`` (no such stream) or ``broker.unavailable``.
+        """
+        del within
+        self._check_open()
+        found = self.node.queues.get(queue)
+        if found is None or found.spec.type is not QueueType.STREAM:
+            raise BrokerError(BrokerErrorCode.NOT_FOUND, f"no stream {queue}")
+        read: list[IncomingMessage] = []
+        for offset in range(0 if after is None else after + 1, len(found.log)):
+            message = _read(found.log[offset], offset)
+            read.append(message)
+            if until(message):
+                return read
+        raise BrokerError(BrokerErrorCode.UNAVAILABLE, f"{queue} ended before the mark looked for")
+
     def consume(self, queue: str, prefetch: int) -> MemoryConsumer:
         """Return a consumer of ``queue`` with at most ``prefetch`` unsettled deliveries.
 
@@ -357,6 +416,8 @@ class MemoryBroker:
         found = self.node.queues.get(consumer.queue_name)
         if found is None:
             raise BrokerError(BrokerErrorCode.NOT_FOUND, f"no queue {consumer.queue_name}")
+        if found.spec.type is QueueType.STREAM:
+            raise BrokerError(BrokerErrorCode.REFUSED, "a stream is read with read_log")
         self._consumers.add(consumer)
         if consumer.counted:
             found.consumers += 1

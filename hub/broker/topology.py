@@ -7,9 +7,14 @@ set of them, and a broker's ``apply`` declares it (idempotently) in one place.
     sender party id ──► hub.ingress (direct) ──► hub.ingress.q (quorum)
                                                    │ delivery limit, then
                                                    ▼ dead-letter (at-least-once)
-    hub ──► hub.quarantine (fanout) ─────────────► hub.quarantine (quorum)
+            hub.quarantine (fanout) ─────────────► hub.quarantine (quorum) ──► workers
                                                    ▲ dead-letter (at-least-once)
     hub ──► hub.deliveries (direct, key = party) ──► agency.<party>.inbox (quorum)
+    hub ──► hub.quarantine.log (fanout) ─────────► hub.quarantine.log (stream)
+
+The broker dead-letters to ``hub.quarantine``, which the workers work through; the
+hub's refusals go to the stream ``hub.quarantine.log``, which operators read
+without taking anything out (ADR 0020).
 
 Queue names and routing keys carry party ids only (P1). The reasons for each
 choice are in docs/adr/0005-broker.md.
@@ -45,10 +50,22 @@ class ExchangeType(enum.StrEnum):
 
 
 class QueueType(enum.StrEnum):
-    """``x-queue-type``: quorum for everything the hub keeps; classic only in tests."""
+    """``x-queue-type``: quorum for what is consumed, stream for the quarantine's log.
+
+    Classic only in tests. A stream (RabbitMQ 3.9+) is an append-only, replicated
+    log: reading it takes nothing out and counts no delivery.
+    """
 
     QUORUM = "quorum"
     CLASSIC = "classic"
+    STREAM = "stream"
+
+
+#: How long the quarantine's log keeps a refused message (``x-max-age``): a year.
+QUARANTINE_MAX_AGE: Final = "1Y"
+#: Segment size of a stream: retention drops whole segments, so keep them small
+#: enough that a year's limit applies at pilot volumes (RabbitMQ's default is 500 MB).
+STREAM_SEGMENT_BYTES: Final = 8 * 1024 * 1024
 
 
 class DeadLetterStrategy(enum.StrEnum):
@@ -91,16 +108,23 @@ class Queue:
         delivery_limit: returns after which a message is dead-lettered; ``None``
             for none (quorum queues only).
         dead_letter: where dead-lettered messages go; ``None`` drops them.
+        max_age: how long a stream keeps a message (``x-max-age``, e.g. ``1Y``);
+            streams only.
     """
 
     name: str
     type: QueueType = QueueType.QUORUM
     delivery_limit: int | None = None
     dead_letter: DeadLetter | None = None
+    max_age: str | None = None
 
     def arguments(self) -> dict[str, str | int]:
         """Return the ``queue.declare`` arguments; a broker compares them on re-declare."""
         args: dict[str, str | int] = {"x-queue-type": self.type.value}
+        if self.type is QueueType.STREAM:
+            args["x-stream-max-segment-size-bytes"] = STREAM_SEGMENT_BYTES
+            if self.max_age is not None:
+                args["x-max-age"] = self.max_age
         if self.delivery_limit is not None:
             args["x-delivery-limit"] = self.delivery_limit
         if self.dead_letter is not None:
@@ -135,8 +159,9 @@ class Topology:
 
     Raises:
         ValueError: a name is invalid or repeated, a binding or dead-letter target
-            names an exchange or queue the topology does not declare, or a
-            delivery limit is set on a classic queue or is below zero.
+            names an exchange or queue the topology does not declare, a
+            delivery limit is set on a classic queue or stream or is below zero,
+            or a maximum age on anything but a stream.
     """
 
     exchanges: tuple[Exchange, ...]
@@ -189,6 +214,13 @@ def _check_queue(queue: Queue, exchanges: set[str]) -> None:
             raise ValueError(f"{queue.name}: the delivery limit must not be negative")
     if queue.dead_letter is not None and queue.dead_letter.exchange not in exchanges:
         raise ValueError(f"{queue.name}: dead-letter exchange is not declared")
+    if queue.type is QueueType.STREAM and queue.dead_letter is not None:
+        raise ValueError(f"{queue.name}: a stream dead-letters nothing")
+    if queue.max_age is not None:
+        if queue.type is not QueueType.STREAM:
+            raise ValueError(f"{queue.name}: a maximum age needs a stream")
+        if not re.fullmatch(r"[1-9][0-9]{0,5}[YMDhms]", queue.max_age):
+            raise ValueError(f"{queue.name}: a maximum age is a number and Y, M, D, h, m or s")
 
 
 @dataclass(frozen=True)
@@ -219,8 +251,18 @@ class TopologyNames:
 
     @property
     def quarantine(self) -> str:
-        """The exchange, and the queue, of refused and dead-lettered messages."""
+        """The exchange, and the quorum queue, the broker dead-letters to.
+
+        Ingress and every inbox dead-letter here; the workers take each message up
+        again (:mod:`hub.reconcile`). The hub's own refusals are kept in
+        :attr:`quarantine_log`.
+        """
         return f"{self.prefix}hub.quarantine"
+
+    @property
+    def quarantine_log(self) -> str:
+        """The exchange, and the stream, of the hub's refusals: the quarantine operators see."""
+        return f"{self.prefix}hub.quarantine.log"
 
     def inbox(self, party: str) -> str:
         """Return the inbox queue of ``party``.
@@ -264,6 +306,7 @@ def default_topology(
             Exchange(n.ingress, ExchangeType.DIRECT),
             Exchange(n.deliveries, ExchangeType.DIRECT),
             Exchange(n.quarantine, ExchangeType.FANOUT),
+            Exchange(n.quarantine_log, ExchangeType.FANOUT),
         ),
         queues=(
             Queue(n.ingress_queue, delivery_limit=delivery_limit, dead_letter=quarantined),
@@ -272,10 +315,12 @@ def default_topology(
                 for i in inboxes
             ),
             Queue(n.quarantine),
+            Queue(n.quarantine_log, QueueType.STREAM, max_age=QUARANTINE_MAX_AGE),
         ),
         bindings=(
             *(Binding(n.ingress, n.ingress_queue, party) for party in agencies),
             *(Binding(n.deliveries, i, party) for party, i in zip(agencies, inboxes, strict=True)),
             Binding(n.quarantine, n.quarantine),
+            Binding(n.quarantine_log, n.quarantine_log),
         ),
     )

@@ -1,15 +1,15 @@
-"""Operations: queue numbers, quarantine browsing (metadata only) and replay.
+"""Operations: queue numbers, the quarantine (metadata only) and replay.
 
 Queue numbers come from the broker's :class:`~hub.broker.base.QueueInspector`:
-RabbitMQ's management API, or the memory node's own counts. The quarantine is
-read by a *browse*: up to a bounded number of messages taken unacknowledged from
-its head and given back, in order, when the request ends (the quarantine queue
-has no delivery limit, so a browse burns nothing; each one adds one to the
-messages' delivery count). A browse shows metadata only: ids, codes, parties,
-sizes and times from an allow-list of headers, never a body.
+RabbitMQ's management API, or the memory node's own counts. The quarantine is the
+stream ``hub.quarantine.log`` of the hub's refusals (:mod:`hub.console.quarantine`):
+each look reads what is new since the last into this console's index, which takes
+nothing out of the stream and counts no delivery, so looking never changes it. A
+look shows metadata only: ids, codes, parties, sizes and times from an allow-list
+of headers, never a body. A replay reads the one refusal's bytes again, publishes
+them to ingress, records the replay and marks the refusal resolved.
 
-Browses and replays of one console process take turns on one lock, so a replay
-never finds its message held by a browse of the same process.
+Looks and replays of one console process take turns on one lock.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ import re
 import time
 import uuid
 import weakref
-from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime  # noqa: TC003 - a dataclass field's type
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from hub.broker import BrokerError, OutgoingMessage, inspector_of
+from hub.broker import BrokerError, OutgoingMessage, QueueStats, inspector_of
 from hub.console.base import OPERATIONS, Param, Route
 from hub.console.deps import deps_of, principal
 from hub.console.history import SAMPLE_SECONDS
+from hub.console.quarantine import RESOLVED, SYNC, Parked, QuarantineIndex
 from hub.crypto import notice_message_id
 from hub.errors import HubError
 from hub.ledger import EntryDraft, LedgerError
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from aiohttp.typedefs import Handler
 
-    from hub.broker import IncomingMessage, QueueInspector, QueueStats
+    from hub.broker import IncomingMessage, QueueInspector
     from hub.console.deps import ConsoleDeps
     from hub.context import HubContext
 
@@ -52,10 +52,12 @@ log = get_logger("hub.console.operations")
 #: Most quarantined messages one browse request may read.
 MAX_BROWSE: Final = 100
 DEFAULT_BROWSE: Final = 50
-#: Most quarantined messages read to count them by reason, or to find one to replay.
-MAX_SCAN: Final = 1000
-#: Seconds a count of quarantine by reason is reused before browsing again.
-CENSUS_SECONDS: Final = 30.0
+#: Seconds a look at the quarantine may reuse what the console last read, by who asks:
+#: a person (the pages and the API), the metrics scrape, the background sampler. A
+#: replay always reads to the end first.
+LOOK_SECONDS: Final = 5.0
+SCRAPE_SECONDS: Final = 60.0
+SAMPLE_SYNC_SECONDS: Final = 300.0
 #: Why an operator replays: a fixed list, so the ledger holds no free text.
 REPLAY_REASONS: Final = frozenset(
     {"cause_fixed", "key_registered", "agreement_activated", "schema_loaded", "hub_fixed"}
@@ -94,21 +96,13 @@ class OperationsError(HubError):
         return web.json_response({"code": self.code, "detail": self.detail}, status=self.status)
 
 
-@dataclass
-class _Census:
-    at: float
-    depth: int | None
-    reasons: dict[str, int]
-    counted: int
-
-
 @dataclass(eq=False)
 class _QuarantineState:
-    """Per broker connection: the quarantine lock, replays in flight, the last census."""
+    """Per broker connection: the lock, replays in flight, and what was read of the stream."""
 
     lock: asyncio.Lock
     replaying: set[str]
-    census: _Census | None = None
+    index: QuarantineIndex = field(default_factory=QuarantineIndex)
 
 
 _STATES: Final[weakref.WeakKeyDictionary[object, _QuarantineState]] = weakref.WeakKeyDictionary()
@@ -147,57 +141,32 @@ def reason_of(headers: Mapping[str, object]) -> str:
     return f"deadletter.{death}" if isinstance(death, str) else "unknown"
 
 
-def sender_of(message: IncomingMessage, ingress_queue: str) -> str | None:
-    """The sender party of a quarantined message, if it names one (pure).
-
-    The hub's refusals carry ``sender``; a message dead-lettered from ingress keeps
-    its routing key, the sender's party id. A delivery dead-lettered from an inbox
-    names its recipient, not a sender: None.
-    """
-    sender = message.headers.get("sender")
-    if isinstance(sender, str):
-        return sender
-    key = message.routing_key
-    from_ingress = message.headers.get("x-first-death-queue") == ingress_queue
-    return key if from_ingress and PARTY_ID.match(key) else None
+def sender_of(headers: Mapping[str, object]) -> str | None:
+    """The sender party a refusal names, if any (pure): its ``sender`` header."""
+    sender = headers.get("sender")
+    return sender if isinstance(sender, str) and PARTY_ID.match(sender) else None
 
 
-def quarantine_id(message: IncomingMessage) -> str | None:
-    """The id a quarantined message is replayed by, written by the hub, never by a sender.
-
-    A refusal: its decision id (``decision-id`` header, a lower-case UUID). A message
-    the broker dead-lettered: its ``message_id`` only if that is such a UUID. Anything
-    else has no id here, so no URL or form is ever built from what a sender chose.
-    """
-    decision = message.headers.get("decision-id")
-    if message.headers.get("kind") == "refusal" and isinstance(decision, str):
-        return decision if is_message_id(decision) else None
-    mine = message.message_id
-    return mine if mine is not None and is_message_id(mine) else None
-
-
-def metadata(message: IncomingMessage, ingress_queue: str) -> dict[str, Any]:
-    """What a browse shows of one quarantined message: never its body (pure).
+def metadata(parked: Parked) -> dict[str, Any]:
+    """What a look shows of one quarantined refusal: never its body (pure).
 
     ``message_id`` is the id the sender published it with, shown only when it is
-    id-shaped; ``quarantine_id`` is the one to replay it by.
+    id-shaped; ``quarantine_id`` is the one to replay it by (the refusal's id).
     """
-    headers = {k: message.headers[k] for k in SHOWN_HEADERS if k in message.headers}
-    refusal = headers.get("decision-id")
+    headers = {k: parked.headers[k] for k in SHOWN_HEADERS if k in parked.headers}
     return {
-        "quarantine_id": quarantine_id(message),
-        "message_id": notice_message_id(message.message_id),
-        "reason": reason_of(message.headers),
-        "refusal_id": refusal if headers.get("kind") == "refusal" else None,
+        "quarantine_id": parked.quarantine_id,
+        "message_id": notice_message_id(parked.message_id),
+        "reason": reason_of(parked.headers),
+        "refusal_id": parked.quarantine_id if headers.get("kind") == "refusal" else None,
         "event_id": headers.get("event-id"),
         "event_type": headers.get("event-type"),
-        "sender": sender_of(message, ingress_queue),
-        "queued_at": message.timestamp.isoformat() if message.timestamp else None,
-        "size_bytes": len(message.body),
-        "delivery_count": message.delivery_count,
+        "sender": sender_of(parked.headers),
+        "queued_at": parked.queued_at.isoformat() if parked.queued_at else None,
+        "size_bytes": parked.size_bytes,
         "origin_exchange": headers.get("x-first-death-exchange"),
         "origin_queue": headers.get("x-first-death-queue"),
-        "routing_key": message.routing_key or None,
+        "routing_key": parked.routing_key or None,
     }
 
 
@@ -205,55 +174,118 @@ def _agencies(ctx: HubContext) -> list[str]:
     return sorted(p.id for p in ctx.policy.rules.parties if p.id != ctx.keyring.party)
 
 
-async def _census(deps: ConsoleDeps, depth: int | None) -> _Census:
-    """Quarantine counted by reason; reused for :data:`CENSUS_SECONDS` if the depth holds."""
-    state, now = _state(deps.hub), time.monotonic()
-    known = state.census
-    if known is not None and known.depth == depth and now - known.at < CENSUS_SECONDS:
-        return known
-    async with state.lock, _inspector(deps.hub).browse(deps.hub.names.quarantine, MAX_SCAN) as seen:
-        reasons = Counter(reason_of(m.headers) for m in seen)
-        census = _Census(now, depth, dict(sorted(reasons.items())), len(seen))
-    state.census = census
-    return census
+def _mark(ctx: HubContext, kind: str, decision: str) -> OutgoingMessage:
+    """A mark for the quarantine's stream: empty, with its kind and the decision it names."""
+    return OutgoingMessage(
+        ctx.names.quarantine_log,
+        "",
+        b"",
+        str(uuid.uuid4()),
+        content_type="application/octet-stream",
+        headers={"kind": kind, "decision-id": decision},
+    )
 
 
-async def _stats(deps: ConsoleDeps) -> tuple[dict[str, QueueStats], _Census]:
-    names = deps.hub.names
-    wanted = [names.ingress_queue, names.quarantine, *map(names.inbox, _agencies(deps.hub))]
+async def _read_to_now(deps: ConsoleDeps, state: _QuarantineState) -> QuarantineIndex:
+    """Write a sync mark and read the stream up to it; the caller holds ``state.lock``."""
+    ctx, index = deps.hub, state.index
+    inspector = _inspector(ctx)
+    mark = str(uuid.uuid4())
+
+    def reached(message: IncomingMessage) -> bool:
+        headers = message.headers
+        return headers.get("kind") == SYNC and headers.get("decision-id") == mark
+
     try:
-        stats = await _inspector(deps.hub).queue_stats(wanted)
-        deps.history.record(stats, deps.clock().timestamp())
-        quarantined = stats.get(names.quarantine)
-        census = await _census(deps, quarantined.ready if quarantined else None)
+        await ctx.broker.publish(_mark(ctx, SYNC, mark))
+        read = await inspector.read_log(ctx.names.quarantine_log, index.cursor, reached)
     except BrokerError as error:
         raise _broker_failed(error) from error
-    return stats, census
+    for message in read:
+        index.take(message)
+    index.synced_at = time.monotonic()
+    return index
+
+
+async def quarantine_index(deps: ConsoleDeps, reuse: float = LOOK_SECONDS) -> QuarantineIndex:
+    """The quarantine as this console has read it, read to now unless read within ``reuse`` s.
+
+    Raises:
+        OperationsError: 503 when the broker cannot be inspected or read.
+    """
+    state = _state(deps.hub)
+    index = state.index
+    if index.synced_at is not None and time.monotonic() - index.synced_at < reuse:
+        return index
+    async with state.lock:
+        return await _read_to_now(deps, state)
+
+
+def _oldest(index: QuarantineIndex, at: datetime) -> float | None:
+    parked = index.parked()
+    if not parked:
+        return 0.0
+    first = parked[0].queued_at
+    return None if first is None else max(0.0, (at - first).total_seconds())
+
+
+def _quarantine_stats(ctx: HubContext, index: QuarantineIndex, at: datetime) -> QueueStats:
+    """The quarantine's numbers as a queue's: what is parked, not what the stream holds."""
+    return QueueStats(
+        ctx.names.quarantine_log,
+        ready=len(index),
+        unacked=0,
+        consumers=None,
+        oldest_seconds=_oldest(index, at),
+    )
+
+
+async def _stats(
+    deps: ConsoleDeps, reuse: float = LOOK_SECONDS
+) -> tuple[dict[str, QueueStats], QuarantineIndex]:
+    """Every watched queue's numbers (the quarantine's from its index), and the index.
+
+    Each look is also a sample of the console's history.
+
+    Raises:
+        OperationsError: 503 when the broker cannot be inspected or read.
+    """
+    ctx = deps.hub
+    names = ctx.names
+    wanted = [names.ingress_queue, names.quarantine, *map(names.inbox, _agencies(ctx))]
+    try:
+        stats = await _inspector(ctx).queue_stats(wanted)
+    except BrokerError as error:
+        raise _broker_failed(error) from error
+    index = await quarantine_index(deps, reuse)
+    stats[names.quarantine_log] = _quarantine_stats(ctx, index, deps.clock())
+    deps.history.record(stats, deps.clock().timestamp())
+    return stats, index
 
 
 def watched_queues(ctx: HubContext) -> list[tuple[str, str, str]]:
-    """The queues an operator watches, as ``(kind, label, queue)``: ingress, inboxes, quarantine."""
+    """The queues an operator watches, as ``(kind, label, queue)``: ingress, inboxes, quarantine.
+
+    ``dead_letters`` is the queue the broker dead-letters to, which the workers
+    empty (:mod:`hub.reconcile`); ``quarantine`` is the hub's refusals.
+    """
     names = ctx.names
     inboxes = [("inbox", party, names.inbox(party)) for party in _agencies(ctx)]
     return [
         ("ingress", "Ingress", names.ingress_queue),
         *inboxes,
-        ("quarantine", "Quarantine", names.quarantine),
+        ("quarantine", "Quarantine", names.quarantine_log),
+        ("dead_letters", "Dead letters", names.quarantine),
     ]
 
 
-async def sample_queues(deps: ConsoleDeps) -> None:
+async def sample_queues(deps: ConsoleDeps, reuse: float = SAMPLE_SYNC_SECONDS) -> None:
     """Add one sample of every watched queue to the console's history (counts only).
 
     Raises:
         OperationsError: 503 when the broker cannot be inspected.
     """
-    wanted = [queue for _, _, queue in watched_queues(deps.hub)]
-    try:
-        stats = await _inspector(deps.hub).queue_stats(wanted)
-    except BrokerError as error:
-        raise _broker_failed(error) from error
-    deps.history.record(stats, deps.clock().timestamp())
+    await _stats(deps, reuse)
 
 
 async def keep_sampling(deps: ConsoleDeps, every: float = SAMPLE_SECONDS) -> None:
@@ -265,17 +297,19 @@ async def keep_sampling(deps: ConsoleDeps, every: float = SAMPLE_SECONDS) -> Non
 
 
 async def queue_report(deps: ConsoleDeps) -> dict[str, Any]:
-    """Every agency inbox, ingress and quarantine: depth, consumers, age, rates, reasons.
+    """Every agency inbox, ingress, the dead letters and the quarantine: numbers and reasons.
 
     ``oldest_seconds`` is the age of the oldest message waiting, at least, from the
     console's history where the broker reports no head timestamp (quorum queues:
-    :mod:`hub.console.history`); ``growing`` says the depth has risen over ten minutes.
+    :mod:`hub.console.history`); ``growing`` says the depth has risen over ten
+    minutes. The quarantine's numbers are its parked refusals, counted by reason.
 
     Raises:
         OperationsError: 503 when the broker cannot be inspected.
     """
-    stats, census = await _stats(deps)
-    names, history, at = deps.hub.names, deps.history, deps.clock().timestamp()
+    stats, index = await _stats(deps)
+    names, history, now = deps.hub.names, deps.history, deps.clock()
+    at = now.timestamp()
 
     def view(queue: str) -> dict[str, Any] | None:
         found = stats.get(queue)
@@ -286,16 +320,18 @@ async def queue_report(deps: ConsoleDeps) -> dict[str, Any]:
             "growing": history.growing(queue, at),
         }
 
-    quarantine = view(names.quarantine) or {"queue": names.quarantine}
-    quarantine |= {
-        "by_reason": census.reasons,
-        "counted": census.counted,
-        "complete": census.counted < MAX_SCAN,
+    quarantine = (view(names.quarantine_log) or {}) | {
+        "oldest_seconds": _oldest(index, now),
+        "growing": history.growing(names.quarantine_log, at),
+        "by_reason": index.by_reason(),
+        "counted": len(index),
+        "complete": True,
     }
     return {
         "ingress": view(names.ingress_queue),
         "inboxes": {p: view(names.inbox(p)) for p in _agencies(deps.hub)},
         "quarantine": quarantine,
+        "dead_letters": view(names.quarantine),
     }
 
 
@@ -319,18 +355,13 @@ def _limit(request: web.Request) -> int:
 
 
 async def browse_quarantine(deps: ConsoleDeps, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` quarantined messages from the head, metadata only; all stay in place.
+    """Up to ``limit`` quarantined refusals, oldest first, metadata only; nothing moves.
 
     Raises:
-        OperationsError: 503 when the broker cannot be inspected or browsed.
+        OperationsError: 503 when the broker cannot be inspected or read.
     """
-    ctx = deps.hub
-    inspector = _inspector(ctx)
-    try:
-        async with _state(ctx).lock, inspector.browse(ctx.names.quarantine, limit) as seen:
-            return [metadata(m, ctx.names.ingress_queue) for m in seen]
-    except BrokerError as error:
-        raise _broker_failed(error) from error
+    index = await quarantine_index(deps)
+    return [metadata(parked) for parked in index.parked()[:limit]]
 
 
 async def quarantine(request: web.Request) -> web.Response:
@@ -417,7 +448,7 @@ def _record(
         decision_id=uuid.uuid4(),
         recorded_at=deps.clock(),
         event_id=uuid.UUID(event_id) if isinstance(event_id, str) else None,
-        provider=sender_of(message, deps.hub.names.ingress_queue),
+        provider=sender_of(message.headers),
         outcome="quarantine.replayed",
         reason_code=reason_of(message.headers),
         purpose=purpose,
@@ -425,45 +456,71 @@ def _record(
     )
 
 
+async def _bytes_of(ctx: HubContext, parked: Parked) -> IncomingMessage:
+    """The refusal ``parked`` as it was published, read again from the stream.
+
+    Raises:
+        OperationsError: 404 when the stream no longer keeps it (past its retention);
+            503 when the broker fails.
+    """
+    try:
+        (message,) = await _inspector(ctx).read_log(
+            ctx.names.quarantine_log, parked.offset - 1, lambda _: True
+        )
+    except BrokerError as error:
+        raise _broker_failed(error) from error
+    if (
+        message.offset != parked.offset
+        or message.headers.get("decision-id") != parked.quarantine_id
+    ):
+        raise OperationsError(404, "quarantine.not_found", "the quarantine no longer keeps it")
+    return message
+
+
 async def replay_message(deps: ConsoleDeps, ask: ReplayRequest, actor: str) -> Replayed:
-    """Replay one quarantined message: publish to ingress, record, then remove it.
+    """Replay one quarantined refusal: publish to ingress, record, then mark it resolved.
 
     The steps, and what each failure leaves:
 
-    1. Publish the message's exact body to ``hub.ingress`` as the hub's own broker
+    1. Read the quarantine to now, find the refusal and read its bytes again.
+    2. Publish the message's exact body to ``hub.ingress`` as the hub's own broker
        user (ADR 0009), routed by its sender, and wait for the broker's confirm.
-       If that fails nothing was recorded and the message goes back to quarantine;
-       an unconfirmed publish may still have been stored, so trying again may
+       If that fails nothing was recorded and the refusal stays parked; an
+       unconfirmed publish may still have been stored, so trying again may
        deliver it twice.
-    2. Record a ``consultation`` entry (``quarantine.replayed``, the operator's
+    3. Record a ``consultation`` entry (``quarantine.replayed``, the operator's
        token name, the original refusal code) in the ledger. If that fails the
-       message goes back to quarantine, though it was already replayed; trying
-       again replays it once more and records it.
-    3. Ack it out of quarantine. If that fails (the channel went away) the broker
-       keeps it in quarantine, replayed and recorded; the answer says
+       refusal stays parked, though it was already replayed; trying again replays
+       it once more and records it.
+    4. Publish a ``resolved`` mark for it to the quarantine's stream. If that
+       fails the refusal stays parked, replayed and recorded; the answer says
        ``removed: false`` and a later replay repeats it and records it again.
 
     At worst a replay is repeated. The pipeline takes that: its decision ids derive
     from the event, so a second pass finds its entries recorded and republishes
     the same deliveries, which adapters dedupe by event id (P5). Nothing is lost:
-    the quarantined copy is removed only after both the publish and the record.
+    the refusal leaves the view only after both the publish and the record, and
+    its bytes stay in the stream until its retention ends.
 
     Returns:
-        What was replayed, and whether it was removed from quarantine.
+        What was replayed, and whether it left the quarantine.
 
     Raises:
-        OperationsError: 404 no such message among the first :data:`MAX_SCAN`;
-            409 it cannot be routed (no sender party); 503 broker or ledger failed.
+        OperationsError: 404 not parked; 409 it cannot be routed (no sender party);
+            503 broker or ledger failed.
     """
     ctx = deps.hub
     at = deps.clock()
-    async with _state(ctx).lock, _inspector(ctx).browse(ctx.names.quarantine, MAX_SCAN) as seen:
-        found = next((m for m in seen if quarantine_id(m) == ask.quarantine_id), None)
-        if found is None:
+    state = _state(ctx)
+    async with state.lock:
+        index = await _read_to_now(deps, state)
+        parked = index.find(ask.quarantine_id)
+        if parked is None:
             raise OperationsError(404, "quarantine.not_found", "no such quarantined message")
-        sender = sender_of(found, ctx.names.ingress_queue)
+        sender = sender_of(parked.headers)
         if sender is None:
             raise OperationsError(409, "quarantine.not_replayable", "the message names no sender")
+        found = await _bytes_of(ctx, parked)
         try:
             await ctx.broker.publish(_replayed(ctx, found, sender))
             await ctx.ledger.append([_record(deps, found, ask, actor)])
@@ -478,14 +535,14 @@ async def replay_message(deps: ConsoleDeps, ask: ReplayRequest, actor: str) -> R
             refusal_id=refusal_id(found.body, ctx.broker.user),
             event_id=_event_id(found),
         )
+        state.index.synced_at = None  # the next look reads the mark, whatever it reuses
         try:
-            await found.ack()
+            await ctx.broker.publish(_mark(ctx, RESOLVED, ask.quarantine_id))
         except BrokerError as error:
             log.warning(
                 "quarantine.not_removed", code=error.code.value, message_id=ask.quarantine_id
             )
             return replace(replayed, removed=False)
-    _state(ctx).census = None
     return replayed
 
 
@@ -503,8 +560,8 @@ async def next_outcome(
     back to the quarantine as a refusal of the replay's bytes from the hub's own
     broker user (its quarantine id is that refusal's id); accepted, its event's
     decisions are in the ledger. After a bounded wait the answer is ``pending``:
-    the quarantine and the ledger say the rest. A copy that could not be removed
-    from quarantine cannot be told from its return: ``pending`` too.
+    the quarantine and the ledger say the rest. A refusal that could not be marked
+    resolved cannot be told from its return: ``pending`` too.
 
     Returns:
         ``{"outcome": "refused", "code": ...}``, ``{"outcome": "recorded", "code": None}``
@@ -519,11 +576,10 @@ async def next_outcome(
             ):
                 return {"outcome": "recorded", "code": None}
             if replayed.removed:
-                async with _inspector(ctx).browse(ctx.names.quarantine, MAX_SCAN) as seen:
-                    found = next((m for m in seen if quarantine_id(m) == back), None)
+                found = (await quarantine_index(deps, reuse=0.0)).find(back)
                 if found is not None:
                     return {"outcome": "refused", "code": reason_of(found.headers)}
-        except (LedgerError, BrokerError):
+        except (LedgerError, OperationsError):
             break
         await asyncio.sleep(FOLLOW_STEP)
     return {"outcome": "pending", "code": None}
@@ -531,7 +587,7 @@ async def next_outcome(
 
 @dataclass(frozen=True)
 class Replayed:
-    """A replay done: when, whether its copy left quarantine, and how to follow it."""
+    """A replay done: when, whether it left the quarantine, and how to follow it."""
 
     removed: bool
     at: datetime
@@ -595,7 +651,7 @@ async def refresh_queue_gauges(deps: ConsoleDeps) -> None:
     A broker that cannot be inspected leaves the gauges as they were (logged).
     """
     try:
-        stats, census = await _stats(deps)
+        stats, index = await _stats(deps, SCRAPE_SECONDS)
     except OperationsError as error:
         log.warning("console.gauges_stale", code=error.code)
         return
@@ -612,7 +668,7 @@ async def refresh_queue_gauges(deps: ConsoleDeps) -> None:
         if oldest is not None:  # unknown is left out, never shown as zero
             metrics.inbox_oldest_seconds.labels(recipient=party).set(oldest)
     metrics.quarantine_messages.clear()
-    for reason, count in census.reasons.items():
+    for reason, count in index.by_reason().items():
         metrics.quarantine_messages.labels(reason=reason).set(count)
 
 

@@ -6,9 +6,9 @@ hub itself is fine. An operator needs more: :func:`attention` lists what to act
 on, each item with a stable code, a severity, the party or queue it concerns
 and what to do, from the readiness report and the queues' numbers and history.
 
-The overview reads the broker's counts only (:func:`~hub.console.operations.sample_queues`):
-it never browses the quarantine, so looking at it, and its refreshing itself,
-changes nothing in the queues.
+The overview reads the broker's counts and the quarantine's stream (at most once a
+minute, ADR 0020): it takes nothing from any queue, so looking at it, and its
+refreshing itself, changes nothing a message is or where it is.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from hub.console.health import readiness
 from hub.console.history import sparkline
-from hub.console.operations import OperationsError, sample_queues, watched_queues
+from hub.console.operations import SCRAPE_SECONDS, OperationsError, sample_queues, watched_queues
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -52,6 +52,10 @@ class Attention:
     code: str
     subject: str
     detail: str
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 def _age(seconds: float) -> str:
@@ -114,8 +118,9 @@ def _inbox_items(party: str, queue: str, history: QueueHistory, at: float) -> li
         severity: Severity = "critical" if waiting else "warning"
         items.append(
             Attention(severity, "inbox.no_consumer", party,
-                      f"No adapter is connected to this agency's inbox; {waiting} "
-                      "deliveries waiting. Check the agency's adapter.")
+                      "No adapter is connected to this agency's inbox; "
+                      f"{_count(waiting, 'delivery', 'deliveries')} waiting. Check the "
+                      "agency's adapter.")
         )  # fmt: skip
     oldest = history.oldest_seconds(queue, at)
     if oldest is not None and oldest >= OLD_SECONDS:
@@ -128,8 +133,8 @@ def _inbox_items(party: str, queue: str, history: QueueHistory, at: float) -> li
     if history.growing(queue, at):
         items.append(
             Attention("warning", "inbox.backlog_growing", party,
-                      f"{waiting} deliveries waiting and rising for ten minutes: the "
-                      "agency's adapter takes less than arrives.")
+                      f"{_count(waiting, 'delivery', 'deliveries')} waiting and rising for "
+                      "ten minutes: the agency's adapter takes less than arrives.")
         )  # fmt: skip
     return items
 
@@ -140,16 +145,36 @@ def _quarantine_items(queue: str, history: QueueHistory, at: float) -> list[Atte
     if history.growing(queue, at):
         return [
             Attention("warning", "quarantine.growing", "quarantine",
-                      f"{waiting} messages in quarantine and rising for ten minutes: see "
-                      "why on the quarantine page.")
+                      f"{_count(waiting, 'message', 'messages')} in quarantine and rising "
+                      "for ten minutes: see why on the quarantine page.")
         ]  # fmt: skip
     if waiting:
         return [
             Attention("warning", "quarantine.waiting", "quarantine",
-                      f"{waiting} messages in quarantine: see why, fix the cause and "
-                      "replay them, or leave them for their senders.")
+                      f"{_count(waiting, 'message', 'messages')} in quarantine: see why, fix "
+                      "the cause and replay, or leave them for their senders.")
         ]  # fmt: skip
     return []
+
+
+#: Seconds dead letters may wait before the overview says the workers are not taking them up
+#: (they sweep every 30 s once the ledger can be written).
+DEAD_LETTER_SECONDS: Final = 120.0
+
+
+def _dead_letter_items(queue: str, history: QueueHistory, at: float) -> list[Attention]:
+    samples = history.samples(queue)
+    if not samples or not samples[-1].messages:
+        return []
+    older = [s for s in samples if s.at <= at - DEAD_LETTER_SECONDS]
+    if not older or not all(s.messages for s in samples if s.at >= older[-1].at):
+        return []
+    return [
+        Attention("warning", "dead_letters.waiting", "dead letters",
+                  f"{_count(samples[-1].messages, 'message', 'messages')} the broker "
+                  "dead-lettered waited over two minutes: the workers take them up every "
+                  "30 s once the ledger can be written. Check the workers and the ledger.")
+    ]  # fmt: skip
 
 
 def attention(
@@ -182,6 +207,8 @@ def attention(
                 items.extend(_inbox_items(label, queue, history, at))
             elif kind == "quarantine":
                 items.extend(_quarantine_items(queue, history, at))
+            elif kind == "dead_letters":
+                items.extend(_dead_letter_items(queue, history, at))
     return sorted(items, key=lambda item: item.severity != "critical")
 
 
@@ -216,7 +243,7 @@ async def overview(deps: ConsoleDeps) -> dict[str, Any]:
     ready = await readiness(deps.hub, now, deps.horizon)
     code = None
     try:
-        await sample_queues(deps)
+        await sample_queues(deps, SCRAPE_SECONDS)
     except OperationsError as error:
         code = error.code
     items = attention(ready, deps.history, watched_queues(deps.hub), at, queues_code=code)

@@ -136,7 +136,6 @@ def _operations() -> dict[str, Schema]:
                 "sender": nullable(PARTY),
                 "queued_at": nullable(DATE_TIME),
                 "size_bytes": COUNT,
-                "delivery_count": COUNT,
                 "origin_exchange": _header("x-first-death-exchange"),
                 "origin_queue": _header("x-first-death-queue"),
                 "routing_key": nullable(STRING),
@@ -435,6 +434,7 @@ SUCCESS: Final[dict[str, Schema]] = {
                 "additionalProperties": nullable(ref("QueueStats")),
             },
             "quarantine": ref("QuarantineStats"),
+            "dead_letters": nullable(ref("QueueStats")),
         }
     ),
     "quarantine": closed(

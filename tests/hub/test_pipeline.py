@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from hub.broker.base import IncomingMessage, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import next_delivery
+from hub.broker.testing import next_delivery, read_quarantine
 from hub.crypto.envelope import issue_event, open_delivery
 from hub.crypto.notice import open_notice
 from hub.embedded import AGENCIES, embedded_hub
@@ -224,7 +224,7 @@ async def test_same_event_signed_again_is_the_same_event(hub: Hub) -> None:
     assert await hub.ctx.ledger.size() == size
     again = await hub.drain(hub.ctx.names.inbox("health"))
     assert [m.message_id for m in again] == [m.message_id for m in first]
-    assert await hub.drain(hub.ctx.names.quarantine) == []
+    assert await read_quarantine(hub.ctx.broker, hub.ctx.names) == []
     assert await hub.drain(hub.ctx.names.inbox("police")) == []
 
 
@@ -237,7 +237,7 @@ async def test_same_event_id_with_other_content_is_a_replay(hub: Hub) -> None:
     other = event.model_copy(update={"concerns": "Other concerns under the same event id."})
     await hub.publish("police", other)
     assert await hub.step() == "event.replayed"
-    [quarantined] = await hub.drain(hub.ctx.names.quarantine)
+    [quarantined] = await read_quarantine(hub.ctx.broker, hub.ctx.names)
     assert quarantined.headers["reason"] == "event.replayed"
     [notice] = await hub.drain(hub.ctx.names.inbox("police"))
     opened = open_notice(notice.body.decode(), hub.keyrings["police"], hub.ctx.directory)
@@ -289,7 +289,7 @@ async def test_bad_input_is_refused_recorded_quarantined_and_noticed(
     assert await hub.step() == code
     [entry] = await hub.ctx.ledger.read()
     assert (entry.kind, entry.reason_code, entry.provider) == ("refusal", code, "health")
-    [quarantined] = await hub.drain(hub.ctx.names.quarantine)
+    [quarantined] = await read_quarantine(hub.ctx.broker, hub.ctx.names)
     assert quarantined.body == body
     assert quarantined.message_id == str(sent_as)
     assert quarantined.headers["decision-id"] == str(entry.decision_id)
@@ -332,7 +332,7 @@ async def test_a_message_without_user_id_is_refused_and_noticed_to_nobody(hub: H
     assert await hub.step() == "sender.mismatch"
     [entry] = await hub.ctx.ledger.read()
     assert (entry.reason_code, entry.provider) == ("sender.mismatch", None)
-    [quarantined] = await hub.drain(hub.ctx.names.quarantine)
+    [quarantined] = await read_quarantine(hub.ctx.broker, hub.ctx.names)
     assert quarantined.headers["reason"] == "sender.mismatch"
     for party in AGENCIES:
         assert await hub.drain(hub.ctx.names.inbox(party)) == []

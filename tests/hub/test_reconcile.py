@@ -11,7 +11,7 @@ import pytest
 from hub import reconcile
 from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import next_delivery
+from hub.broker.testing import next_delivery, read_quarantine
 from hub.crypto.envelope import issue_event, open_delivery
 from hub.crypto.notice import open_notice
 from hub.embedded import AGENCIES, embedded_hub
@@ -118,7 +118,8 @@ async def test_valid_events_parked_by_the_limit_are_delivered_and_bad_ones_refus
         for m in await world.taken(ctx.names.inbox("probation"))
     ]
     assert sorted(delivered) == sorted(event_id for event_id, _ in events)
-    back = await _browsed(ctx)
+    assert await _browsed(ctx) == []  # the dead letters are all taken up
+    back = await read_quarantine(ctx.broker, ctx.names)
     assert [(m.headers.get("kind"), m.headers.get("reason")) for m in back] == [
         ("refusal", "envelope.malformed")
     ], [dict(m.headers) for m in back]
@@ -146,7 +147,7 @@ async def test_a_message_that_fails_even_then_is_refused_unprocessable(
 
     monkeypatch.setattr(reconcile, "process", crashes)
     assert await reconcile.sweep(ctx) == 1
-    [back] = await _browsed(ctx)
+    [back] = await read_quarantine(ctx.broker, ctx.names)
     assert back.headers["reason"] == "message.unprocessable"
     [notice] = await world.taken(ctx.names.inbox("police"))
     opened = open_notice(notice.body.decode(), world.keyrings["police"], ctx.directory)
@@ -189,7 +190,8 @@ async def test_a_delivery_its_recipient_rejected_is_recorded_with_a_reason(world
     assert (parked.headers["kind"], "reason" in parked.headers) == ("delivery", False)
 
     assert await reconcile.sweep(ctx) == 1
-    [back] = await _browsed(ctx)
+    assert await _browsed(ctx) == []
+    [back] = await read_quarantine(ctx.broker, ctx.names)
     assert (back.headers["kind"], back.headers["reason"]) == ("refusal", "delivery.rejected")
     [entry] = [e for e in await ctx.ledger.read() if e.kind == "refusal"]
     assert (entry.reason_code, entry.event_id, entry.recipient) == (
@@ -198,3 +200,80 @@ async def test_a_delivery_its_recipient_rejected_is_recorded_with_a_reason(world
         "health",
     )
     assert await reconcile.sweep(ctx) == 0
+
+
+async def test_a_refusal_parked_by_an_older_hub_moves_to_the_stream_whole(world: World) -> None:
+    """Before ADR 0020 refusals waited in hub.quarantine; the sweep moves each, once."""
+    ctx = world.ctx
+    decision = str(uuid.uuid4())
+    await ctx.broker.publish(
+        OutgoingMessage(
+            ctx.names.quarantine, "", b"fictional-refused-bytes", decision,
+            content_type="application/octet-stream",
+            headers={"kind": "refusal", "reason": "key.not_valid", "decision-id": decision,
+                     "sender": "police"},
+        )
+    )  # fmt: skip
+    assert await reconcile.sweep(ctx) == 1
+    assert await _browsed(ctx) == []
+    [moved] = await read_quarantine(ctx.broker, ctx.names)
+    assert (moved.body, moved.message_id) == (b"fictional-refused-bytes", decision)
+    assert {k: moved.headers[k] for k in ("kind", "reason", "decision-id", "sender")} == {
+        "kind": "refusal", "reason": "key.not_valid", "decision-id": decision, "sender": "police",
+    }  # fmt: skip
+    assert await reconcile.sweep(ctx) == 0
+
+
+async def _dead_letter(world: World, message: OutgoingMessage, queue: str) -> None:
+    """Publish ``message`` and have ``queue``'s consumer reject it: the broker dead-letters it."""
+    await world.ctx.broker.publish(message)
+    async with world.ctx.broker.consume(queue, 1) as consumer:
+        taken = await next_delivery(consumer)
+        await taken.reject(requeue=False)
+
+
+async def test_a_dead_lettered_replay_is_taken_up_like_a_senders_event(world: World) -> None:
+    """An operator's replay that ingress dead-lettered is carried through the pipeline."""
+    ctx = world.ctx
+    event_id, body = _event_body(world)
+    replay = OutgoingMessage(
+        ctx.names.ingress, "police", body, str(event_id), user_id=ctx.broker.user,
+        headers={"kind": "replay"},
+    )  # fmt: skip
+    await _dead_letter(world, replay, ctx.names.ingress_queue)
+    [parked] = await _browsed(ctx)
+    assert parked.headers["kind"] == "replay"
+    assert await reconcile.sweep(ctx) == 1
+    assert await _browsed(ctx) == []
+    delivered = await world.taken(ctx.names.inbox("probation"))
+    assert [m.headers["event-id"] for m in delivered] == [str(event_id)]
+
+
+async def test_a_notice_its_recipient_rejected_is_recorded_for_that_party(world: World) -> None:
+    """A refusal notice dead-lettered from the sender's inbox: delivery.rejected, for it."""
+    ctx = world.ctx
+    decision = str(uuid.uuid4())
+    notice = OutgoingMessage(
+        ctx.names.deliveries, "police", b"fictional-sealed-notice", decision,
+        headers={"kind": "refusal-notice", "reason": "schema.invalid", "decision-id": decision},
+    )  # fmt: skip
+    await _dead_letter(world, notice, ctx.names.inbox("police"))
+    assert await reconcile.sweep(ctx) == 1
+    assert await _browsed(ctx) == []
+    [back] = await read_quarantine(ctx.broker, ctx.names)
+    assert (back.headers["kind"], back.headers["reason"]) == ("refusal", "delivery.rejected")
+    [entry] = [e for e in await ctx.ledger.read() if e.kind == "refusal"]
+    assert (entry.reason_code, entry.recipient) == ("delivery.rejected", "police")
+
+
+async def test_anything_else_dead_lettered_leaves_with_a_code(world: World) -> None:
+    """A message of no kind the sweep knows is refused message.unprocessable: nothing stays."""
+    ctx = world.ctx
+    odd = OutgoingMessage(
+        ctx.names.quarantine, "", b"fictional", str(uuid.uuid4()), headers={"kind": "odd-one"}
+    )
+    await ctx.broker.publish(odd)
+    assert await reconcile.sweep(ctx) == 1
+    assert await _browsed(ctx) == []
+    [back] = await read_quarantine(ctx.broker, ctx.names)
+    assert back.headers["reason"] == "message.unprocessable"

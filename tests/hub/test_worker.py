@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import delete_topologies, next_delivery
+from hub.broker.testing import delete_topologies, next_delivery, quarantined_within
 from hub.broker.topology import TopologyNames, default_topology
 from hub.context import HubContext, build_context
 from hub.crypto.envelope import issue_event, open_delivery
@@ -145,7 +145,7 @@ async def test_message_that_always_crashes_is_refused_after_the_delivery_limit(
     stop = asyncio.Event()
     worker = asyncio.create_task(serve(ctx, LIMITS, stop))
     try:
-        [quarantined] = await _collect(publisher, ctx.names.quarantine, 1)
+        [quarantined] = [m.body for m in await quarantined_within(ctx.broker, ctx.names, 1)]
     finally:
         stop.set()
         await asyncio.wait_for(worker, 10)
@@ -208,7 +208,7 @@ async def test_a_reload_applies_from_the_next_message(
         assert opened.claims.event_id == first
         reloader.requested.set()
         second = await _publish(publisher, ctx, keyrings, "ReferralReceived")
-        [quarantined] = await _collect(publisher, ctx.names.quarantine, 1)
+        [quarantined] = [m.body for m in await quarantined_within(ctx.broker, ctx.names, 1)]
     finally:
         stop.set()
         await asyncio.wait_for(worker, 10)

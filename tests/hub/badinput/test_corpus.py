@@ -28,7 +28,7 @@ from yarl import URL
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import delete_topologies, next_delivery
+from hub.broker.testing import delete_topologies, next_delivery, read_quarantine
 from hub.broker.topology import TopologyNames, default_topology
 from hub.context import HubContext, build_context
 from hub.crypto.notice import open_notice
@@ -162,7 +162,7 @@ async def run_corpus(  # noqa: PLR0913 - the hub and its world, each one
     run.inboxes["probation"] = seen + await _drain(reader, ctx.names.inbox("probation"), idle)
     for party in ("police", "health", "advocacy"):
         run.inboxes[party] = await _drain(reader, ctx.names.inbox(party), idle)
-    run.quarantined = await _drain(reader, ctx.names.quarantine, idle)
+    run.quarantined = await read_quarantine(ctx.broker, ctx.names)
     entries = await ctx.ledger.read()
     run.refusals = {e.decision_id: e for e in entries if e.kind == "refusal"}
     checkpoint = await ctx.ledger.checkpoint_now()

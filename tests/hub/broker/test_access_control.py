@@ -251,13 +251,21 @@ async def test_an_agency_cannot_publish_under_another_agencys_name(acl: AclNode)
 
 
 @rabbitmq
-async def test_the_hub_cannot_publish_to_ingress(acl: AclNode) -> None:
-    """The hub's user never writes to hub.ingress: it cannot pose as a sender there."""
+async def test_the_hub_replays_to_ingress_as_itself_and_never_as_a_sender(
+    acl: AclNode,
+) -> None:
+    """The hub's user publishes to hub.ingress as itself (a replay), never as an agency."""
+    async with AmqpBroker(acl.url(HUB_USER)) as hub:
+        await hub.publish(ingress_message(NAMES, "police", user_id=acl.user(HUB_USER)))
+        async with hub.consume(NAMES.ingress_queue, 1) as consumer:
+            replayed = await next_delivery(consumer)
+            await replayed.ack()
+    assert replayed.user_id == acl.user(HUB_USER)
 
-    async def publish(channel: AbstractChannel) -> None:
-        await _publish(channel, NAMES.ingress, "police", acl.user(HUB_USER))
+    async def pose(channel: AbstractChannel) -> None:
+        await _publish(channel, NAMES.ingress, "police", acl.user("police"))
 
-    assert isinstance(await _refused(acl.url(HUB_USER), publish), ChannelAccessRefused)
+    assert isinstance(await _refused(acl.url(HUB_USER), pose), ChannelPreconditionFailed)
 
 
 @rabbitmq

@@ -257,11 +257,17 @@ def test_channels_are_the_topologys_names() -> None:
         for c in channels
         if c["bindings"]["amqp"]["is"] == "routingKey"
     }
-    assert queues == {names.ingress_queue, names.quarantine, "agency.{party}.inbox"}
+    assert queues == {
+        names.ingress_queue,
+        names.quarantine,
+        names.quarantine_log,
+        "agency.{party}.inbox",
+    }
     assert exchanges == {
         names.ingress: "{party}",
         names.deliveries: "{party}",
         names.quarantine: None,
+        names.quarantine_log: None,
     }
 
 

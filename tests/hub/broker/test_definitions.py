@@ -97,17 +97,20 @@ def test_an_agency_writes_to_ingress_and_reads_its_inbox_only(committed: dict[st
         assert _matches(granted["read"], every) == {names.inbox(agency)}
 
 
-def test_the_hub_configures_its_topology_but_never_writes_to_ingress(
+def test_the_hub_configures_reads_and_writes_its_topology_and_nothing_else(
     committed: dict[str, Any],
 ) -> None:
-    """The hub's user may declare and read every name, and write to all but hub.ingress."""
+    """The hub's user may declare, read and write every name of its topology, and no other.
+
+    It writes to hub.ingress to replay a quarantined message as itself (ADR 0009).
+    """
     topology = default_topology(_agencies())
     own = {e.name for e in topology.exchanges} | {q.name for q in topology.queues}
     every = own | {DEFAULT_EXCHANGE, "amq.topic"}
     granted = _permissions(committed)[HUB_USER]
     assert _matches(granted["configure"], every) == own
     assert _matches(granted["read"], every) == own
-    assert _matches(granted["write"], every) == own - {TopologyNames().ingress}
+    assert _matches(granted["write"], every) == own
 
 
 def test_prefixed_names_and_users_for_tests_sharing_a_node() -> None:

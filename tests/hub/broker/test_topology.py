@@ -32,9 +32,15 @@ def test_default_names_are_those_of_the_architecture() -> None:
         ("hub.ingress", ExchangeType.DIRECT),
         ("hub.deliveries", ExchangeType.DIRECT),
         ("hub.quarantine", ExchangeType.FANOUT),
+        ("hub.quarantine.log", ExchangeType.FANOUT),
     ]
     inboxes = [f"agency.{p}.inbox" for p in sorted(PARTIES)]
-    assert [q.name for q in topology.queues] == ["hub.ingress.q", *inboxes, "hub.quarantine"]
+    assert [q.name for q in topology.queues] == [
+        "hub.ingress.q",
+        *inboxes,
+        "hub.quarantine",
+        "hub.quarantine.log",
+    ]
 
 
 def test_queues_are_quorum_with_limits_and_at_least_once_dead_lettering() -> None:
@@ -51,6 +57,31 @@ def test_queues_are_quorum_with_limits_and_at_least_once_dead_lettering() -> Non
     assert topology.queue("hub.quarantine").arguments() == {"x-queue-type": "quorum"}
 
 
+def test_the_quarantine_log_is_a_stream_kept_for_a_year() -> None:
+    """The hub's refusals go to a stream: read without taking, dropped after its retention."""
+    topology = default_topology(PARTIES)
+    assert topology.queue("hub.quarantine.log").arguments() == {
+        "x-queue-type": "stream",
+        "x-max-age": "1Y",
+        "x-stream-max-segment-size-bytes": 8 * 1024 * 1024,
+    }
+
+
+@pytest.mark.parametrize(
+    ("queue", "problem"),
+    [
+        (Queue("s", QueueType.STREAM, dead_letter=DeadLetter("x")), "dead-letters nothing"),
+        (Queue("s", QueueType.QUORUM, max_age="1Y"), "needs a stream"),
+        (Queue("s", QueueType.STREAM, max_age="1 year"), "a number and"),
+        (Queue("s", QueueType.STREAM, delivery_limit=3), "needs a quorum queue"),
+    ],
+)
+def test_a_stream_takes_only_what_a_stream_can(queue: Queue, problem: str) -> None:
+    """No dead-lettering or delivery limit on a stream; a maximum age only on one."""
+    with pytest.raises(ValueError, match=problem):
+        Topology((Exchange("x", ExchangeType.FANOUT),), (queue,))
+
+
 def test_routing_keys_are_party_ids() -> None:
     """Ingress is keyed by sender, deliveries by recipient, quarantine is fanout."""
     topology = default_topology(["police", "health"])
@@ -60,6 +91,7 @@ def test_routing_keys_are_party_ids() -> None:
         Binding("hub.deliveries", "agency.health.inbox", "health"),
         Binding("hub.deliveries", "agency.police.inbox", "police"),
         Binding("hub.quarantine", "hub.quarantine", ""),
+        Binding("hub.quarantine.log", "hub.quarantine.log", ""),
     }
 
 
@@ -70,6 +102,7 @@ def test_the_hub_is_not_an_agency_and_parties_count_once() -> None:
         "hub.ingress.q",
         "agency.police.inbox",
         "hub.quarantine",
+        "hub.quarantine.log",
     ]
 
 

@@ -170,7 +170,7 @@ def _in_quarantine(ctx: HubContext) -> OutgoingMessage:
     """A refusal as the hub quarantines it, naming its sender (so it can be replayed)."""
     decision = str(uuid.uuid4())
     return OutgoingMessage(
-        ctx.names.quarantine,
+        ctx.names.quarantine_log,
         "",
         b"not-a-jwe",
         decision,

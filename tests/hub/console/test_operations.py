@@ -15,13 +15,14 @@ from aiohttp.test_utils import TestClient
 from services import amqp_url, dev_script
 
 from hub.broker.amqp import AmqpBroker
-from hub.broker.base import IncomingMessage, OutgoingMessage
+from hub.broker.base import IncomingMessage, OutgoingMessage, readable_headers
 from hub.broker.memory import MemoryBroker
-from hub.broker.testing import delete_topologies, next_delivery, unique_names
+from hub.broker.testing import delete_topologies, next_delivery, read_quarantine, unique_names
 from hub.broker.topology import default_topology
 from hub.console import operations
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
+from hub.console.quarantine import QuarantineIndex
 from hub.crypto.envelope import issue_event
 from hub.embedded import AGENCIES, hub_on
 from hub.worker import WorkerLimits, handle
@@ -48,10 +49,10 @@ def bearer(tokens: dict[Role, str], role: Role = Role.OPERATOR) -> dict[str, str
 
 
 def quarantined(ctx: HubContext, body: bytes = b"secret-body", **headers: Any) -> OutgoingMessage:
-    """A message for the quarantine exchange, as the hub's refusals publish it."""
+    """A refusal for the quarantine's stream, as the hub's refusals publish it."""
     message_id = str(uuid.uuid4())
     return OutgoingMessage(
-        ctx.names.quarantine,
+        ctx.names.quarantine_log,
         "",
         body,
         message_id,
@@ -134,12 +135,11 @@ async def test_browse_shows_metadata_only_and_leaves_everything_in_place(
     assert first["queued_at"] is not None
     assert set(first) == {
         "quarantine_id", "message_id", "reason", "refusal_id", "event_id", "event_type",
-        "sender", "queued_at", "size_bytes", "delivery_count", "origin_exchange",
-        "origin_queue", "routing_key",
+        "sender", "queued_at", "size_bytes", "origin_exchange", "origin_queue", "routing_key",
     }  # fmt: skip
-    async with hub_ctx.broker.consume(hub_ctx.names.quarantine, 10) as consumer:
-        kept = [await next_delivery(consumer) for _ in sent]
+    kept = await read_quarantine(hub_ctx.broker, hub_ctx.names)
     assert [m.message_id for m in kept] == [m.message_id for m in sent]
+    assert [m.delivery_count for m in kept] == [0, 0, 0]  # looking counts nothing
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=-1", "limit=1e2"])
@@ -191,8 +191,7 @@ async def test_a_replay_in_progress_is_409(
     )
     assert response.status == 409
     assert (await response.json())["code"] == "quarantine.replay_in_progress"
-    stats = await hub_ctx.broker.queue_stats([hub_ctx.names.quarantine])  # type: ignore[attr-defined]
-    assert stats[hub_ctx.names.quarantine].ready == 1
+    assert len(await read_quarantine(hub_ctx.broker, hub_ctx.names)) == 1
 
 
 async def test_a_message_without_sender_is_not_replayable(
@@ -205,8 +204,8 @@ async def test_a_message_without_sender_is_not_replayable(
         f"/api/quarantine/{message.message_id}/replay", json=REPLAY, headers=bearer(tokens)
     )
     assert response.status == 409
-    async with hub_ctx.broker.browse(hub_ctx.names.quarantine, 5) as seen:  # type: ignore[attr-defined]
-        assert [m.message_id for m in seen] == [message.message_id]
+    seen = await read_quarantine(hub_ctx.broker, hub_ctx.names)
+    assert [m.message_id for m in seen] == [message.message_id]
 
 
 # --- end to end: refused, quarantined, cause fixed, replayed, delivered -----------------
@@ -304,8 +303,7 @@ async def test_replay_after_the_cause_is_fixed_delivers_and_is_recorded(
     assert [r.reason_code for r in replays] == ["sender.not_entitled"] * 2
     assert replayed.purpose == "cause_fixed #CHG-42"
     assert any(e.kind == "disclosure" for e in entries)
-    async with ctx.broker.browse(ctx.names.quarantine, 5) as left:  # type: ignore[attr-defined]
-        assert list(left) == []
+    assert await read_quarantine(ctx.broker, ctx.names) == []
     again = await client.post(path, json=REPLAY, headers=bearer(tokens))
     assert again.status == 404
 
@@ -325,8 +323,8 @@ async def test_a_failed_publish_leaves_the_message_in_quarantine_unrecorded(
     assert response.status == 503
     assert (await response.json())["code"] == "broker.unroutable"
     assert len(await hub_ctx.ledger.read()) == before
-    async with hub_ctx.broker.browse(hub_ctx.names.quarantine, 5) as seen:  # type: ignore[attr-defined]
-        assert [m.message_id for m in seen] == [message.message_id]
+    seen = await read_quarantine(hub_ctx.broker, hub_ctx.names)
+    assert [m.message_id for m in seen] == [message.message_id]
     await asyncio.sleep(0)
 
 
@@ -334,31 +332,53 @@ async def _settled(outcome: Any) -> None:
     del outcome
 
 
-def _dead_lettered(message_id: str | None, headers: dict[str, Any]) -> IncomingMessage:
+DECISION = "0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"
+
+
+def _read(message_id: str | None, headers: dict[str, Any]) -> IncomingMessage:
+    """A message as a reader of the stream gets it: only allowed headers survive."""
     return IncomingMessage(
-        b"x", headers, message_id, "police", "", "hub.quarantine",
-        redelivered=False, delivery_count=6, persistent=True, settle=_settled,
+        b"x", readable_headers({**headers, "x-stream-offset": 7}), message_id, "hub", "",
+        "hub.quarantine.log", redelivered=False, delivery_count=0, persistent=True,
+        settle=_settled,
     )  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("message_id", "headers", "shown", "replay_by"),
     [
-        ("../../quarantine/" + "1" * 8, {"x-first-death-reason": "delivery_limit"},
-         "../../quarantine/11111111", None),
-        ("../x", {"kind": "refusal", "decision-id": "0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"},
-         "../x", "0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"),
-        ("a b\n<script>", {}, None, None),
-        ("MSG-7", {"kind": "refusal", "decision-id": "../0b6e7c1d"}, "MSG-7", None),
-        ("0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f", {}, "0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f",
-         "0b6e7c1d-2f4a-4e3b-8c9d-1a2b3c4d5e6f"),
+        ("../x", {"kind": "refusal", "decision-id": DECISION}, "../x", DECISION),
+        ("a b\n<script>", {"kind": "refusal", "decision-id": DECISION}, None, DECISION),
+        ("MSG-7", {"kind": "refusal", "decision-id": "../0b6e7c1d"}, None, None),
+        ("MSG-8", {"x-first-death-reason": "delivery_limit"}, None, None),
     ],
-    ids=["traversal", "refusal-of-odd-id", "not-an-id", "odd-decision-id", "uuid"],
+    ids=["refusal-of-odd-id", "not-an-id", "odd-decision-id", "no-decision"],
 )  # fmt: skip
 def test_a_quarantined_message_is_replayed_only_by_an_id_the_hub_wrote(
     message_id: str, headers: dict[str, Any], shown: str | None, replay_by: str | None
 ) -> None:
-    """A sender's id is shown (as text) only if id-shaped; replayed by only a hub-written UUID."""
-    message = _dead_lettered(message_id, headers)
-    found = operations.metadata(message, "hub.ingress.q")
+    """A sender's id is shown (as text) only if id-shaped; parked by only a hub-written UUID."""
+    index = QuarantineIndex()
+    index.take(_read(message_id, headers))
+    if replay_by is None:
+        assert index.parked() == []
+        return
+    [parked] = index.parked()
+    found = operations.metadata(parked)
     assert (found["message_id"], found["quarantine_id"]) == (shown, replay_by)
+
+
+def test_a_resolved_mark_unparks_the_oldest_copy_only() -> None:
+    """The same bytes refused twice park twice; one replay's mark unparks one."""
+    decision = DECISION
+    index = QuarantineIndex()
+    for offset in (3, 5):
+        index.take(
+            dataclasses.replace(
+                _read("m", {"kind": "refusal", "decision-id": decision}),
+                headers={"kind": "refusal", "decision-id": decision, "x-stream-offset": offset},
+            )
+        )
+    index.take(_read("mark", {"kind": "resolved", "decision-id": decision}))
+    assert [p.offset for p in index.parked()] == [5]
+    assert index.cursor == 7

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from hub.broker import QueueStats
 from hub.broker.base import OutgoingMessage
+from hub.broker.testing import read_quarantine
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
 from hub.console.history import QueueHistory
@@ -30,7 +31,8 @@ Client = TestClient[web.Request, web.Application]
 QUEUES = [
     ("ingress", "Ingress", "hub.ingress.q"),
     ("inbox", "police", "agency.police.inbox"),
-    ("quarantine", "Quarantine", "hub.quarantine"),
+    ("quarantine", "Quarantine", "hub.quarantine.log"),
+    ("dead_letters", "Dead letters", "hub.quarantine"),
 ]
 
 
@@ -99,7 +101,7 @@ def test_a_rising_backlog_and_quarantine_are_named() -> None:
                 "agency.police.inbox": QueueStats(
                     "agency.police.inbox", minute, 0, 1, published=minute
                 ),
-                "hub.quarantine": QueueStats("hub.quarantine", minute, 0, None, published=minute),
+                "hub.quarantine.log": QueueStats("hub.quarantine.log", minute, 0, None),
             },
             minute * 60.0,
         )
@@ -169,5 +171,18 @@ async def test_looking_at_the_overview_leaves_the_quarantine_untouched(
     for _ in range(3):
         found = await overview(replace(deps))
         assert found["status"] == "attention"
-    async with hub_ctx.broker.browse(hub_ctx.names.quarantine, 10) as seen:  # type: ignore[attr-defined]
-        assert [m.delivery_count for m in seen] == [0]
+    seen = await read_quarantine(hub_ctx.broker, hub_ctx.names)
+    assert len(seen) == 1
+
+
+def test_dead_letters_that_stay_say_the_workers_are_not_taking_them_up() -> None:
+    """Dead letters swept within two minutes say nothing; ones that stay are named."""
+    history = QueueHistory(spacing=0.0)
+    for second in (0, 60, 150):
+        history.record({"hub.quarantine": QueueStats("hub.quarantine", 2, 0, None)}, second)
+    codes = [i.code for i in attention(_ready(), history, QUEUES, 150.0)]
+    assert codes == ["dead_letters.waiting"]
+    swept = QueueHistory(spacing=0.0)
+    for second, depth in ((0, 2), (60, 0), (150, 2)):
+        swept.record({"hub.quarantine": QueueStats("hub.quarantine", depth, 0, None)}, second)
+    assert attention(_ready(), swept, QUEUES, 150.0) == []

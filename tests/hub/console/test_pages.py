@@ -17,6 +17,7 @@ from entry_drafts import justified
 from structlog.testing import capture_logs
 
 from hub.broker.base import OutgoingMessage
+from hub.broker.testing import read_quarantine
 from hub.console import pages_governance
 from hub.console.base import Role, Route
 from hub.console.deps import ConsoleDeps
@@ -562,8 +563,8 @@ async def test_every_form_needs_its_csrf_token(
         assert "auth.csrf" in html
         check_accessible(html)
     assert await hub_ctx.ledger.size() == before
-    async with hub_ctx.broker.browse(hub_ctx.names.quarantine, 5) as seen:  # type: ignore[attr-defined]
-        assert [m.message_id for m in seen] == [message.message_id]
+    seen = await read_quarantine(hub_ctx.broker, hub_ctx.names)
+    assert [m.message_id for m in seen] == [message.message_id]
 
 
 async def test_a_search_records_its_purpose_and_never_echoes_identifiers(
@@ -826,7 +827,7 @@ def replayable(ctx: HubContext) -> OutgoingMessage:
     """A refused message in quarantine that names its sender, so it can be replayed."""
     message_id = str(uuid.uuid4())
     return OutgoingMessage(
-        ctx.names.quarantine, "", b"secret-body", message_id,
+        ctx.names.quarantine_log, "", b"secret-body", message_id,
         headers={"kind": "refusal", "reason": "schema.invalid", "decision-id": message_id,
                  "sender": "police", "event-type": "ReferralReceived"},
     )  # fmt: skip
@@ -903,5 +904,5 @@ async def test_a_replay_not_done_says_why(
     assert f"<code>{code}</code>" in html
     check_accessible(html)
     assert await hub_ctx.ledger.size() == 0
-    async with hub_ctx.broker.browse(hub_ctx.names.quarantine, 5) as seen:  # type: ignore[attr-defined]
-        assert [m.message_id for m in seen] == [message.message_id]
+    seen = await read_quarantine(hub_ctx.broker, hub_ctx.names)
+    assert [m.message_id for m in seen] == [message.message_id]

@@ -15,6 +15,7 @@ from scenarios import (
     drain,
     expected_inboxes,
     publish_all,
+    quarantined,
     queue_depth,
     running,
     wait_for,
@@ -57,4 +58,5 @@ async def test_node_restart_mid_stream_loses_nothing(
     await ctx.ledger.checkpoint_now()
     await assert_ledger(ctx.ledger.store, p.directory, recipients)
     assert await queue_depth(p.url("hub"), p.names.quarantine) == 0
+    assert await quarantined(p.url("hub"), p.names) == 0
     assert await queue_depth(p.url("hub"), p.names.ingress_queue) == 0

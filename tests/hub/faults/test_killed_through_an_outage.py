@@ -28,6 +28,7 @@ from scenarios import (
     drain,
     expected_inboxes,
     publish_all,
+    quarantined,
     queue_depth,
     wait_for,
 )
@@ -158,5 +159,6 @@ async def test_workers_stopped_through_a_ledger_outage_lose_nothing(
         for inbox in inboxes.values():
             assert_each_once(inbox)
         assert await queue_depth(p.url("hub"), p.names.quarantine) == 0
+        assert await quarantined(p.url("hub"), p.names) == 0
         await ledger.checkpoint_now()
         await assert_ledger(ledger.store, p.directory, recipients)

@@ -18,6 +18,7 @@ from scenarios import (
     drain,
     expected_inboxes,
     publish_all,
+    quarantined,
     queue_depth,
     running,
     wait_for,
@@ -100,6 +101,7 @@ async def test_ledger_outage_pauses_the_hub_and_loses_nothing(
     await ctx.ledger.checkpoint_now()
     await assert_ledger(ctx.ledger.store, p.directory, recipients)
     assert await queue_depth(p.url("hub"), p.names.quarantine) == 0
+    assert await quarantined(p.url("hub"), p.names) == 0
     assert await queue_depth(p.url("hub"), p.names.ingress_queue) == 0
     codes = Counter(e.get("code") for e in logs if e["event"] == "worker.retrying")
     assert codes["ledger.unavailable"] > 0, "the worker never met the outage"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 import pytest
-from scenarios import queue_depth, running, wait_for
+from scenarios import quarantined, queue_depth, running, wait_for
 
 from adapters.client import AgencyClient
 from hub.broker.amqp import AmqpBroker
@@ -288,7 +288,7 @@ async def test_without_trust_user_id_south_refuses_the_event_as_sender_mismatch(
         assert entry.kind == "refusal"
         assert entry.reason_code == "sender.mismatch"
         assert got == []
-        assert await queue_depth(south.url("hub"), NAMES.quarantine) == 1
+        assert await quarantined(south.url("hub"), NAMES) == 1
     finally:
         south.ctl(
             "set_parameter", "-p", DEFAULT_VHOST, "federation-upstream", "north",

@@ -25,6 +25,7 @@ from scenarios import (
     kill_workers,
     logged_events,
     publish_all,
+    quarantined,
     queue_depth,
     start_worker,
     stop_worker,
@@ -112,6 +113,7 @@ async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
         assert_each_once(inbox)
     await assert_stored_ledger(ledger_dsn, p.directory, recipients)
     assert await queue_depth(p.url("hub"), p.names.quarantine) == 0
+    assert await quarantined(p.url("hub"), p.names) == 0
     assert await queue_depth(p.url("hub"), p.names.ingress_queue) == 0
 
     await assert_rejoins(cluster, p.vhost)
