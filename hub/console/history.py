@@ -135,7 +135,8 @@ class Sparkline:
     """A small line chart of one queue's last hour: SVG points in a ``width`` x ``height`` box.
 
     ``depth`` and ``rate`` are SVG ``points`` strings (empty when there is nothing to
-    draw); ``most_depth`` and ``most_rate`` are the values at the top of the box.
+    draw); ``last`` is the latest depth's point (``x, y``), marked so that a single
+    sample shows too; ``most_depth`` and ``most_rate`` are the values at the top.
     """
 
     width: int
@@ -145,6 +146,7 @@ class Sparkline:
     most_depth: int
     most_rate: float
     samples: int
+    last: tuple[float, float] | None = None
 
 
 def sparkline(
@@ -159,8 +161,8 @@ def sparkline(
     most_depth = max([s.messages or 0 for s in shown] + [1])
     most_rate = max([s.publish_rate or 0.0 for s in shown] + [1.0])
 
-    def x(sample: Sample) -> float:
-        return round(width * (1 - (at - sample.at) / WINDOW_SECONDS), 1)
+    def x(sample: Sample) -> float:  # 3 units in from each side, so the marks show whole
+        return round(3 + (width - 6) * (1 - (at - sample.at) / WINDOW_SECONDS), 1)
 
     def points(values: list[tuple[Sample, float | None]], most: float) -> str:
         return " ".join(
@@ -169,14 +171,17 @@ def sparkline(
             if v is not None
         )
 
+    depth = points([(s, s.messages) for s in shown], most_depth)
+    last = tuple(float(v) for v in depth.split(" ")[-1].split(",")) if depth else None
     return Sparkline(
         width=width,
         height=height,
-        depth=points([(s, s.messages) for s in shown], most_depth),
+        depth=depth,
         rate=points([(s, s.publish_rate) for s in shown], most_rate),
         most_depth=most_depth,
         most_rate=round(most_rate, 2),
         samples=len(shown),
+        last=(last[0], last[1]) if last else None,
     )
 
 

@@ -137,8 +137,9 @@ def test_the_sparkline_spans_the_hour_and_scales_to_its_largest_value() -> None:
     """The sparkline spans the hour and scales to its largest value."""
     samples = [Sample(0.0, 0, 0, 0, 0.0), Sample(1800.0, 10, 0, 10, 2.0), Sample(3600.0, 5, 0, 10)]
     line = sparkline(samples, 3600.0, width=100, height=20)
-    assert line.depth == "0.0,18.0 50.0,2.0 100.0,10.0"
-    assert line.rate == "0.0,18.0 50.0,2.0"
+    assert line.depth == "3.0,18.0 50.0,2.0 97.0,10.0"
+    assert line.rate == "3.0,18.0 50.0,2.0"
+    assert line.last == (97.0, 10.0)
     assert (line.most_depth, line.most_rate, line.samples) == (10, 2.0, 3)
     assert sparkline([], 0.0).depth == ""
 
