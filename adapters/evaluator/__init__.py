@@ -1,0 +1,1 @@
+"""The evaluator's side: minimised evaluation records in, released figures out."""
