@@ -1,0 +1,66 @@
+"""The evaluation record: one case event, minimised for the programme's evaluation.
+
+What the national evaluator receives instead of the case (ADR 0022): an evaluation
+pseudonym for the case and for the person who stalks, the area and its
+intervention model, the event's type, the month it happened, and the few coded
+facts the measures need (risk priority and typology, risk trend, order, breach,
+justice outcome, closure reason). Every field is a code, a month or a pseudonym:
+the model has no field that could hold free text, a reference the partnership
+issued, a victim, or anything of groups D, F, G or H.
+"""
+
+import enum
+from typing import Annotated, Final
+
+from pydantic import StringConstraints
+
+from schemas.base import StrictModel
+from schemas.common import OrderType, Priority, RiskTrend, Typology
+from schemas.events.justice import BreachOf, OrderAction
+from schemas.events.outcome import ClosureReason, OutcomeKind
+
+#: 128 bits of an HMAC-SHA256 under the areas' linkage key, in hex, after a prefix:
+#: ``ep-`` a person, ``ec-`` a case, ``er-`` a record.
+PSEUDONYM_HEX: Final = 32
+PersonPseudonym = Annotated[str, StringConstraints(pattern=rf"^ep-[0-9a-f]{{{PSEUDONYM_HEX}}}$")]
+CasePseudonym = Annotated[str, StringConstraints(pattern=rf"^ec-[0-9a-f]{{{PSEUDONYM_HEX}}}$")]
+RecordId = Annotated[str, StringConstraints(pattern=rf"^er-[0-9a-f]{{{PSEUDONYM_HEX}}}$")]
+#: An area of the programme, as the evaluation names it (e.g. ``exampleshire``).
+AreaId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,31}$")]
+#: A month, ``YYYY-MM``, in UTC.
+Month = Annotated[str, StringConstraints(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$")]
+EventType = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]{0,63}$")]
+
+
+class InterventionModel(enum.StrEnum):
+    """The three models the programme's pilot areas run (docs/evaluation.md)."""
+
+    ANTI_STALKING_UNIT = "anti_stalking_unit"  # police-chaired
+    CLINIC = "clinic"  # a clinic with a treatment service for perpetrators
+    THREAT_ASSESSMENT_CENTRE = "threat_assessment_centre"  # daily review, priorities
+
+
+class EvaluationRecord(StrictModel):
+    """One case event as the evaluator receives it: codes, a month and pseudonyms.
+
+    ``person`` is the person who stalks (the event's subject), or None when the
+    event names none; a victim is never in a record. A field the event type does
+    not carry is None.
+    """
+
+    record: RecordId
+    case: CasePseudonym
+    person: PersonPseudonym | None
+    area: AreaId
+    model: InterventionModel
+    event_type: EventType
+    schema_version: int
+    month: Month
+    priority: Priority | None
+    typology: Typology | None
+    risk_trend: RiskTrend | None
+    order_type: OrderType | None
+    order_action: OrderAction | None
+    breach_of: BreachOf | None
+    justice_outcome: OutcomeKind | None
+    closure_reason: ClosureReason | None

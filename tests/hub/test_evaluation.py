@@ -1,0 +1,142 @@
+"""The evaluation record: nothing outside the minimised record, pseudonyms that link and hide."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from hypothesis import given, settings
+from strategies import case_events
+
+from hub.evaluation import Area, LinkageKey, minimise
+from hub.ledger import Pseudonymizer
+from schemas.base import FieldGroup, fields_by_group, person_fields
+from schemas.evaluation import EvaluationRecord, InterventionModel
+from schemas.samples import sample_event
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from schemas.base import CaseEvent
+
+KEY = LinkageKey(b"k" * 32)
+AREA = Area("exampleshire", InterventionModel.THREAT_ASSESSMENT_CENTRE)
+#: Groups whose content never reaches the evaluator, not even as a code.
+WITHHELD = (FieldGroup.D, FieldGroup.F, FieldGroup.G, FieldGroup.H)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string leaf of a JSON value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _group_strings(event: CaseEvent, groups: tuple[FieldGroup, ...]) -> set[str]:
+    dumped = event.model_dump(mode="json")
+    layout = fields_by_group(type(event))
+    return {s for g in groups for name in layout.get(g, ()) for s in _strings(dumped[name])}
+
+
+def _references(event: CaseEvent) -> set[str]:
+    """The partnership's own references in ``event``: its case and every person."""
+    dumped = event.model_dump(mode="json")
+    found = {event.case_reference}
+    for name in person_fields(type(event)):
+        found |= set(_strings(dumped[name]))
+    return found
+
+
+@settings(max_examples=200, deadline=None)
+@given(case_events())
+def test_no_event_gives_the_evaluator_more_than_the_minimised_record(event: CaseEvent) -> None:
+    """Any valid event of any type: codes, a month and pseudonyms only, nothing withheld."""
+    record = minimise(event, AREA, KEY)
+    text = json.dumps(record.model_dump(mode="json"))
+    shown = set(_strings(record.model_dump(mode="json")))
+    for reference in _references(event):
+        assert reference not in text, "a partnership reference reached the evaluator"
+    withheld = {s for s in _group_strings(event, WITHHELD) if len(s) > 3}
+    assert not withheld & shown, f"a value of groups D, F, G or H: {withheld & shown}"
+    free_text = {s for s in _group_strings(event, tuple(FieldGroup)) if " " in s}
+    assert not free_text & shown, "free text reached the evaluator"
+    subject = getattr(event, "subject_ref", None)
+    others = [n for n, role in person_fields(type(event)).items() if role.value != "subject"]
+    for name in others:
+        for ref in set(_strings(event.model_dump(mode="json")[name])) - {subject}:
+            assert KEY.person(ref) != record.person, "a victim or another person was named"
+    assert EvaluationRecord.model_validate_json(text) == record
+
+
+def test_one_person_in_two_areas_is_one_evaluation_person() -> None:
+    """The same references under the areas' one key: the same pseudonyms in every area."""
+    event = sample_event("RiskAssessmentCompleted")
+    north = minimise(event, Area("northshire", InterventionModel.CLINIC), KEY)
+    south = minimise(event, Area("southshire", InterventionModel.ANTI_STALKING_UNIT), KEY)
+    assert (north.person, north.case) == (south.person, south.case)
+    assert (north.area, north.model) != (south.area, south.model)
+    other_key = minimise(event, AREA, LinkageKey(b"x" * 32))
+    assert other_key.person != north.person
+    assert KEY.person("P-0000000001") != KEY.person("P-0000000002")
+
+
+def test_evaluation_pseudonyms_match_nothing_the_ledger_or_the_agencies_hold() -> None:
+    """Not the reference, not the ledger's pseudonym, even under the same key bytes."""
+    event = sample_event("RiskAssessmentCompleted")
+    record = minimise(event, AREA, KEY)
+    ledger = Pseudonymizer(b"k" * 32)
+    subject = event.subject_ref  # type: ignore[attr-defined]
+    held = {
+        subject,
+        event.case_reference,
+        ledger.person(subject),
+        ledger.case(event.case_reference),
+    }
+    assert not {record.person, record.case, record.record} & held
+    assert record.record != str(event.event_id)
+    assert str(event.event_id) not in record.model_dump_json()
+
+
+def test_a_time_becomes_its_month_in_utc() -> None:
+    """23:30 on 31 March at UTC-2 is April; the day and time never leave."""
+    event = sample_event("CaseClosed")
+    late = datetime(2026, 3, 31, 23, 30, tzinfo=timezone(timedelta(hours=-2)))
+    moved = event.model_copy(update={"occurred_at": late, "recorded_at": late})
+    assert minimise(moved, AREA, KEY).month == "2026-04"
+    in_utc = moved.model_copy(update={"occurred_at": late.astimezone(UTC)})
+    assert minimise(in_utc, AREA, KEY).month == "2026-04"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "expected"),
+    [
+        ("RiskAssessmentCompleted", {"priority": "high", "typology": "rejected"}),
+        ("OrderEvent", {"order_type": "interim_spo", "order_action": "granted"}),
+        ("BreachReported", {"breach_of": "order", "risk_trend": "increased"}),
+        ("CriminalJusticeOutcome", {"justice_outcome": "convicted"}),
+        ("CaseClosed", {"closure_reason": "risk_managed"}),
+        ("VictimSafetyPlanUpdated", {}),
+    ],
+)
+def test_each_type_gives_the_codes_the_measures_need(
+    event_type: str, expected: dict[str, str]
+) -> None:
+    """The sample events' codes, and None for what a type does not carry."""
+    record = minimise(sample_event(event_type), AREA, KEY).model_dump(mode="json")
+    coded = {k: v for k, v in record.items() if k not in {"record", "case", "person", "area",
+             "model", "event_type", "schema_version", "month"} and v is not None}  # fmt: skip
+    assert coded == expected
+
+
+def test_a_short_key_is_refused_and_never_shown() -> None:
+    """At least 32 bytes; its repr withholds it."""
+    with pytest.raises(ValueError, match="32 bytes"):
+        LinkageKey(b"short")
+    assert "k" * 32 not in repr(KEY)
