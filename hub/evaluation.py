@@ -29,6 +29,8 @@ from schemas.evaluation import PSEUDONYM_HEX, EvaluationRecord, InterventionMode
 if TYPE_CHECKING:
     from schemas.base import CaseEvent
 
+#: The victim's own view: counted by area, model, month and stage, tied to no case.
+VICTIM_VIEW: Final = "VictimViewRecorded"
 #: Length of a linkage key in bytes (as the ledger key's, RFC 2104).
 LINKAGE_KEY_BYTES: Final = 32
 
@@ -90,14 +92,15 @@ def minimise(event: CaseEvent, area: Area, key: LinkageKey) -> EvaluationRecord:
 
     ``priority`` is the event's assessed priority, or on a referral the priority
     asked for; the rest are read from the fields of the same name, where the event
-    type has them.
+    type has them. A victim's own view names no case and no person.
     """
-    subject = getattr(event, "subject_ref", None)
+    view = event.event_type == VICTIM_VIEW
+    subject = None if view else getattr(event, "subject_ref", None)
     priority = getattr(event, "priority", None) or getattr(event, "priority_requested", None)
     outcome = _nested(event, "outcome", "outcome")
     return EvaluationRecord(
         record=key.record(str(event.event_id)),
-        case=key.case(event.case_reference),
+        case=None if view else key.case(event.case_reference),
         person=key.person(subject) if subject is not None else None,
         area=area.id,
         model=area.model,
@@ -112,4 +115,8 @@ def minimise(event: CaseEvent, area: Area, key: LinkageKey) -> EvaluationRecord:
         breach_of=_nested(event, "breach", "breach_of"),
         justice_outcome=outcome,
         closure_reason=getattr(event, "reason", None) if event.event_type == "CaseClosed" else None,
+        view_stage=getattr(event, "stage", None) if view else None,
+        feels_safer=getattr(event, "feels_safer", None) if view else None,
+        satisfied_with_response=getattr(event, "satisfied_with_response", None) if view else None,
+        view_declined=getattr(event, "declined", None) if view else None,
     )

@@ -18,6 +18,7 @@ from schemas.base import StrictModel
 from schemas.common import OrderType, Priority, RiskTrend, Typology
 from schemas.events.justice import BreachOf, OrderAction
 from schemas.events.outcome import ClosureReason, OutcomeKind
+from schemas.events.victim import ViewScale, ViewStage
 
 #: 128 bits of an HMAC-SHA256 under the areas' linkage key, in hex, after a prefix:
 #: ``ep-`` a person, ``ec-`` a case, ``er-`` a record.
@@ -46,10 +47,14 @@ class EvaluationRecord(StrictModel):
     ``person`` is the person who stalks (the event's subject), or None when the
     event names none; a victim is never in a record. A field the event type does
     not carry is None.
+
+    A victim's own view (``VictimViewRecorded``) comes with neither ``case`` nor
+    ``person``: it can be counted by area, model, month and stage, never tied to a
+    case or to the person who stalks.
     """
 
     record: RecordId
-    case: CasePseudonym
+    case: CasePseudonym | None
     person: PersonPseudonym | None
     area: AreaId
     model: InterventionModel
@@ -64,3 +69,7 @@ class EvaluationRecord(StrictModel):
     breach_of: BreachOf | None
     justice_outcome: OutcomeKind | None
     closure_reason: ClosureReason | None
+    view_stage: ViewStage | None = None
+    feels_safer: ViewScale | None = None
+    satisfied_with_response: ViewScale | None = None
+    view_declined: bool | None = None

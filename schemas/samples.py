@@ -336,6 +336,16 @@ def _safety_plan() -> JsonObject:
     }
 
 
+def _victim_view() -> JsonObject:
+    return _header("VictimViewRecorded", 1, "advocacy", -80) | {
+        "victim_ref": VICTIM,
+        "subject_ref": SUBJECT,
+        "stage": "review",
+        "feels_safer": "agree",
+        "satisfied_with_response": "strongly_agree",
+    }
+
+
 def _justice_outcome() -> JsonObject:
     return _header("CriminalJusticeOutcome", 1, "police", -20) | {
         "subject_ref": SUBJECT,
@@ -388,6 +398,7 @@ _BUILDERS: Final[dict[tuple[str, int], Callable[[], JsonObject]]] = {
     ("ConditionsSet", 1): _conditions,
     ("BreachReported", 1): _breach,
     ("VictimSafetyPlanUpdated", 1): _safety_plan,
+    ("VictimViewRecorded", 1): _victim_view,
     ("CriminalJusticeOutcome", 1): _justice_outcome,
     ("CaseClosed", 1): _closed,
 }

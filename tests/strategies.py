@@ -8,7 +8,8 @@ file. What JSON Schema cannot say is added here, without filtering:
   backwards in declaration order (``occurred_at`` before ``recorded_at``, a
   licence's start before its end);
 - cross-field rules a model enforces get a fixer, keyed by event type
-  (``ConditionsSet`` holds exactly one of bail or licence).
+  (``ConditionsSet`` holds exactly one of bail or licence; a declined
+  ``VictimViewRecorded`` holds no answer).
 """
 
 from __future__ import annotations
@@ -152,9 +153,20 @@ def _one_regime(draw: st.DrawFn, data: Node, walker: _Walker) -> None:
         data[keep] = walker.value(draw, _non_null(walker.root["properties"][keep]), _Floor())
 
 
+def _declined_has_no_answers(draw: st.DrawFn, data: Node, walker: _Walker) -> None:
+    del walker
+    if data.get("declined"):
+        for name in ("feels_safer", "satisfied_with_response"):
+            if draw(st.booleans()):
+                data[name] = None
+            else:
+                data.pop(name, None)
+
+
 #: Cross-field rules of a model, restored after drawing: event type -> fixer.
 FIXERS: Final[dict[str, Callable[[st.DrawFn, Node, _Walker], None]]] = {
     "ConditionsSet": _one_regime,
+    "VictimViewRecorded": _declined_has_no_answers,
 }
 
 

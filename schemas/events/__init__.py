@@ -18,7 +18,7 @@ from schemas.events.management import (
 )
 from schemas.events.outcome import CaseClosed, CriminalJusticeOutcome
 from schemas.events.referral import ReferralReceived, ReferralReceivedV2, ScreeningCompleted
-from schemas.events.victim import VictimSafetyPlanUpdated
+from schemas.events.victim import VictimSafetyPlanUpdated, VictimViewRecorded
 
 #: Every catalogued model, in the order a case usually meets them.
 EVENT_MODELS: Final[tuple[type[CaseEvent], ...]] = (
@@ -34,6 +34,7 @@ EVENT_MODELS: Final[tuple[type[CaseEvent], ...]] = (
     ConditionsSet,
     BreachReported,
     VictimSafetyPlanUpdated,
+    VictimViewRecorded,
     CriminalJusticeOutcome,
     CaseClosed,
 )
@@ -54,4 +55,5 @@ __all__ = [
     "RiskAssessmentCompleted",
     "ScreeningCompleted",
     "VictimSafetyPlanUpdated",
+    "VictimViewRecorded",
 ]

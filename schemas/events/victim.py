@@ -1,15 +1,17 @@
-"""The victim's side of the case: identity, location, needs and safety plan.
+"""The victim's side of the case: identity, location, needs, safety plan and view.
 
 Written by the advocacy service, which keeps the victim's voice in every
 decision. The parts sit in separate groups on purpose: the advocate's risk level
-(E), identity (F), location (G), needs and safety plan (H). A perpetrator-facing
-health service must never receive G, whatever an agreement says.
+(E), identity (F), location (G), needs, safety plan and the victim's own view of
+the response (H). A perpetrator-facing health service must never receive G,
+whatever an agreement says.
 """
 
 import enum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from schemas.base import (
     SUBJECT,
@@ -141,3 +143,65 @@ class VictimSafetyPlanUpdated(CaseEvent):
     location: Annotated[VictimLocation | None, G] = None
     needs: Annotated[VictimNeeds | None, H] = None
     safety_plan: Annotated[SafetyPlan, H]
+
+
+class ViewStage(enum.StrEnum):
+    """When in the case the victim was asked for their view."""
+
+    REFERRAL = "referral"
+    PLAN_AGREED = "plan_agreed"
+    REVIEW = "review"
+    CLOSURE = "closure"
+    FOLLOW_UP = "follow_up"
+
+
+class ViewScale(enum.StrEnum):
+    """How far the victim agrees with a statement: a fixed five-point scale."""
+
+    STRONGLY_DISAGREE = "strongly_disagree"
+    DISAGREE = "disagree"
+    NEITHER = "neither"
+    AGREE = "agree"
+    STRONGLY_AGREE = "strongly_agree"
+
+
+class VictimViewRecorded(CaseEvent):
+    """The advocate recorded the victim's own view of how safe they feel and of the response.
+
+    Each statement ("I feel safer", "I am satisfied with the response") is answered
+    on :class:`ViewScale`, or ``None`` where the victim chose not to answer it.
+    ``declined`` says the victim gave no view at all; both answers are then ``None``
+    (``declined_with_answer`` otherwise). There is no free text: the view is counted
+    for the programme's evaluation, only ever in aggregate.
+    """
+
+    # The same rule as _declined_has_no_answers, for partners validating with the JSON
+    # Schema alone.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"declined": {"const": True}}, "required": ["declined"]},
+            "then": {
+                "properties": {
+                    "feels_safer": {"type": "null"},
+                    "satisfied_with_response": {"type": "null"},
+                }
+            },
+        }
+    )
+
+    event_type: Annotated[Literal["VictimViewRecorded"], A]
+    schema_version: Annotated[Literal[1], A]
+    victim_ref: Annotated[PersonReference, A, VICTIM]
+    subject_ref: Annotated[PersonReference | None, A, SUBJECT] = None
+    stage: Annotated[ViewStage, H]
+    feels_safer: Annotated[ViewScale | None, H] = None
+    satisfied_with_response: Annotated[ViewScale | None, H] = None
+    declined: Annotated[bool, H] = False
+
+    @model_validator(mode="after")
+    def _declined_has_no_answers(self) -> Self:
+        if self.declined and (
+            self.feels_safer is not None or self.satisfied_with_response is not None
+        ):
+            raise PydanticCustomError("declined_with_answer", "a declined view holds no answer")
+        return self

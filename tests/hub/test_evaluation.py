@@ -64,6 +64,9 @@ def test_no_event_gives_the_evaluator_more_than_the_minimised_record(event: Case
     for reference in _references(event):
         assert reference not in text, "a partnership reference reached the evaluator"
     withheld = {s for s in _group_strings(event, WITHHELD) if len(s) > 3}
+    if event.event_type == "VictimViewRecorded":  # the view's codes, tied to nothing
+        assert (record.case, record.person) == (None, None)
+        withheld = _group_strings(event, (FieldGroup.D, FieldGroup.F, FieldGroup.G))
     assert not withheld & shown, f"a value of groups D, F, G or H: {withheld & shown}"
     free_text = {s for s in _group_strings(event, tuple(FieldGroup)) if " " in s}
     assert not free_text & shown, "free text reached the evaluator"
@@ -123,13 +126,23 @@ def test_a_time_becomes_its_month_in_utc() -> None:
         ("CriminalJusticeOutcome", {"justice_outcome": "convicted"}),
         ("CaseClosed", {"closure_reason": "risk_managed"}),
         ("VictimSafetyPlanUpdated", {}),
+        ("VictimViewRecorded", "view"),
     ],
 )
 def test_each_type_gives_the_codes_the_measures_need(
-    event_type: str, expected: dict[str, str]
+    event_type: str, expected: dict[str, Any] | str
 ) -> None:
     """The sample events' codes, and None for what a type does not carry."""
-    record = minimise(sample_event(event_type), AREA, KEY).model_dump(mode="json")
+    event = sample_event(event_type)
+    record = minimise(event, AREA, KEY).model_dump(mode="json")
+    if expected == "view":
+        expected = {
+            "view_stage": event.stage,  # type: ignore[attr-defined]
+            "feels_safer": event.feels_safer,  # type: ignore[attr-defined]
+            "satisfied_with_response": event.satisfied_with_response,  # type: ignore[attr-defined]
+            "view_declined": event.declined,  # type: ignore[attr-defined]
+        }
+        expected = {k: v for k, v in expected.items() if v is not None}
     coded = {k: v for k, v in record.items() if k not in {"record", "case", "person", "area",
              "model", "event_type", "schema_version", "month"} and v is not None}  # fmt: skip
     assert coded == expected
@@ -140,3 +153,12 @@ def test_a_short_key_is_refused_and_never_shown() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         LinkageKey(b"short")
     assert "k" * 32 not in repr(KEY)
+
+
+def test_a_victims_view_is_tied_to_no_case_and_no_person() -> None:
+    """Counted by area, model, month and stage only: no case, no person, whoever is named."""
+    event = sample_event("VictimViewRecorded")
+    record = minimise(event, AREA, KEY)
+    assert (record.case, record.person) == (None, None)
+    assert record.view_stage is not None
+    assert KEY.case(event.case_reference) not in record.model_dump_json()

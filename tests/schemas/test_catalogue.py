@@ -38,6 +38,7 @@ EXPECTED_TYPES = {
     "ConditionsSet",
     "BreachReported",
     "VictimSafetyPlanUpdated",
+    "VictimViewRecorded",
     "CriminalJusticeOutcome",
     "CaseClosed",
 }
@@ -60,7 +61,7 @@ def _strings(value: Any, key: str = "") -> list[tuple[str, str]]:
 
 
 def test_every_event_type_is_catalogued() -> None:
-    """The catalogue holds exactly the thirteen event types of the case lifecycle."""
+    """The catalogue holds exactly the fourteen event types of the case lifecycle."""
     assert set(event_types()) == EXPECTED_TYPES
     assert len(CATALOGUE) == len(EVENT_MODELS)
 
