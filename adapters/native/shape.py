@@ -225,6 +225,10 @@ def check_shape(model: type[BaseModel], record: Mapping[str, Any], record_id: st
         model.model_validate_json(text)
     except ValidationError as error:
         first = error.errors(include_url=False, include_input=False, include_context=False)[0]
-        field = native_path(first["loc"], record)
+        loc = first["loc"]
+        if first["type"] == "extra_forbidden":  # a key the sender made up is never repeated
+            field = f"{native_path(loc[:-1], record)}.<key>".removeprefix("(document).")
+        else:
+            field = native_path(loc, record)
         problem = f"does not fit the record schema ({first['type']})"
         raise RecordError(INVALID, record_id, field, problem) from None

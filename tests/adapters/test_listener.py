@@ -150,7 +150,7 @@ REFUSED = [
     ),
     Refusal(
         "advocacy", "safety_plan.json", ("safetyPlan", "secretNote"), "SECRET NOTE",
-        "SECRET NOTE", "safetyPlan.secretNote",
+        "SECRET NOTE", "safetyPlan.<key>",  # a key the sender made up is never repeated
     ),
 ]  # fmt: skip
 

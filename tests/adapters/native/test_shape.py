@@ -120,3 +120,26 @@ def test_paths_follow_the_record_not_the_union_tags() -> None:
     loc = ("events", 0, "REFERRAL", "details", "concerns")
     assert native_path(loc, record) == "events[0].details.concerns"
     assert native_path((), record) == "(document)"
+
+
+class Closed(NativeModel):
+    """A part of a record that names every key it takes (as an advocacy safety plan)."""
+
+    model_config = NativeModel.model_config | {"extra": "forbid"}
+    steps: list[str]
+
+
+class Holder(NativeModel):
+    """A record holding a closed part."""
+
+    plan: Closed
+
+
+def test_a_key_the_sender_made_up_is_named_as_a_key_never_repeated() -> None:
+    """An unknown key where none is allowed: its object's path and <key>, not the key."""
+    record = {"plan": {"steps": [], "Jo Example lives at 1 Fictional Row": True}}
+    with pytest.raises(RecordError) as caught:
+        check_shape(Holder, record, "r.json")
+    assert caught.value.field == "plan.<key>"
+    assert "Fictional" not in str(caught.value)
+    assert "extra_forbidden" in caught.value.problem
