@@ -50,7 +50,7 @@ PRIORITY_MIX: Final = {
 #: How much more often a case of each starting priority re-offends than the area's base.
 PRIORITY_RISK: Final = {Priority.STANDARD: 0.6, Priority.MEDIUM: 1.0, Priority.HIGH: 1.6}
 _PRIORITIES: Final = (Priority.STANDARD, Priority.MEDIUM, Priority.HIGH)
-_CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # pragma: allowlist secret
 _NAMESPACE: Final = uuid.UUID("3c1f5a52-8d0e-4b7a-9f1e-0000000e7a1d")
 _DAYS: Final = 730
 #: The share of cases that move to another area during the case.

@@ -342,7 +342,16 @@ prometheus_url() {
         ctl eval "application:set_env(rabbitmq_prometheus, tcp_config, [{ip, \"127.0.0.1\"}, {port, ${pport}}])." >/dev/null
         plugins enable rabbitmq_prometheus >/dev/null
     fi
-    echo "http://127.0.0.1:${pport}/metrics"
+    # Enabled online, the plugin opens its listener a moment later: wait for it, bounded.
+    local tries
+    for ((tries = 0; tries < 120; tries++)); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/${pport}") 2>/dev/null; then
+            echo "http://127.0.0.1:${pport}/metrics"
+            return 0
+        fi
+        sleep 0.5
+    done
+    die "the Prometheus plugin did not listen on 127.0.0.1:${pport} within 60 s"
 }
 
 enable_plugin() {
