@@ -122,9 +122,13 @@ management_config() {
         echo "management.tcp.ip = 127.0.0.1"
         echo "management.tcp.port = $(management_port "${port}")"
     } >"${dir}/rabbitmq.conf"
+    # The Prometheus plugin's listener, for `prometheus-url`: read when the plugin
+    # loads, enabled or not at boot (rabbitmq.conf would refuse a disabled plugin's keys).
+    echo "[{rabbitmq_prometheus, [{tcp_config, [{ip, \"127.0.0.1\"}, {port, $(prometheus_port "${port}")}]}]}]." \
+        >"${dir}/advanced.config"
     grep -q rabbitmq_management "${dir}/enabled_plugins" \
         || echo "[rabbitmq_management]." >"${dir}/enabled_plugins"
-    chown rabbitmq:rabbitmq "${dir}/rabbitmq.conf" "${dir}/enabled_plugins"
+    chown rabbitmq:rabbitmq "${dir}/rabbitmq.conf" "${dir}/enabled_plugins" "${dir}/advanced.config"
 }
 
 # Enable the management plugin on the running node on port $1. A node booted before
@@ -338,10 +342,15 @@ prometheus_url() {
     [[ ! -e "${dir}/tls" ]] || die "${dir} holds a TLS node: use a plain node"
     pport=$(prometheus_port "$(cat "${dir}/port")")
     attach "${dir}"
-    if ! plugins list -e -m 2>/dev/null | grep -qx rabbitmq_prometheus; then
-        ctl eval "application:set_env(rabbitmq_prometheus, tcp_config, [{ip, \"127.0.0.1\"}, {port, ${pport}}])." >/dev/null
-        plugins enable rabbitmq_prometheus >/dev/null
+    if (exec 3<>"/dev/tcp/127.0.0.1/${pport}") 2>/dev/null; then
+        echo "http://127.0.0.1:${pport}/metrics"
+        return 0
     fi
+    # `start` wrote the listener (127.0.0.1:PPORT) to advanced.config, which the plugin
+    # reads as it loads; a node started before that was written cannot take it online.
+    grep -q "rabbitmq_prometheus" "${dir}/advanced.config" 2>/dev/null \
+        || die "${dir} was started without the Prometheus listener's config: restart it"
+    plugins enable rabbitmq_prometheus >/dev/null
     # Enabled online, the plugin opens its listener a moment later: wait for it, bounded.
     local tries
     for ((tries = 0; tries < 120; tries++)); do
