@@ -31,13 +31,13 @@ from urllib.parse import quote
 
 import aio_pika
 import pytest
+from quarantined import read_quarantine
 from services import dev_script, drop_schema, import_definitions, postgres_dsn
 
 from adapters.client import AgencyClient
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import BrokerError
 from hub.broker.definitions import HASHING_ALGORITHM, password_hash
-from hub.broker.testing import read_quarantine
 from hub.broker.topology import TopologyNames, default_topology
 from hub.context import HubContext, build_context
 from hub.crypto.keys import save_keyring

@@ -4,8 +4,6 @@
   with names of its own, and clean-up of everything it declared, so tests can share
   a vhost without meeting.
 - :func:`next_delivery` and :func:`no_delivery_within`: waits that always end.
-- :func:`read_quarantine` and :func:`quarantined_within`: the refusals parked in the
-  quarantine's stream.
 - :class:`TcpProxy`: a loopback proxy a test can hold, cut or take down, to prove
   bounded timeouts and reconnection (after aio-pika's ``tests/test_amqp_robust_proxy.py``),
   in front of RabbitMQ or PostgreSQL alike.
@@ -146,49 +144,6 @@ async def no_delivery_within(consumer: Consumer, seconds: float = 0.5) -> bool:
     except TimeoutError:
         return True
     return False
-
-
-async def read_quarantine(broker: Broker, names: TopologyNames) -> list[IncomingMessage]:
-    """The refusals parked in the quarantine's stream now, oldest first.
-
-    As a console reads it (:mod:`hub.console.quarantine`): a sync mark is written
-    and the stream read up to it; marks are left out, and so is every refusal a
-    ``resolved`` mark names. ``broker`` must be the hub's (it writes the mark) and
-    able to read streams.
-    """
-    mark = str(uuid.uuid4())
-    await broker.publish(
-        OutgoingMessage(
-            names.quarantine_log, "", b"", mark, headers={"kind": "sync", "decision-id": mark}
-        )
-    )
-
-    def reached(message: IncomingMessage) -> bool:
-        return message.headers.get("kind") == "sync" and message.headers.get("decision-id") == mark
-
-    read = await broker.read_log(names.quarantine_log, None, reached)  # type: ignore[attr-defined]
-    parked: list[IncomingMessage] = []
-    for message in read:
-        kind, decision = message.headers.get("kind"), message.headers.get("decision-id")
-        if kind == "resolved":
-            gone = next((m for m in parked if m.headers.get("decision-id") == decision), None)
-            if gone is not None:
-                parked.remove(gone)
-        elif kind != "sync":
-            parked.append(message)
-    return parked
-
-
-async def quarantined_within(
-    broker: Broker, names: TopologyNames, count: int, seconds: float = 20.0
-) -> list[IncomingMessage]:
-    """The parked refusals once ``count`` or more; :class:`TimeoutError` after ``seconds``."""
-    async with asyncio.timeout(seconds):
-        while True:
-            parked = await read_quarantine(broker, names)
-            if len(parked) >= count:
-                return parked
-            await asyncio.sleep(0.05)
 
 
 class TcpProxy:

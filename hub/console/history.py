@@ -199,7 +199,6 @@ class QueueHistory:
         self.spacing = spacing
         self._samples: dict[str, deque[Sample]] = {}
         self._older: dict[str, deque[Sample]] = {}
-        self.last_at: float | None = None
 
     def record(self, stats: Mapping[str, QueueStats], at: float | None = None) -> None:
         """Add one sample of each queue in ``stats`` taken at ``at`` (now by default).
@@ -220,7 +219,6 @@ class QueueHistory:
             kept.append(sample_of(found, at))
             while kept and kept[0].at < at - self.window:
                 self._keep_older(older, kept.popleft(), at)
-        self.last_at = at
 
     @staticmethod
     def _keep_older(older: deque[Sample], sample: Sample, at: float) -> None:

@@ -30,7 +30,7 @@ from hub.broker import BrokerError, OutgoingMessage, QueueStats, inspector_of
 from hub.console.base import OPERATIONS, Param, Route
 from hub.console.deps import deps_of, principal
 from hub.console.history import SAMPLE_SECONDS
-from hub.console.quarantine import RESOLVED, SYNC, Parked, QuarantineIndex
+from hub.console.quarantine import RESOLVED, SYNC, Parked, QuarantineIndex, is_mark, mark
 from hub.crypto import notice_message_id
 from hub.errors import HubError
 from hub.ledger import EntryDraft, LedgerError
@@ -174,31 +174,16 @@ def _agencies(ctx: HubContext) -> list[str]:
     return sorted(p.id for p in ctx.policy.rules.parties if p.id != ctx.keyring.party)
 
 
-def _mark(ctx: HubContext, kind: str, decision: str) -> OutgoingMessage:
-    """A mark for the quarantine's stream: empty, with its kind and the decision it names."""
-    return OutgoingMessage(
-        ctx.names.quarantine_log,
-        "",
-        b"",
-        str(uuid.uuid4()),
-        content_type="application/octet-stream",
-        headers={"kind": kind, "decision-id": decision},
-    )
-
-
 async def _read_to_now(deps: ConsoleDeps, state: _QuarantineState) -> QuarantineIndex:
     """Write a sync mark and read the stream up to it; the caller holds ``state.lock``."""
     ctx, index = deps.hub, state.index
     inspector = _inspector(ctx)
-    mark = str(uuid.uuid4())
-
-    def reached(message: IncomingMessage) -> bool:
-        headers = message.headers
-        return headers.get("kind") == SYNC and headers.get("decision-id") == mark
-
+    sync = str(uuid.uuid4())
     try:
-        await ctx.broker.publish(_mark(ctx, SYNC, mark))
-        read = await inspector.read_log(ctx.names.quarantine_log, index.cursor, reached)
+        await ctx.broker.publish(mark(ctx.names, SYNC, sync))
+        read = await inspector.read_log(
+            ctx.names.quarantine_log, index.cursor, lambda m: is_mark(m, SYNC, sync)
+        )
     except BrokerError as error:
         raise _broker_failed(error) from error
     for message in read:
@@ -537,7 +522,7 @@ async def replay_message(deps: ConsoleDeps, ask: ReplayRequest, actor: str) -> R
         )
         state.index.synced_at = None  # the next look reads the mark, whatever it reuses
         try:
-            await ctx.broker.publish(_mark(ctx, RESOLVED, ask.quarantine_id))
+            await ctx.broker.publish(mark(ctx.names, RESOLVED, ask.quarantine_id))
         except BrokerError as error:
             log.warning(
                 "quarantine.not_removed", code=error.code.value, message_id=ask.quarantine_id

@@ -20,20 +20,40 @@ is new since the last.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
+
+from hub.broker import OutgoingMessage
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
-    from hub.broker import IncomingMessage
+    from hub.broker import IncomingMessage, TopologyNames
     from hub.broker.base import HeaderValue
 
 #: The marks' ``kind`` header values.
 RESOLVED: Final = "resolved"
 SYNC: Final = "sync"
+
+
+def mark(names: TopologyNames, kind: str, decision: str) -> OutgoingMessage:
+    """A mark for the quarantine's stream: empty, with its kind and the decision it names."""
+    return OutgoingMessage(
+        names.quarantine_log,
+        "",
+        b"",
+        str(uuid.uuid4()),
+        content_type="application/octet-stream",
+        headers={"kind": kind, "decision-id": decision},
+    )
+
+
+def is_mark(message: IncomingMessage, kind: str, decision: str) -> bool:
+    """Whether ``message`` is the mark of ``kind`` naming ``decision``."""
+    return message.headers.get("kind") == kind and message.headers.get("decision-id") == decision
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from quarantined import read_quarantine
 from scenarios import DEPLOY
 from structlog.testing import capture_logs
 
 from hub.broker.base import IncomingMessage, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import next_delivery, read_quarantine
+from hub.broker.testing import next_delivery
 from hub.crypto.envelope import issue_event, open_delivery
 from hub.crypto.notice import open_notice
 from hub.embedded import AGENCIES, embedded_hub

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from quarantined import quarantined_within
 from services import amqp_url, drop_schema, postgres_dsn
 from structlog.testing import capture_logs
 
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import delete_topologies, next_delivery, quarantined_within
+from hub.broker.testing import delete_topologies, next_delivery
 from hub.broker.topology import TopologyNames, default_topology
 from hub.context import HubContext, build_context
 from hub.crypto.envelope import issue_event, open_delivery

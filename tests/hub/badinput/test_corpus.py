@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import forge
 import pytest
 from bad_messages import CORPUS, HUB_CODES, BadMessage
+from quarantined import read_quarantine
 from services import amqp_url, drop_schema, postgres_dsn
 from structlog.testing import capture_logs
 from yarl import URL
@@ -28,7 +29,7 @@ from yarl import URL
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import delete_topologies, next_delivery, read_quarantine
+from hub.broker.testing import delete_topologies, next_delivery
 from hub.broker.topology import TopologyNames, default_topology
 from hub.context import HubContext, build_context
 from hub.crypto.notice import open_notice

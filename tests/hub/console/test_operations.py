@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from quarantined import read_quarantine
 from services import amqp_url, dev_script
 
 from hub.broker.amqp import AmqpBroker
 from hub.broker.base import IncomingMessage, OutgoingMessage, readable_headers
 from hub.broker.memory import MemoryBroker
-from hub.broker.testing import delete_topologies, next_delivery, read_quarantine, unique_names
+from hub.broker.testing import delete_topologies, next_delivery, unique_names
 from hub.broker.topology import default_topology
 from hub.console import operations
 from hub.console.base import Role

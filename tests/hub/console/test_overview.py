@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from quarantined import read_quarantine
 
 from hub.broker import QueueStats
 from hub.broker.base import OutgoingMessage
-from hub.broker.testing import read_quarantine
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
 from hub.console.history import QueueHistory

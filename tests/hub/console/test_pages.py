@@ -14,10 +14,10 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 from entry_drafts import justified
+from quarantined import read_quarantine
 from structlog.testing import capture_logs
 
 from hub.broker.base import OutgoingMessage
-from hub.broker.testing import read_quarantine
 from hub.console import pages_governance
 from hub.console.base import Role, Route
 from hub.console.deps import ConsoleDeps

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from quarantined import read_quarantine
 
 from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import next_delivery, read_quarantine
+from hub.broker.testing import next_delivery
 from hub.console.app import console_app
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
