@@ -65,12 +65,14 @@ class Article9(enum.StrEnum):
     LEGAL_CLAIMS = "9(2)(f)"
     SUBSTANTIAL_PUBLIC_INTEREST = "9(2)(g)"
     HEALTH_OR_SOCIAL_CARE = "9(2)(h)"
+    RESEARCH = "9(2)(j)"  # archiving, scientific research and statistics (Art 89)
 
 
 class Schedule1(enum.StrEnum):
     """DPA 2018 Schedule 1 conditions used in this field."""
 
     HEALTH_OR_SOCIAL_CARE = "para 2"
+    RESEARCH = "para 4"
     STATUTORY_PURPOSES = "para 6"
     PREVENTING_UNLAWFUL_ACTS = "para 10"
     SAFEGUARDING = "para 18"
@@ -86,11 +88,17 @@ class Schedule8(enum.StrEnum):
 
 
 class LawfulBasis(StrictModel):
-    """The lawful basis of one clause, in one of the two regimes."""
+    """The lawful basis of one clause, in one of the two regimes.
+
+    ``article10``: the clause shares criminal offence data under UK GDPR Art 10,
+    which, like special category data, needs a DPA 2018 Schedule 1 condition (for
+    research and statistics, para 4).
+    """
 
     regime: Regime
     article6: Article6 | None = None
     article9: Article9 | None = None
+    article10: bool = False
     schedule1: Schedule1 | None = None
     schedule8: Schedule8 | None = None
 
@@ -99,9 +107,11 @@ class LawfulBasis(StrictModel):
         if self.regime is Regime.UK_GDPR:
             if self.article6 is None or self.schedule8 is not None:
                 raise ValueError("UK GDPR sharing needs article6 and no schedule8")
-            if (self.article9 is None) != (self.schedule1 is None):
-                raise ValueError("article9 and its schedule1 condition go together")
-        elif self.article6 or self.article9 or self.schedule1 or self.schedule8 is None:
+            if (self.article9 is None and not self.article10) != (self.schedule1 is None):
+                raise ValueError("article9 or article10 and a schedule1 condition go together")
+        elif (
+            self.article6 or self.article9 or self.article10 or self.schedule1
+        ) or self.schedule8 is None:
             raise ValueError("DPA 2018 Part 3 sharing (s.35) needs a schedule8 condition only")
         return self
 
@@ -119,8 +129,10 @@ class LawfulBasis(StrictModel):
         if self.regime is Regime.DPA2018_PART3:
             return f"DPA 2018 Part 3 s.35; Sch 8 {self.schedule8}"
         text = f"UK GDPR Art {self.article6}"
-        if self.article9 is not None:
-            text += f"; Art {self.article9}, DPA 2018 Sch 1 {self.schedule1}"
+        articles = [f"Art {self.article9}"] if self.article9 is not None else []
+        articles += ["Art 10"] if self.article10 else []
+        if articles:
+            text += f"; {' and '.join(articles)}, DPA 2018 Sch 1 {self.schedule1}"
         return text
 
 
@@ -146,6 +158,19 @@ class Retention(StrictModel):
     disposal: ShortText
 
 
+class ClauseForm(enum.StrEnum):
+    """What a clause lets the recipient receive.
+
+    ``presentation``: the clause's field groups of the event, as the provider signed
+    them (every clause between agencies). ``evaluation_record``: no field group at
+    all, only the minimised, pseudonymised record the hub derives from the event for
+    the programme's evaluator (``schemas/evaluation.py``, ADR 0022).
+    """
+
+    PRESENTATION = "presentation"
+    EVALUATION_RECORD = "evaluation_record"
+
+
 class Clause(StrictModel):
     """Who gives whom which groups of which event types, why, and under which law."""
 
@@ -153,7 +178,8 @@ class Clause(StrictModel):
     provider: PartyId
     recipient: PartyId
     event_types: Annotated[tuple[EventTypeName, ...], Field(min_length=1, max_length=64)]
-    groups: Annotated[tuple[FieldGroup, ...], Field(min_length=1, max_length=8)]
+    form: ClauseForm = ClauseForm.PRESENTATION
+    groups: Annotated[tuple[FieldGroup, ...], Field(max_length=8)] = ()
     purpose: Code
     lawful_basis: LawfulBasis
     gateway: ShortText
@@ -166,6 +192,10 @@ class Clause(StrictModel):
     def _coherent(self) -> Self:
         if self.provider == self.recipient:
             raise ValueError("a clause shares between two different parties")
+        if self.form is ClauseForm.PRESENTATION and not self.groups:
+            raise ValueError("a presentation clause grants at least one group")
+        if self.form is ClauseForm.EVALUATION_RECORD and self.groups:
+            raise ValueError("an evaluation_record clause grants no group (the record is derived)")
         if len(set(self.groups)) != len(self.groups):
             raise ValueError("a group is listed twice")
         if self.valid_until is not None and self.valid_until < self.valid_from:

@@ -14,7 +14,11 @@ ROOT=$(cd "$HERE/../.." && pwd)
 HUB=${HUB:-$ROOT/.venv/bin/hub}
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 OUT=${OUT:-$HERE/secrets}
-AGENCIES="police probation health advocacy"
+# Every party with a broker user and keys. The evaluator runs no service here: its
+# keys, certificate and broker URL are handed to the national evaluation unit, which
+# runs `hub-evaluation receive` at its own site (docs/evaluation.md). The linkage key
+# is made once for all areas (`hub keys linkage-key`), not here.
+AGENCIES="police probation health advocacy evaluator"
 # Names the server certificate carries: the compose services clients connect to.
 HOSTS="rabbitmq hub-worker-1 hub-worker-2 console"
 HUB_UID=10001          # deploy/Dockerfile

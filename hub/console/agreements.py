@@ -20,6 +20,7 @@ from aiohttp import web
 
 from hub.console.base import Param, Role, Route
 from hub.console.deps import deps_of
+from schemas.agreements import ClauseForm
 from schemas.base import GROUP_TITLES, FieldGroup
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ def _clause(clause: Clause, at: datetime) -> dict[str, Any]:
         "provider": clause.provider,
         "recipient": clause.recipient,
         "event_types": list(clause.event_types),
+        "form": clause.form.value,
         "groups": [group.value for group in clause.groups],
         "purpose": clause.purpose,
         "lawful_basis": clause.lawful_basis.summary(),
@@ -140,9 +142,14 @@ def agreement_detail(
 
 
 def _in_force(policy: Policy, day: date) -> Iterable[tuple[Agreement, Clause]]:
+    """Clauses in force that share field groups (an evaluation record shares none)."""
     for agreement in policy.agreements:
         if agreement.active_on(day):
-            yield from ((agreement, c) for c in agreement.clauses if c.active_on(day))
+            yield from (
+                (agreement, c)
+                for c in agreement.clauses
+                if c.active_on(day) and c.form is ClauseForm.PRESENTATION
+            )
 
 
 def _cell(

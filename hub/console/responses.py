@@ -26,7 +26,7 @@ from hub.console.operations import MAX_BROWSE
 from hub.console.subject_access import UUID_TEXT
 from hub.ledger import ROLE_WORDS, LedgerEntry
 from hub.ledger.entries import PERSON_PSEUDONYM
-from schemas.agreements import AgreementStatus, ControllerRole
+from schemas.agreements import AgreementStatus, ClauseForm, ControllerRole
 from schemas.base import FieldGroup
 from schemas.parties import PARTY_PATTERN
 
@@ -295,6 +295,7 @@ def _agreements() -> dict[str, Schema]:
         "provider": PARTY,
         "recipient": PARTY,
         "event_types": array(STRING),
+        "form": {"enum": [f.value for f in ClauseForm]},
         "groups": array(GROUP),
         "purpose": STRING,
         "lawful_basis": STRING,

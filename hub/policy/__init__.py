@@ -1,6 +1,6 @@
 """Who may see what: agreements, hub-wide safety rules and the pure decision function."""
 
-from hub.policy.base import Disclosure, NotEntitledError, PolicyError
+from hub.policy.base import Decisions, Disclosure, EvaluationFeed, NotEntitledError, PolicyError
 from hub.policy.check import conflicts, matrix, render_matrix
 from hub.policy.load import Policy, load_policy
 from hub.policy.memo import DecisionMemo
@@ -8,7 +8,9 @@ from hub.policy.rules import PartyKind
 
 __all__ = [
     "DecisionMemo",
+    "Decisions",
     "Disclosure",
+    "EvaluationFeed",
     "NotEntitledError",
     "PartyKind",
     "Policy",

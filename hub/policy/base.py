@@ -84,13 +84,30 @@ class Disclosure:
 
 
 @dataclass(frozen=True)
+class EvaluationFeed:
+    """An evaluator that gets the evaluation record of an event, and the clause why.
+
+    The record is the hub's own minimised derivation (ADR 0022): no field group of
+    the event reaches the evaluator, so the grant names none.
+    """
+
+    recipient: str
+    grant: Grant
+
+
+@dataclass(frozen=True)
 class Decisions:
-    """The decision for every other party about one event."""
+    """The decision for every other party about one event.
+
+    ``evaluations``: the evaluators that get the event's evaluation record, in
+    party order; empty unless the hub feeds the evaluation.
+    """
 
     sender: str
     event_type: str
     event_groups: frozenset[FieldGroup]
     recipients: Mapping[str, Disclosure | None]
+    evaluations: tuple[EvaluationFeed, ...] = ()
 
     def disclosures(self) -> list[Disclosure]:
         """The recipients that get something, in party order."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.policy.base import Decisions, Disclosure, Grant, NotEntitledError
+from hub.policy.base import Decisions, Disclosure, EvaluationFeed, Grant, NotEntitledError
+from hub.policy.rules import PartyKind
+from schemas.agreements import ClauseForm
 from schemas.base import FieldGroup, fields_by_group
 
 if TYPE_CHECKING:
@@ -69,6 +71,26 @@ def _disclose(
     return Disclosure(recipient, disclosed, present - disclosed, useful, hits)
 
 
+def _evaluations(
+    clauses: list[tuple[Agreement, Clause]], rules: SafetyRules
+) -> tuple[EvaluationFeed, ...]:
+    """One feed per evaluator an evaluation clause names (the first clause by reference).
+
+    A clause naming a party that is not a registered evaluator feeds nobody: fail
+    closed (loading the policy refuses such a clause already).
+    """
+    feeds: dict[str, Grant] = {}
+    for agreement, clause in clauses:
+        party = rules.party(clause.recipient)
+        if party is None or party.kind is not PartyKind.EVALUATOR:
+            continue
+        grant = _grant(agreement, clause)
+        known = feeds.get(clause.recipient)
+        if known is None or grant.reference < known.reference:
+            feeds[clause.recipient] = grant
+    return tuple(EvaluationFeed(r, g) for r, g in sorted(feeds.items()))
+
+
 def decide_groups(  # noqa: PLR0913, PLR0917 - the decision's inputs, each distinct
     event_type: str,
     present: frozenset[FieldGroup],
@@ -76,30 +98,37 @@ def decide_groups(  # noqa: PLR0913, PLR0917 - the decision's inputs, each disti
     agreements: Sequence[Agreement],
     rules: SafetyRules,
     now: datetime,
+    *,
+    evaluation: bool = False,
 ) -> Decisions:
     """Decide for an event known by its type and the groups it carries (see :func:`decide`)."""
     clauses = [
         (a, c) for a, c in active_clauses(agreements, event_type, now) if c.provider == sender
     ]
-    if not clauses:
+    shared = [(a, c) for a, c in clauses if c.form is ClauseForm.PRESENTATION]
+    fed = [(a, c) for a, c in clauses if c.form is ClauseForm.EVALUATION_RECORD]
+    evaluations = _evaluations(fed, rules) if evaluation else ()
+    if not shared and not evaluations:
         raise NotEntitledError(sender, event_type)
     by_recipient: dict[str, list[Grant]] = {}
-    for agreement, clause in clauses:
+    for agreement, clause in shared:
         by_recipient.setdefault(clause.recipient, []).append(_grant(agreement, clause))
     recipients = {
         party.id: _disclose(party.id, by_recipient.get(party.id, []), present, rules)
         for party in rules.parties
         if party.id != sender
     }
-    return Decisions(sender, event_type, present, recipients)
+    return Decisions(sender, event_type, present, recipients, evaluations)
 
 
-def decide(
+def decide(  # noqa: PLR0913 - the decision's inputs, each distinct
     event: CaseEvent,
     sender: str,
     agreements: Sequence[Agreement],
     rules: SafetyRules,
     now: datetime,
+    *,
+    evaluation: bool = False,
 ) -> Decisions:
     """Decide what every other party of the deployment receives of ``event``.
 
@@ -109,6 +138,8 @@ def decide(
         agreements: every loaded agreement, whatever its status.
         rules: the deployment's parties and safety rules.
         now: the decision time.
+        evaluation: whether this hub feeds the evaluation; without it, evaluation
+            clauses entitle and feed nobody.
 
     Returns:
         For each registered party but the sender, a disclosure or ``None``.
@@ -116,4 +147,12 @@ def decide(
     Raises:
         NotEntitledError: no active clause lets ``sender`` provide this event type.
     """
-    return decide_groups(event.event_type, event_groups(event), sender, agreements, rules, now)
+    return decide_groups(
+        event.event_type,
+        event_groups(event),
+        sender,
+        agreements,
+        rules,
+        now,
+        evaluation=evaluation,
+    )

@@ -17,8 +17,8 @@ import rfc8785
 from pydantic import BaseModel, ValidationError
 
 from hub.policy.base import PolicyError
-from hub.policy.rules import SafetyRules
-from schemas.agreements import Agreement
+from hub.policy.rules import PartyKind, SafetyRules
+from schemas.agreements import Agreement, ClauseForm
 from schemas.registry import event_types
 
 if TYPE_CHECKING:
@@ -129,12 +129,22 @@ def load_rules(parties_file: Path, rules_file: Path) -> SafetyRules:
 def _check_parties(
     agreements: tuple[Agreement, ...], rules: SafetyRules, sources: dict[str, str]
 ) -> None:
-    known = {p.id for p in rules.parties}
+    known = {p.id: p for p in rules.parties}
     for agreement in agreements:
         for party in agreement.parties:
             if party.party not in known:
                 where = f"{sources[agreement.reference]}: parties"
                 raise PolicyError(INVALID, where, f"party {party.party} is not in the deployment")
+        for clause in agreement.clauses:
+            evaluator = known[clause.recipient].kind is PartyKind.EVALUATOR
+            if (clause.form is ClauseForm.EVALUATION_RECORD) != evaluator:
+                where = f"{sources[agreement.reference]}: clauses[{clause.id}]"
+                problem = (
+                    "an evaluator receives evaluation records only (form = evaluation_record)"
+                    if evaluator
+                    else "only a party of kind evaluator receives evaluation records"
+                )
+                raise PolicyError(INVALID, where, problem)
 
 
 def policy_hash(agreements: tuple[Agreement, ...], rules: SafetyRules) -> str:

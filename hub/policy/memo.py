@@ -27,9 +27,13 @@ if TYPE_CHECKING:
 class DecisionMemo:
     """The decisions of one policy, remembered per (event class, sender) for one day."""
 
-    def __init__(self, policy: Policy) -> None:
-        """Remember decisions made under ``policy`` (never another one)."""
+    def __init__(self, policy: Policy, *, evaluation: bool = False) -> None:
+        """Remember decisions made under ``policy`` (never another one).
+
+        ``evaluation``: whether the hub feeds the evaluation (see :func:`decide`).
+        """
         self.policy = policy
+        self.evaluation = evaluation
         self._day: date | None = None
         self._known: dict[tuple[type[CaseEvent], str], Decisions] = {}
 
@@ -53,6 +57,7 @@ class DecisionMemo:
                 self.policy.agreements,
                 self.policy.rules,
                 now,
+                evaluation=self.evaluation,
             )
             self._known[key] = known
         return known

@@ -17,7 +17,7 @@ from schemas.parties import REGION_PREFIX, PartyId
 
 
 class PartyKind(enum.StrEnum):
-    """The kinds of agency in a stalking partnership."""
+    """The kinds of party in a stalking partnership and its evaluation."""
 
     HUB = "hub"
     POLICE = "police"
@@ -25,6 +25,8 @@ class PartyKind(enum.StrEnum):
     HEALTH = "health"
     ADVOCACY = "advocacy"
     LOCAL_AUTHORITY = "local_authority"
+    #: The programme's evaluator: receives evaluation records only, never a case.
+    EVALUATOR = "evaluator"
     OTHER = "other"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
@@ -15,7 +15,7 @@ from hub.console.agreements import agreement_detail, list_agreements, sharing_ma
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
 from hub.policy.decide import decide_groups
-from schemas.agreements import AgreementStatus
+from schemas.agreements import Agreement, AgreementStatus
 from schemas.base import FieldGroup
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ Serve = Callable[[ConsoleDeps], Awaitable[Client]]
 IN_FORCE = datetime(2026, 11, 21, 12, tzinfo=UTC)
 HORIZON = timedelta(days=30)
 ID = "masip-exampleshire"
+EVALUATION = "national-evaluation-exampleshire"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -37,17 +38,23 @@ def bearer(token: str) -> dict[str, str]:
 
 def with_version_2(policy: Policy) -> Policy:
     """The policy plus a draft version 2 of the default agreement."""
-    [first] = policy.agreements
+    first = masip(policy)
     draft = first.model_copy(update={"version": 2, "status": AgreementStatus.DRAFT})
-    return replace(policy, agreements=(first, draft))
+    return replace(policy, agreements=(*policy.agreements, draft))
 
 
 def with_clause(policy: Policy, **changes: object) -> Policy:
-    """The policy whose first clause is changed by ``changes``."""
-    [agreement] = policy.agreements
+    """The policy whose default agreement's first clause is changed by ``changes``."""
+    agreement = masip(policy)
     clause = agreement.clauses[0].model_copy(update=changes)
     changed = agreement.model_copy(update={"clauses": (clause, *agreement.clauses[1:])})
-    return replace(policy, agreements=(changed,))
+    others = tuple(a for a in policy.agreements if a is not agreement)
+    return replace(policy, agreements=(changed, *others))
+
+
+def masip(policy: Policy) -> Agreement:
+    """The default agreement (the partnership's; the evaluation's is beside it)."""
+    return next(a for a in policy.agreements if a.id == ID)
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -63,7 +70,9 @@ async def test_every_role_reads_the_agreements(
 async def test_the_list_names_each_version(client: Client, tokens: dict[Role, str]) -> None:
     """The list gives id, version, status, parties, dates and review flags."""
     response = await client.get("/api/agreements", headers=bearer(tokens[Role.IG_OFFICER]))
-    [row] = (await response.json())["agreements"]
+    rows = (await response.json())["agreements"]
+    assert [r["id"] for r in rows] == [ID, EVALUATION]
+    [row] = [r for r in rows if r["id"] == ID]
     assert row["id"] == ID
     assert row["version"] == 1
     assert row["status"] == "active"
@@ -76,11 +85,15 @@ async def test_the_list_names_each_version(client: Client, tokens: dict[Role, st
 def test_review_flags_follow_the_horizon(hub_ctx: HubContext) -> None:
     """The review is due within the horizon before its date, and not earlier."""
     policy = hub_ctx.policy
-    [far] = list_agreements(policy, IN_FORCE, HORIZON)["agreements"]
-    near_review = datetime(2027, 3, 15, tzinfo=UTC)
-    [near] = list_agreements(policy, near_review, HORIZON)["agreements"]
-    near_end = datetime(2028, 3, 10, tzinfo=UTC)
-    [ending] = list_agreements(policy, near_end, HORIZON)["agreements"]
+
+    def default(at: datetime) -> dict[str, Any]:
+        rows: list[dict[str, Any]] = list_agreements(policy, at, HORIZON)["agreements"]
+        [row] = [a for a in rows if a["id"] == ID]
+        return row
+
+    far = default(IN_FORCE)
+    near = default(datetime(2027, 3, 15, tzinfo=UTC))
+    ending = default(datetime(2028, 3, 10, tzinfo=UTC))
     assert (far["review_due"], far["ending_soon"], far["in_force"]) == (False, False, True)
     assert (near["review_due"], near["ending_soon"]) == (True, False)
     assert ending["ending_soon"] is True

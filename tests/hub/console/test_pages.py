@@ -439,9 +439,11 @@ async def test_hostile_values_are_escaped(
 ) -> None:
     """Markup in an agreement's text or in ``next`` is shown as text, never run."""
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-    [agreement] = hub_ctx.policy.agreements
-    changed = agreement.model_copy(update={"title": hostile, "dpia_reference": hostile})
-    policy = replace(hub_ctx.policy, agreements=(changed,))
+    changed = tuple(
+        a.model_copy(update={"title": hostile, "dpia_reference": hostile})
+        for a in hub_ctx.policy.agreements
+    )
+    policy = replace(hub_ctx.policy, agreements=changed)
     client = await serve(ConsoleDeps(replace(hub_ctx, policy=policy), store))
     form = await (await client.get('/login?next=/"><script>alert(1)</script>')).text()
     assert "<script>alert(1)" not in form
