@@ -17,9 +17,18 @@ from typing import TYPE_CHECKING, Final
 
 from hub.broker import TopologyNames, default_topology, make_broker
 from hub.crypto import KeyDirectory, load_keyring
-from hub.ledger import CheckpointPolicy, LedgerConfig, Pseudonymizer, load_ledger_key, open_ledger
+from hub.evaluation import Area, Feed, LinkageKey
+from hub.ledger import (
+    CheckpointPolicy,
+    LedgerConfig,
+    LedgerError,
+    Pseudonymizer,
+    load_ledger_key,
+    open_ledger,
+)
 from hub.metrics import HubMetrics
 from hub.policy import DecisionMemo, load_policy
+from hub.settings import SettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,13 +70,17 @@ class HubContext:
     #: ``acked``); for measuring where the time goes (``bench/hub_vs_raw``). None:
     #: nothing is called.
     trace: Callable[[str, str | None], None] | None = field(default=None, repr=False, compare=False)
+    #: The evaluation feed (ADR 0022): this hub's area and the areas' linkage key;
+    #: None when the hub feeds no evaluator.
+    evaluation: Feed | None = None
     #: Built from ``policy`` for each context (``dataclasses.replace`` included),
     #: so a context with another policy never answers from this one's memory.
     decisions: DecisionMemo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Start an empty decision memo for this context's policy."""
-        object.__setattr__(self, "decisions", DecisionMemo(self.policy))
+        """Start an empty decision memo for this context's policy and feed."""
+        memo = DecisionMemo(self.policy, evaluation=self.evaluation is not None)
+        object.__setattr__(self, "decisions", memo)
 
     def trusts_signature_alone(self, user_id: str | None) -> bool:
         """Whether a message from broker user ``user_id`` rests on its signature alone.
@@ -124,7 +137,29 @@ async def build_context(
         names=names,
         max_envelope_bytes=settings.max_envelope_bytes,
         require_user_id=require_user_id,
+        evaluation=evaluation_feed(settings),
     )
+
+
+def evaluation_feed(settings: HubSettings) -> Feed | None:
+    """The evaluation feed the settings configure, or None.
+
+    Raises:
+        SettingsError: ``linkage_key_file`` is not a key only its owner can read.
+    """
+    if (
+        settings.linkage_key_file is None
+        or settings.evaluation_area is None
+        or settings.evaluation_model is None
+    ):
+        return None
+    try:
+        key = LinkageKey(load_ledger_key(settings.linkage_key_file))
+    except LedgerError as error:
+        raise SettingsError("linkage_key_file", error.detail) from None
+    except OSError as error:
+        raise SettingsError("linkage_key_file", error.strerror or "cannot read") from None
+    return Feed(Area(settings.evaluation_area, settings.evaluation_model), key)
 
 
 async def _open_ledger(

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from hub.context import HubContext
     from hub.crypto import KeyDirectory, PartyKeyring
 
-__all__ = ["AGENCIES", "DEPLOY", "embedded_hub", "embedded_settings", "hub_on"]
+__all__ = ["AGENCIES", "DEPLOY", "RECIPIENTS", "embedded_hub", "embedded_settings", "hub_on"]
 
 AGENCIES = ("police", "probation", "health", "advocacy")
+#: Every party with an inbox: the agencies and the programme's evaluator.
+RECIPIENTS = (*AGENCIES, "evaluator")
 
 
 def embedded_settings(
@@ -87,7 +89,7 @@ async def hub_on(  # noqa: PLR0913, PLR0917 - the hub's parts, each one
     ``shared_broker_user``: see :meth:`HubContext.trusts_signature_alone`.
     """
     names = names or TopologyNames()
-    await broker.apply(default_topology(AGENCIES, names=names))
+    await broker.apply(default_topology(RECIPIENTS, names=names))
     settings = embedded_settings(workdir, keyring, directory, topology_prefix=names.prefix)
     ctx = await build_context(settings, stack, broker=broker)
     if shared_broker_user is None:

@@ -3,8 +3,13 @@ r"""The evaluation record of a case event: minimised, and pseudonymised for link
 :func:`minimise` derives an :class:`~schemas.evaluation.EvaluationRecord` from a
 validated event (ADR 0022). It copies codes only, field by field from the fields
 it names, so nothing it does not name can reach the evaluator: not a victim, not
-free text, not groups D, F, G or H, not a reference the partnership issued. Times
-become the month they fall in (UTC).
+free text, not groups D, F, G or H, not a reference the partnership issued.
+
+Times become days on the case's own timeline (``case_day``): the event's UTC day
+counted from 1900-01-01, plus a shift of 0 to 365 days the linkage key derives from
+the case reference, the same in every area. Intervals within a case stay exact;
+the calendar does not leave, except as the month of the referral (and of a victim's
+view), which places the case to within a month.
 
 Pseudonyms link a person across areas without naming them. Each is the first 128
 bits of HMAC-SHA256 under the *linkage key*, over a domain and the reference
@@ -20,11 +25,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, Final
 
-from schemas.evaluation import PSEUDONYM_HEX, EvaluationRecord, InterventionModel
+from schemas.evaluation import PSEUDONYM_HEX, TIMELINE_START, EvaluationRecord, InterventionModel
 
 if TYPE_CHECKING:
     from schemas.base import CaseEvent
@@ -33,6 +38,10 @@ if TYPE_CHECKING:
 VICTIM_VIEW: Final = "VictimViewRecorded"
 #: Length of a linkage key in bytes (as the ledger key's, RFC 2104).
 LINKAGE_KEY_BYTES: Final = 32
+#: Shifts are 0 to SHIFT_DAYS - 1 days: more than a year, so no calendar date shows.
+SHIFT_DAYS: Final = 366
+#: Event types whose record carries the calendar month (:func:`minimise`).
+DATED: Final = frozenset({"ReferralReceived", VICTIM_VIEW})
 
 
 class LinkageKey:
@@ -73,6 +82,10 @@ class LinkageKey:
         """The evaluation record id of the event ``event_id``: stable, and no event id."""
         return f"er-{self._mac('record', event_id)}"
 
+    def shift(self, case_reference: str) -> int:
+        """Days the timeline of the case ``case_reference`` is shifted by: 0 to 365."""
+        return int(self._mac("shift", case_reference), 16) % SHIFT_DAYS
+
 
 @dataclass(frozen=True)
 class Area:
@@ -80,6 +93,18 @@ class Area:
 
     id: str
     model: InterventionModel
+
+
+@dataclass(frozen=True)
+class Feed:
+    """What a hub that feeds the evaluation holds: its area and the linkage key."""
+
+    area: Area
+    key: LinkageKey = field(repr=False)
+
+    def record(self, event: CaseEvent) -> EvaluationRecord:
+        """The evaluation record of ``event`` in this hub's area (:func:`minimise`)."""
+        return minimise(event, self.area, self.key)
 
 
 def _nested(event: CaseEvent, outer: str, inner: str) -> Any:
@@ -92,12 +117,15 @@ def minimise(event: CaseEvent, area: Area, key: LinkageKey) -> EvaluationRecord:
 
     ``priority`` is the event's assessed priority, or on a referral the priority
     asked for; the rest are read from the fields of the same name, where the event
-    type has them. A victim's own view names no case and no person.
+    type has them. A victim's own view names no case and no person, and has a month
+    but no day on any case's timeline.
     """
     view = event.event_type == VICTIM_VIEW
     subject = None if view else getattr(event, "subject_ref", None)
     priority = getattr(event, "priority", None) or getattr(event, "priority_requested", None)
     outcome = _nested(event, "outcome", "outcome")
+    occurred = event.occurred_at.astimezone(UTC)
+    day = (occurred.date() - TIMELINE_START).days + key.shift(event.case_reference)
     return EvaluationRecord(
         record=key.record(str(event.event_id)),
         case=None if view else key.case(event.case_reference),
@@ -106,7 +134,8 @@ def minimise(event: CaseEvent, area: Area, key: LinkageKey) -> EvaluationRecord:
         model=area.model,
         event_type=event.event_type,
         schema_version=event.schema_version,
-        month=event.occurred_at.astimezone(UTC).strftime("%Y-%m"),
+        month=occurred.strftime("%Y-%m") if event.event_type in DATED else None,
+        case_day=None if view else day,
         priority=priority,
         typology=getattr(event, "typology", None),
         risk_trend=getattr(event, "risk_trend", None),

@@ -31,8 +31,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.broker import OutgoingMessage
-from hub.crypto import DecisionHeader, EnvelopeError, Issuance, open_ingress, present
-from hub.errors import RefusalCode
+from hub.crypto import (
+    DecisionHeader,
+    EnvelopeError,
+    Issuance,
+    open_ingress,
+    present,
+    seal_record,
+)
+from hub.errors import HubError, RefusalCode
+from hub.evaluation import VICTIM_VIEW
 from hub.events import event_from_issuance, field_of
 from hub.ledger import (
     EntryDraft,
@@ -45,20 +53,23 @@ from hub.ledger import (
     canonical,
 )
 from hub.logs import get_logger
-from hub.policy import Disclosure, NotEntitledError
+from hub.policy import Disclosure, EvaluationFeed, NotEntitledError
 from hub.refusals import Refusal, refuse
-from schemas.base import persons_of
+from schemas.base import PersonRole, persons_of
 from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
     from hub.broker import IncomingMessage
     from hub.context import HubContext
     from hub.ledger import Group, LedgerEntry
+    from hub.policy import Decisions
     from schemas.base import CaseEvent, FieldGroup
 
 log = get_logger("hub.pipeline")
 #: Namespace of derived decision ids (a fixed random UUID of this project).
 DECISION_NAMESPACE: Final = uuid.UUID("3f0c6b7e-2d4a-4e8e-9a51-6c0f1d2b8e73")
+#: The outcome of an entry that records an evaluation record's disclosure (ADR 0022).
+EVALUATION_RECORD: Final = "evaluation_record"
 
 
 @dataclass(frozen=True)
@@ -165,12 +176,14 @@ def _withheld(disclosure: Disclosure) -> tuple[WithheldGroup, ...]:
     return tuple(reasons)
 
 
-def _common(ctx: HubContext, accepted: Accepted) -> dict[str, Any]:
-    """The fields every entry about one event shares."""
+def _common(
+    ctx: HubContext, accepted: Accepted, persons_in: list[tuple[str, PersonRole]] | None = None
+) -> dict[str, Any]:
+    """The fields every entry about one event shares (``persons_in``: all the event's)."""
     event = accepted.event
     persons = tuple(
         PersonInEvent(pseudonym=ctx.pseudonyms.person(ref), role=role.value)
-        for ref, role in persons_of(event)
+        for ref, role in (persons_of(event) if persons_in is None else persons_in)
     )
     return {
         "kind": "disclosure",
@@ -186,12 +199,51 @@ def _common(ctx: HubContext, accepted: Accepted) -> dict[str, Any]:
     }
 
 
-def _drafts(ctx: HubContext, accepted: Accepted, disclosures: list[Disclosure]) -> list[EntryDraft]:
+def _evaluated(event: CaseEvent) -> list[tuple[str, PersonRole]]:
+    """The people whose data an event's evaluation record holds, pseudonymised.
+
+    The person who stalks (the subject), or for a victim's own view the victims
+    whose view it is: the ledger names them (by its pseudonyms) so their subject
+    access reports can say so, though the record itself names nobody.
+    """
+    subject = getattr(event, "subject_ref", None)
+    if event.event_type == VICTIM_VIEW:
+        return [(ref, role) for ref, role in persons_of(event) if role is PersonRole.VICTIM]
+    return [
+        (r, role) for r, role in persons_of(event) if r == subject and role is PersonRole.SUBJECT
+    ]
+
+
+def _evaluation_drafts(
+    ctx: HubContext, accepted: Accepted, feeds: tuple[EvaluationFeed, ...]
+) -> list[EntryDraft]:
+    """One entry per evaluator fed: the clause, and no group (the record is derived)."""
+    event = accepted.event
+    common = _common(ctx, accepted, _evaluated(event))
+    return [
+        EntryDraft(
+            **common,
+            decision_id=decision_id(event.event_id, accepted.content_hash, feed.recipient),
+            recipient=feed.recipient,
+            agreement_id=feed.grant.agreement_id,
+            agreement_version=feed.grant.agreement_version,
+            clause=feed.grant.reference,
+            purpose=feed.grant.purpose,
+            lawful_basis=feed.grant.lawful_basis,
+            outcome=EVALUATION_RECORD,
+        )
+        for feed in feeds
+    ]
+
+
+def _drafts(ctx: HubContext, accepted: Accepted, decisions: Decisions) -> list[EntryDraft]:
     event, common = accepted.event, _common(ctx, accepted)
-    if not disclosures:
+    disclosures = decisions.disclosures()
+    evaluations = _evaluation_drafts(ctx, accepted, decisions.evaluations)
+    if not disclosures and not evaluations:
         did = decision_id(event.event_id, accepted.content_hash, None)
         return [EntryDraft(**common, decision_id=did, outcome="nothing_disclosed")]
-    return [
+    return evaluations + [
         EntryDraft(
             **common,
             decision_id=decision_id(event.event_id, accepted.content_hash, d.recipient),
@@ -211,12 +263,62 @@ def _drafts(ctx: HubContext, accepted: Accepted, disclosures: list[Disclosure]) 
     ]
 
 
+def _evaluation_message(ctx: HubContext, accepted: Accepted, entry: LedgerEntry) -> OutgoingMessage:
+    """The evaluation record an entry recorded, signed by the hub and sealed to the evaluator.
+
+    Derived again from the event on a redelivery: the same record (the linkage key
+    and the event make it), signed anew.
+
+    Raises:
+        EvaluationUnfedError: the hub recorded the disclosure but feeds no evaluator now.
+    """
+    if ctx.evaluation is None or entry.recipient is None:
+        raise EvaluationUnfedError
+    record = ctx.evaluation.record(accepted.event).model_dump(mode="json")
+    sealed = seal_record(
+        record, entry.decision_id, entry.recipient, ctx.clock(), ctx.keyring, ctx.directory
+    )
+    return OutgoingMessage(
+        exchange=ctx.names.deliveries,
+        routing_key=entry.recipient,
+        body=sealed.encode("ascii"),
+        message_id=str(entry.decision_id),
+        # No event id, no sender: the evaluator learns neither (ADR 0022).
+        headers={
+            "kind": "evaluation-record",
+            "decision-id": str(entry.decision_id),
+            "recipient": entry.recipient,
+            "agreement-id": entry.agreement_id or "",
+            "agreement-version": entry.agreement_version or 1,
+        },
+    )
+
+
+class EvaluationUnfedError(HubError):
+    """A recorded evaluation disclosure, and a hub that no longer feeds the evaluation.
+
+    The settings lost ``linkage_key_file`` (or its area) after the entry was
+    recorded: the record cannot be derived, so the message waits (unacked) for the
+    settings to be put back rather than being acked undelivered.
+    """
+
+    def __init__(self) -> None:
+        """Name the setting to restore."""
+        super().__init__(
+            "evaluation.unfed",
+            "an evaluation record was recorded but the hub has no linkage_key_file now",
+        )
+
+
 async def _publish_deliveries(
     ctx: HubContext, accepted: Accepted, entries: list[LedgerEntry]
 ) -> None:
     claims = accepted.issuance.claims
     publishes = []
     for entry in entries:
+        if entry.outcome == EVALUATION_RECORD:
+            publishes.append(ctx.broker.publish(_evaluation_message(ctx, accepted, entry)))
+            continue
         if entry.outcome != "disclosed" or entry.recipient is None:
             continue
         header = DecisionHeader(
@@ -250,7 +352,7 @@ async def _publish_deliveries(
         publishes.append(ctx.broker.publish(message))
     await asyncio.gather(*publishes)
     for entry in entries:
-        if entry.outcome == "disclosed" and entry.recipient is not None:
+        if entry.outcome in {"disclosed", EVALUATION_RECORD} and entry.recipient is not None:
             ctx.metrics.deliveries.labels(recipient=entry.recipient).inc()
 
 
@@ -285,7 +387,7 @@ async def disclose(
             raise Refusal(
                 error.code, event.event_id, event.author_agency, event.event_type
             ) from None
-        drafts = _drafts(ctx, accepted, decisions.disclosures())
+        drafts = _drafts(ctx, accepted, decisions)
         claim = EventClaim(event.event_id, accepted.same_content)
         try:
             with ctx.metrics.ledger_append_seconds.time():

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hub.errors import HubError
+from schemas.evaluation import AreaId, InterventionModel  # noqa: TC001 - resolved at runtime
 from schemas.parties import PartyId  # noqa: TC001 - pydantic resolves annotations at runtime
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -71,6 +72,13 @@ class HubSettings(BaseSettings):
     checkpoint_every_seconds: Annotated[float, Field(gt=0)] = 60.0
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: The evaluation feed (ADR 0022): the programme area this hub serves, the
+    #: intervention model it runs, and the key every area hub shares for evaluation
+    #: pseudonyms (``hub keys linkage-key``). All three, or none: a hub without them
+    #: feeds no evaluator, and evaluation clauses entitle nobody.
+    evaluation_area: AreaId | None = None
+    evaluation_model: InterventionModel | None = None
+    linkage_key_file: Path | None = None
 
     @field_validator("keys_dir", "agreements_dir")
     @classmethod
@@ -85,6 +93,30 @@ class HubSettings(BaseSettings):
         if not value.is_file():
             raise ValueError(f"file {value} does not exist")
         return value
+
+    @field_validator("linkage_key_file")
+    @classmethod
+    def _optional_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {value} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _evaluation_whole(self) -> HubSettings:
+        given = {
+            "evaluation_area": self.evaluation_area,
+            "evaluation_model": self.evaluation_model,
+            "linkage_key_file": self.linkage_key_file,
+        }
+        missing = [name for name, value in given.items() if value is None]
+        if missing and len(missing) < len(given):
+            raise ValueError(f"the evaluation feed needs {', '.join(missing)} as well")
+        return self
+
+    @property
+    def feeds_evaluation(self) -> bool:
+        """Whether this hub feeds the programme's evaluator."""
+        return self.linkage_key_file is not None
 
     @field_validator("ledger_url")
     @classmethod

@@ -7,12 +7,20 @@ facts the measures need (risk priority and typology, risk trend, order, breach,
 justice outcome, closure reason). Every field is a code, a month or a pseudonym:
 the model has no field that could hold free text, a reference the partnership
 issued, a victim, or anything of groups D, F, G or H.
+
+Time has two forms, so that intervals are exact while dates stay coarse (ADR 0022):
+``case_day`` counts days on the case's own timeline, whose origin is a secret the
+area hubs derive from the case reference and the linkage key; the difference of
+two records' ``case_day`` is the days between them. Only a referral (and a
+victim's view, which has no case) carries the calendar ``month``: it places the
+case in time to within a month, and no closer.
 """
 
 import enum
+from datetime import date
 from typing import Annotated, Final
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from schemas.base import StrictModel
 from schemas.common import OrderType, Priority, RiskTrend, Typology
@@ -26,6 +34,8 @@ PSEUDONYM_HEX: Final = 32
 PersonPseudonym = Annotated[str, StringConstraints(pattern=rf"^ep-[0-9a-f]{{{PSEUDONYM_HEX}}}$")]
 CasePseudonym = Annotated[str, StringConstraints(pattern=rf"^ec-[0-9a-f]{{{PSEUDONYM_HEX}}}$")]
 RecordId = Annotated[str, StringConstraints(pattern=rf"^er-[0-9a-f]{{{PSEUDONYM_HEX}}}$")]
+#: Day 0 of the case timelines before their shift: the earliest date an event may hold.
+TIMELINE_START: Final = date(1900, 1, 1)
 #: An area of the programme, as the evaluation names it (e.g. ``exampleshire``).
 AreaId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,31}$")]
 #: A month, ``YYYY-MM``, in UTC.
@@ -42,15 +52,16 @@ class InterventionModel(enum.StrEnum):
 
 
 class EvaluationRecord(StrictModel):
-    """One case event as the evaluator receives it: codes, a month and pseudonyms.
+    """One case event as the evaluator receives it: codes, a time and pseudonyms.
 
     ``person`` is the person who stalks (the event's subject), or None when the
     event names none; a victim is never in a record. A field the event type does
-    not carry is None.
+    not carry is None. ``case_day`` is the day on the case's timeline (every record
+    of a case has one); ``month`` the calendar month, on a referral only.
 
     A victim's own view (``VictimViewRecorded``) comes with neither ``case`` nor
-    ``person``: it can be counted by area, model, month and stage, never tied to a
-    case or to the person who stalks.
+    ``person`` and no ``case_day``, only its ``month``: it can be counted by area,
+    model, month and stage, never tied to a case or to the person who stalks.
     """
 
     record: RecordId
@@ -60,7 +71,8 @@ class EvaluationRecord(StrictModel):
     model: InterventionModel
     event_type: EventType
     schema_version: int
-    month: Month
+    month: Month | None
+    case_day: Annotated[int, Field(ge=0, le=100_000)] | None
     priority: Priority | None
     typology: Typology | None
     risk_trend: RiskTrend | None

@@ -8,7 +8,7 @@ import pytest
 
 from hub.crypto.keys import KeyDirectory, PartyKeyring, generate_party_keys
 
-PARTIES = ("hub", "police", "probation", "health", "advocacy")
+PARTIES = ("hub", "police", "probation", "health", "advocacy", "evaluator")
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,11 @@ def add_commands(subparsers: Any) -> None:
     ledger_key = keys.add_parser("ledger-key", help="create the ledger's pseudonym key")
     ledger_key.add_argument("--out", required=True, type=Path)
     ledger_key.set_defaults(func=keys_ledger_key)
+    linkage_key = keys.add_parser(
+        "linkage-key", help="create the evaluation's linkage key (once, shared by every area hub)"
+    )
+    linkage_key.add_argument("--out", required=True, type=Path)
+    linkage_key.set_defaults(func=keys_linkage_key)
     listing = keys.add_parser("list", help="list public keys and their validity")
     listing.add_argument("dir", type=Path)
     listing.add_argument("--at", type=moment, default=None, help="default: now")
@@ -80,6 +85,18 @@ def keys_ledger_key(args: argparse.Namespace) -> int:
         raise HubError("keys.exist", f"{args.out} exists; a new key would change every pseudonym")
     generate_ledger_key(args.out)
     print(f"ledger pseudonym key: {args.out} (mode 0600); keep a backup: pseudonyms depend on it")
+    return 0
+
+
+def keys_linkage_key(args: argparse.Namespace) -> int:
+    """Create the evaluation's linkage key (HMAC), mode 0600; never overwrite one."""
+    if args.out.exists():
+        raise HubError("keys.exist", f"{args.out} exists; a new key would unlink every area")
+    generate_ledger_key(args.out)
+    print(
+        f"evaluation linkage key: {args.out} (mode 0600); give a copy to every area hub and"
+        " to no one else (ADR 0022)"
+    )
     return 0
 
 

@@ -30,6 +30,7 @@ from hub.crypto.keys import (
     save_keyring,
 )
 from hub.crypto.notice import RefusalNotice, notice_message_id, open_notice, seal_notice
+from hub.crypto.record import SignedRecord, open_record, seal_record, verify_record
 from hub.crypto.tls import CA_DAYS, LEAF_DAYS, init_tls, issue_clients, server_ssl_context
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "KeyRecord",
     "PartyKeyring",
     "RefusalNotice",
+    "SignedRecord",
     "add_keys",
     "generate_party_keys",
     "init_tls",
@@ -56,11 +58,14 @@ __all__ = [
     "open_delivery",
     "open_ingress",
     "open_notice",
+    "open_record",
     "present",
     "save_directory",
     "save_keyring",
     "seal_notice",
+    "seal_record",
     "server_ssl_context",
     "sign_checkpoint",
     "verify_checkpoint",
+    "verify_record",
 ]

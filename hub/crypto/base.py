@@ -64,6 +64,8 @@ SD_JWT_CTY: Final = "sd-jwt"
 NOTICE_CTY: Final = "JWT"
 #: `typ` of a refusal notice.
 NOTICE_TYP: Final = "refusal-notice+jwt"
+#: ``typ`` of an evaluation record the hub signs (sealed with ``cty`` :data:`NOTICE_CTY`).
+RECORD_TYP: Final = "evaluation-record+jwt"
 
 #: Largest envelope accepted, in characters of the compact serialization.
 MAX_ENVELOPE_CHARS: Final = 256 * 1024

@@ -109,7 +109,7 @@ def load_ledger_key(path: Path) -> bytes:
         OSError: the file cannot be read.
     """
     if path.stat().st_mode & 0o077:
-        raise LedgerError(ErrorCode.KEY_INVALID, f"{path.name}: ledger key file must be mode 0600")
+        raise LedgerError(ErrorCode.KEY_INVALID, f"{path.name}: a key file must be mode 0600")
     text = path.read_text(encoding="ascii", errors="replace").strip()
     try:
         key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -3,55 +3,25 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from evaluation_checks import WITHHELD, group_strings, references, strings
 from hypothesis import given, settings
 from strategies import case_events
 
 from hub.evaluation import Area, LinkageKey, minimise
 from hub.ledger import Pseudonymizer
-from schemas.base import FieldGroup, fields_by_group, person_fields
+from schemas.base import FieldGroup, person_fields
 from schemas.evaluation import EvaluationRecord, InterventionModel
 from schemas.samples import sample_event
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from schemas.base import CaseEvent
 
 KEY = LinkageKey(b"k" * 32)
 AREA = Area("exampleshire", InterventionModel.THREAT_ASSESSMENT_CENTRE)
-#: Groups whose content never reaches the evaluator, not even as a code.
-WITHHELD = (FieldGroup.D, FieldGroup.F, FieldGroup.G, FieldGroup.H)
-
-
-def _strings(value: Any) -> Iterator[str]:
-    """Every string leaf of a JSON value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def _group_strings(event: CaseEvent, groups: tuple[FieldGroup, ...]) -> set[str]:
-    dumped = event.model_dump(mode="json")
-    layout = fields_by_group(type(event))
-    return {s for g in groups for name in layout.get(g, ()) for s in _strings(dumped[name])}
-
-
-def _references(event: CaseEvent) -> set[str]:
-    """The partnership's own references in ``event``: its case and every person."""
-    dumped = event.model_dump(mode="json")
-    found = {event.case_reference}
-    for name in person_fields(type(event)):
-        found |= set(_strings(dumped[name]))
-    return found
 
 
 @settings(max_examples=200, deadline=None)
@@ -60,20 +30,20 @@ def test_no_event_gives_the_evaluator_more_than_the_minimised_record(event: Case
     """Any valid event of any type: codes, a month and pseudonyms only, nothing withheld."""
     record = minimise(event, AREA, KEY)
     text = json.dumps(record.model_dump(mode="json"))
-    shown = set(_strings(record.model_dump(mode="json")))
-    for reference in _references(event):
+    shown = set(strings(record.model_dump(mode="json")))
+    for reference in references(event):
         assert reference not in text, "a partnership reference reached the evaluator"
-    withheld = {s for s in _group_strings(event, WITHHELD) if len(s) > 3}
+    withheld = {s for s in group_strings(event, WITHHELD) if len(s) > 3}
     if event.event_type == "VictimViewRecorded":  # the view's codes, tied to nothing
         assert (record.case, record.person) == (None, None)
-        withheld = _group_strings(event, (FieldGroup.D, FieldGroup.F, FieldGroup.G))
+        withheld = group_strings(event, (FieldGroup.D, FieldGroup.F, FieldGroup.G))
     assert not withheld & shown, f"a value of groups D, F, G or H: {withheld & shown}"
-    free_text = {s for s in _group_strings(event, tuple(FieldGroup)) if " " in s}
+    free_text = {s for s in group_strings(event, tuple(FieldGroup)) if " " in s}
     assert not free_text & shown, "free text reached the evaluator"
     subject = getattr(event, "subject_ref", None)
     others = [n for n, role in person_fields(type(event)).items() if role.value != "subject"]
     for name in others:
-        for ref in set(_strings(event.model_dump(mode="json")[name])) - {subject}:
+        for ref in set(strings(event.model_dump(mode="json")[name])) - {subject}:
             assert KEY.person(ref) != record.person, "a victim or another person was named"
     assert EvaluationRecord.model_validate_json(text) == record
 
@@ -107,14 +77,41 @@ def test_evaluation_pseudonyms_match_nothing_the_ledger_or_the_agencies_hold() -
     assert str(event.event_id) not in record.model_dump_json()
 
 
-def test_a_time_becomes_its_month_in_utc() -> None:
+def test_a_referral_time_becomes_its_month_in_utc() -> None:
     """23:30 on 31 March at UTC-2 is April; the day and time never leave."""
-    event = sample_event("CaseClosed")
+    event = sample_event("ReferralReceived")
     late = datetime(2026, 3, 31, 23, 30, tzinfo=timezone(timedelta(hours=-2)))
     moved = event.model_copy(update={"occurred_at": late, "recorded_at": late})
     assert minimise(moved, AREA, KEY).month == "2026-04"
     in_utc = moved.model_copy(update={"occurred_at": late.astimezone(UTC)})
     assert minimise(in_utc, AREA, KEY).month == "2026-04"
+    closed = sample_event("CaseClosed").model_copy(update={"occurred_at": late})
+    assert minimise(closed, AREA, KEY).month is None
+
+
+def _on(event_type: str, when: datetime, case: str = "MASIP-2026-000123") -> CaseEvent:
+    return sample_event(event_type).model_copy(
+        update={"occurred_at": when, "recorded_at": when, "case_reference": case}
+    )
+
+
+def test_a_case_timeline_keeps_intervals_and_hides_the_calendar() -> None:
+    """Days between two events of a case are exact, in every area; the origin is the key's."""
+    start = datetime(2026, 1, 10, 9, tzinfo=UTC)
+    referral = minimise(_on("ReferralReceived", start), AREA, KEY)
+    other = Area("northshire", InterventionModel.CLINIC)
+    plan = minimise(_on("ManagementPlanAgreed", start + timedelta(days=23)), other, KEY)
+    assert referral.case_day is not None
+    assert plan.case_day is not None
+    assert plan.case_day - referral.case_day == 23
+    naive = (start.date() - date(1900, 1, 1)).days
+    shifts = {
+        minimise(_on("ReferralReceived", start, f"MASIP-2026-{n:06d}"), AREA, KEY).case_day
+        for n in range(200)
+    }
+    assert all(s is not None and naive <= s < naive + 366 for s in shifts)
+    assert len(shifts) > 100, "the shift depends on the case"
+    assert minimise(_on("ReferralReceived", start), AREA, LinkageKey(b"x" * 32)) != referral
 
 
 @pytest.mark.parametrize(
@@ -143,8 +140,9 @@ def test_each_type_gives_the_codes_the_measures_need(
             "view_declined": event.declined,  # type: ignore[attr-defined]
         }
         expected = {k: v for k, v in expected.items() if v is not None}
-    coded = {k: v for k, v in record.items() if k not in {"record", "case", "person", "area",
-             "model", "event_type", "schema_version", "month"} and v is not None}  # fmt: skip
+    kept = {"record", "case", "person", "area", "model", "event_type", "schema_version",
+            "month", "case_day"}  # fmt: skip
+    coded = {k: v for k, v in record.items() if k not in kept and v is not None}
     assert coded == expected
 
 
@@ -159,6 +157,7 @@ def test_a_victims_view_is_tied_to_no_case_and_no_person() -> None:
     """Counted by area, model, month and stage only: no case, no person, whoever is named."""
     event = sample_event("VictimViewRecorded")
     record = minimise(event, AREA, KEY)
-    assert (record.case, record.person) == (None, None)
+    assert (record.case, record.person, record.case_day) == (None, None, None)
+    assert record.month is not None
     assert record.view_stage is not None
     assert KEY.case(event.case_reference) not in record.model_dump_json()

@@ -64,3 +64,47 @@ def test_missing_required_setting(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(path)
     assert caught.value.setting == "keys_dir"
+
+
+@pytest.mark.parametrize(
+    ("extra", "missing"),
+    [
+        ('evaluation_area = "northshire"\n', "evaluation_model, linkage_key_file"),
+        ('evaluation_model = "clinic"\nlinkage_key_file = "ledger.key"\n', "evaluation_area"),
+    ],
+)
+def test_the_evaluation_feed_is_configured_whole_or_not_at_all(
+    tmp_path: Path, extra: str, missing: str
+) -> None:
+    """Area, model and linkage key together; any one alone names the others."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_config(tmp_path, extra), environment=False)
+    assert caught.value.code == "settings.invalid"
+    assert f"needs {missing} as well" in caught.value.detail
+    whole = 'evaluation_area = "northshire"\nevaluation_model = "clinic"\n'
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").mkdir()
+    settings = load_settings(
+        _config(tmp_path / "b", whole + 'linkage_key_file = "ledger.key"\n'), environment=False
+    )
+    assert settings.feeds_evaluation
+    assert not load_settings(_config(tmp_path / "c"), environment=False).feeds_evaluation
+
+
+def test_a_linkage_key_others_can_read_is_refused_by_name(tmp_path: Path) -> None:
+    """The feed will not start on a key file group or others can read, nor echo the key."""
+    from hub.context import evaluation_feed  # noqa: PLC0415
+    from hub.ledger import generate_ledger_key  # noqa: PLC0415
+
+    generate_ledger_key(tmp_path / "linkage.key")
+    extra = 'evaluation_area = "northshire"\nevaluation_model = "clinic"\n'
+    extra += 'linkage_key_file = "linkage.key"\n'
+    settings = load_settings(_config(tmp_path, extra), environment=False)
+    feed = evaluation_feed(settings)
+    assert feed is not None
+    assert feed.area.id == "northshire"
+    (tmp_path / "linkage.key").chmod(0o644)
+    with pytest.raises(SettingsError) as caught:
+        evaluation_feed(settings)
+    assert caught.value.setting == "linkage_key_file"
+    assert "0600" in caught.value.detail

@@ -25,7 +25,7 @@ from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
 from hub.console.quarantine import QuarantineIndex
 from hub.crypto.envelope import issue_event
-from hub.embedded import AGENCIES, hub_on
+from hub.embedded import AGENCIES, RECIPIENTS, hub_on
 from hub.worker import WorkerLimits, handle
 from schemas.base import new_event_id
 from schemas.samples import sample_event
@@ -82,7 +82,7 @@ async def test_queues_show_each_inbox_ingress_and_quarantine_by_reason(
     response = await client.get("/api/queues", headers=bearer(tokens))
     assert response.status == 200
     body = await response.json()
-    assert set(body["inboxes"]) == set(AGENCIES)
+    assert set(body["inboxes"]) == set(RECIPIENTS)
     police = body["inboxes"]["police"]
     assert (police["ready"], police["unacked"], police["consumers"]) == (2, 0, 0)
     assert police["oldest_seconds"] is not None

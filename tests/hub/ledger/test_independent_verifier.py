@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import base64
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ import rfc8785
 from entry_drafts import disclosure
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from verifier import load_script
 
 from hub.cli.audit import render
 from hub.crypto.checkpoint import sign_checkpoint
@@ -536,17 +536,6 @@ def test_the_script_imports_only_the_standard_library_and_cryptography() -> None
     assert "cryptography" in modules
     assert modules - {"cryptography"} <= sys.stdlib_module_names
     assert not modules & {"hub", "schemas", "adapters"}
-
-
-def load_script() -> Any:
-    """Import the script as a module, for its pure functions."""
-    spec = importlib.util.spec_from_file_location("verify_ledger", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["verify_ledger"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- The script's entry rules are the hub's: a differential property test ---------------

@@ -1,0 +1,127 @@
+"""Evaluation records: the hub signs what it derived, and seals it to the evaluator.
+
+An evaluation record is the hub's own derivation from an event (ADR 0022), so no
+agency's signature covers it: the hub signs it. The record travels as a JWT signed
+by the hub (``typ: evaluation-record+jwt``) whose claims are ``iss`` (the hub),
+``aud`` (the evaluator), ``iat``, ``decision_id`` (the ledger entry that recorded
+the disclosure) and ``record`` (the record's JSON object), inside a JWE to the
+evaluator (``cty: JWT``). The evaluator keeps the signed JWT beside the record, so
+anyone it shows a record to can check, against the hub's published key, that the
+hub issued it under that decision. The format is in docs/envelope.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hub.crypto.base import MAX_CLOCK_SKEW_SECONDS, NOTICE_CTY, RECORD_TYP, EnvelopeError, ErrorCode
+from hub.crypto.jwe import seal, unseal
+from hub.crypto.sdjwt import read_jwt_header, sign_jwt, verify_jwt
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+
+
+@dataclass(frozen=True)
+class SignedRecord:
+    """An evaluation record as its evaluator opened it.
+
+    Attributes:
+        decision_id: the ledger entry that recorded the disclosure.
+        issued_at: when the hub signed it.
+        record: the record's fields, as JSON values (``schemas.evaluation``
+            validates them).
+        token: the hub-signed JWT, for keeping and checking again
+            (:func:`verify_record`).
+    """
+
+    decision_id: uuid.UUID
+    issued_at: datetime
+    record: dict[str, Any]
+    token: str
+
+
+def seal_record(  # noqa: PLR0913, PLR0917 - the record, its decision, its parties' keys
+    record: Mapping[str, Any],
+    decision_id: uuid.UUID,
+    recipient: str,
+    issued_at: datetime,
+    keyring: PartyKeyring,
+    directory: KeyDirectory,
+) -> str:
+    """Sign ``record`` as the hub, for ``decision_id``, and seal it to ``recipient``.
+
+    Raises:
+        EnvelopeError: ``key.not_valid`` when the hub or the recipient lacks a key.
+    """
+    key = keyring.signing_key(issued_at)
+    claims = {
+        "iss": keyring.party,
+        "aud": recipient,
+        "iat": int(issued_at.timestamp()),
+        "decision_id": str(decision_id),
+        "record": dict(record),
+    }
+    token = sign_jwt({"typ": RECORD_TYP, "kid": key.kid}, claims, key.key)
+    return seal(token, directory.encryption_key(recipient, issued_at), cty=NOTICE_CTY)
+
+
+def verify_record(
+    token: str, directory: KeyDirectory, *, me: str, hub: str = "hub", at: datetime
+) -> SignedRecord:
+    """Check a hub-signed evaluation record JWT addressed to ``me``.
+
+    Raises:
+        EnvelopeError: ``envelope.malformed`` for a token or claims of the wrong
+            shape, ``signature.invalid`` for one the hub did not sign,
+            ``envelope.binding`` for one addressed to another party,
+            ``clock.skew`` for one issued in the future.
+    """
+    header = read_jwt_header(token)
+    if header.get("typ") != RECORD_TYP or not isinstance(header.get("kid"), str):
+        raise EnvelopeError(ErrorCode.MALFORMED, "record lacks typ or kid")
+    key = directory.verification_key(header["kid"], at)
+    if key.party != hub:
+        raise EnvelopeError(ErrorCode.SIGNATURE, "record is not signed by the hub")
+    claims = verify_jwt(token, key.key)
+    if claims.get("iss") != hub:
+        raise EnvelopeError(ErrorCode.SIGNATURE, "record iss is not the hub")
+    try:
+        signed = SignedRecord(
+            decision_id=uuid.UUID(claims["decision_id"]),
+            issued_at=datetime.fromtimestamp(claims["iat"], tz=UTC),
+            record=claims["record"],
+            token=token,
+        )
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+        raise EnvelopeError(ErrorCode.MALFORMED, "record claims incomplete") from None
+    if not isinstance(signed.record, dict):
+        raise EnvelopeError(ErrorCode.MALFORMED, "record is not an object")
+    if claims.get("aud") != me:
+        raise EnvelopeError(ErrorCode.BINDING, "record is addressed to another party")
+    if signed.issued_at.timestamp() > at.timestamp() + MAX_CLOCK_SKEW_SECONDS:
+        raise EnvelopeError(ErrorCode.CLOCK_SKEW, "record iat lies in the future")
+    return signed
+
+
+def open_record(
+    envelope: str,
+    keyring: PartyKeyring,
+    directory: KeyDirectory,
+    *,
+    hub: str = "hub",
+    now: datetime | None = None,
+) -> SignedRecord:
+    """Open and verify an evaluation record as its evaluator.
+
+    Raises:
+        EnvelopeError: with the code of the first check that fails.
+    """
+    at = now or datetime.now(UTC)
+    _, token = unseal(envelope, keyring, at, cty=NOTICE_CTY)
+    return verify_record(token, directory, me=keyring.party, hub=hub, at=at)
