@@ -12,9 +12,18 @@ AMQP_PORT ?= 10729
 PG_PORT ?= 15429
 TLS_PORT ?= 10739
 
-.PHONY: all test lint typecheck unit unit-fast services-down demo demo-console bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi console-openapi clean bench-ledger bench-memory bench-commit
+.PHONY: all evaluation-demo test lint typecheck unit unit-fast services-down demo demo-console bench bench-quick bench-envelope bench-pipeline bench-bad schemas asyncapi console-openapi clean bench-ledger bench-memory bench-commit
 
 all: test
+
+# The three-area evaluation (issue 22): a fictional cohort through three area hubs to
+# the evaluator, whose released report (charts, CSV, a page that opens offline) lands
+# in a new folder under $(EVALUATION_OUT).
+EVALUATION_OUT ?= evaluation-report
+evaluation-demo: $(STAMP)
+	@out="$(EVALUATION_OUT)/$$(date +%Y%m%d-%H%M%S)"; \
+	$(BIN)/hub evaluation-demo --out "$$out" && \
+	{ command -v xdg-open >/dev/null && [ -n "$${DISPLAY:-}" ] && xdg-open "$$out/index.html" >/dev/null 2>&1 || true; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from hub import evaluation_demo
 from hub.broker import BrokerError, BrokerErrorCode
 from hub.console import DEFAULT_PORT
 from hub.demo import run, serve_kept
@@ -43,6 +44,31 @@ def add_commands(subparsers: Any) -> None:
     console.add_argument("dir", metavar="DIR", type=Path, help="the folder of `hub demo --keep`")
     console.add_argument("--port", type=int, default=DEFAULT_PORT, help="on 127.0.0.1")
     console.set_defaults(func=demo_console)
+    evaluation = subparsers.add_parser(
+        "evaluation-demo",
+        help="three area hubs feed the evaluator a fictional cohort; write its report",
+    )
+    evaluation.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        required=True,
+        help="a new folder for the report and the evaluator's store",
+    )
+    evaluation.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="the share of the cohort's ~900 cases to draw (default 1)",
+    )
+    evaluation.add_argument("--seed", type=int, default=2026, help="the cohort's seed")
+    evaluation.set_defaults(func=demo_evaluation)
+
+
+def demo_evaluation(args: argparse.Namespace) -> int:
+    """Run the three-area evaluation and write the released report to ``--out``."""
+    configure("console", "CRITICAL")
+    return evaluation_demo.run(Console(), args.out, scale=args.scale, seed=args.seed)
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -1,0 +1,272 @@
+"""The evaluation report: released figures as CSV, charts, and a page that opens offline.
+
+:func:`evaluate` computes the measures (:mod:`adapters.evaluator.measures`) and
+passes every count through one :class:`~adapters.evaluator.release.ReleaseControl`;
+rates, intervals and curves are computed from released figures only, or shown only
+where the counts beneath them were released. :func:`write_report` writes each
+released table as CSV, each chart as SVG, ``index.html`` (no server, no script, no
+network) and ``manifest.json``: the rule, and the SHA-256 of every table and file,
+which is what a release's ledger entry names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any, Final
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from adapters.evaluator import charts
+from adapters.evaluator.measures import (
+    FOLLOW_UP,
+    MODEL_NAMES,
+    MODELS,
+    PRIORITIES,
+    SCALE,
+    TRANSITIONS,
+    TYPOLOGIES,
+    Case,
+    Evaluation,
+    cases,
+    views,
+)
+from adapters.evaluator.release import ReleaseControl, ReleaseRule, Table, populations
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from datetime import date
+    from pathlib import Path
+
+    from adapters.evaluator.store import Store
+
+#: Months at which the survival curves are shown (the at-risk counts are released there).
+CURVE_MONTHS: Final = tuple(range(25))
+DAYS_PER_MONTH: Final = 30.4375
+
+
+def _name(model: str | None) -> str:
+    return MODEL_NAMES.get(model or "", model or "unknown")
+
+
+def _table(
+    name: str, rows: Iterable[str], columns: Iterable[str], members: Iterable[tuple[str, str, str]]
+) -> Table:
+    rows, columns = tuple(rows), tuple(columns)
+    return Table(name, rows, columns, populations(members, rows, columns))
+
+
+def _outcome(case: Case) -> str:
+    return "re-offended" if case.reoffended() else "did not"
+
+
+def _strata(
+    found: list[Case], as_of: date, label: Callable[[Case], str | None]
+) -> list[tuple[str, str, str]]:
+    followed = [c for c in found if c.followed(as_of) and label(c) is not None]
+    return [(c.case, _name(c.model), f"{label(c)}: {_outcome(c)}") for c in followed]
+
+
+def _quartiles(values: list[int], rule: ReleaseRule) -> tuple[int, int, int] | None:
+    """Median and quartiles in whole days, only for a group larger than the threshold."""
+    if len(values) <= rule.threshold:
+        return None
+    ordered = sorted(values)
+
+    def at(share: float) -> int:
+        return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+    return at(0.25), at(0.5), at(0.75)
+
+
+def evaluate(store: Store, as_of: date, rule: ReleaseRule | None = None) -> Evaluation:
+    """Compute every measure on ``store`` as of ``as_of`` and release it under ``rule``."""
+    control = ReleaseControl(rule or ReleaseRule())
+    found = [c for c in cases(store) if c.model is not None]
+    result = Evaluation(as_of, control.rule, cases=len(found))
+    models = [_name(m) for m in MODELS]
+
+    def release(key: str, table: Table) -> None:
+        result.tables[key] = control.release(table)
+
+    release(
+        "cohort_by_priority",
+        _table(
+            "Cases by model and starting priority",
+            models,
+            PRIORITIES,
+            [(c.case, _name(c.model), c.priority or "") for c in found],
+        ),
+    )
+    release(
+        "cohort_by_typology",
+        _table(
+            "Cases by model and typology",
+            models,
+            TYPOLOGIES,
+            [(c.case, _name(c.model), c.typology or "") for c in found],
+        ),
+    )
+    followed = [c for c in found if c.followed(as_of)]
+    release(
+        "reoffending",
+        _table(
+            f"Re-offended within {FOLLOW_UP} days of the intervention's start",
+            models,
+            ("re-offended", "did not"),
+            [(c.case, _name(c.model), _outcome(c)) for c in followed],
+        ),
+    )
+    frequency = [
+        (c.case, _name(c.model), ("0", "1", "2 or more")[min(c.frequency(), 2)]) for c in followed
+    ]
+    release(
+        "frequency",
+        _table(
+            f"Re-offences within {FOLLOW_UP} days of the intervention's start",
+            models,
+            ("0", "1", "2 or more"),
+            frequency,
+        ),
+    )
+    columns = [f"{p}: {o}" for p in PRIORITIES for o in ("re-offended", "did not")]
+    release(
+        "reoffending_by_priority",
+        _table(
+            "Re-offended within 12 months, by starting priority",
+            models,
+            columns,
+            _strata(found, as_of, lambda c: c.priority),
+        ),
+    )
+    columns = [f"{t}: {o}" for t in TYPOLOGIES for o in ("re-offended", "did not")]
+    release(
+        "reoffending_by_typology",
+        _table(
+            "Re-offended within 12 months, by typology",
+            models,
+            columns,
+            _strata(found, as_of, lambda c: c.typology),
+        ),
+    )
+    release(
+        "priority_transitions",
+        _table(
+            "Risk priority from first to latest assessment",
+            models,
+            TRANSITIONS,
+            [(c.case, _name(c.model), c.transition() or "") for c in found],
+        ),
+    )
+    seen = views(store)
+    for key, answer, title in (
+        ("victims_safer", "feels_safer", "Victims who feel safer"),
+        ("victims_satisfied", "satisfied_with_response", "Victims satisfied with the response"),
+    ):
+        release(
+            key,
+            _table(
+                title,
+                models,
+                SCALE,
+                [(str(v["record"]), _name(v["model"]), str(v[answer])) for v in seen],
+            ),
+        )
+    _curves(result, control, found)
+    for model in MODELS:
+        group = [c for c in found if c.model == model and c.referred is not None]
+        result.timeliness[_name(model)] = {
+            "plan": _quartiles(
+                [
+                    c.planned - c.referred
+                    for c in group
+                    if c.planned is not None and c.referred is not None
+                ],
+                control.rule,
+            ),
+            "intervention": _quartiles(
+                [
+                    c.intervened - c.referred
+                    for c in group
+                    if c.intervened is not None and c.referred is not None
+                ],
+                control.rule,
+            ),
+        }
+    return result
+
+
+def _curves(result: Evaluation, control: ReleaseControl, found: list[Case]) -> None:
+    """Kaplan-Meier curves of time to first re-offence, by model.
+
+    A curve is an estimate, not a count: each point is shown, rounded to a whole
+    per cent, only while more than the threshold's cases are still at risk there,
+    and the curve stops at the first point with fewer. The at-risk counts are not
+    released (they nest month by month, and their differences are small groups).
+    """
+    from lifelines import KaplanMeierFitter  # noqa: PLC0415 - heavy; only for the curves
+
+    for model in MODELS:
+        group = [s for c in found if c.model == model and (s := c.survival(result.as_of))]
+        if len(group) <= control.rule.threshold:
+            continue
+        days = [g[0] for g in group]
+        fitter = KaplanMeierFitter().fit(days, [g[1] for g in group])
+        bands = fitter.confidence_interval_survival_function_
+        points = []
+        for month in CURVE_MONTHS:
+            t = month * DAYS_PER_MONTH
+            if sum(1 for d in days if d >= t) <= control.rule.threshold:
+                break
+            low, high = (1.0, 1.0) if month == 0 else (float(v) for v in bands.asof(t))
+            points.append(
+                (month, round(float(fitter.predict(t)), 2), round(low, 2), round(high, 2))
+            )
+        result.curves[_name(model)] = points
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_report(evaluation: Evaluation, out: Path) -> dict[str, Any]:
+    """Write the CSVs, charts, ``index.html`` and ``manifest.json`` to ``out``.
+
+    Returns:
+        The manifest: the rule, and the SHA-256 of every released table and file.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+
+    def put(name: str, data: bytes) -> None:
+        (out / name).write_bytes(data)
+        files[name] = _digest(data)
+
+    for key, table in evaluation.tables.items():
+        put(f"{key}.csv", table.csv().encode())
+    for name, svg in charts.draw(evaluation).items():
+        put(name, svg.encode())
+    put("curves.csv", charts.curves_csv(evaluation).encode())
+    put("timeliness.csv", charts.timeliness_csv(evaluation).encode())
+    environment = Environment(
+        loader=PackageLoader("adapters.evaluator", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    page = environment.get_template("report.html").render(
+        e=evaluation, charts=charts, files=sorted(files), follow_up=FOLLOW_UP
+    )
+    put("index.html", page.encode())
+    rule = evaluation.rule
+    manifest = {
+        "as_of": evaluation.as_of.isoformat(),
+        "rule": {
+            "name": rule.name,
+            "threshold": rule.threshold,
+            "rounding": rule.rounding,
+            "suppress_zero": rule.suppress_zero,
+        },
+        "tables": {key: table.digest() for key, table in sorted(evaluation.tables.items())},
+        "files": files,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
