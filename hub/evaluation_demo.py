@@ -7,7 +7,8 @@ the evaluation feed, all sharing one linkage key. Each agency's events go to the
 hub of the area the case is in (a case that moves goes on at the other area's hub
 under the same references, as the regional link carries it). The evaluator
 receives the records each hub signs, keeps them in its DuckDB store, and writes
-the released report. Every hub's ledger is then verified.
+the released report, which it announces to every hub: each records the release in
+its ledger. Every hub's ledger is then verified.
 
 For the demo the three hubs share one key pair and party id (``hub``); a
 deployment gives each area's hub its own.
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Final
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from adapters.evaluator.announce import announce, release_of
 from adapters.evaluator.inbox import Inbox
 from adapters.evaluator.release import ReleaseRule
 from adapters.evaluator.report import evaluate, write_report
@@ -60,6 +62,7 @@ class DemoRun:
     outcomes: Counter[str] = field(default_factory=Counter)
     kept: int = 0
     ledgers: dict[str, str] = field(default_factory=dict)
+    releases: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -139,6 +142,14 @@ async def _run(out: Path, workdir: Path, scale: float, seed: int, console: Conso
             for ctx in hubs.values():
                 inbox = Inbox(rings["evaluator"], directory, evaluator, store, ctx.names)
                 result.kept += (await inbox.run(idle=IDLE_SECONDS)).kept
+            as_of = (datetime.now(UTC) - timedelta(days=1)).date()
+            write_report(evaluate(store, as_of, ReleaseRule()), out)
+            release = release_of(out)
+            for area, ctx in hubs.items():
+                await announce(release, rings["evaluator"], directory, evaluator, ctx.names, "hub")
+                result.releases[area] = await process(
+                    ctx, await next_delivery(consumers[area], 30.0)
+                )
             for area, ctx in hubs.items():
                 await ctx.ledger.checkpoint_now()
                 report = await verify_store(ctx.ledger.store, directory)
@@ -147,8 +158,6 @@ async def _run(out: Path, workdir: Path, scale: float, seed: int, console: Conso
                     if report.intact
                     else f"BROKEN: {report.code}"
                 )
-        as_of = (datetime.now(UTC) - timedelta(days=1)).date()
-        write_report(evaluate(store, as_of, ReleaseRule()), out)
     finally:
         store.close()
     result.seconds = time.monotonic() - started
@@ -171,7 +180,8 @@ def run(console: Console, out: Path, *, scale: float = 1.0, seed: int = 2026) ->
     outcomes = ", ".join(f"{n} {o}" for o, n in sorted(result.outcomes.items()))
     console.print(f"{result.events} events through three area hubs: {outcomes}")
     for area, verdict in result.ledgers.items():
-        console.print(f"  {area} hub ledger: {verdict}")
+        recorded = result.releases.get(area)
+        console.print(f"  {area} hub ledger: {verdict}; the report's release: {recorded}")
     console.print(f"the evaluator kept {result.kept} signed evaluation records")
     console.print(f"report: {out / 'index.html'} (in {result.seconds:.0f} s)", soft_wrap=True)
     console.print(
@@ -182,4 +192,5 @@ def run(console: Console, out: Path, *, scale: float = 1.0, seed: int = 2026) ->
     )
     intact = all(v.endswith("intact") for v in result.ledgers.values())
     disclosed = result.outcomes.get("disclosed", 0) == result.events
-    return 0 if intact and disclosed and result.kept else 1
+    released = set(result.releases.values()) == {"released"}
+    return 0 if intact and disclosed and released and result.kept else 1

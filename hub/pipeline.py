@@ -55,6 +55,7 @@ from hub.ledger import (
 from hub.logs import get_logger
 from hub.policy import Disclosure, EvaluationFeed, NotEntitledError
 from hub.refusals import Refusal, refuse
+from hub.releases import RELEASE_KIND, record_release
 from schemas.base import PersonRole, persons_of
 from schemas.errors import SchemaError
 
@@ -407,11 +408,24 @@ async def disclose(
     return recorded, seen
 
 
+async def _release(ctx: HubContext, message: IncomingMessage) -> str:
+    """Record an evaluator's release notice (:mod:`hub.releases`), or refuse it; then ack."""
+    try:
+        await record_release(ctx, message)
+    except Refusal as refusal:
+        await refuse(ctx, message, refusal)
+        await message.ack()
+        return refusal.code
+    await message.ack()
+    return "released"
+
+
 async def process(ctx: HubContext, message: IncomingMessage) -> str:
     """Carry one ingress message through every step and ack it.
 
     Returns:
-        ``disclosed``, ``redelivered`` or the refusal code.
+        ``disclosed``, ``redelivered``, ``released`` (an evaluator's release
+        notice, recorded) or the refusal code.
 
     Raises:
         Exception: anything unexpected propagates with the message unacked. A
@@ -423,6 +437,8 @@ async def process(ctx: HubContext, message: IncomingMessage) -> str:
     trace = ctx.trace
     if trace is not None:
         trace("taken", message.message_id)
+    if message.headers.get("kind") == RELEASE_KIND:
+        return await _release(ctx, message)
     try:
         accepted = accept(ctx, message)
         if trace is not None:

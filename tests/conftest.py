@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
+from feeding import Feeding, feeding_hub
 
 from hub.crypto.keys import KeyDirectory, PartyKeyring, generate_party_keys
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
 
 PARTIES = ("hub", "police", "probation", "health", "advocacy", "evaluator")
 
@@ -22,3 +29,12 @@ def keyrings() -> dict[str, PartyKeyring]:
 def directory(keyrings: dict[str, PartyKeyring]) -> KeyDirectory:
     """The public keys of every party."""
     return KeyDirectory.of(*keyrings.values())
+
+
+@pytest.fixture
+async def feeding(
+    tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> AsyncIterator[Feeding]:
+    """A fresh hub that feeds the evaluation, on a fresh memory node (tests/feeding.py)."""
+    async with AsyncExitStack() as stack:
+        yield await feeding_hub(stack, tmp_path, keyrings, directory)

@@ -5,6 +5,8 @@
   in the evaluator's DuckDB store;
 - ``hub-evaluation report --store FILE --out DIR``: the measures, released under
   the release rule, as CSV, charts and a page that opens without a server;
+- ``hub-evaluation release --config FILE --report DIR``: announce a written report
+  to every area hub, each of which records it as a release in its ledger;
 - ``hub-evaluation verify --store FILE --keys DIR``: check every kept record's
   hub signature and contents again.
 
@@ -26,6 +28,7 @@ from typing import Annotated, Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from adapters.evaluator.announce import announce, release_of
 from adapters.evaluator.inbox import Inbox
 from adapters.evaluator.measures import latest_month
 from adapters.evaluator.release import DEFAULT_ROUNDING, DEFAULT_THRESHOLD, ReleaseRule
@@ -116,6 +119,25 @@ async def _receive(settings: ReceiveSettings, idle: float | None) -> int:
     return 0
 
 
+async def _announce(settings: ReceiveSettings, report: Path) -> int:
+    release = release_of(report)
+    keyring = load_keyring(settings.private_keys)
+    directory = KeyDirectory.load(settings.keys_dir)
+    for link in settings.hubs:
+        broker = make_broker(link.broker_url.get_secret_value(), None, ())
+        await broker.connect()
+        try:
+            names = TopologyNames(link.topology_prefix)
+            await announce(release, keyring, directory, broker, names, link.party)
+        finally:
+            await broker.close()
+    print(  # noqa: T201
+        f"release {release['release_id']} announced to {len(settings.hubs)} hub(s);"
+        f" output sha256 {release['output_sha256']}"
+    )
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     if not args.store.is_file():
         raise HubError("store.missing", f"--store: {args.store} does not exist")
@@ -176,12 +198,25 @@ def _parser() -> _Parser:
     report.add_argument("--rule", default="opensafely", help="the release rule's name")
     report.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD)
     report.add_argument("--rounding", type=int, default=DEFAULT_ROUNDING)
+    release = commands.add_parser("release", help="announce a report to every area hub")
+    release.add_argument("--config", type=Path, required=True)
+    release.add_argument("--report", type=Path, required=True, help="the folder `report` wrote")
     verify = commands.add_parser("verify", help="check every kept record's hub signature")
     verify.add_argument("--store", type=Path, required=True)
     verify.add_argument("--keys", type=Path, required=True)
     verify.add_argument("--party", default="evaluator")
     verify.add_argument("--hub", default="hub")
     return parser
+
+
+def _receive_command(args: argparse.Namespace) -> int:
+    settings = _read_settings(args.config)
+    configure("json" if settings.log_format == "json" else "auto")
+    return asyncio.run(_receive(settings, args.idle))
+
+
+def _release_command(args: argparse.Namespace) -> int:
+    return asyncio.run(_announce(_read_settings(args.config), args.report))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,14 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except HubError as error:
         return _fail(error.code, f"{error.detail}\n{parser.format_usage().strip()}", EXIT_USAGE)
+    commands = {"receive": _receive_command, "report": _report, "release": _release_command}
     try:
-        if args.command == "receive":
-            settings = _read_settings(args.config)
-            configure("json" if settings.log_format == "json" else "auto")
-            return asyncio.run(_receive(settings, args.idle))
-        if args.command == "report":
-            return _report(args)
-        return _verify(args)
+        return commands.get(args.command, _verify)(args)
     except HubError as error:
         return _fail(error.code, error.detail)
     except ValueError as error:

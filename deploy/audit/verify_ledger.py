@@ -241,7 +241,11 @@ _DIGEST = re.compile(r"d_[A-Za-z0-9_-]{43}")
 _GROUPS = ("A", "B", "C", "D", "E", "F", "G", "H")
 _ROLES = ("victim", "subject", "other")
 _REASONS = ("not_granted", "safety_rule")
-_KINDS = ("disclosure", "refusal", "consultation")
+_KINDS = ("disclosure", "refusal", "consultation", "release")
+_TABLE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_DECIMAL = re.compile(r"(0|[1-9][0-9]{0,5})(\.[0-9]{1,6})?")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_TABLES = 128
 MAX_PERSONS = 64
 MAX_GRANTS = 64
 MAX_CODE = 64
@@ -344,6 +348,34 @@ _CRITERIA = _object(
         "draft": _optional(_uuid),
     }
 )
+_decimal = _optional(_text(_DECIMAL))
+
+
+def _release(value: Any) -> bool:
+    """A release's record (hub/ledger/entries.py ReleaseRecord): its shape and its rule."""
+    shape = _object(
+        {
+            "release_id": _uuid,
+            "as_of": _text(_DAY),
+            "tables": lambda v: bool(v) and _sorted_set(_text(_TABLE), MAX_TABLES)(v),
+            "mechanism": lambda v: v in ("suppression", "laplace"),
+            "rule": _required_label,
+            "threshold": _optional(_count(0, 10_001)),
+            "rounding": _optional(_count(1, 10_001)),
+            "epsilon": _decimal,
+            "spent": _decimal,
+            "budget": _decimal,
+            "output_sha256": _text(_HEX_HASH),
+        }
+    )
+    if not shape(value):
+        return False
+    noise = (value["epsilon"], value["spent"], value["budget"])
+    if value["mechanism"] == "suppression":
+        return value["threshold"] is not None and value["rounding"] is not None and not any(noise)
+    return all(noise)
+
+
 ENTRY_FIELDS: dict[str, Callable[[Any], bool]] = {
     "kind": lambda v: v in _KINDS,
     "decision_id": _uuid,
@@ -407,11 +439,21 @@ def justified(fields: dict[str, Any]) -> bool:
 
 
 def valid_entry(fields: Any) -> bool:
-    """Whether parsed JSON is a valid entry of format 1 (no ``format``) or format 2."""
+    """Whether parsed JSON is a valid entry of format 1 (no ``format``) or format 2.
+
+    A release (``kind: release``, format 2 only) holds the one more member
+    ``release``; no other entry holds it.
+    """
     if not isinstance(fields, dict):
         return False
     shape = FORMAT_2_FIELDS if "format" in fields else ENTRY_FIELDS
-    if set(fields) != set(shape) or not all(check(fields[n]) for n, check in shape.items()):
+    release = "release" in fields
+    if release != (fields.get("kind") == "release") or (release and shape is ENTRY_FIELDS):
+        return False
+    if release and not _release(fields["release"]):
+        return False
+    members = set(fields) - {"release"}
+    if members != set(shape) or not all(check(fields[n]) for n, check in shape.items()):
         return False
     return shape is ENTRY_FIELDS or justified(fields)
 

@@ -30,7 +30,15 @@ from hub.crypto.keys import (
     save_keyring,
 )
 from hub.crypto.notice import RefusalNotice, notice_message_id, open_notice, seal_notice
-from hub.crypto.record import SignedRecord, open_record, seal_record, verify_record
+from hub.crypto.record import (
+    ReleaseNotice,
+    SignedRecord,
+    open_record,
+    open_release,
+    seal_record,
+    seal_release,
+    verify_record,
+)
 from hub.crypto.tls import CA_DAYS, LEAF_DAYS, init_tls, issue_clients, server_ssl_context
 
 __all__ = [
@@ -47,6 +55,7 @@ __all__ = [
     "KeyRecord",
     "PartyKeyring",
     "RefusalNotice",
+    "ReleaseNotice",
     "SignedRecord",
     "add_keys",
     "generate_party_keys",
@@ -59,11 +68,13 @@ __all__ = [
     "open_ingress",
     "open_notice",
     "open_record",
+    "open_release",
     "present",
     "save_directory",
     "save_keyring",
     "seal_notice",
     "seal_record",
+    "seal_release",
     "server_ssl_context",
     "sign_checkpoint",
     "verify_checkpoint",

@@ -66,6 +66,8 @@ NOTICE_CTY: Final = "JWT"
 NOTICE_TYP: Final = "refusal-notice+jwt"
 #: ``typ`` of an evaluation record the hub signs (sealed with ``cty`` :data:`NOTICE_CTY`).
 RECORD_TYP: Final = "evaluation-record+jwt"
+#: ``typ`` of a release notice the evaluator signs and seals to a hub.
+RELEASE_TYP: Final = "evaluation-release+jwt"
 
 #: Largest envelope accepted, in characters of the compact serialization.
 MAX_ENVELOPE_CHARS: Final = 256 * 1024

@@ -8,6 +8,12 @@ the disclosure) and ``record`` (the record's JSON object), inside a JWE to the
 evaluator (``cty: JWT``). The evaluator keeps the signed JWT beside the record, so
 anyone it shows a record to can check, against the hub's published key, that the
 hub issued it under that decision. The format is in docs/envelope.md.
+
+The other way, a *release notice* tells each area hub what the evaluator let out
+of its store (ADR 0024): a JWT signed by the evaluator (``typ:
+evaluation-release+jwt``) with ``iss`` (the evaluator), ``aud`` (the hub), ``iat``
+and ``release`` (what was asked, the rule, the output's SHA-256), sealed to the hub.
+The hub records it in its ledger.
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hub.crypto.base import MAX_CLOCK_SKEW_SECONDS, NOTICE_CTY, RECORD_TYP, EnvelopeError, ErrorCode
+from hub.crypto.base import (
+    MAX_CLOCK_SKEW_SECONDS,
+    NOTICE_CTY,
+    RECORD_TYP,
+    RELEASE_TYP,
+    EnvelopeError,
+    ErrorCode,
+)
 from hub.crypto.jwe import seal, unseal
 from hub.crypto.sdjwt import read_jwt_header, sign_jwt, verify_jwt
 
@@ -125,3 +138,70 @@ def open_record(
     at = now or datetime.now(UTC)
     _, token = unseal(envelope, keyring, at, cty=NOTICE_CTY)
     return verify_record(token, directory, me=keyring.party, hub=hub, at=at)
+
+
+@dataclass(frozen=True)
+class ReleaseNotice:
+    """A release notice as a hub opened it: who signed it, when, and what it says."""
+
+    sender: str
+    issued_at: datetime
+    release: dict[str, Any]
+
+
+def seal_release(
+    release: Mapping[str, Any],
+    issued_at: datetime,
+    keyring: PartyKeyring,
+    directory: KeyDirectory,
+    hub: str,
+) -> str:
+    """Sign ``release`` as the evaluator ``keyring`` belongs to and seal it to ``hub``.
+
+    Raises:
+        EnvelopeError: ``key.not_valid`` when the evaluator or the hub lacks a key.
+    """
+    key = keyring.signing_key(issued_at)
+    claims = {
+        "iss": keyring.party,
+        "aud": hub,
+        "iat": int(issued_at.timestamp()),
+        "release": dict(release),
+    }
+    token = sign_jwt({"typ": RELEASE_TYP, "kid": key.kid}, claims, key.key)
+    return seal(token, directory.encryption_key(hub, issued_at), cty=NOTICE_CTY)
+
+
+def open_release(
+    envelope: str, keyring: PartyKeyring, directory: KeyDirectory, *, now: datetime
+) -> ReleaseNotice:
+    """Open a release notice as the hub ``keyring`` belongs to; check who signed it.
+
+    The signer is the party whose key signed the JWT, and must be its ``iss``.
+
+    Raises:
+        EnvelopeError: ``envelope.malformed`` for a notice of the wrong shape,
+            ``signature.invalid`` for a signature or issuer that does not hold,
+            ``envelope.binding`` for one addressed to another hub, ``clock.skew``
+            for one issued in the future, and any error of opening the JWE.
+    """
+    _, token = unseal(envelope, keyring, now, cty=NOTICE_CTY)
+    header = read_jwt_header(token)
+    if header.get("typ") != RELEASE_TYP or not isinstance(header.get("kid"), str):
+        raise EnvelopeError(ErrorCode.MALFORMED, "release lacks typ or kid")
+    key = directory.verification_key(header["kid"], now)
+    claims = verify_jwt(token, key.key)
+    if claims.get("iss") != key.party:
+        raise EnvelopeError(ErrorCode.SIGNATURE, "release iss is not its signer")
+    if claims.get("aud") != keyring.party:
+        raise EnvelopeError(ErrorCode.BINDING, "release is addressed to another hub")
+    try:
+        issued = datetime.fromtimestamp(claims["iat"], tz=UTC)
+        release = claims["release"]
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise EnvelopeError(ErrorCode.MALFORMED, "release claims incomplete") from None
+    if not isinstance(release, dict):
+        raise EnvelopeError(ErrorCode.MALFORMED, "release is not an object")
+    if issued.timestamp() > now.timestamp() + MAX_CLOCK_SKEW_SECONDS:
+        raise EnvelopeError(ErrorCode.CLOCK_SKEW, "release iat lies in the future")
+    return ReleaseNotice(key.party, issued, release)

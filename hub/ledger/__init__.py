@@ -21,6 +21,7 @@ from hub.ledger.entries import (
     Label,
     LedgerEntry,
     PersonInEvent,
+    ReleaseRecord,
     WithheldGroup,
 )
 from hub.ledger.export import ExportSummary, write_export
@@ -62,6 +63,7 @@ __all__ = [
     "LedgerStore",
     "PersonInEvent",
     "Pseudonymizer",
+    "ReleaseRecord",
     "Report",
     "SearchPage",
     "SearchQuery",

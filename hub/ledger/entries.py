@@ -26,6 +26,12 @@ Entries come in two formats, and a ledger may hold both (docs/ledger.md):
 
 A format 1 body is read and re-serialised without any format 2 field, so it
 keeps its bytes and its hash.
+
+A **release** (``kind: release``, format 2) records that the programme's evaluator
+let a set of aggregate figures out of its store (ADR 0024): it alone holds the
+field ``release`` (what was asked, the rule or privacy mechanism applied, the
+SHA-256 of the output). Every other entry holds no ``release`` field at all, so
+entries written before releases existed keep their bytes.
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ FORMAT: Final = 2
 #: The fields format 2 added. A format 1 body holds none of them.
 FORMAT_2_FIELDS: Final = ("format", "persons", "grants", "withheld", "content_digest", "criteria")
 
-EntryKind = Literal["disclosure", "refusal", "consultation"]
+EntryKind = Literal["disclosure", "refusal", "consultation", "release"]
 HexHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 #: A machine code: ``disclosed``, ``envelope.malformed``, ``console.read``.
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=64)]
@@ -152,6 +158,50 @@ class WithheldGroup(_Part):
         return self
 
 
+#: A table a release let out: ``reoffending``, ``cohort_by_priority``.
+TableCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+#: A non-negative decimal, as text (no floats in an entry): ``1``, ``0.25``.
+Decimal = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,5})(\.[0-9]{1,6})?$")]
+MAX_TABLES: Final = 128
+
+
+class ReleaseRecord(_Part):
+    """What one release of aggregates let out, under which rule, and the output's hash.
+
+    ``mechanism`` is ``suppression`` (counts from 1 to ``threshold`` suppressed,
+    with secondary suppression and differencing checks, the rest rounded to
+    ``rounding``: ADR 0021) or ``laplace`` (differential privacy: noise for
+    ``epsilon``, of a budget of which ``spent`` is used after this release).
+    """
+
+    release_id: uuid.UUID
+    as_of: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    tables: Annotated[tuple[TableCode, ...], Field(min_length=1, max_length=MAX_TABLES)]
+    mechanism: Literal["suppression", "laplace"]
+    rule: Label
+    threshold: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    rounding: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    epsilon: Decimal | None = None
+    spent: Decimal | None = None
+    budget: Decimal | None = None
+    output_sha256: HexHash
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _sorted_set(value)
+
+    @model_validator(mode="after")
+    def _mechanism_complete(self) -> Self:
+        noise = (self.epsilon, self.spent, self.budget)
+        if self.mechanism == "suppression":
+            if self.threshold is None or self.rounding is None or any(noise):
+                raise ValueError("suppression names its threshold and rounding, and no budget")
+        elif not all(noise):
+            raise ValueError("laplace names its epsilon, the budget spent and the budget")
+        return self
+
+
 class Criteria(_Part):
     """What a consultation asked besides the pseudonyms and ids the entry holds itself.
 
@@ -161,7 +211,7 @@ class Criteria(_Part):
     """
 
     agency: PartyId | None = None
-    kind: Literal["disclosure", "refusal", "consultation"] | None = None
+    kind: Literal["disclosure", "refusal", "consultation", "release"] | None = None
     actor: Label | None = None
     since: EntryTime | None = None
     until: EntryTime | None = None
@@ -211,6 +261,8 @@ class EntryDraft(BaseModel):
     withheld: Annotated[tuple[WithheldGroup, ...], Field(max_length=8)] = ()
     content_digest: ContentDigest | None = None
     criteria: Criteria | None = None
+    #: Only on a release entry (``kind: release``); absent from every other body.
+    release: ReleaseRecord | None = None
 
     @field_validator("recorded_at")
     @classmethod
@@ -245,6 +297,8 @@ class EntryDraft(BaseModel):
     @model_validator(mode="after")
     def _justified(self) -> Self:
         # The checks deploy/audit/verify_ledger.py repeats (check_format_2).
+        if (self.kind == "release") != (self.release is not None):
+            raise ValueError("a release entry, and only one, holds what was released")
         if self.format == 1:
             if any(getattr(self, name) != _EMPTY[name] for name in _EMPTY):
                 raise ValueError("a format 1 entry holds no format 2 field")
@@ -263,6 +317,8 @@ class EntryDraft(BaseModel):
         if self.format == 1:  # a format 1 body keeps its bytes
             for name in FORMAT_2_FIELDS:
                 data.pop(name, None)
+        if self.release is None:  # only a release holds the field
+            data.pop("release", None)
         return data
 
     @property
@@ -294,6 +350,7 @@ _EMPTY: Final[dict[str, object]] = {
     "withheld": (),
     "content_digest": None,
     "criteria": None,
+    "release": None,
 }
 
 

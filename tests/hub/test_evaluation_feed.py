@@ -12,43 +12,35 @@ from __future__ import annotations
 import json
 import uuid
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from evaluation_checks import WITHHELD, group_strings, references, strings
+from feeding import AREA, EVALUATOR, KEY, Feeding, feeding_hub
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import case_events
 from verifier import load_script
 
 from hub.broker.base import OutgoingMessage
-from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
 from hub.crypto import EnvelopeError, issue_event, open_record, seal_record, verify_record
 from hub.crypto.sdjwt import sign_jwt
-from hub.embedded import RECIPIENTS, embedded_hub
-from hub.evaluation import Area, Feed, LinkageKey, minimise
+from hub.evaluation import minimise
 from hub.ledger.verify import verify_entries
 from hub.pipeline import EVALUATION_RECORD, process
 from hub.policy import PolicyError, load_policy
 from schemas.base import new_event_id
-from schemas.evaluation import EvaluationRecord, InterventionModel
+from schemas.evaluation import EvaluationRecord
 from schemas.samples import sample_event
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from hub.broker.base import IncomingMessage
-    from hub.context import HubContext
     from hub.crypto import KeyDirectory, PartyKeyring
     from schemas.base import CaseEvent
 
-AREA = Area("exampleshire", InterventionModel.THREAT_ASSESSMENT_CENTRE)
-KEY = LinkageKey(b"L" * 32)
-EVALUATOR = "evaluator"
 CLAUSES = "national-evaluation-exampleshire@1#"
 #: Who provides each event type to the evaluator under the default evaluation agreement.
 PROVIDER = {
@@ -61,58 +53,6 @@ FED = (
     "ManagementPlanUpdated", "InterventionUpdated", "OrderEvent", "BreachReported",
     "CriminalJusticeOutcome", "CaseClosed", "VictimViewRecorded",
 )  # fmt: skip
-
-
-@dataclass
-class Feeding:
-    """A hub that feeds the evaluation, and every party's connection to its node."""
-
-    ctx: HubContext
-    keyrings: dict[str, PartyKeyring]
-    parties: dict[str, MemoryBroker]
-
-    async def send(self, event: CaseEvent, sender: str | None = None) -> str:
-        """Issue ``event`` as its author (or ``sender``), publish it, and process it."""
-        author = sender or event.author_agency
-        envelope = issue_event(event, self.keyrings[author], self.ctx.directory).encode()
-        names = self.ctx.names
-        message = OutgoingMessage(
-            names.ingress, author, envelope, str(uuid.uuid4()), user_id=author
-        )
-        await self.parties[author].publish(message)
-        async with self.ctx.broker.consume(names.ingress_queue, 1) as consumer:
-            return await process(self.ctx, await next_delivery(consumer))
-
-    async def inbox(self, party: str) -> list[IncomingMessage]:
-        """Take every message waiting in ``party``'s inbox, acking each."""
-        taken: list[IncomingMessage] = []
-        async with self.parties[party].consume(self.ctx.names.inbox(party), 100) as consumer:
-            while True:
-                try:
-                    message = await next_delivery(consumer, 0.02)
-                except TimeoutError:
-                    return taken
-                await message.ack()
-                taken.append(message)
-
-
-async def _feeding(
-    stack: AsyncExitStack, workdir: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
-) -> Feeding:
-    node = MemoryNode()
-    ctx = await embedded_hub(stack, workdir, keyrings["hub"], directory, node)
-    ctx = replace(ctx, evaluation=Feed(AREA, KEY))
-    parties = {p: await stack.enter_async_context(MemoryBroker(node, user=p)) for p in RECIPIENTS}
-    return Feeding(ctx, keyrings, parties)
-
-
-@pytest.fixture
-async def feeding(
-    tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
-) -> AsyncIterator[Feeding]:
-    """A fresh hub that feeds the evaluation, on a fresh memory node."""
-    async with AsyncExitStack() as stack:
-        yield await _feeding(stack, tmp_path, keyrings, directory)
 
 
 def _fresh(event_type: str, **changes: Any) -> CaseEvent:
@@ -182,7 +122,7 @@ async def test_without_the_feed_nothing_reaches_the_evaluator(
 ) -> None:
     """A hub without the settings: no record, no entry, and the view alone is refused."""
     async with AsyncExitStack() as stack:
-        feeding = await _feeding(stack, tmp_path, keyrings, directory)
+        feeding = await feeding_hub(stack, tmp_path, keyrings, directory)
         feeding.ctx = replace(feeding.ctx, evaluation=None)
         assert await feeding.send(_fresh("ReferralReceived")) == "disclosed"
         assert await feeding.send(_fresh("VictimViewRecorded")) == "sender.not_entitled"
@@ -238,7 +178,7 @@ async def test_the_evaluator_never_receives_more_than_the_minimised_record(
     drawn = data.draw(case_events(((event_type, 1),)))
     event = drawn.model_copy(update={"author_agency": PROVIDER.get(event_type, "police")})
     async with AsyncExitStack() as stack:
-        feeding = await _feeding(stack, tmp_path_factory.mktemp("feed"), keyrings, directory)
+        feeding = await feeding_hub(stack, tmp_path_factory.mktemp("feed"), keyrings, directory)
         assert await feeding.send(event) == "disclosed"
         [message] = await feeding.inbox(EVALUATOR)
     signed = open_record(message.body.decode(), keyrings[EVALUATOR], directory)

@@ -24,7 +24,7 @@ from hub.console.deps import ConsoleDeps
 from hub.console.pages import is_page, safe_next
 from hub.console.routes import ROUTES
 from hub.console.sessions import IDLE, LIFETIME
-from hub.ledger.entries import EntryDraft
+from hub.ledger.entries import EntryDraft, ReleaseRecord
 
 if TYPE_CHECKING:
     from hub.console.tokens import TokenStore
@@ -688,6 +688,31 @@ async def test_a_disclosure_asks_for_the_purpose_then_shows_the_entry(
     recorded = await last_entry(hub_ctx)
     assert (recorded.outcome, recorded.purpose) == ("console.disclosure", "legal-request:CO-7")
     assert recorded.event_id == entry.event_id
+
+
+async def test_a_release_entry_says_what_left_and_under_which_rule(
+    client: Client, hub_ctx: HubContext, tokens: dict[Role, str]
+) -> None:
+    """An evaluator's release: its tables, rule and output hash, in words, accessible."""
+    release = ReleaseRecord(
+        release_id=uuid.UUID("1d3c5e7a-9b2f-4c6d-8e0a-2b4c6d8e0f1a"), as_of="2026-11-30",
+        tables=("reoffending", "cohort_by_priority"), mechanism="suppression",
+        rule="opensafely", threshold=7, rounding=5, output_sha256="cd" * 32,
+    )  # fmt: skip
+    draft = EntryDraft(
+        kind="release", decision_id=uuid.uuid4(), recorded_at=datetime.now(UTC),
+        provider="evaluator", outcome="released", release=release,
+    )  # fmt: skip
+    await hub_ctx.ledger.append([draft])
+    await signed_in(client, tokens[Role.IG_OFFICER])
+    shown = await client.get("/disclosures/0?purpose=audit")
+    html = await shown.text()
+    assert shown.status == 200
+    check_accessible(html)
+    facts = ("Ledger entry 0: release", "What the evaluator released", "cohort_by_priority",
+             "counts from 1 to 7 suppressed", "nearest 5", "cd" * 32)  # fmt: skip
+    for fact in facts:
+        assert fact in html, fact
 
 
 @pytest.mark.parametrize(

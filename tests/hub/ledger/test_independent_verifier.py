@@ -34,7 +34,7 @@ from hub.crypto.keys import PartyKeyring, generate_party_keys, save_keyring
 from hub.ledger import chain
 from hub.ledger.base import Head, LedgerError, StoredColumns, StoredEntry
 from hub.ledger.checkpoints import CheckpointPolicy, claimed_size, tree_head
-from hub.ledger.entries import FORMAT_2_FIELDS, EntryDraft
+from hub.ledger.entries import FORMAT_2_FIELDS, EntryDraft, ReleaseRecord
 from hub.ledger.export import write_export
 from hub.ledger.merkle import Frontier
 from hub.ledger.search import index_row
@@ -542,6 +542,29 @@ def test_the_script_imports_only_the_standard_library_and_cryptography() -> None
 
 VERIFIER = load_script()
 VALID = json.loads(chain.seal(HONEST, 3, "ab" * 32).body)
+#: A release: the one kind of entry that holds ``release``.
+RELEASED = {
+    "release_id": "1d3c5e7a-9b2f-4c6d-8e0a-2b4c6d8e0f1a",
+    "as_of": "2026-11-30",
+    "tables": ["cohort_by_priority", "reoffending"],
+    "mechanism": "suppression",
+    "rule": "opensafely",
+    "threshold": 7,
+    "rounding": 5,
+    "epsilon": None,
+    "spent": None,
+    "budget": None,
+    "output_sha256": "cd" * 32,
+}
+RELEASE = EntryDraft(
+    kind="release",
+    decision_id=uuid.UUID("2e4f6a8c-0b1d-4e3f-9a5b-7c9d1e3f5a7b"),
+    recorded_at=datetime(2026, 12, 6, 9, 30, tzinfo=UTC),
+    provider="evaluator",
+    outcome="released",
+    release=ReleaseRecord.model_validate(RELEASED),
+)
+VALID_RELEASE = json.loads(chain.seal(RELEASE, 3, "ab" * 32).body)
 #: A format 1 body, as ledgers written before format 2 hold them.
 VALID_1 = {k: v for k, v in VALID.items() if k not in FORMAT_2_FIELDS}
 _GRANT = VALID["grants"][0]
@@ -608,6 +631,25 @@ NESTED_VALUES = [
     "d_" + "Q" * 43,
     2,
     3,
+    RELEASED,
+    {
+        **RELEASED,
+        "mechanism": "laplace",
+        "threshold": None,
+        "rounding": None,
+        "epsilon": "0.5",
+        "spent": "1.5",
+        "budget": "3",
+    },
+    {**RELEASED, "mechanism": "laplace", "epsilon": "0.5", "spent": "1", "budget": None},
+    {**RELEASED, "epsilon": "0.5"},
+    {**RELEASED, "tables": ["reoffending", "cohort_by_priority"]},
+    {**RELEASED, "tables": []},
+    {**RELEASED, "mechanism": "other"},
+    {**RELEASED, "epsilon": "0.50000001"},
+    {k: v for k, v in RELEASED.items() if k != "rule"},
+    "release",
+    "disclosure",
 ]
 EDGE_VALUES = [
     "2024-02-29T23:59:59.123456Z",
@@ -656,7 +698,7 @@ values = st.one_of(
 mutation = st.one_of(
     st.tuples(
         st.just("set"),
-        st.sampled_from([*VALID, "entry_hash", "extra"]),
+        st.sampled_from([*VALID, "entry_hash", "extra", "release"]),
         values | st.sampled_from(NESTED_VALUES),
     ),
     st.tuples(st.just("drop"), st.sampled_from(list(VALID)), st.none()),
@@ -691,7 +733,7 @@ def _script_says(row: StoredEntry) -> str:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(mutation, max_size=3), spelling, st.sampled_from([VALID, VALID_1]))
+@given(st.lists(mutation, max_size=3), spelling, st.sampled_from([VALID, VALID_1, VALID_RELEASE]))
 def test_the_script_judges_entry_bodies_as_the_hub_does(
     mutations: list[tuple[str, str, Any]], how: str, valid: dict[str, Any]
 ) -> None:
@@ -715,9 +757,9 @@ def test_the_script_judges_entry_bodies_as_the_hub_does(
 def test_every_field_and_edge_value_is_judged_as_the_hub_does() -> None:
     """Each field set to each edge value, or dropped, canonically spelled: same verdict."""
     verdicts = set()
-    for name in [*VALID, "entry_hash", "extra"]:
+    for base, name in [(b, n) for b in (VALID, VALID_RELEASE) for n in [*b, "entry_hash", "extra"]]:
         for value in [*EDGE_VALUES, *NESTED_VALUES, None, "drop"]:
-            fields = dict(VALID)
+            fields = dict(base)
             if value == "drop":
                 fields.pop(name, None)
             else:
