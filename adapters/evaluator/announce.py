@@ -31,7 +31,7 @@ KIND: Final = "evaluation-release"
 
 
 def release_of(report: Path) -> dict[str, Any]:
-    """The release a report folder's manifest describes.
+    """The release a report folder's manifest describes (the same each time it is read).
 
     Raises:
         HubError: ``report.invalid`` when the folder holds no readable manifest.
@@ -41,11 +41,12 @@ def release_of(report: Path) -> dict[str, Any]:
         data = path.read_bytes()
         manifest = json.loads(data)
         rule, tables = manifest["rule"], sorted(manifest["tables"])
-        as_of = manifest["as_of"]
+        release_id, as_of = manifest["release_id"], manifest["as_of"]
+        privacy = manifest.get("privacy")
     except (OSError, ValueError, KeyError, TypeError):
         raise HubError("report.invalid", f"{path}: not a report's manifest") from None
-    return {
-        "release_id": str(uuid.uuid4()),
+    release = {
+        "release_id": release_id,
         "as_of": as_of,
         "tables": tables,
         "mechanism": "suppression",
@@ -57,6 +58,10 @@ def release_of(report: Path) -> dict[str, Any]:
         "budget": None,
         "output_sha256": hashlib.sha256(data).hexdigest(),
     }
+    if isinstance(privacy, dict):
+        release |= {"mechanism": "laplace", "threshold": None, "rounding": None}
+        release |= {k: privacy.get(k) for k in ("epsilon", "spent", "budget")}
+    return release
 
 
 async def announce(  # noqa: PLR0913, PLR0917 - the release, who signs, where it goes

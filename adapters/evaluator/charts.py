@@ -148,37 +148,29 @@ def _stacked(  # noqa: PLR0913, PLR0917 - a table and how to draw it
 
 
 def draw(e: Evaluation) -> dict[str, str]:
-    """Every chart of the report: file name -> SVG text."""
-    return {
-        "survival.svg": survival(e),
+    """Every chart the evaluation has figures for: file name -> SVG text.
+
+    A differentially private release holds counts only: no curves, no medians, no
+    victims' view, so those charts are not drawn.
+    """
+    drawn = {
         "reoffending.svg": reoffending(e),
         "reoffending_by_priority.svg": stratified(e),
         "priority_transitions.svg": _stacked(
-            e,
-            "priority_transitions",
-            TRANSITIONS,
-            ("Lower", "Same", "Higher"),
-            ("#009E73", "#CCCCCC", "#D55E00"),
-            "Risk priority, first to latest assessment",
-        ),
-        "victims_safer.svg": _stacked(
-            e,
-            "victims_safer",
-            SCALE,
-            SCALE_WORDS,
-            SCALE_COLOURS,
-            "'I feel safer': victims' own view",
-        ),
-        "victims_satisfied.svg": _stacked(
-            e,
-            "victims_satisfied",
-            SCALE,
-            SCALE_WORDS,
-            SCALE_COLOURS,
-            "'I am satisfied with the response': victims' own view",
-        ),
-        "timeliness.svg": timeliness(e),
-    }
+            e, "priority_transitions", TRANSITIONS, ("Lower", "Same", "Higher"),
+            ("#009E73", "#CCCCCC", "#D55E00"), "Risk priority, first to latest assessment"),
+    }  # fmt: skip
+    if e.curves:
+        drawn["survival.svg"] = survival(e)
+    if e.timeliness:
+        drawn["timeliness.svg"] = timeliness(e)
+    for key, title in (
+        ("victims_safer", "'I feel safer': victims' own view"),
+        ("victims_satisfied", "'I am satisfied with the response': victims' own view"),
+    ):
+        if key in e.tables:
+            drawn[f"{key}.svg"] = _stacked(e, key, SCALE, SCALE_WORDS, SCALE_COLOURS, title)
+    return drawn
 
 
 def timeliness(e: Evaluation) -> str:

@@ -21,18 +21,21 @@ import asyncio
 import json
 import sys
 import tomllib
+import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import duckdb
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from adapters.evaluator.announce import announce, release_of
 from adapters.evaluator.inbox import Inbox
 from adapters.evaluator.measures import latest_month
+from adapters.evaluator.privacy import Budget, decimal
 from adapters.evaluator.release import DEFAULT_ROUNDING, DEFAULT_THRESHOLD, ReleaseRule
-from adapters.evaluator.report import evaluate, write_report
+from adapters.evaluator.report import evaluate, evaluate_private, write_report
 from adapters.evaluator.store import Store
 from hub.broker import TopologyNames, make_broker
 from hub.crypto import EnvelopeError, KeyDirectory, load_keyring, verify_record
@@ -141,14 +144,35 @@ async def _announce(settings: ReceiveSettings, report: Path) -> int:
 def _report(args: argparse.Namespace) -> int:
     if not args.store.is_file():
         raise HubError("store.missing", f"--store: {args.store} does not exist")
-    rule = ReleaseRule(args.rule, args.threshold, args.rounding)
+    if (args.epsilon is None) != (args.budget is None):
+        raise HubError(USAGE_INVALID, "--epsilon and --budget go together")
+    privacy = None
     with Store(args.store) as store:
         as_of = args.as_of or latest_month(store)
         if as_of is None:
             raise HubError("store.empty", "--store holds no records yet: nothing to report")
-        evaluation = evaluate(store, as_of, rule)
-    manifest = write_report(evaluation, args.out)
-    print(f"report: {args.out / 'index.html'} ({len(manifest['files'])} files, as of {as_of})")  # noqa: T201
+        if args.epsilon is None:
+            evaluation = evaluate(
+                store, as_of, ReleaseRule(args.rule, args.threshold, args.rounding)
+            )
+        else:
+            budget = Budget(store, args.budget)
+            budget.check(args.epsilon)
+            evaluation, loss = evaluate_private(store, as_of, args.epsilon)
+            release_id = str(uuid.uuid4())
+            spent = budget.spend(release_id, loss)
+            privacy = {"release_id": release_id, "epsilon": decimal(loss),
+                       "spent": decimal(spent), "budget": decimal(args.budget)}  # fmt: skip
+    manifest = write_report(evaluation, args.out, privacy)
+    spending = (
+        f"; epsilon {privacy['epsilon']} spent, {privacy['spent']} of {privacy['budget']}"
+        if privacy
+        else ""
+    )
+    print(  # noqa: T201
+        f"report: {args.out / 'index.html'} ({len(manifest['files'])} files, as of {as_of}"
+        f"{spending})"
+    )
     return 0
 
 
@@ -198,6 +222,14 @@ def _parser() -> _Parser:
     report.add_argument("--rule", default="opensafely", help="the release rule's name")
     report.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD)
     report.add_argument("--rounding", type=int, default=DEFAULT_ROUNDING)
+    report.add_argument(
+        "--epsilon",
+        type=float,
+        default=None,
+        help="release the counts with differential privacy for this loss instead",
+    )
+    report.add_argument("--budget", type=float, default=None,
+                        help="the store's total privacy budget, with --epsilon")  # fmt: skip
     release = commands.add_parser("release", help="announce a report to every area hub")
     release.add_argument("--config", type=Path, required=True)
     release.add_argument("--report", type=Path, required=True, help="the folder `report` wrote")
@@ -231,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         return commands.get(args.command, _verify)(args)
     except HubError as error:
         return _fail(error.code, error.detail)
+    except duckdb.Error as error:
+        # Never the database's message: it can quote what the file holds.
+        return _fail("store.invalid", f"the store cannot be used ({type(error).__name__})")
     except ValueError as error:
         return _fail(USAGE_INVALID, str(error), EXIT_USAGE)
 

@@ -64,6 +64,9 @@ class ReleaseRule:
     threshold: int = DEFAULT_THRESHOLD
     rounding: int = DEFAULT_ROUNDING
     suppress_zero: bool = False
+    #: Set for a differentially private release (:mod:`adapters.evaluator.privacy`):
+    #: its privacy loss, as decimal text; the figures then carry noise, not suppression.
+    epsilon: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse a rule that protects nothing.
@@ -163,7 +166,8 @@ class Released:
                 "threshold": self.rule.threshold,
                 "rounding": self.rule.rounding,
                 "suppress_zero": self.rule.suppress_zero,
-            },
+            }
+            | ({"epsilon": self.rule.epsilon} if self.rule.epsilon is not None else {}),
         }
         text = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()

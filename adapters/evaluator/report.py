@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import TYPE_CHECKING, Any, Final
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -31,10 +32,11 @@ from adapters.evaluator.measures import (
     cases,
     views,
 )
+from adapters.evaluator.privacy import noisy_release
 from adapters.evaluator.release import ReleaseControl, ReleaseRule, Table, populations
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
     from datetime import date
     from pathlib import Path
 
@@ -79,121 +81,95 @@ def _quartiles(values: list[int], rule: ReleaseRule) -> tuple[int, int, int] | N
     return at(0.25), at(0.5), at(0.75)
 
 
+def _case_tables(found: list[Case], as_of: date) -> dict[str, Table]:
+    """Every count table of cases, in the order they are released."""
+    models = [_name(m) for m in MODELS]
+    followed = [c for c in found if c.followed(as_of)]
+    frequency = ("0", "1", "2 or more")
+    outcomes = ("re-offended", "did not")
+    return {
+        "cohort_by_priority": _table(
+            "Cases by model and starting priority", models, PRIORITIES,
+            [(c.case, _name(c.model), c.priority or "") for c in found]),
+        "cohort_by_typology": _table(
+            "Cases by model and typology", models, TYPOLOGIES,
+            [(c.case, _name(c.model), c.typology or "") for c in found]),
+        "reoffending": _table(
+            f"Re-offended within {FOLLOW_UP} days of the intervention's start", models, outcomes,
+            [(c.case, _name(c.model), _outcome(c)) for c in followed]),
+        "frequency": _table(
+            f"Re-offences within {FOLLOW_UP} days of the intervention's start", models, frequency,
+            [(c.case, _name(c.model), frequency[min(c.frequency(), 2)]) for c in followed]),
+        "reoffending_by_priority": _table(
+            "Re-offended within 12 months, by starting priority", models,
+            [f"{p}: {o}" for p in PRIORITIES for o in outcomes],
+            _strata(found, as_of, lambda c: c.priority)),
+        "reoffending_by_typology": _table(
+            "Re-offended within 12 months, by typology", models,
+            [f"{t}: {o}" for t in TYPOLOGIES for o in outcomes],
+            _strata(found, as_of, lambda c: c.typology)),
+        "priority_transitions": _table(
+            "Risk priority from first to latest assessment", models, TRANSITIONS,
+            [(c.case, _name(c.model), c.transition() or "") for c in found]),
+    }  # fmt: skip
+
+
+def _view_tables(store: Store) -> dict[str, Table]:
+    """The victims' view: counted per record (a view names no case)."""
+    models = [_name(m) for m in MODELS]
+    seen = views(store)
+    return {
+        key: _table(title, models, SCALE,
+                    [(str(v["record"]), _name(v["model"]), str(v[answer])) for v in seen])
+        for key, answer, title in (
+            ("victims_safer", "feels_safer", "Victims who feel safer"),
+            ("victims_satisfied", "satisfied_with_response", "Victims satisfied with the response"),
+        )
+    }  # fmt: skip
+
+
+def _days(group: list[Case], field: str) -> list[int]:
+    """Days from referral to ``field`` (``planned``, ``intervened``) where both are known."""
+    return [
+        value - c.referred
+        for c in group
+        if (value := getattr(c, field)) is not None and c.referred is not None
+    ]
+
+
 def evaluate(store: Store, as_of: date, rule: ReleaseRule | None = None) -> Evaluation:
-    """Compute every measure on ``store`` as of ``as_of`` and release it under ``rule``."""
+    """Compute every measure on ``store`` as of ``as_of`` and release it under ``rule``.
+
+    Counts pass one :class:`ReleaseControl`; the survival curves and the days to
+    plan and intervention are released as their functions say.
+    """
     control = ReleaseControl(rule or ReleaseRule())
     found = [c for c in cases(store) if c.model is not None]
     result = Evaluation(as_of, control.rule, cases=len(found))
-    models = [_name(m) for m in MODELS]
-
-    def release(key: str, table: Table) -> None:
+    for key, table in (_case_tables(found, as_of) | _view_tables(store)).items():
         result.tables[key] = control.release(table)
-
-    release(
-        "cohort_by_priority",
-        _table(
-            "Cases by model and starting priority",
-            models,
-            PRIORITIES,
-            [(c.case, _name(c.model), c.priority or "") for c in found],
-        ),
-    )
-    release(
-        "cohort_by_typology",
-        _table(
-            "Cases by model and typology",
-            models,
-            TYPOLOGIES,
-            [(c.case, _name(c.model), c.typology or "") for c in found],
-        ),
-    )
-    followed = [c for c in found if c.followed(as_of)]
-    release(
-        "reoffending",
-        _table(
-            f"Re-offended within {FOLLOW_UP} days of the intervention's start",
-            models,
-            ("re-offended", "did not"),
-            [(c.case, _name(c.model), _outcome(c)) for c in followed],
-        ),
-    )
-    frequency = [
-        (c.case, _name(c.model), ("0", "1", "2 or more")[min(c.frequency(), 2)]) for c in followed
-    ]
-    release(
-        "frequency",
-        _table(
-            f"Re-offences within {FOLLOW_UP} days of the intervention's start",
-            models,
-            ("0", "1", "2 or more"),
-            frequency,
-        ),
-    )
-    columns = [f"{p}: {o}" for p in PRIORITIES for o in ("re-offended", "did not")]
-    release(
-        "reoffending_by_priority",
-        _table(
-            "Re-offended within 12 months, by starting priority",
-            models,
-            columns,
-            _strata(found, as_of, lambda c: c.priority),
-        ),
-    )
-    columns = [f"{t}: {o}" for t in TYPOLOGIES for o in ("re-offended", "did not")]
-    release(
-        "reoffending_by_typology",
-        _table(
-            "Re-offended within 12 months, by typology",
-            models,
-            columns,
-            _strata(found, as_of, lambda c: c.typology),
-        ),
-    )
-    release(
-        "priority_transitions",
-        _table(
-            "Risk priority from first to latest assessment",
-            models,
-            TRANSITIONS,
-            [(c.case, _name(c.model), c.transition() or "") for c in found],
-        ),
-    )
-    seen = views(store)
-    for key, answer, title in (
-        ("victims_safer", "feels_safer", "Victims who feel safer"),
-        ("victims_satisfied", "satisfied_with_response", "Victims satisfied with the response"),
-    ):
-        release(
-            key,
-            _table(
-                title,
-                models,
-                SCALE,
-                [(str(v["record"]), _name(v["model"]), str(v[answer])) for v in seen],
-            ),
-        )
     _curves(result, control, found)
     for model in MODELS:
-        group = [c for c in found if c.model == model and c.referred is not None]
+        group = [c for c in found if c.model == model]
         result.timeliness[_name(model)] = {
-            "plan": _quartiles(
-                [
-                    c.planned - c.referred
-                    for c in group
-                    if c.planned is not None and c.referred is not None
-                ],
-                control.rule,
-            ),
-            "intervention": _quartiles(
-                [
-                    c.intervened - c.referred
-                    for c in group
-                    if c.intervened is not None and c.referred is not None
-                ],
-                control.rule,
-            ),
+            "plan": _quartiles(_days(group, "planned"), control.rule),
+            "intervention": _quartiles(_days(group, "intervened"), control.rule),
         }
     return result
+
+
+def evaluate_private(store: Store, as_of: date, epsilon: float) -> tuple[Evaluation, float]:
+    """The case count tables with differential privacy for ``epsilon`` (:mod:`privacy`).
+
+    Returns:
+        The evaluation (counts only: no curves, medians or victims' view) and the
+        privacy loss OpenDP accounts for it.
+    """
+    found = [c for c in cases(store) if c.model is not None]
+    noisy = noisy_release(_case_tables(found, as_of), epsilon)
+    rule = next(iter(noisy.tables.values())).rule
+    result = Evaluation(as_of, rule, tables=noisy.tables, cases=len(found))
+    return result, noisy.epsilon
 
 
 def _curves(result: Evaluation, control: ReleaseControl, found: list[Case]) -> None:
@@ -229,11 +205,17 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_report(evaluation: Evaluation, out: Path) -> dict[str, Any]:
+def write_report(
+    evaluation: Evaluation, out: Path, privacy: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Write the CSVs, charts, ``index.html`` and ``manifest.json`` to ``out``.
 
+    ``privacy``: for a differentially private release, its ``epsilon``, the budget
+    ``spent`` after it and the ``budget`` (decimal text), and its ``release_id``.
+
     Returns:
-        The manifest: the rule, and the SHA-256 of every released table and file.
+        The manifest: the release id, the rule (or the privacy loss), and the
+        SHA-256 of every released table and file.
     """
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
@@ -246,18 +228,22 @@ def write_report(evaluation: Evaluation, out: Path) -> dict[str, Any]:
         put(f"{key}.csv", table.csv().encode())
     for name, svg in charts.draw(evaluation).items():
         put(name, svg.encode())
-    put("curves.csv", charts.curves_csv(evaluation).encode())
-    put("timeliness.csv", charts.timeliness_csv(evaluation).encode())
+    if evaluation.curves:
+        put("curves.csv", charts.curves_csv(evaluation).encode())
+    if evaluation.timeliness:
+        put("timeliness.csv", charts.timeliness_csv(evaluation).encode())
     environment = Environment(
         loader=PackageLoader("adapters.evaluator", "templates"),
         autoescape=select_autoescape(["html"]),
     )
     page = environment.get_template("report.html").render(
-        e=evaluation, charts=charts, files=sorted(files), follow_up=FOLLOW_UP
+        e=evaluation, files=sorted(files), follow_up=FOLLOW_UP, privacy=privacy
     )
     put("index.html", page.encode())
     rule = evaluation.rule
-    manifest = {
+    release_id = (privacy or {}).get("release_id") or str(uuid.uuid4())
+    manifest: dict[str, Any] = {
+        "release_id": release_id,
         "as_of": evaluation.as_of.isoformat(),
         "rule": {
             "name": rule.name,
@@ -268,5 +254,7 @@ def write_report(evaluation: Evaluation, out: Path) -> dict[str, Any]:
         "tables": {key: table.digest() for key, table in sorted(evaluation.tables.items())},
         "files": files,
     }
+    if privacy is not None:
+        manifest["privacy"] = {k: privacy[k] for k in ("epsilon", "spent", "budget")}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest

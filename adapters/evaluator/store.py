@@ -139,6 +139,11 @@ class Store:
             names = [d[0] for d in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def execute(self, sql: str, parameters: Iterable[Any] = ()) -> None:
+        """Run one statement that writes (the privacy budget's), committed at once."""
+        with self._lock:
+            self._db.execute(sql, list(parameters))
+
     def records(self) -> Iterator[EvaluationRecord]:
         """Every record, in record id order."""
         fields = ", ".join(f'"{name}"' for name in FIELDS)

@@ -57,9 +57,16 @@ async def _announce(
         return await process(feeding.ctx, await next_delivery(consumer))
 
 
-async def test_a_release_is_recorded_once_and_verifies(feeding: Feeding) -> None:
+PRIVATE = {"mechanism": "laplace", "threshold": None, "rounding": None,
+           "epsilon": "1", "spent": "2", "budget": "3"}  # fmt: skip
+
+
+@pytest.mark.parametrize("changes", [{}, PRIVATE], ids=["suppression", "laplace"])
+async def test_a_release_is_recorded_once_and_verifies(
+    feeding: Feeding, changes: dict[str, Any]
+) -> None:
     """The entry holds what was released; a second notice of it adds nothing."""
-    release = _release()
+    release = _release(**changes)
     assert await _announce(feeding, release) == "released"
     assert await _announce(feeding, release) == "released"
     [entry] = await feeding.ctx.ledger.read()

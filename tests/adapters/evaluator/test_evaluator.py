@@ -14,16 +14,19 @@ from typing import TYPE_CHECKING
 import pytest
 from rich.console import Console
 
+from adapters.evaluator.announce import release_of
 from adapters.evaluator.cli import main as evaluation_cli
 from adapters.evaluator.inbox import Inbox
 from adapters.evaluator.measures import cases
-from adapters.evaluator.release import ReleaseRule
+from adapters.evaluator.privacy import noisy_release
+from adapters.evaluator.release import ReleaseRule, Table, populations
 from adapters.evaluator.report import evaluate, write_report
 from adapters.evaluator.store import Received, Store
 from hub import evaluation_demo
 from hub.broker import MemoryBroker, MemoryNode, OutgoingMessage, TopologyNames, default_topology
 from hub.crypto import seal_record
 from hub.evaluation import Area, LinkageKey, minimise
+from hub.ledger import ReleaseRecord
 from schemas.cohorts import AREAS, cohort
 from schemas.evaluation import InterventionModel
 from schemas.registry import parse_event
@@ -214,6 +217,7 @@ def test_the_demo_runs_through_three_hubs_and_its_records_verify(tmp_path: Path)
         (["verify", "--store", "/nonexistent.duckdb", "--keys", "x"], "store.missing"),
         (["receive", "--config", "/nonexistent.toml"], "settings.invalid"),
         (["report", "--store"], "usage.invalid"),
+        (["report", "--store", __file__, "--out", "x", "--epsilon", "1"], "usage.invalid"),
     ],
 )
 def test_bad_invocations_get_a_code_and_no_traceback(
@@ -224,3 +228,52 @@ def test_bad_invocations_get_a_code_and_no_traceback(
     err = capsys.readouterr().err
     assert err.startswith(f"error {code}:")
     assert "Traceback" not in err
+
+
+# --- Differential privacy ------------------------------------------------------------
+
+
+def _table(cells: dict[tuple[str, str], int]) -> Table:
+    members = [(f"ec-{row}{column}{n}", row, column) for (row, column), k in cells.items()
+               for n in range(k)]  # fmt: skip
+    rows = tuple(sorted({r for r, _ in cells}))
+    columns = tuple(sorted({c for _, c in cells}))
+    return Table("t", rows, columns, populations(members, rows, columns))
+
+
+def test_a_private_release_spends_what_opendp_accounts_and_adds_noise() -> None:
+    """The loss OpenDP maps for one case's reach; counts vary run to run; margins add up."""
+    tables = {"a": _table({("x", "p"): 12, ("x", "q"): 3}), "b": _table({("y", "r"): 15})}
+    runs = [noisy_release(tables, 0.5) for _ in range(20)]
+    assert all(r.sensitivity == 2 and r.epsilon <= 0.5 + 1e-9 for r in runs)
+    seen = {r.tables["a"].figures[("x", "p")] for r in runs}
+    assert len(seen) > 3, "the counts carry noise"
+    for run in runs:
+        figures = run.tables["a"].figures
+        assert all(isinstance(v, int) and v >= 0 for v in figures.values())
+        assert figures[("x", "Total")] == figures[("x", "p")] + figures[("x", "q")]
+        assert run.tables["a"].rule.epsilon == "0.5"
+
+
+def test_the_budget_refuses_a_release_it_cannot_pay_for(tmp_path: Path) -> None:
+    """Three releases of 1 under a budget of 3; the fourth is refused and writes nothing."""
+    placed = cohort(scale=0.05, seed=2, end=AS_OF)
+    models = {a.id: a.model for a in AREAS}
+    store = tmp_path / "store.duckdb"
+    now = datetime.now(UTC)
+    with Store(store) as kept:
+        kept.add([Received(minimise(p.event, Area(p.area, models[p.area]), KEY),
+                           str(uuid.uuid4()), now, "t") for p in placed])  # fmt: skip
+    argv = ["report", "--store", str(store), "--epsilon", "1", "--budget", "3", "--out"]
+    for n in range(3):
+        assert evaluation_cli([*argv, str(tmp_path / f"r{n}")]) == 0
+    manifest = json.loads((tmp_path / "r2" / "manifest.json").read_text())
+    assert manifest["privacy"] == {"epsilon": "1", "spent": "3", "budget": "3"}
+    assert evaluation_cli([*argv, str(tmp_path / "r3")]) == 1
+    assert not (tmp_path / "r3").exists()
+    release = release_of(tmp_path / "r2")
+    assert (release["mechanism"], release["epsilon"], release["spent"]) == ("laplace", "1", "3")
+    assert (
+        release["release_id"] == manifest["release_id"] == release_of(tmp_path / "r2")["release_id"]
+    )
+    assert ReleaseRecord.model_validate(release).threshold is None
