@@ -79,6 +79,9 @@ class HubSettings(BaseSettings):
     evaluation_area: AreaId | None = None
     evaluation_model: InterventionModel | None = None
     linkage_key_file: Path | None = None
+    #: The evaluation's published reports, one folder each (``hub-evaluation report``
+    #: output): the console shows those that match a release its ledger records.
+    evaluation_reports_dir: Path | None = None
 
     @field_validator("keys_dir", "agreements_dir")
     @classmethod
@@ -92,6 +95,13 @@ class HubSettings(BaseSettings):
     def _file_exists(cls, value: Path) -> Path:
         if not value.is_file():
             raise ValueError(f"file {value} does not exist")
+        return value
+
+    @field_validator("evaluation_reports_dir")
+    @classmethod
+    def _optional_folder_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"folder {value} does not exist")
         return value
 
     @field_validator("linkage_key_file")

@@ -63,6 +63,8 @@ class Route:
             path itself when None.
         parameters: the path and query parameters, for the OpenAPI document.
         body: the JSON Schema of a JSON request body, or None for none.
+        session: served to a signed-in browser (its session cookie) rather than to a
+            bearer token, as pages are: a page's own pictures.
     """
 
     name: str
@@ -76,6 +78,7 @@ class Route:
     example: str | None = None
     parameters: tuple[Param, ...] = ()
     body: dict[str, Any] | None = None
+    session: bool = False
 
     @property
     def sample_url(self) -> str:

@@ -19,6 +19,7 @@ from hub.console.tokens import TokenRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from hub.console.tokens import TokenSource
     from hub.context import HubContext
@@ -46,6 +47,8 @@ class ConsoleDeps:
         history: the last hour of queue numbers this console has seen.
         links: ``(label, URL)`` of the operators' other tools (Grafana, RabbitMQ's
             management UI), shown on the overview.
+        reports: the folder of the evaluation's published reports (one folder
+            each), shown on the evaluation page when they match a recorded release.
     """
 
     hub: HubContext
@@ -55,6 +58,7 @@ class ConsoleDeps:
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
     history: QueueHistory = field(default_factory=QueueHistory)
     links: tuple[tuple[str, str], ...] = ()
+    reports: Path | None = None
 
     @property
     def metrics(self) -> HubMetrics:

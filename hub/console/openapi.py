@@ -129,8 +129,16 @@ def _error_response(description: str) -> dict[str, Any]:
 
 
 def api_routes(routes: Iterable[Route]) -> tuple[Route, ...]:
-    """The routes of the JSON API: all but the web pages (see :data:`PAGE_MEDIA_TYPES`)."""
-    return tuple(route for route in routes if route.media_type not in PAGE_MEDIA_TYPES)
+    """The routes of the API: all but the web pages and their assets (see :data:`PAGE_MEDIA_TYPES`).
+
+    A page's own pictures (``Route.session``) are served to a signed-in browser,
+    never to a token, so they are no part of the API either.
+    """
+    return tuple(
+        route
+        for route in routes
+        if route.media_type not in PAGE_MEDIA_TYPES and not route.session
+    )
 
 
 def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:

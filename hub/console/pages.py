@@ -123,6 +123,7 @@ NAV: Final = (
     NavItem("Ledger", "/ledger", GOVERNANCE),
     NavItem("Search the ledger", "/search", GOVERNANCE),
     NavItem("Subject access", "/subject-access", GOVERNANCE),
+    NavItem("Evaluation", "/evaluation", GOVERNANCE),
     NavItem("Agreements", "/agreements", READERS),
     NavItem("Who sees what", "/agreements/matrix", READERS),
     NavItem("Queues", "/queues", OPERATIONS),
@@ -132,7 +133,7 @@ NAV: Final = (
 
 def is_page(route: Route) -> bool:
     """Whether ``route`` is a web page (sessions, CSRF, HTML refusals) rather than the API."""
-    return route.media_type == HTML
+    return route.media_type == HTML or route.session
 
 
 def long_date(value: str | None) -> str:

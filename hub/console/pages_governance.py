@@ -18,6 +18,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from hub.console.base import GOVERNANCE, ConsoleError
 from hub.console.deps import deps_of
+from hub.console.evaluation import CHARTS as EVALUATION_CHARTS
+from hub.console.evaluation import summary as evaluation_summary
 from hub.console.governance import (
     PURPOSES,
     Purpose,
@@ -374,7 +376,19 @@ async def subject_access_release(request: web.Request) -> web.Response:
     return report_answer(request, report, purpose, body.format, held)
 
 
+async def evaluation_page(request: web.Request) -> web.Response:
+    """The programme's evaluation: the feed, the releases recorded, the published reports."""
+    found = await evaluation_summary(request)
+    return render(
+        request, "evaluation.html", title="Evaluation", found=found, charts=EVALUATION_CHARTS
+    )
+
+
 ROUTES: Final[tuple[Route, ...]] = (
+    page_route(
+        "page_evaluation", "GET", "/evaluation",
+        "The evaluation: feed, releases and published reports (web page)", GOVERNANCE,
+    ),
     page_route("page_search", "GET", "/search", "Ledger search form (web page)", GOVERNANCE),
     page_route(
         "page_search_submit", "POST", "/search", "Search the ledger (web form)", GOVERNANCE,
@@ -406,6 +420,7 @@ ROUTES: Final[tuple[Route, ...]] = (
     ),
 )  # fmt: skip
 HANDLERS: Final[dict[str, Handler]] = {
+    "page_evaluation": evaluation_page,
     "page_search": search_form,
     "page_search_submit": search_results,
     "page_disclosure": disclosure_page,

@@ -463,6 +463,53 @@ SUCCESS: Final[dict[str, Schema]] = {
             "versions": array(ref("AgreementVersion"), minItems=1),
         }
     ),
+    "evaluation": closed(
+        {
+            "feed": closed(
+                {
+                    "feeds": BOOLEAN,
+                    "area": nullable(STRING),
+                    "model": nullable(STRING),
+                    "clauses": array(
+                        closed(
+                            {
+                                "agreement": STRING,
+                                "clause": STRING,
+                                "provider": PARTY,
+                                "recipient": PARTY,
+                                "event_types": array(STRING),
+                                "purpose": STRING,
+                                "lawful_basis": STRING,
+                            }
+                        )
+                    ),
+                }
+            ),
+            "releases": array(
+                {
+                    "allOf": [ref("ReleaseRecord")],
+                    "properties": {
+                        "position": COUNT,
+                        "recorded_at": DATE_TIME,
+                        "evaluator": nullable(PARTY),
+                    },
+                    "required": ["position", "recorded_at", "evaluator"],
+                }
+            ),
+            "reports": array(
+                closed(
+                    {
+                        "name": STRING,
+                        "verified": BOOLEAN,
+                        "problem": nullable(STRING),
+                        "manifest_sha256": nullable(STRING),
+                        "release_id": nullable(STRING),
+                        "charts": array(STRING),
+                    }
+                )
+            ),
+        }
+    ),
 }
 #: Error statuses whose answer is not :data:`ERROR`, by (route name, status).
 OTHER: Final[dict[tuple[str, int], Schema]] = {

@@ -16,6 +16,7 @@ from typing import Final
 
 from hub.console import (
     agreements,
+    evaluation,
     governance,
     operations,
     pages,
@@ -58,6 +59,7 @@ FEATURES: Final = (
     subject_access,
     operations,
     agreements,
+    evaluation,
     pages,
     pages_governance,
     pages_operations,

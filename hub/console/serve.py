@@ -53,6 +53,7 @@ class ConsoleOptions:
         port: the TCP port.
         tls: the server TLS context, or None for plain HTTP (loopback only).
         links: ``(label, URL)`` of the operators' other tools (:func:`console_links`).
+        reports: the evaluation's published reports (setting ``evaluation_reports_dir``).
     """
 
     tokens: TokenSource
@@ -60,6 +61,7 @@ class ConsoleOptions:
     port: int = DEFAULT_PORT
     tls: ssl.SSLContext | None = None
     links: tuple[tuple[str, str], ...] = ()
+    reports: Path | None = None
 
 
 def console_links(settings: HubSettings) -> tuple[tuple[str, str], ...]:
@@ -110,7 +112,7 @@ async def start_console(stack: AsyncExitStack, ctx: HubContext, options: Console
         ConsoleError: ``console.tls_required``, ``console.port_unavailable``.
     """
     check_transport(options.host, options.tls)
-    deps = ConsoleDeps(ctx, options.tokens, links=options.links)
+    deps = ConsoleDeps(ctx, options.tokens, links=options.links, reports=options.reports)
     runner = web.AppRunner(console_app(deps), access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
@@ -155,6 +157,9 @@ async def serve_console(
             loop.add_signal_handler(number, stop.set)
     async with AsyncExitStack() as stack:
         ctx = await build_context(settings, stack)
-        await start_console(stack, ctx, replace(options, links=console_links(settings)))
+        served = replace(
+            options, links=console_links(settings), reports=settings.evaluation_reports_dir
+        )
+        await start_console(stack, ctx, served)
         await stop.wait()
     return 0

@@ -160,7 +160,12 @@ def test_example_settings_name_every_setting() -> None:
 
     example = (Path(__file__).parents[2] / "deploy" / "hub.example.toml").read_text()
     optional = set(re.findall(r"^# ([a-z_]+) = ", example, re.MULTILINE))
-    assert optional == {"evaluation_area", "evaluation_model", "linkage_key_file"}
+    assert optional == {
+        "evaluation_area",
+        "evaluation_model",
+        "linkage_key_file",
+        "evaluation_reports_dir",
+    }
     assert set(tomllib.loads(example)) | optional == set(HubSettings.model_fields)
 
 

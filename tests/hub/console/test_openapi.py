@@ -74,8 +74,8 @@ def test_protected_routes_need_the_bearer_scheme() -> None:
 
 
 def test_pages_are_not_api_operations() -> None:
-    """The web pages are left out of the API document, and only they are."""
-    pages = {r.name for r in ROUTES if r.media_type in {"text/html", "text/css"}}
+    """The web pages and their pictures are left out of the API document, and only they are."""
+    pages = {r.name for r in ROUTES if r.media_type in {"text/html", "text/css"} or r.session}
     assert pages, "the console serves web pages"
     assert {r.name for r in API} == {r.name for r in ROUTES} - pages
 

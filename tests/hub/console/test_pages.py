@@ -35,7 +35,7 @@ Client = TestClient[web.Request, web.Application]
 Serve = Callable[[ConsoleDeps], Awaitable[Client]]
 PAGES = [route for route in ROUTES if is_page(route)]
 PROTECTED = [route for route in PAGES if not route.public]
-GETS = [route for route in PROTECTED if route.method == "GET"]
+GETS = [route for route in PROTECTED if route.method == "GET" and route.media_type == "text/html"]
 START = datetime(2026, 11, 21, 9, tzinfo=UTC)
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

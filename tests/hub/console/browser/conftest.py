@@ -101,26 +101,37 @@ async def drive_events(
     await ctx.ledger.checkpoint_now()
 
 
+def role_tokens() -> tuple[TokenStore, dict[Role, str]]:
+    """A token store holding one token of each role, and the tokens."""
+    store, tokens = TokenStore(), {}
+    for role in Role:
+        store, tokens[role] = store.create(role.value.replace("_", "-"), role, datetime.now(UTC))
+    return store, tokens
+
+
+async def serve_on_loopback(stack: AsyncExitStack, deps: ConsoleDeps) -> str:
+    """Serve the console of ``deps`` on a free port of 127.0.0.1; ``stack`` stops it."""
+    runner = web.AppRunner(console_app(deps), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    assert host == "127.0.0.1"
+    return f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
 async def console(
     tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
 ) -> AsyncIterator[Console]:
     """The embedded hub after :data:`EVENTS`, its console served on 127.0.0.1."""
-    store, tokens = TokenStore(), {}
-    for role in Role:
-        store, tokens[role] = store.create(role.value.replace("_", "-"), role, datetime.now(UTC))
+    store, tokens = role_tokens()
     node = MemoryNode()
     async with AsyncExitStack() as stack:
         ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
         await drive_events(ctx, node, keyrings)
-        runner = web.AppRunner(console_app(ConsoleDeps(ctx, store)), access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        assert host == "127.0.0.1"
-        yield Console(f"http://127.0.0.1:{port}", tokens)
+        yield Console(await serve_on_loopback(stack, ConsoleDeps(ctx, store)), tokens)
 
 
 @pytest.fixture
