@@ -37,6 +37,11 @@ SCALE_WORDS: Final = ("Strongly disagree", "Disagree", "Neither", "Agree", "Stro
 PRIORITY_WORDS: Final = {"standard": "Standard", "medium": "Medium", "high": "High"}
 
 
+def _colours(count: int) -> list[str]:
+    """One colour per row, in turn."""
+    return [COLOURS[n % len(COLOURS)] for n in range(count)]
+
+
 def _svg(figure: Figure) -> str:
     out = io.StringIO()
     figure.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
@@ -47,7 +52,7 @@ def _svg(figure: Figure) -> str:
 def survival(e: Evaluation) -> str:
     """Kaplan-Meier curves: the share not yet re-offended, by model, with 95 % bands."""
     figure, axes = plt.subplots(figsize=(7.5, 4.2))
-    for colour, (model, points) in zip(COLOURS, e.curves.items(), strict=False):
+    for colour, (model, points) in zip(_colours(len(e.curves)), e.curves.items(), strict=True):
         if not points:
             continue
         months = [p[0] for p in points]
@@ -93,7 +98,7 @@ def reoffending(e: Evaluation) -> str:
     """12-month re-offending rate by model, with 95 % Wilson intervals."""
     rates = e.rates("reoffending", "re-offended", "did not")
     figure, axes = plt.subplots(figsize=(7.5, 2.8))
-    _rate_bars(axes, [r.label for r in rates], list(rates), list(COLOURS[: len(rates)]))
+    _rate_bars(axes, [r.label for r in rates], list(rates), _colours(len(rates)))
     axes.set_xlabel("Re-offended or breached within 12 months of the intervention's start")
     axes.set_title("Re-offending within 12 months, by model")
     return _svg(figure)
@@ -106,8 +111,8 @@ def stratified(e: Evaluation) -> str:
         rates = e.rates(
             "reoffending_by_priority", f"{priority}: re-offended", f"{priority}: did not"
         )
-        short = [r.label.split(" (")[0].split(" with")[0] for r in rates]
-        _rate_bars(axes, short, list(rates), list(COLOURS[: len(rates)]))
+        short = [r.label.replace(" (", "\n(") for r in rates]
+        _rate_bars(axes, short, list(rates), _colours(len(rates)))
         axes.set_title(f"Starting priority: {PRIORITY_WORDS[priority]}")
     figure.suptitle(
         "Re-offending within 12 months, by model, within each starting priority", y=1.06

@@ -54,9 +54,10 @@ MODELS: Final = ("anti_stalking_unit", "clinic", "threat_assessment_centre")
 TYPOLOGIES: Final = ("rejected", "incompetent_suitor", "intimacy_seeker", "predatory", "resentful")
 SCALE: Final = ("strongly_disagree", "disagree", "neither", "agree", "strongly_agree")
 TRANSITIONS: Final = ("down", "same", "up")
+#: The models in the report's words (docs/evaluation.md describes each).
 MODEL_NAMES: Final = {
-    "anti_stalking_unit": "Anti-stalking unit (police-chaired)",
-    "clinic": "Clinic with a treatment service",
+    "anti_stalking_unit": "Anti-stalking unit",
+    "clinic": "Stalking clinic",
     "threat_assessment_centre": "Threat assessment centre",
 }
 

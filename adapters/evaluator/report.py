@@ -47,8 +47,16 @@ CURVE_MONTHS: Final = tuple(range(25))
 DAYS_PER_MONTH: Final = 30.4375
 
 
-def _name(model: str | None) -> str:
-    return MODEL_NAMES.get(model or "", model or "unknown")
+def _name(model: str | None, area: str | None) -> str:
+    """A row of the report: the model in words and the area, ``Clinic (midshire)``."""
+    return f"{MODEL_NAMES.get(model or '', model or 'unknown')} ({area or 'unknown area'})"
+
+
+def _rows(pairs: Iterable[tuple[str | None, str | None]]) -> list[str]:
+    """The rows of a table: each model and area present, models in their order."""
+    order = {model: n for n, model in enumerate(MODELS)}
+    present = sorted(set(pairs), key=lambda p: (order.get(p[0] or "", len(order)), p[1] or ""))
+    return [_name(model, area) for model, area in present]
 
 
 def _table(
@@ -66,7 +74,7 @@ def _strata(
     found: list[Case], as_of: date, label: Callable[[Case], str | None]
 ) -> list[tuple[str, str, str]]:
     followed = [c for c in found if c.followed(as_of) and label(c) is not None]
-    return [(c.case, _name(c.model), f"{label(c)}: {_outcome(c)}") for c in followed]
+    return [(c.case, _name(c.model, c.area), f"{label(c)}: {_outcome(c)}") for c in followed]
 
 
 def _quartiles(values: list[int], rule: ReleaseRule) -> tuple[int, int, int] | None:
@@ -83,23 +91,23 @@ def _quartiles(values: list[int], rule: ReleaseRule) -> tuple[int, int, int] | N
 
 def _case_tables(found: list[Case], as_of: date) -> dict[str, Table]:
     """Every count table of cases, in the order they are released."""
-    models = [_name(m) for m in MODELS]
+    models = _rows((c.model, c.area) for c in found)
     followed = [c for c in found if c.followed(as_of)]
     frequency = ("0", "1", "2 or more")
     outcomes = ("re-offended", "did not")
     return {
         "cohort_by_priority": _table(
             "Cases by model and starting priority", models, PRIORITIES,
-            [(c.case, _name(c.model), c.priority or "") for c in found]),
+            [(c.case, _name(c.model, c.area), c.priority or "") for c in found]),
         "cohort_by_typology": _table(
             "Cases by model and typology", models, TYPOLOGIES,
-            [(c.case, _name(c.model), c.typology or "") for c in found]),
+            [(c.case, _name(c.model, c.area), c.typology or "") for c in found]),
         "reoffending": _table(
             f"Re-offended within {FOLLOW_UP} days of the intervention's start", models, outcomes,
-            [(c.case, _name(c.model), _outcome(c)) for c in followed]),
+            [(c.case, _name(c.model, c.area), _outcome(c)) for c in followed]),
         "frequency": _table(
             f"Re-offences within {FOLLOW_UP} days of the intervention's start", models, frequency,
-            [(c.case, _name(c.model), frequency[min(c.frequency(), 2)]) for c in followed]),
+            [(c.case, _name(c.model, c.area), frequency[min(c.frequency(), 2)]) for c in followed]),
         "reoffending_by_priority": _table(
             "Re-offended within 12 months, by starting priority", models,
             [f"{p}: {o}" for p in PRIORITIES for o in outcomes],
@@ -110,22 +118,29 @@ def _case_tables(found: list[Case], as_of: date) -> dict[str, Table]:
             _strata(found, as_of, lambda c: c.typology)),
         "priority_transitions": _table(
             "Risk priority from first to latest assessment", models, TRANSITIONS,
-            [(c.case, _name(c.model), c.transition() or "") for c in found]),
+            [(c.case, _name(c.model, c.area), c.transition() or "") for c in found]),
     }  # fmt: skip
 
 
 def _view_tables(store: Store) -> dict[str, Table]:
     """The victims' view: counted per record (a view names no case)."""
-    models = [_name(m) for m in MODELS]
     seen = views(store)
+    models = _rows((v["model"], v["area"]) for v in seen)
     return {
-        key: _table(title, models, SCALE,
-                    [(str(v["record"]), _name(v["model"]), str(v[answer])) for v in seen])
+        key: _table(title, models, SCALE, [
+            (str(v["record"]), _name(v["model"], v["area"]), str(v[answer])) for v in seen
+        ])
         for key, answer, title in (
             ("victims_safer", "feels_safer", "Victims who feel safer"),
             ("victims_satisfied", "satisfied_with_response", "Victims satisfied with the response"),
         )
     }  # fmt: skip
+
+
+def _groups(found: list[Case]) -> dict[str, list[Case]]:
+    """The cases of each model and area, in the rows' order."""
+    rows = _rows((c.model, c.area) for c in found)
+    return {row: [c for c in found if _name(c.model, c.area) == row] for row in rows}
 
 
 def _days(group: list[Case], field: str) -> list[int]:
@@ -149,9 +164,8 @@ def evaluate(store: Store, as_of: date, rule: ReleaseRule | None = None) -> Eval
     for key, table in (_case_tables(found, as_of) | _view_tables(store)).items():
         result.tables[key] = control.release(table)
     _curves(result, control, found)
-    for model in MODELS:
-        group = [c for c in found if c.model == model]
-        result.timeliness[_name(model)] = {
+    for row, group in _groups(found).items():
+        result.timeliness[row] = {
             "plan": _quartiles(_days(group, "planned"), control.rule),
             "intervention": _quartiles(_days(group, "intervened"), control.rule),
         }
@@ -182,8 +196,8 @@ def _curves(result: Evaluation, control: ReleaseControl, found: list[Case]) -> N
     """
     from lifelines import KaplanMeierFitter  # noqa: PLC0415 - heavy; only for the curves
 
-    for model in MODELS:
-        group = [s for c in found if c.model == model and (s := c.survival(result.as_of))]
+    for row, members in _groups(found).items():
+        group = [s for c in members if (s := c.survival(result.as_of))]
         if len(group) <= control.rule.threshold:
             continue
         days = [g[0] for g in group]
@@ -198,7 +212,7 @@ def _curves(result: Evaluation, control: ReleaseControl, found: list[Case]) -> N
             points.append(
                 (month, round(float(fitter.predict(t)), 2), round(low, 2), round(high, 2))
             )
-        result.curves[_name(model)] = points
+        result.curves[row] = points
 
 
 def _digest(data: bytes) -> str:
