@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from feeding import Feeding, feeding_hub
+from services import wait_for_stops
 
 from hub.crypto.keys import KeyDirectory, PartyKeyring, generate_party_keys
 
@@ -38,3 +39,15 @@ async def feeding(
     """A fresh hub that feeds the evaluation, on a fresh memory node (tests/feeding.py)."""
     async with AsyncExitStack() as stack:
         yield await feeding_hub(stack, tmp_path, keyrings, directory)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Wait for the scenarios' services stopping in the background; fail if one would not."""
+    del exitstatus
+    problems = wait_for_stops()
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for problem in problems:
+            if reporter is not None:
+                reporter.write_line(f"error services.stop: {problem}", red=True)

@@ -11,17 +11,60 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 from yarl import URL
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 AMQP_VARIABLE = "HUB_TEST_AMQP_URL"
 POSTGRES_VARIABLE = "HUB_TEST_POSTGRES_DSN"
 REQUIRE_VARIABLE = "HUB_REQUIRE_SERVICES"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 DEV_SCRIPTS = Path(__file__).resolve().parent.parent / "deploy" / "dev"
+
+
+#: Services the scenarios started, being stopped in the background (:func:`stop_in_background`).
+_STOPPING: list[tuple[str, threading.Thread, list[BaseException]]] = []
+#: The longest wait for them at the end of the session.
+STOP_SECONDS = 300
+
+
+def stop_in_background(name: str, stop: Callable[[], None]) -> None:
+    """Stop a service of the scenarios without holding up the rest of the session's end.
+
+    The session's RabbitMQ nodes, cluster and regions are stopped at its end, one
+    after another; each takes seconds. Stopped each in its own thread, they stop
+    together; :func:`wait_for_stops` (the session's last hook) waits for them all.
+    """
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            stop()
+        except BaseException as error:  # noqa: BLE001 - reported by wait_for_stops
+            errors.append(error)
+
+    thread = threading.Thread(target=run, name=f"stop {name}")
+    thread.start()
+    _STOPPING.append((name, thread, errors))
+
+
+def wait_for_stops() -> list[str]:
+    """Wait (bounded) for every background stop; return what failed or did not end."""
+    problems = []
+    for name, thread, errors in _STOPPING:
+        thread.join(STOP_SECONDS)
+        if thread.is_alive():
+            problems.append(f"{name}: still stopping after {STOP_SECONDS} s")
+        problems += [f"{name}: {type(error).__name__}: {error}" for error in errors]
+    _STOPPING.clear()
+    return problems
 
 
 def _service(variable: str, what: str, script: str) -> str:

@@ -47,7 +47,7 @@ from scenarios import (
     running,
     wait_for,
 )
-from services import amqp_url
+from services import amqp_url, stop_in_background
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -99,7 +99,7 @@ def rabbit_node() -> Iterator[RabbitNode]:
     try:
         yield node
     finally:
-        node.stop()
+        stop_in_background("the fault scenarios' RabbitMQ node", node.stop)
 
 
 @pytest.fixture

@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import pytest
-from services import amqp_url, dev_script, import_definitions
+from services import amqp_url, dev_script, import_definitions, stop_in_background
 
 from hub.broker.definitions import DEFAULT_VHOST, HUB_USER, broker_definitions, password_hash
 
@@ -157,4 +158,4 @@ def regions() -> Iterator[tuple[Region, Region]]:
     finally:
         for region in (north, south):
             if (region.folder / "port").exists():
-                stop(region)
+                stop_in_background(f"the {region.name} region's node", partial(stop, region))

@@ -33,7 +33,7 @@ from scenarios import (
     mark_scenarios,
     private_postgres,
 )
-from services import amqp_url, dev_script
+from services import amqp_url, dev_script, stop_in_background
 from yarl import URL
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def cluster() -> Iterator[RabbitCluster]:
     try:
         yield node
     finally:
-        node.stop()
+        stop_in_background("the scale scenarios' RabbitMQ cluster", node.stop)
 
 
 @pytest.fixture
