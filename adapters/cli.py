@@ -28,8 +28,11 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are :class:`HubError` ``usage.invalid``."""
+
     def error(self, message: str) -> NoReturn:
+        """Raise instead of printing and exiting: the caller reports it in one line."""
         raise HubError(USAGE_INVALID, message)
 
 
@@ -51,19 +54,19 @@ async def _main(agency: str, settings: AdapterSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``hub-adapter AGENCY --config FILE``; return the exit status."""
-    parser = _Parser(prog="hub-adapter", description=__doc__.splitlines()[0])
+    parser = UsageParser(prog="hub-adapter", description=__doc__.splitlines()[0])
     parser.add_argument("agency")
     parser.add_argument("--config", type=Path, required=True)
     try:
         args = parser.parse_args(argv)
     except HubError as error:
-        return _fail(error.code, f"{error.detail}\n{parser.format_usage().strip()}", EXIT_USAGE)
+        return fail(error.code, f"{error.detail}\n{parser.format_usage().strip()}", EXIT_USAGE)
     try:
         settings = _load(args.agency, args.config)
         configure("json" if settings.log_format == "json" else "auto")
         return asyncio.run(_main(args.agency, settings))
     except HubError as error:
-        return _fail(error.code, error.detail)
+        return fail(error.code, error.detail)
 
 
 def _load(agency: str, config: Path) -> AdapterSettings:
@@ -89,7 +92,8 @@ def _load(agency: str, config: Path) -> AdapterSettings:
     return settings
 
 
-def _fail(code: str, detail: str, status: int = EXIT_FAILED) -> int:
+def fail(code: str, detail: str, status: int = EXIT_FAILED) -> int:
+    """Print ``error <code>: <detail>`` on stderr; return ``status``."""
     print(f"error {code}: {detail}", file=sys.stderr)  # noqa: T201 - a command line reports its errors
     return status
 

@@ -16,7 +16,6 @@ usage error (``usage.invalid``), 1 for any other.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -25,11 +24,12 @@ import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from adapters.cli import EXIT_USAGE, USAGE_INVALID, UsageParser, fail
 from adapters.evaluator.announce import announce, release_of
 from adapters.evaluator.inbox import Inbox
 from adapters.evaluator.measures import latest_month
@@ -44,14 +44,8 @@ from hub.logs import configure
 from schemas.evaluation import EvaluationRecord
 from schemas.parties import PartyId  # noqa: TC001 - pydantic resolves annotations at runtime
 
-USAGE_INVALID = "usage.invalid"
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise HubError(USAGE_INVALID, message)
+if TYPE_CHECKING:
+    import argparse
 
 
 class HubLink(BaseModel):
@@ -202,9 +196,9 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _parser() -> _Parser:
-    parser = _Parser(prog="hub-evaluation", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _parser() -> UsageParser:
+    parser = UsageParser(prog="hub-evaluation", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
     receive = commands.add_parser("receive", help="keep the records the area hubs send")
     receive.add_argument("--config", type=Path, required=True)
     receive.add_argument(
@@ -257,22 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except HubError as error:
-        return _fail(error.code, f"{error.detail}\n{parser.format_usage().strip()}", EXIT_USAGE)
+        return fail(error.code, f"{error.detail}\n{parser.format_usage().strip()}", EXIT_USAGE)
     commands = {"receive": _receive_command, "report": _report, "release": _release_command}
     try:
         return commands.get(args.command, _verify)(args)
     except HubError as error:
-        return _fail(error.code, error.detail)
+        return fail(error.code, error.detail)
     except duckdb.Error as error:
         # Never the database's message: it can quote what the file holds.
-        return _fail("store.invalid", f"the store cannot be used ({type(error).__name__})")
+        return fail("store.invalid", f"the store cannot be used ({type(error).__name__})")
     except ValueError as error:
-        return _fail(USAGE_INVALID, str(error), EXIT_USAGE)
-
-
-def _fail(code: str, detail: str, status: int = EXIT_FAILED) -> int:
-    print(f"error {code}: {detail}", file=sys.stderr)  # noqa: T201 - a command line reports its errors
-    return status
+        return fail(USAGE_INVALID, str(error), EXIT_USAGE)
 
 
 if __name__ == "__main__":

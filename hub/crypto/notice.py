@@ -24,6 +24,8 @@ from hub.crypto.jwe import seal, unseal
 from hub.crypto.sdjwt import read_jwt_header, sign_jwt, verify_jwt
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from hub.crypto.keys import KeyDirectory, PartyKeyring
 
 _CODE: Final = re.compile(r"^[a-z][a-z_]{0,31}(\.[a-z][a-z_]{0,31}){1,2}$")
@@ -89,17 +91,61 @@ class RefusalNotice:
         }
 
 
+def seal_signed(  # noqa: PLR0913, PLR0917 - what is signed, by whom, for whom, when
+    typ: str,
+    claims: Mapping[str, Any],
+    keyring: PartyKeyring,
+    recipient: str,
+    at: datetime,
+    directory: KeyDirectory,
+) -> str:
+    """Sign ``claims`` as ``keyring``'s party (its ``iss``), of ``typ``; seal to ``recipient``.
+
+    The one shape of everything a party signs and seals to one other besides events:
+    refusal notices, evaluation records and release notices.
+
+    Raises:
+        EnvelopeError: ``key.not_valid`` when the signer or the recipient lacks a key.
+    """
+    key = keyring.signing_key(at)
+    token = sign_jwt({"typ": typ, "kid": key.kid}, {**claims, "iss": keyring.party}, key.key)
+    return seal(token, directory.encryption_key(recipient, at), cty=NOTICE_CTY)
+
+
+def verified_claims(
+    token: str, typ: str, directory: KeyDirectory, at: datetime, signer: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Verify a JWS of ``typ`` sealed by :func:`seal_signed`; return its signer and claims.
+
+    The signer is the party whose key verifies it, and must be its ``iss`` (and
+    ``signer``, when given).
+
+    Raises:
+        EnvelopeError: ``envelope.malformed`` without ``typ`` or ``kid``,
+            ``signature.invalid`` for a signature or signer that does not hold, and
+            the key directory's errors for an unknown or expired key.
+    """
+    header = read_jwt_header(token)
+    if header.get("typ") != typ or not isinstance(header.get("kid"), str):
+        raise EnvelopeError(ErrorCode.MALFORMED, f"{typ} lacks typ or kid")
+    key = directory.verification_key(header["kid"], at)
+    if signer is not None and key.party != signer:
+        raise EnvelopeError(ErrorCode.SIGNATURE, f"{typ} is not signed by {signer}")
+    claims = verify_jwt(token, key.key)
+    if claims.get("iss") != key.party:
+        raise EnvelopeError(ErrorCode.SIGNATURE, f"{typ} iss is not its signer")
+    return key.party, claims
+
+
 def seal_notice(notice: RefusalNotice, keyring: PartyKeyring, directory: KeyDirectory) -> str:
     """Sign ``notice`` as the hub and seal it to its recipient.
 
     Raises:
         EnvelopeError: ``key.not_valid`` when the hub or the recipient lacks a key.
     """
-    key = keyring.signing_key(notice.issued_at)
-    claims = dict(notice.claims(), iss=keyring.party)
-    token = sign_jwt({"typ": NOTICE_TYP, "kid": key.kid}, claims, key.key)
-    recipient_key = directory.encryption_key(notice.recipient, notice.issued_at)
-    return seal(token, recipient_key, cty=NOTICE_CTY)
+    return seal_signed(
+        NOTICE_TYP, notice.claims(), keyring, notice.recipient, notice.issued_at, directory
+    )
 
 
 def _parse(claims: dict[str, Any], me: str, at: datetime) -> RefusalNotice:
@@ -163,13 +209,5 @@ def open_notice(
     """
     at = now or datetime.now(UTC)
     _, token = unseal(envelope, keyring, at, cty=NOTICE_CTY)
-    header = read_jwt_header(token)
-    if header.get("typ") != NOTICE_TYP or not isinstance(header.get("kid"), str):
-        raise EnvelopeError(ErrorCode.MALFORMED, "notice lacks typ or kid")
-    key = directory.verification_key(header["kid"], at)
-    if key.party != hub:
-        raise EnvelopeError(ErrorCode.SIGNATURE, "notice is not signed by the hub")
-    claims = verify_jwt(token, key.key)
-    if claims.get("iss") != hub:
-        raise EnvelopeError(ErrorCode.SIGNATURE, "notice iss is not the hub")
+    _, claims = verified_claims(token, NOTICE_TYP, directory, at, signer=hub)
     return _parse(claims, keyring.party, at)

@@ -31,8 +31,8 @@ from hub.crypto.base import (
     EnvelopeError,
     ErrorCode,
 )
-from hub.crypto.jwe import seal, unseal
-from hub.crypto.sdjwt import read_jwt_header, sign_jwt, verify_jwt
+from hub.crypto.jwe import unseal
+from hub.crypto.notice import seal_signed, verified_claims
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -72,16 +72,32 @@ def seal_record(  # noqa: PLR0913, PLR0917 - the record, its decision, its parti
     Raises:
         EnvelopeError: ``key.not_valid`` when the hub or the recipient lacks a key.
     """
-    key = keyring.signing_key(issued_at)
     claims = {
-        "iss": keyring.party,
         "aud": recipient,
         "iat": int(issued_at.timestamp()),
         "decision_id": str(decision_id),
         "record": dict(record),
     }
-    token = sign_jwt({"typ": RECORD_TYP, "kid": key.kid}, claims, key.key)
-    return seal(token, directory.encryption_key(recipient, issued_at), cty=NOTICE_CTY)
+    return seal_signed(RECORD_TYP, claims, keyring, recipient, issued_at, directory)
+
+
+def _issued(claims: dict[str, Any], me: str, at: datetime) -> datetime:
+    """When ``claims`` say they were issued, checked against ``me`` and ``at``.
+
+    Raises:
+        EnvelopeError: ``envelope.binding`` for claims addressed to another party,
+            ``clock.skew`` for an ``iat`` in the future, ``envelope.malformed``
+            for one that is not a time.
+    """
+    if claims.get("aud") != me:
+        raise EnvelopeError(ErrorCode.BINDING, "addressed to another party")
+    try:
+        issued = datetime.fromtimestamp(claims["iat"], tz=UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise EnvelopeError(ErrorCode.MALFORMED, "iat is not a time") from None
+    if issued.timestamp() > at.timestamp() + MAX_CLOCK_SKEW_SECONDS:
+        raise EnvelopeError(ErrorCode.CLOCK_SKEW, "iat lies in the future")
+    return issued
 
 
 def verify_record(
@@ -95,31 +111,16 @@ def verify_record(
             ``envelope.binding`` for one addressed to another party,
             ``clock.skew`` for one issued in the future.
     """
-    header = read_jwt_header(token)
-    if header.get("typ") != RECORD_TYP or not isinstance(header.get("kid"), str):
-        raise EnvelopeError(ErrorCode.MALFORMED, "record lacks typ or kid")
-    key = directory.verification_key(header["kid"], at)
-    if key.party != hub:
-        raise EnvelopeError(ErrorCode.SIGNATURE, "record is not signed by the hub")
-    claims = verify_jwt(token, key.key)
-    if claims.get("iss") != hub:
-        raise EnvelopeError(ErrorCode.SIGNATURE, "record iss is not the hub")
+    _, claims = verified_claims(token, RECORD_TYP, directory, at, signer=hub)
+    issued = _issued(claims, me, at)
+    record = claims.get("record")
     try:
-        signed = SignedRecord(
-            decision_id=uuid.UUID(claims["decision_id"]),
-            issued_at=datetime.fromtimestamp(claims["iat"], tz=UTC),
-            record=claims["record"],
-            token=token,
-        )
-    except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+        decision_id = uuid.UUID(claims["decision_id"])
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise EnvelopeError(ErrorCode.MALFORMED, "record claims incomplete") from None
-    if not isinstance(signed.record, dict):
+    if not isinstance(record, dict):
         raise EnvelopeError(ErrorCode.MALFORMED, "record is not an object")
-    if claims.get("aud") != me:
-        raise EnvelopeError(ErrorCode.BINDING, "record is addressed to another party")
-    if signed.issued_at.timestamp() > at.timestamp() + MAX_CLOCK_SKEW_SECONDS:
-        raise EnvelopeError(ErrorCode.CLOCK_SKEW, "record iat lies in the future")
-    return signed
+    return SignedRecord(decision_id, issued, record, token)
 
 
 def open_record(
@@ -161,15 +162,8 @@ def seal_release(
     Raises:
         EnvelopeError: ``key.not_valid`` when the evaluator or the hub lacks a key.
     """
-    key = keyring.signing_key(issued_at)
-    claims = {
-        "iss": keyring.party,
-        "aud": hub,
-        "iat": int(issued_at.timestamp()),
-        "release": dict(release),
-    }
-    token = sign_jwt({"typ": RELEASE_TYP, "kid": key.kid}, claims, key.key)
-    return seal(token, directory.encryption_key(hub, issued_at), cty=NOTICE_CTY)
+    claims = {"aud": hub, "iat": int(issued_at.timestamp()), "release": dict(release)}
+    return seal_signed(RELEASE_TYP, claims, keyring, hub, issued_at, directory)
 
 
 def open_release(
@@ -186,22 +180,9 @@ def open_release(
             for one issued in the future, and any error of opening the JWE.
     """
     _, token = unseal(envelope, keyring, now, cty=NOTICE_CTY)
-    header = read_jwt_header(token)
-    if header.get("typ") != RELEASE_TYP or not isinstance(header.get("kid"), str):
-        raise EnvelopeError(ErrorCode.MALFORMED, "release lacks typ or kid")
-    key = directory.verification_key(header["kid"], now)
-    claims = verify_jwt(token, key.key)
-    if claims.get("iss") != key.party:
-        raise EnvelopeError(ErrorCode.SIGNATURE, "release iss is not its signer")
-    if claims.get("aud") != keyring.party:
-        raise EnvelopeError(ErrorCode.BINDING, "release is addressed to another hub")
-    try:
-        issued = datetime.fromtimestamp(claims["iat"], tz=UTC)
-        release = claims["release"]
-    except (KeyError, TypeError, ValueError, OverflowError):
-        raise EnvelopeError(ErrorCode.MALFORMED, "release claims incomplete") from None
+    sender, claims = verified_claims(token, RELEASE_TYP, directory, now)
+    issued = _issued(claims, keyring.party, now)
+    release = claims.get("release")
     if not isinstance(release, dict):
         raise EnvelopeError(ErrorCode.MALFORMED, "release is not an object")
-    if issued.timestamp() > now.timestamp() + MAX_CLOCK_SKEW_SECONDS:
-        raise EnvelopeError(ErrorCode.CLOCK_SKEW, "release iat lies in the future")
-    return ReleaseNotice(key.party, issued, release)
+    return ReleaseNotice(sender, issued, release)
