@@ -135,9 +135,7 @@ def api_routes(routes: Iterable[Route]) -> tuple[Route, ...]:
     never to a token, so they are no part of the API either.
     """
     return tuple(
-        route
-        for route in routes
-        if route.media_type not in PAGE_MEDIA_TYPES and not route.session
+        route for route in routes if route.media_type not in PAGE_MEDIA_TYPES and not route.session
     )
 
 
