@@ -38,9 +38,10 @@ NORTH_PORT: Final = 10810
 SOUTH_PORT: Final = 10820
 DEPLOY_REGIONS: Final = Path(__file__).resolve().parents[3] / "deploy" / "regions"
 LINK_USER: Final = "link-south"
-#: North's agencies and South's; South also lists North's sender (its refusal inbox).
+#: North's agencies and South's; South also lists North's sender (its refusal inbox)
+#: and the programme's evaluator, which South's hub feeds.
 NORTH_AGENCIES: Final = ("north-police",)
-SOUTH_AGENCIES: Final = ("south-probation", "north-police")
+SOUTH_AGENCIES: Final = ("south-probation", "north-police", "evaluator")
 
 
 @dataclass
@@ -138,7 +139,7 @@ def regions() -> Iterator[tuple[Region, Region]]:
     north = Region("north", REGIONS_DIR / "north", NORTH_PORT)
     south = Region("south", REGIONS_DIR / "south", SOUTH_PORT)
     north.passwords = {u: secrets.token_hex(12) for u in (HUB_USER, *NORTH_AGENCIES, LINK_USER)}
-    south.passwords = {u: secrets.token_hex(12) for u in (HUB_USER, "south-probation")}
+    south.passwords = {u: secrets.token_hex(12) for u in (HUB_USER, "south-probation", "evaluator")}
     try:
         for region in (north, south):
             start(region)

@@ -14,6 +14,7 @@ import contextlib
 import shutil
 import uuid
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -21,15 +22,19 @@ import pytest
 from scenarios import quarantined, queue_depth, running, wait_for
 
 from adapters.client import AgencyClient
+from adapters.evaluator.inbox import Inbox
+from adapters.evaluator.store import Store
 from hub.broker.amqp import AmqpBroker
 from hub.broker.definitions import DEFAULT_VHOST
 from hub.broker.topology import TopologyNames
 from hub.context import HubContext, build_context
 from hub.crypto.keys import KeyDirectory, PartyKeyring, generate_party_keys
 from hub.embedded import embedded_settings
+from hub.evaluation import Area, Feed, LinkageKey, minimise
 from hub.ledger import chain
 from hub.ledger.service import open_ledger
 from hub.ledger.verify import verify_store
+from schemas.evaluation import InterventionModel
 from schemas.samples import sample_event
 
 from .conftest import DEPLOY_REGIONS, Region, upstream_value
@@ -45,7 +50,7 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.slow, pytest.mark.rabbitmq, pytest.mark.timeout(300)]
 
 NAMES: Final = TopologyNames()
-KEY_PARTIES: Final = ("hub", "south-hub", "north-police", "south-probation")
+KEY_PARTIES: Final = ("hub", "south-hub", "north-police", "south-probation", "evaluator")
 #: Seconds an event may take to cross the link and the hub: bounds a hang only.
 ARRIVAL_SECONDS: Final = 60.0
 #: Silence after the expected delivery before an inbox counts as drained.
@@ -66,6 +71,11 @@ kind = "police"
 id = "south-probation"
 name = "Southshire Probation Delivery Unit"
 kind = "probation"
+
+[[party]]
+id = "evaluator"
+name = "National Stalking Intervention Evaluation Unit (fictional)"
+kind = "evaluator"
 """
 
 AGREEMENT_TOML: Final = """
@@ -122,12 +132,72 @@ retention = { months = 74, disposal = "secure deletion after review" }
 """
 
 
+EVALUATION_TOML: Final = """
+kind = "information-sharing-agreement"
+id = "north-south-evaluation"
+version = 1
+title = "Cross-border cases in the national evaluation (test)"
+status = "active"
+classification = "OFFICIAL-SENSITIVE"
+dpia_reference = "DPIA-TEST-EVALUATION"
+valid_from = 2026-01-01
+valid_until = 2030-12-31
+review_date = 2029-01-01
+
+[[parties]]
+party = "north-police"
+organisation = "Northshire Police"
+role = "controller"
+
+[[parties]]
+party = "evaluator"
+organisation = "National Stalking Intervention Evaluation Unit (fictional)"
+role = "controller"
+
+[[purposes]]
+id = "evaluate-interventions"
+description = "Research and statistics on stalking interventions."
+
+[[signatories]]
+party = "north-police"
+name = "A. Test"
+position = "Detective Superintendent"
+signed_on = 2026-01-01
+
+[[signatories]]
+party = "evaluator"
+name = "E. Test"
+position = "Head of Evaluation"
+signed_on = 2026-01-01
+
+[[clauses]]
+id = "north-police-to-evaluator"
+provider = "north-police"
+recipient = "evaluator"
+form = "evaluation_record"
+event_types = ["ReferralReceived"]
+purpose = "evaluate-interventions"
+lawful_basis = { regime = "uk_gdpr", article6 = "6(1)(e)", article10 = true, schedule1 = "para 4" }
+gateway = "DPA 2018 s.36(4)"
+valid_from = 2026-01-01
+valid_until = 2030-12-31
+review_date = 2029-01-01
+retention = { months = 84, disposal = "secure deletion at the end of the evaluation" }
+"""
+
+
 class Scene:
     """South's hub context and the two agencies' clients, all closed by one stack."""
 
-    def __init__(self, ctx: HubContext, police: AgencyClient, probation: AgencyClient) -> None:
-        """Hold the parts."""
-        self.ctx, self.police, self.probation = ctx, police, probation
+    def __init__(
+        self,
+        ctx: HubContext,
+        police: AgencyClient,
+        probation: AgencyClient,
+        rings: dict[str, PartyKeyring],
+    ) -> None:
+        """Hold the parts, and every party's keys."""
+        self.ctx, self.police, self.probation, self.rings = ctx, police, probation, rings
 
     async def entries(self) -> list[LedgerEntry]:
         """South's ledger entries so far."""
@@ -156,6 +226,7 @@ def policy_folder(folder: Path) -> Path:
     """South's test policy, loaded later by the real loaders: parties, rules, one agreement."""
     (folder / "agreements").mkdir(parents=True)
     (folder / "agreements" / "north-south.toml").write_text(AGREEMENT_TOML)
+    (folder / "agreements" / "north-south-evaluation.toml").write_text(EVALUATION_TOML)
     (folder / "parties.toml").write_text(PARTIES_TOML)
     shutil.copy(DEPLOY_REGIONS.parent / "rules.toml", folder / "rules.toml")
     return folder
@@ -183,8 +254,10 @@ async def link_bound(north: Region) -> None:
 
 
 @contextlib.asynccontextmanager
-async def scene(regions: tuple[Region, Region], folder: Path) -> AsyncIterator[Scene]:
-    """South's hub (SQLite ledger) and the two agencies' started clients."""
+async def scene(
+    regions: tuple[Region, Region], folder: Path, feed: Feed | None = None
+) -> AsyncIterator[Scene]:
+    """South's hub (SQLite ledger), feeding the evaluation with ``feed``, and the two clients."""
     north, south = regions
     rings = keyrings()
     keys = KeyDirectory.of(*rings.values())
@@ -201,6 +274,7 @@ async def scene(regions: tuple[Region, Region], folder: Path) -> AsyncIterator[S
             rules_file=policy_dir / "rules.toml",
         )  # fmt: skip
         ctx = await build_context(settings, stack, broker=hub_broker, ledger=ledger)
+        ctx = replace(ctx, evaluation=feed)
         police = AgencyClient(
             rings["north-police"], keys, broker(north.url("north-police")),
             folder / "north-police.db", regions={"south": "south-hub"},
@@ -211,7 +285,7 @@ async def scene(regions: tuple[Region, Region], folder: Path) -> AsyncIterator[S
         )  # fmt: skip
         for client in (police, probation):
             await stack.enter_async_context(client)
-        yield Scene(ctx, police, probation)
+        yield Scene(ctx, police, probation, rings)
 
 
 async def publish(client: AgencyClient, event: CaseEvent, region: str | None) -> None:
@@ -294,3 +368,48 @@ async def test_without_trust_user_id_south_refuses_the_event_as_sender_mismatch(
             "set_parameter", "-p", DEFAULT_VHOST, "federation-upstream", "north",
             upstream_value(north, trust_user_id=True),
         )  # fmt: skip
+
+
+async def test_a_case_that_crosses_the_link_is_one_evaluation_case_in_both_areas(
+    regions: tuple[Region, Region], tmp_path: Path
+) -> None:
+    """South's hub feeds the evaluator the crossing referral; its pseudonyms are North's.
+
+    North's hub derives, under the areas' one linkage key, the record of the case's
+    own referral there; the case then crosses the link under the same references,
+    and South's hub, in another area, names the same case and person on the same
+    timeline. The evaluator receives South's record over South's broker, signed by
+    South's hub.
+    """
+    north, south = regions
+    await link_bound(north)
+    key = LinkageKey.generate()
+    at_home = referral()
+    later = at_home.occurred_at + timedelta(days=9)
+    crossing = referral().model_copy(update={"occurred_at": later, "recorded_at": later})
+    in_north = minimise(at_home, Area("northshire", InterventionModel.ANTI_STALKING_UNIT), key)
+    feed = Feed(Area("southshire", InterventionModel.THREAT_ASSESSMENT_CENTRE), key)
+    async with scene(regions, tmp_path, feed) as s, running(s.ctx):
+        await publish(s.police, crossing, "south")
+        await received(s.probation, 1)
+        evaluator = broker(south.url("evaluator"))
+        await evaluator.connect()
+        try:
+            with Store(None) as store:
+                inbox = Inbox(
+                    s.rings["evaluator"], s.ctx.directory, evaluator, store, hub="south-hub"
+                )
+                tally = await inbox.run(idle=QUIET_SECONDS)
+                [record] = list(store.records())
+        finally:
+            await evaluator.close()
+        entries = await s.entries()
+    assert tally.rejected == {}
+    assert (record.area, in_north.area) == ("southshire", "northshire")
+    assert (record.case, record.person) == (in_north.case, in_north.person)
+    assert record.case_day is not None
+    assert in_north.case_day is not None
+    assert record.case_day - in_north.case_day == 9
+    [fed] = [e for e in entries if e.recipient == "evaluator"]
+    assert fed.outcome == "evaluation_record"
+    assert fed.clause == "north-south-evaluation@1#north-police-to-evaluator"
