@@ -50,9 +50,15 @@ def decimal(value: float) -> str:
     return text or "0"
 
 
-def _laplace(scale: float) -> dp.Measurement:
+def laplace(scale: float) -> dp.Measurement:
+    """OpenDP's discrete Laplace mechanism on a vector of counts, in L1 distance."""
     space = dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int)
     return dp.m.make_laplace(*space, scale=scale)
+
+
+def scale_for(epsilon: float, sensitivity: int) -> float:
+    """The noise scale OpenDP finds for a loss of ``epsilon`` at ``sensitivity`` (``d_in``)."""
+    return float(dp.binary_search_param(laplace, d_in=sensitivity, d_out=epsilon))
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,7 @@ def noisy_release(tables: Mapping[str, Table], epsilon: float) -> NoisyRelease:
     if not tables or epsilon <= 0:
         raise ValueError("a release needs tables and a positive epsilon")
     sensitivity = len(tables)
-    scale = dp.binary_search_param(_laplace, d_in=sensitivity, d_out=epsilon)
-    measurement = _laplace(scale)
+    measurement = laplace(scale_for(epsilon, sensitivity))
     keys = [
         (name, (row, column))
         for name, table in tables.items()
