@@ -1,0 +1,270 @@
+"""Signed notes (C2SP ``signed-note``) with Ed25519, and checkpoints (C2SP ``tlog-checkpoint``).
+
+A signed note is UTF-8 text ending in a newline, a blank line, then one or more
+signature lines ``— <key name> base64(key ID || signature)``. An Ed25519 key's ID
+is the first four bytes of SHA-256(key name || 0x0A || 0x01 || public key); its
+verifier key is written ``<name>+<key ID in hex>+base64(0x01 || public key)``.
+A checkpoint is a note whose text is the log's origin, its tree size in decimal and
+the base64 of its RFC 6962 root hash, one per line, then any extension lines.
+
+Issue 23 moves the ledger's checkpoints to this format so witnesses can cosign
+them; this module is its first part: the two formats, checked against the specs'
+own examples and golang.org/x/mod's reference vector (tests/hub/crypto/test_note.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+#: The signature type byte of Ed25519 notes.
+ED25519: Final = 0x01
+EM_DASH: Final = "\N{EM DASH}"
+#: The most signature lines a note may carry (the spec asks verifiers to accept 16).
+MAX_SIGNATURES: Final = 64
+MAX_NOTE_BYTES: Final = 1 << 20
+_NAME: Final = re.compile(r"^[^\s+]+$")
+_SIZE: Final = re.compile(r"^(0|[1-9][0-9]{0,19})$")
+
+
+class NoteError(HubError):
+    """A note, key or checkpoint that is malformed or does not verify.
+
+    Codes: ``note.malformed``, ``note.key_invalid``, ``note.unverified`` (no known key
+    signed it), ``note.signature_invalid`` (a known key's signature fails).
+    """
+
+
+def _b64decode(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise NoteError("note.malformed", "not standard base64") from None
+
+
+def key_id(name: str, public: bytes) -> int:
+    """The key ID of the Ed25519 key ``public`` named ``name`` (C2SP signed-note)."""
+    digest = hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+@dataclass(frozen=True)
+class NoteVerifier:
+    """An Ed25519 note verifier: a key name, its key ID and its public key."""
+
+    name: str
+    id: int
+    public: bytes
+
+    @classmethod
+    def parse(cls, vkey: str) -> NoteVerifier:
+        """Read a verifier key ``<name>+<hex ID>+base64(0x01 || key)``.
+
+        Raises:
+            NoteError: ``note.key_invalid`` for any other shape, type or ID.
+        """
+        name, _, rest = vkey.partition("+")
+        hex_id, _, material = rest.partition("+")
+        try:
+            raw = base64.b64decode(material, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if (
+            not _NAME.fullmatch(name)
+            or not re.fullmatch(r"[0-9a-f]{8}", hex_id)
+            or len(raw) != 33  # noqa: PLR2004 - the type byte and a 32-byte key
+            or raw[0] != ED25519
+            or key_id(name, raw[1:]) != int(hex_id, 16)
+        ):
+            raise NoteError("note.key_invalid", "not an Ed25519 note verifier key")
+        return cls(name, int(hex_id, 16), raw[1:])
+
+    def __str__(self) -> str:
+        """The verifier key's text."""
+        material = base64.b64encode(bytes([ED25519]) + self.public).decode()
+        return f"{self.name}+{self.id:08x}+{material}"
+
+    def verify(self, text: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is this key's Ed25519 signature of ``text``."""
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public).verify(signature, text)
+        except InvalidSignature:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class NoteSigner:
+    """An Ed25519 note signer: a key name and its private key."""
+
+    name: str
+    private: Ed25519PrivateKey
+
+    @classmethod
+    def parse(cls, skey: str) -> NoteSigner:
+        """Read a signer key ``PRIVATE+KEY+<name>+<hex ID>+base64(0x01 || seed)``.
+
+        Raises:
+            NoteError: ``note.key_invalid`` for any other shape, or an ID that is
+                not the key's.
+        """
+        parts = skey.split("+", 4)
+        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:  # noqa: PLR2004 - the fields
+            raise NoteError("note.key_invalid", "not a note signer key")
+        _, _, name, hex_id, material = parts
+        raw = _b64decode(material)
+        if len(raw) != 33 or raw[0] != ED25519 or not _NAME.fullmatch(name):  # noqa: PLR2004
+            raise NoteError("note.key_invalid", "not an Ed25519 note signer key")
+        signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
+        if f"{signer.verifier.id:08x}" != hex_id:
+            raise NoteError("note.key_invalid", "the key ID is not the key's")
+        return signer
+
+    @property
+    def verifier(self) -> NoteVerifier:
+        """The verifier of this signer."""
+        public = self.private.public_key().public_bytes_raw()
+        return NoteVerifier(self.name, key_id(self.name, public), public)
+
+    def signature_line(self, text: str) -> str:
+        """The note's signature line for ``text`` (ending in a newline)."""
+        signature = self.private.sign(text.encode())
+        blob = self.verifier.id.to_bytes(4, "big") + signature
+        return f"{EM_DASH} {self.name} {base64.b64encode(blob).decode()}\n"
+
+
+def sign_note(text: str, signers: Iterable[NoteSigner]) -> str:
+    """``text`` signed by each of ``signers``, as a C2SP signed note.
+
+    Raises:
+        NoteError: ``note.malformed`` for text that is not a note's text.
+    """
+    _check_text(text)
+    lines = [signer.signature_line(text) for signer in signers]
+    if not lines:
+        raise NoteError("note.malformed", "a note needs a signature")
+    return text + "\n" + "".join(lines)
+
+
+def _check_text(text: str) -> None:
+    if not text.endswith("\n") or any(c < " " and c != "\n" for c in text):
+        raise NoteError("note.malformed", "note text ends in a newline and holds no control")
+
+
+@dataclass(frozen=True)
+class OpenedNote:
+    """A note whose signatures were checked: its text and who verifiably signed it."""
+
+    text: str
+    signed_by: tuple[NoteVerifier, ...]
+
+
+def _split(note: str | bytes) -> tuple[str, list[str]]:
+    """A note's text and its signature lines.
+
+    Raises:
+        NoteError: ``note.malformed``.
+    """
+    data = note.encode() if isinstance(note, str) else note
+    if len(data) > MAX_NOTE_BYTES:
+        raise NoteError("note.malformed", "note too large")
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NoteError("note.malformed", "note is not UTF-8") from None
+    split = decoded.rfind("\n\n")
+    if split < 0 or not decoded.endswith("\n"):
+        raise NoteError("note.malformed", "no blank line before the signatures")
+    text, block = decoded[: split + 1], decoded[split + 2 :]
+    _check_text(text)
+    lines = block[:-1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        raise NoteError("note.malformed", "too many signatures")
+    return text, lines
+
+
+def _signature(line: str) -> tuple[str, bytes]:
+    """A signature line's key name and its key ID and signature bytes.
+
+    Raises:
+        NoteError: ``note.malformed``.
+    """
+    prefix, _, rest = line.partition(" ")
+    name, _, encoded = rest.partition(" ")
+    if prefix != EM_DASH or not _NAME.fullmatch(name) or " " in encoded:
+        raise NoteError("note.malformed", "a signature line is malformed")
+    blob = _b64decode(encoded)
+    if len(blob) < 5:  # noqa: PLR2004 - a key ID and at least one byte
+        raise NoteError("note.malformed", "a signature is too short")
+    return name, blob
+
+
+def open_note(note: str | bytes, verifiers: Iterable[NoteVerifier]) -> OpenedNote:
+    """Check ``note`` against the known ``verifiers``, as C2SP signed-note says.
+
+    Signatures of unknown keys (name and ID) are ignored; a known key's signature
+    that fails rejects the note, and so does a note no known key signed.
+
+    Raises:
+        NoteError: ``note.malformed``, ``note.signature_invalid`` or ``note.unverified``.
+    """
+    text, lines = _split(note)
+    known = {(v.name, v.id): v for v in verifiers}
+    signed: list[NoteVerifier] = []
+    for line in lines:
+        name, blob = _signature(line)
+        verifier = known.get((name, int.from_bytes(blob[:4], "big")))
+        if verifier is None:
+            continue
+        if not verifier.verify(text.encode(), blob[4:]):
+            raise NoteError("note.signature_invalid", f"the signature of {name} does not verify")
+        if verifier not in signed:
+            signed.append(verifier)
+    if not signed:
+        raise NoteError("note.unverified", "no known key signed the note")
+    return OpenedNote(text, tuple(signed))
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A log's checkpoint (C2SP tlog-checkpoint): origin, tree size, root hash, extensions."""
+
+    origin: str
+    size: int
+    root: bytes
+    extensions: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The checkpoint as note text."""
+        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode()]
+        return "\n".join([*lines, *self.extensions]) + "\n"
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        """Read a checkpoint's note text.
+
+        Raises:
+            NoteError: ``note.malformed`` for anything but an origin line, a decimal
+                size without leading zeros, a base64 32-byte root and non-empty
+                extension lines.
+        """
+        _check_text(text)
+        lines = text[:-1].split("\n")
+        if len(lines) < 3 or not lines[0] or not _SIZE.fullmatch(lines[1]):  # noqa: PLR2004
+            raise NoteError("note.malformed", "not a checkpoint's origin, size and root")
+        root = _b64decode(lines[2])
+        if len(root) != 32 or any(not line for line in lines[3:]):  # noqa: PLR2004 - SHA-256
+            raise NoteError("note.malformed", "not a checkpoint's root hash or extensions")
+        return cls(lines[0], int(lines[1]), root, tuple(lines[3:]))
