@@ -71,7 +71,8 @@ def survival(e: Evaluation) -> str:
     axes.set_xticks(range(0, 25, 3))
     axes.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower left", frameon=False)
+    if axes.get_legend_handles_labels()[0]:  # nothing drawn, nothing to name
+        axes.legend(loc="lower left", frameon=False)
     axes.set_title("Time to first re-offence or breach (Kaplan-Meier)")
     return _svg(figure)
 
@@ -147,7 +148,10 @@ def _stacked(  # noqa: PLR0913, PLR0917 - a table and how to draw it
     axes.invert_yaxis()
     axes.set_xlim(0, 1)
     axes.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
-    axes.legend(ncol=len(columns), loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    if axes.get_legend_handles_labels()[0]:  # nothing drawn, nothing to name
+        axes.legend(
+            ncol=len(columns), loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False
+        )
     axes.set_title(title)
     return _svg(figure)
 
@@ -202,7 +206,8 @@ def timeliness(e: Evaluation) -> str:
     axes.set_yticks([i + 0.19 for i in range(len(labels))], labels)
     axes.invert_yaxis()
     axes.set_xlabel("Days from referral (median; bars span the middle half of cases)")
-    axes.legend(frameon=False, loc="lower right")
+    if axes.get_legend_handles_labels()[0]:  # nothing drawn, nothing to name
+        axes.legend(frameon=False, loc="lower right")
     axes.set_title("How soon cases are planned and intervened in")
     return _svg(figure)
 

@@ -142,9 +142,11 @@ def _report(args: argparse.Namespace) -> int:
         raise HubError(USAGE_INVALID, "--epsilon and --budget go together")
     privacy = None
     with Store(args.store) as store:
-        as_of = args.as_of or latest_month(store)
-        if as_of is None:
+        latest = latest_month(store)
+        if latest is None:
             raise HubError("store.empty", "--store holds no records yet: nothing to report")
+        # Never past today: a case is observed only up to now, not to its month's end.
+        as_of = args.as_of or min(latest, datetime.now(UTC).date())
         if args.epsilon is None:
             evaluation = evaluate(
                 store, as_of, ReleaseRule(args.rule, args.threshold, args.rounding)
@@ -211,7 +213,7 @@ def _parser() -> UsageParser:
         "--as-of",
         type=date.fromisoformat,
         default=None,
-        help="end of observation, YYYY-MM-DD (default: the latest month's end)",
+        help="end of observation, YYYY-MM-DD (default: the latest month's end, or today)",
     )
     report.add_argument("--rule", default="opensafely", help="the release rule's name")
     report.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD)

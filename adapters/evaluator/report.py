@@ -34,6 +34,7 @@ from adapters.evaluator.measures import (
 )
 from adapters.evaluator.privacy import noisy_release
 from adapters.evaluator.release import ReleaseControl, ReleaseRule, Table, populations
+from hub.errors import HubError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -123,8 +124,10 @@ def _case_tables(found: list[Case], as_of: date) -> dict[str, Table]:
 
 
 def _view_tables(store: Store) -> dict[str, Table]:
-    """The victims' view: counted per record (a view names no case)."""
+    """The victims' view: counted per record (a view names no case); none without views."""
     seen = views(store)
+    if not seen:
+        return {}
     models = _rows((v["model"], v["area"]) for v in seen)
     return {
         key: _table(title, models, SCALE, [
@@ -143,6 +146,18 @@ def _groups(found: list[Case]) -> dict[str, list[Case]]:
     return {row: [c for c in found if _name(c.model, c.area) == row] for row in rows}
 
 
+def _found(store: Store) -> list[Case]:
+    """The cases to report on: those whose referral the store holds.
+
+    Raises:
+        HubError: ``report.no_cases`` when there are none yet.
+    """
+    found = [c for c in cases(store) if c.model is not None]
+    if not found:
+        raise HubError("report.no_cases", "the store holds no case's referral yet")
+    return found
+
+
 def _days(group: list[Case], field: str) -> list[int]:
     """Days from referral to ``field`` (``planned``, ``intervened``) where both are known."""
     return [
@@ -159,7 +174,7 @@ def evaluate(store: Store, as_of: date, rule: ReleaseRule | None = None) -> Eval
     plan and intervention are released as their functions say.
     """
     control = ReleaseControl(rule or ReleaseRule())
-    found = [c for c in cases(store) if c.model is not None]
+    found = _found(store)
     result = Evaluation(as_of, control.rule, cases=len(found))
     for key, table in (_case_tables(found, as_of) | _view_tables(store)).items():
         result.tables[key] = control.release(table)
@@ -179,7 +194,7 @@ def evaluate_private(store: Store, as_of: date, epsilon: float) -> tuple[Evaluat
         The evaluation (counts only: no curves, medians or victims' view) and the
         privacy loss OpenDP accounts for it.
     """
-    found = [c for c in cases(store) if c.model is not None]
+    found = _found(store)
     noisy = noisy_release(_case_tables(found, as_of), epsilon)
     rule = next(iter(noisy.tables.values())).rule
     result = Evaluation(as_of, rule, tables=noisy.tables, cases=len(found))

@@ -207,7 +207,8 @@ def test_the_demo_runs_through_three_hubs_and_its_records_verify(tmp_path: Path)
 
     with duckdb.connect(store) as db:
         first = "(SELECT min(record) FROM records)"
-        db.execute(f"UPDATE records SET priority = 'standard' WHERE record = {first}")  # noqa: S608
+        other = "CASE WHEN priority = 'high' THEN 'standard' ELSE 'high' END"
+        db.execute(f"UPDATE records SET priority = {other} WHERE record = {first}")  # noqa: S608
     assert evaluation_cli(["verify", "--store", store, "--keys", keys]) == 1
     assert evaluation_cli(["report", "--store", store, "--out", str(tmp_path / "again")]) == 0
 
@@ -297,3 +298,17 @@ def test_neighbouring_counts_give_each_output_with_odds_within_e_to_the_epsilon(
         ratio = max(one[k] / other[k], other[k] / one[k])
         assert ratio <= math.exp(epsilon) * 1.25, (k, ratio)
     assert mechanism.map(d_in=1) <= epsilon + 1e-9  # type: ignore[no-untyped-call]
+
+
+def test_a_report_is_never_as_of_a_day_still_to_come(tmp_path: Path) -> None:
+    """By default a report runs to its latest month's end, or to today if that is sooner."""
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    data = sample_data("ReferralReceived") | {
+        "event_id": str(uuid.uuid4()), "occurred_at": yesterday, "recorded_at": yesterday,
+    }  # fmt: skip
+    store = tmp_path / "store.duckdb"
+    with Store(store) as kept:
+        kept.add(_kept([parse_event(json.dumps(data))]))
+    assert evaluation_cli(["report", "--store", str(store), "--out", str(tmp_path / "r")]) == 0
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["as_of"] <= datetime.now(UTC).date().isoformat()
