@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 
 #: The signature type byte of Ed25519 notes.
 ED25519: Final = 0x01
+#: The signature type byte of timestamped Ed25519 cosignatures (C2SP tlog-cosignature).
+COSIGNATURE: Final = 0x04
+_TYPES: Final = (ED25519, COSIGNATURE)
+#: A cosignature's blob after its key ID: a u64 timestamp and an Ed25519 signature.
+_COSIGNATURE_BYTES: Final = 8 + 64
 EM_DASH: Final = "\N{EM DASH}"
 #: The most signature lines a note may carry (the spec asks verifiers to accept 16).
 MAX_SIGNATURES: Final = 64
@@ -54,19 +59,40 @@ def _b64decode(text: str) -> bytes:
         raise NoteError("note.malformed", "not standard base64") from None
 
 
-def key_id(name: str, public: bytes) -> int:
-    """The key ID of the Ed25519 key ``public`` named ``name`` (C2SP signed-note)."""
-    digest = hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public).digest()
+def key_id(name: str, public: bytes, kind: int = ED25519) -> int:
+    """The key ID of the key ``public`` named ``name``, of signature type ``kind``."""
+    digest = hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + public).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def cosigned_message(text: str, timestamp: int) -> bytes:
+    """What an Ed25519 cosigner signs: ``cosignature/v1``, the time, then the note text."""
+    return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+
+
+def cosignature_time(blob: bytes) -> int:
+    """The timestamp of a cosignature's blob (after its key ID).
+
+    Raises:
+        NoteError: ``note.malformed`` for a blob of another length or a time past 2^63 - 1.
+    """
+    if len(blob) != _COSIGNATURE_BYTES or blob[0] & 0x80:
+        raise NoteError("note.malformed", "not a timestamped Ed25519 cosignature")
+    return int.from_bytes(blob[:8], "big")
 
 
 @dataclass(frozen=True)
 class NoteVerifier:
-    """An Ed25519 note verifier: a key name, its key ID and its public key."""
+    """A note verifier: a key name, its key ID, its Ed25519 public key and its type.
+
+    ``kind`` :data:`ED25519` verifies a note's own signature (a log's);
+    :data:`COSIGNATURE` a witness's timestamped cosignature of a checkpoint.
+    """
 
     name: str
     id: int
     public: bytes
+    kind: int = ED25519
 
     @classmethod
     def parse(cls, vkey: str) -> NoteVerifier:
@@ -85,21 +111,27 @@ class NoteVerifier:
             not _NAME.fullmatch(name)
             or not re.fullmatch(r"[0-9a-f]{8}", hex_id)
             or len(raw) != 33  # noqa: PLR2004 - the type byte and a 32-byte key
-            or raw[0] != ED25519
-            or key_id(name, raw[1:]) != int(hex_id, 16)
+            or raw[0] not in _TYPES
+            or key_id(name, raw[1:], raw[0]) != int(hex_id, 16)
         ):
-            raise NoteError("note.key_invalid", "not an Ed25519 note verifier key")
-        return cls(name, int(hex_id, 16), raw[1:])
+            raise NoteError("note.key_invalid", "not an Ed25519 note or cosigner key")
+        return cls(name, int(hex_id, 16), raw[1:], raw[0])
 
     def __str__(self) -> str:
         """The verifier key's text."""
-        material = base64.b64encode(bytes([ED25519]) + self.public).decode()
+        material = base64.b64encode(bytes([self.kind]) + self.public).decode()
         return f"{self.name}+{self.id:08x}+{material}"
 
-    def verify(self, text: bytes, signature: bytes) -> bool:
-        """Whether ``signature`` is this key's Ed25519 signature of ``text``."""
+    def verify(self, text: str, blob: bytes) -> bool:
+        """Whether ``blob`` (after the key ID) is this key's signature of ``text``."""
+        if self.kind == COSIGNATURE:
+            if len(blob) != _COSIGNATURE_BYTES or blob[0] & 0x80:
+                return False
+            message, signature = cosigned_message(text, cosignature_time(blob)), blob[8:]
+        else:
+            message, signature = text.encode(), blob
         try:
-            Ed25519PublicKey.from_public_bytes(self.public).verify(signature, text)
+            Ed25519PublicKey.from_public_bytes(self.public).verify(signature, message)
         except InvalidSignature:
             return False
         return True
@@ -107,10 +139,11 @@ class NoteVerifier:
 
 @dataclass(frozen=True)
 class NoteSigner:
-    """An Ed25519 note signer: a key name and its private key."""
+    """A note signer (``kind`` :data:`ED25519`) or a cosigner (:data:`COSIGNATURE`)."""
 
     name: str
     private: Ed25519PrivateKey
+    kind: int = ED25519
 
     @classmethod
     def parse(cls, skey: str) -> NoteSigner:
@@ -136,13 +169,26 @@ class NoteSigner:
     def verifier(self) -> NoteVerifier:
         """The verifier of this signer."""
         public = self.private.public_key().public_bytes_raw()
-        return NoteVerifier(self.name, key_id(self.name, public), public)
+        return NoteVerifier(self.name, key_id(self.name, public, self.kind), public, self.kind)
 
-    def signature_line(self, text: str) -> str:
-        """The note's signature line for ``text`` (ending in a newline)."""
-        signature = self.private.sign(text.encode())
-        blob = self.verifier.id.to_bytes(4, "big") + signature
-        return f"{EM_DASH} {self.name} {base64.b64encode(blob).decode()}\n"
+    def signature_line(self, text: str, timestamp: int | None = None) -> str:
+        """The note's signature line for ``text`` (ending in a newline).
+
+        A cosigner signs ``text`` as of ``timestamp`` (POSIX seconds).
+
+        Raises:
+            NoteError: ``note.malformed`` for a cosignature without a timestamp in
+                0 to 2^63 - 1.
+        """
+        if self.kind == COSIGNATURE:
+            if timestamp is None or not 0 <= timestamp < 1 << 63:
+                raise NoteError("note.malformed", "a cosignature needs its time")
+            signature = self.private.sign(cosigned_message(text, timestamp))
+            blob = timestamp.to_bytes(8, "big") + signature
+        else:
+            blob = self.private.sign(text.encode())
+        line = self.verifier.id.to_bytes(4, "big") + blob
+        return f"{EM_DASH} {self.name} {base64.b64encode(line).decode()}\n"
 
 
 def sign_note(text: str, signers: Iterable[NoteSigner]) -> str:
@@ -228,7 +274,7 @@ def open_note(note: str | bytes, verifiers: Iterable[NoteVerifier]) -> OpenedNot
         verifier = known.get((name, int.from_bytes(blob[:4], "big")))
         if verifier is None:
             continue
-        if not verifier.verify(text.encode(), blob[4:]):
+        if not verifier.verify(text, blob[4:]):
             raise NoteError("note.signature_invalid", f"the signature of {name} does not verify")
         if verifier not in signed:
             signed.append(verifier)

@@ -10,10 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.crypto.note import (
+    COSIGNATURE,
     Checkpoint,
     NoteError,
     NoteSigner,
     NoteVerifier,
+    cosignature_time,
+    cosigned_message,
     key_id,
     open_note,
     sign_note,
@@ -142,3 +145,47 @@ def test_a_verifier_key_reads_back_as_written(name: str, public: bytes) -> None:
     assert NoteVerifier.parse(str(verifier)) == verifier
     material = base64.b64encode(b"\x01" + public).decode()
     assert str(verifier).endswith(f"+{material}")
+
+
+# C2SP tlog-cosignature: the specification's example cosignature line (its key is not
+# published): its blob carries the time 1679315147 after the key ID.
+SPEC_COSIGNATURE = (
+    "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI"  # pragma: allowlist secret
+    "5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA=="  # pragma: allowlist secret
+)
+
+
+def test_the_spec_cosignature_carries_its_time_after_the_key_id() -> None:
+    """The example's 76 bytes: a key ID, 1679315147 (the spec's time), 64 signature bytes."""
+    blob = base64.b64decode(SPEC_COSIGNATURE)
+    assert len(blob) == 4 + 8 + 64
+    assert cosignature_time(blob[4:]) == 1679315147
+    assert (
+        cosigned_message("a\n1\nr\n", 1679315147) == b"cosignature/v1\ntime 1679315147\na\n1\nr\n"
+    )
+
+
+def test_a_witness_cosigns_a_checkpoint_as_of_a_time_under_its_own_key_type() -> None:
+    """The log signs, a witness cosigns; both verify; the time is signed; types do not mix."""
+    log = NoteSigner("hub.example/ledger", Ed25519PrivateKey.generate())
+    witness = NoteSigner("police.example/witness", Ed25519PrivateKey.generate(), COSIGNATURE)
+    text = Checkpoint("hub.example/ledger", 7, bytes(32)).text()
+    note = sign_note(text, [log]) + witness.signature_line(text, 1_790_000_000)
+    opened = open_note(note, [log.verifier, witness.verifier])
+    assert [v.name for v in opened.signed_by] == ["hub.example/ledger", "police.example/witness"]
+    assert NoteVerifier.parse(str(witness.verifier)) == witness.verifier
+    assert str(witness.verifier).split("+")[2].startswith("B")  # base64 of 0x04 ...
+    assert witness.verifier.id != key_id(witness.name, witness.verifier.public)
+    line = note.splitlines()[-1]
+    name, encoded = line.split(" ")[1:]
+    blob = bytearray(base64.b64decode(encoded))
+    blob[11] ^= 1  # the time, one second off
+    moved = note.replace(line, f"\N{EM DASH} {name} {base64.b64encode(bytes(blob)).decode()}")
+    with pytest.raises(NoteError) as raised:
+        open_note(moved, [log.verifier, witness.verifier])
+    assert raised.value.code == "note.signature_invalid"
+    plain = NoteSigner(witness.name, witness.private)  # the same key, as a note signer
+    forged = sign_note(text, [log]) + plain.signature_line(text)
+    assert open_note(forged, [log.verifier, witness.verifier]).signed_by == (log.verifier,)
+    with pytest.raises(NoteError):
+        witness.signature_line(text)
