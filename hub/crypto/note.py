@@ -5,11 +5,14 @@ signature lines ``— <key name> base64(key ID || signature)``. An Ed25519 key's
 is the first four bytes of SHA-256(key name || 0x0A || 0x01 || public key); its
 verifier key is written ``<name>+<key ID in hex>+base64(0x01 || public key)``.
 A checkpoint is a note whose text is the log's origin, its tree size in decimal and
-the base64 of its RFC 6962 root hash, one per line, then any extension lines.
+the base64 of its RFC 6962 root hash, one per line, then any extension lines. A
+witness cosigns one (C2SP ``tlog-cosignature``, type 0x04) by signing
+``cosignature/v1``, a ``time`` line and the checkpoint text, and puts the time in
+its signature line before the signature.
 
 Issue 23 moves the ledger's checkpoints to this format so witnesses can cosign
-them; this module is its first part: the two formats, checked against the specs'
-own examples and golang.org/x/mod's reference vector (tests/hub/crypto/test_note.py).
+them; this module is its first part: the formats, checked against the specs' own
+examples and golang.org/x/mod's reference vector (tests/hub/crypto/test_note.py).
 """
 
 from __future__ import annotations
