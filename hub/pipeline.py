@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from hub.broker import IncomingMessage
     from hub.context import HubContext
     from hub.ledger import Group, LedgerEntry
-    from hub.policy import Decisions
+    from hub.policy import Decisions, Grant
     from schemas.base import CaseEvent, FieldGroup
 
 log = get_logger("hub.pipeline")
@@ -215,6 +215,17 @@ def _evaluated(event: CaseEvent) -> list[tuple[str, PersonRole]]:
     ]
 
 
+def _justified_by(grant: Grant) -> dict[str, Any]:
+    """An entry's top-level justification: the clause that names its agreement (s.62)."""
+    return {
+        "agreement_id": grant.agreement_id,
+        "agreement_version": grant.agreement_version,
+        "clause": grant.reference,
+        "purpose": grant.purpose,
+        "lawful_basis": grant.lawful_basis,
+    }
+
+
 def _evaluation_drafts(
     ctx: HubContext, accepted: Accepted, feeds: tuple[EvaluationFeed, ...]
 ) -> list[EntryDraft]:
@@ -224,13 +235,9 @@ def _evaluation_drafts(
     return [
         EntryDraft(
             **common,
+            **_justified_by(feed.grant),
             decision_id=decision_id(event.event_id, accepted.content_hash, feed.recipient),
             recipient=feed.recipient,
-            agreement_id=feed.grant.agreement_id,
-            agreement_version=feed.grant.agreement_version,
-            clause=feed.grant.reference,
-            purpose=feed.grant.purpose,
-            lawful_basis=feed.grant.lawful_basis,
             outcome=EVALUATION_RECORD,
         )
         for feed in feeds
@@ -247,13 +254,9 @@ def _drafts(ctx: HubContext, accepted: Accepted, decisions: Decisions) -> list[E
     return evaluations + [
         EntryDraft(
             **common,
+            **_justified_by(d.primary),
             decision_id=decision_id(event.event_id, accepted.content_hash, d.recipient),
             recipient=d.recipient,
-            agreement_id=d.primary.agreement_id,
-            agreement_version=d.primary.agreement_version,
-            clause=d.primary.reference,
-            purpose=d.primary.purpose,
-            lawful_basis=d.primary.lawful_basis,
             groups_disclosed=_letters(d.disclosed),
             groups_withheld=_letters(d.withheld),
             grants=_grants(d),

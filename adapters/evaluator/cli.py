@@ -47,6 +47,8 @@ from schemas.parties import PartyId  # noqa: TC001 - pydantic resolves annotatio
 if TYPE_CHECKING:
     import argparse
 
+    from hub.broker import Broker
+
 
 class HubLink(BaseModel):
     """One area hub the evaluator receives from: its party id, broker and names."""
@@ -93,6 +95,14 @@ def _read_settings(path: Path) -> ReceiveSettings:
         raise HubError("settings.invalid", f"{where}: {first['msg']}") from None
 
 
+async def _connected(stack: AsyncExitStack, link: HubLink) -> Broker:
+    """A connection to ``link``'s broker that ``stack`` closes."""
+    broker = make_broker(link.broker_url.get_secret_value(), None, ())
+    await broker.connect()
+    stack.push_async_callback(broker.close)
+    return broker
+
+
 async def _receive(settings: ReceiveSettings, idle: float | None) -> int:
     keyring = load_keyring(settings.private_keys)
     directory = KeyDirectory.load(settings.keys_dir)
@@ -101,9 +111,7 @@ async def _receive(settings: ReceiveSettings, idle: float | None) -> int:
         async with AsyncExitStack() as stack:
             inboxes = []
             for link in settings.hubs:
-                broker = make_broker(link.broker_url.get_secret_value(), None, ())
-                await broker.connect()
-                stack.push_async_callback(broker.close)
+                broker = await _connected(stack, link)
                 names = TopologyNames(link.topology_prefix)
                 inboxes.append(Inbox(keyring, directory, broker, store, names, link.party))
             tallies = await asyncio.gather(*(inbox.run(idle=idle) for inbox in inboxes))
@@ -121,13 +129,10 @@ async def _announce(settings: ReceiveSettings, report: Path) -> int:
     keyring = load_keyring(settings.private_keys)
     directory = KeyDirectory.load(settings.keys_dir)
     for link in settings.hubs:
-        broker = make_broker(link.broker_url.get_secret_value(), None, ())
-        await broker.connect()
-        try:
+        async with AsyncExitStack() as stack:
+            broker = await _connected(stack, link)
             names = TopologyNames(link.topology_prefix)
             await announce(release, keyring, directory, broker, names, link.party)
-        finally:
-            await broker.close()
     print(  # noqa: T201
         f"release {release['release_id']} announced to {len(settings.hubs)} hub(s);"
         f" output sha256 {release['output_sha256']}"

@@ -1,6 +1,13 @@
 """Who may see what: agreements, hub-wide safety rules and the pure decision function."""
 
-from hub.policy.base import Decisions, Disclosure, EvaluationFeed, NotEntitledError, PolicyError
+from hub.policy.base import (
+    Decisions,
+    Disclosure,
+    EvaluationFeed,
+    Grant,
+    NotEntitledError,
+    PolicyError,
+)
 from hub.policy.check import conflicts, matrix, render_matrix
 from hub.policy.load import Policy, load_policy
 from hub.policy.memo import DecisionMemo
@@ -11,6 +18,7 @@ __all__ = [
     "Decisions",
     "Disclosure",
     "EvaluationFeed",
+    "Grant",
     "NotEntitledError",
     "PartyKind",
     "Policy",
