@@ -43,6 +43,7 @@ from hub.broker.topology import (
     TopologyNames,
     default_topology,
 )
+from schemas.evaluation import EvaluationRecord
 from schemas.export import file_name
 from schemas.parties import PARTY_PATTERN
 from schemas.registry import CATALOGUE, event_types
@@ -183,6 +184,110 @@ def _notice_envelope() -> dict[str, Any]:
     )
 
 
+def _record_envelope() -> dict[str, Any]:
+    jwt = _jose(
+        "application/jwt",
+        JWS_PATTERN,
+        "A JWT signed by one of the hub's Ed25519 keys, `typ: evaluation-record+jwt`.",
+        _inner("EvaluationRecordClaims"),
+    )
+    return _envelope(
+        "Evaluation record (signed JWT inside JWE)",
+        "A compact JWE to the evaluator's newest `enc` key, `cty: JWT` (docs/envelope.md,"
+        " The evaluation record).",
+        jwt,
+    )
+
+
+def _release_envelope() -> dict[str, Any]:
+    jwt = _jose(
+        "application/jwt",
+        JWS_PATTERN,
+        "A JWT signed by one of the evaluator's Ed25519 keys, `typ: evaluation-release+jwt`.",
+        _inner("ReleaseNoticeClaims"),
+    )
+    return _envelope(
+        "Release notice (signed JWT inside JWE)",
+        "A compact JWE to the hub's newest `enc` key, `cty: JWT` (docs/envelope.md, The"
+        " release notice).",
+        jwt,
+    )
+
+
+def _signed_claims(
+    title: str, description: str, issuer: Any, body: tuple[str, str]
+) -> dict[str, Any]:
+    """The claims of a JWT one party signs for one other; ``body``: its member and schema."""
+    member, schema = body
+    text = {"type": "string"}
+    return _json_schema(
+        {
+            "title": title,
+            "description": description,
+            "type": "object",
+            "required": ["iss", "aud", "iat", member],
+            "properties": {
+                "iss": issuer,
+                "aud": {**text, "pattern": PARTY_PATTERN},
+                "iat": {"type": "integer", "minimum": 0},
+                member: _inner(schema),
+            },
+        }
+    )
+
+
+def _evaluation_schemas() -> dict[str, Any]:
+    """The evaluation record and a release, from their models (ADRs 0022 and 0024)."""
+    schemas: dict[str, Any] = {}
+    record = EvaluationRecord.model_json_schema(ref_template="#/components/schemas/{model}/schema")
+    for part, defined in record.pop("$defs", {}).items():
+        schemas[part] = _json_schema(defined)
+    schemas["EvaluationRecordBody"] = _json_schema(record)
+    schemas["ReleaseNoticeBody"] = _json_schema(_release_body())
+    claims = _signed_claims(
+        "Evaluation record, opened",
+        "The claims of an evaluation record (docs/envelope.md): the ledger's decision id"
+        " and the minimised record the hub derived (docs/evaluation.md); no event id.",
+        {"const": HUB_PARTY},
+        ("record", "EvaluationRecordBody"),
+    )
+    claims["schema"]["required"].append("decision_id")
+    claims["schema"]["properties"]["decision_id"] = {"type": "string", "format": "uuid"}
+    release = _signed_claims(
+        "Release notice, opened",
+        "The claims of a release notice (docs/envelope.md): what the evaluator let out of"
+        " its store, the rule, and the SHA-256 of the report's manifest (docs/ledger.md).",
+        {"type": "string", "pattern": PARTY_PATTERN},
+        ("release", "ReleaseNoticeBody"),
+    )
+    return {**schemas, "EvaluationRecordClaims": claims, "ReleaseNoticeClaims": release}
+
+
+def _release_body() -> dict[str, Any]:
+    """A release as a hub records it (``hub/ledger/entries.py::ReleaseRecord``, docs/ledger.md)."""
+    decimal = {"anyOf": [{"type": "string", "pattern": r"^(0|[1-9][0-9]{0,5})(\.[0-9]{1,6})?$"},
+                         {"type": "null"}]}  # fmt: skip
+    count = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]}
+    return {
+        "title": "Release",
+        "type": "object",
+        "required": ["release_id", "as_of", "tables", "mechanism", "rule", "output_sha256"],
+        "properties": {
+            "release_id": {"type": "string", "format": "uuid"},
+            "as_of": {"type": "string", "format": "date"},
+            "tables": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+            "mechanism": {"enum": ["suppression", "laplace"]},
+            "rule": {"type": "string"},
+            "threshold": count,
+            "rounding": count,
+            "epsilon": decimal,
+            "spent": decimal,
+            "budget": decimal,
+            "output_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        },
+    }
+
+
 def _case_event(event_keys: list[str]) -> dict[str, Any]:
     return _json_schema(
         {
@@ -254,6 +359,9 @@ def _payload_schemas() -> dict[str, Any]:
         "DeliveryEnvelope": _delivery_envelope(),
         "RefusalNotice": _refusal_notice(),
         "RefusalNoticeEnvelope": _notice_envelope(),
+        **_evaluation_schemas(),
+        "EvaluationRecordEnvelope": _record_envelope(),
+        "ReleaseNoticeEnvelope": _release_envelope(),
         "QuarantinedBody": {
             "type": "string",
             "format": "binary",
@@ -324,6 +432,18 @@ def _header_schemas() -> dict[str, Any]:
             "refusal-notice",
             ["reason", "decision-id", "sender"],
             received=True,
+        ),
+        "EvaluationRecordHeaders": _headers(
+            "Set by the hub on an evaluation record: no event id, no sender (ADR 0022).",
+            "evaluation-record",
+            ["decision-id", "recipient", "agreement-id", "agreement-version"],
+            received=True,
+        ),
+        "ReleaseNoticeHeaders": _headers(
+            "Set by the evaluator on a release notice.",
+            "evaluation-release",
+            [],
+            received=False,
         ),
         "RefusalHeaders": _headers(
             "Set by the hub on a refused message's copy; `sender` is the broker user" + refused,
@@ -406,6 +526,25 @@ _MESSAGES: Final = (
         "RefusalNoticeHeaders",
         "RefusalNoticeEnvelope",
         "refusedMessageId",
+    ),
+    _Message(
+        "evaluationRecord",
+        "Evaluation record (signed JWT inside JWE)",
+        "What the programme's evaluator receives of an event instead of the case: the"
+        " minimised, pseudonymised record the hub derived and signed, under the decision id"
+        " of the ledger entry that recorded it (ADR 0022). `message_id` is the decision id.",
+        "EvaluationRecordHeaders",
+        "EvaluationRecordEnvelope",
+        "messageId",
+    ),
+    _Message(
+        "releaseNotice",
+        "Release notice (signed JWT inside JWE)",
+        "The evaluator tells an area hub what it released; the hub records it in its ledger"
+        " as a `release` entry, or refuses it with a notice (ADR 0024).",
+        "ReleaseNoticeHeaders",
+        "ReleaseNoticeEnvelope",
+        "messageId",
     ),
     _Message(
         "refusal",
@@ -519,20 +658,24 @@ def _channels() -> dict[str, Any]:
         "ingress": _exchange_channel(
             topology.exchange(names.ingress),
             "{party}",
-            ["caseEvent", "replay"],
+            ["caseEvent", "replay", "releaseNotice"],
             f"the routing key is the sender's party id; bound to `{names.ingress_queue}`",
         ),
         "ingressQueue": _queue_channel(
-            topology.queue(names.ingress_queue), names.ingress_queue, ["caseEvent", "replay"]
+            topology.queue(names.ingress_queue),
+            names.ingress_queue,
+            ["caseEvent", "replay", "releaseNotice"],
         ),
         "deliveries": _exchange_channel(
             topology.exchange(names.deliveries),
             "{party}",
-            ["delivery", "refusalNotice"],
+            ["delivery", "refusalNotice", "evaluationRecord"],
             f"the routing key is the recipient's party id; bound to `{inbox}`",
         ),
         "inbox": _queue_channel(
-            topology.queue(names.inbox(_EXAMPLE_PARTY)), inbox, ["delivery", "refusalNotice"]
+            topology.queue(names.inbox(_EXAMPLE_PARTY)),
+            inbox,
+            ["delivery", "refusalNotice", "evaluationRecord"],
         ),
         "quarantineExchange": _exchange_channel(
             topology.exchange(names.quarantine),
@@ -597,6 +740,22 @@ def _operations() -> dict[str, Any]:
             "Consume the agency's inbox with manual acks and a bounded prefetch;"
             " deduplicate by event id.",
             {},
+        ),
+        "receiveEvaluationRecords": _operation(
+            "receive",
+            "inbox",
+            ["evaluationRecord"],
+            "The evaluator consumes its inbox (`hub-evaluation receive`): it checks each"
+            " record's hub signature and acks once the record is committed to its store.",
+            {},
+        ),
+        "sendReleaseNotice": _operation(
+            "send",
+            "ingress",
+            ["releaseNotice"],
+            "The evaluator announces a release to an area hub (`hub-evaluation release`),"
+            " as its own broker user.",
+            {"userId": "{party}"},
         ),
         "receiveQuarantine": _operation(
             "receive",

@@ -104,6 +104,8 @@ def test_every_message_has_a_readable_name_and_title() -> None:
         "refusalNotice",
         "refusal",
         "deadLettered",
+        "evaluationRecord",
+        "releaseNotice",
     }
     for key, message in messages.items():
         assert message["name"] == key
