@@ -10,9 +10,13 @@ witness cosigns one (C2SP ``tlog-cosignature``, type 0x04) by signing
 ``cosignature/v1``, a ``time`` line and the checkpoint text, and puts the time in
 its signature line before the signature.
 
-Issue 23 moves the ledger's checkpoints to this format so witnesses can cosign
-them; this module is its first part: the formats, checked against the specs' own
-examples and golang.org/x/mod's reference vector (tests/hub/crypto/test_note.py).
+An ML-DSA-44 cosigner (type 0x06, which the spec recommends for new deployments)
+signs a binary ``cosigned_message`` instead: the label ``subtree/v1``, its own name,
+the time, the origin, the range 0 to the size, and the root; it covers no extension
+lines. The ledger's checkpoints are written in this format beside their JWS form,
+and partner agencies' witnesses cosign them (``hub witness``). The formats are
+checked against the specs' examples, golang.org/x/mod's reference vector and
+torchwood's ML-DSA-44 checkpoint (tests/hub/crypto/test_note.py).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey, MLDSA44PublicKey
 
 from hub.errors import HubError
 
@@ -36,9 +41,14 @@ if TYPE_CHECKING:
 ED25519: Final = 0x01
 #: The signature type byte of timestamped Ed25519 cosignatures (C2SP tlog-cosignature).
 COSIGNATURE: Final = 0x04
-_TYPES: Final = (ED25519, COSIGNATURE)
-#: A cosignature's blob after its key ID: a u64 timestamp and an Ed25519 signature.
-_COSIGNATURE_BYTES: Final = 8 + 64
+#: The signature type byte of timestamped ML-DSA-44 cosignatures (C2SP tlog-cosignature).
+MLDSA_COSIGNATURE: Final = 0x06
+#: Each type's public key length.
+_KEY_BYTES: Final = {ED25519: 32, COSIGNATURE: 32, MLDSA_COSIGNATURE: 1312}
+#: A cosignature's blob after its key ID: a u64 timestamp and the signature.
+_COSIGNATURE_BYTES: Final = {COSIGNATURE: 8 + 64, MLDSA_COSIGNATURE: 8 + 2420}
+_SUBTREE_LABEL: Final = b"subtree/v1\n\x00"
+_EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 EM_DASH: Final = "\N{EM DASH}"
 #: The most signature lines a note may carry (the spec asks verifiers to accept 16).
 MAX_SIGNATURES: Final = 64
@@ -73,23 +83,65 @@ def cosigned_message(text: str, timestamp: int) -> bytes:
     return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
 
 
-def cosignature_time(blob: bytes) -> int:
-    """The timestamp of a cosignature's blob (after its key ID).
+def subtree_message(name: str, timestamp: int, text: str) -> bytes:
+    """What an ML-DSA-44 cosigner signs for the checkpoint ``text`` (``cosigned_message``).
+
+    The label, the cosigner's name, the time, the log's origin, the range ``0`` to
+    the tree size, and the root, each length-prefixed or fixed as the spec lays out.
+
+    Raises:
+        NoteError: ``note.malformed`` for text that is not a checkpoint without
+            extension lines (this signature covers none), a name or origin longer
+            than 255 bytes, or an empty tree whose root is not the empty tree's.
+    """
+    checkpoint = Checkpoint.parse(text)
+    cosigner, origin = name.encode(), checkpoint.origin.encode()
+    if checkpoint.extensions or not 0 < len(cosigner) < 256 or not 0 < len(origin) < 256:  # noqa: PLR2004
+        raise NoteError("note.malformed", "not a checkpoint an ML-DSA-44 cosignature covers")
+    if checkpoint.size == 0 and checkpoint.root != _EMPTY_ROOT:
+        raise NoteError("note.malformed", "an empty tree's root is SHA-256 of nothing")
+    return b"".join(
+        (
+            _SUBTREE_LABEL,
+            bytes([len(cosigner)]),
+            cosigner,
+            timestamp.to_bytes(8, "big"),
+            bytes([len(origin)]),
+            origin,
+            (0).to_bytes(8, "big"),
+            checkpoint.size.to_bytes(8, "big"),
+            checkpoint.root,
+        )
+    )
+
+
+def cosignature_time(blob: bytes, kind: int = COSIGNATURE) -> int:
+    """The timestamp of a cosignature's blob (after its key ID), of type ``kind``.
 
     Raises:
         NoteError: ``note.malformed`` for a blob of another length or a time past 2^63 - 1.
     """
-    if len(blob) != _COSIGNATURE_BYTES or blob[0] & 0x80:
-        raise NoteError("note.malformed", "not a timestamped Ed25519 cosignature")
+    if len(blob) != _COSIGNATURE_BYTES.get(kind) or blob[0] & 0x80:
+        raise NoteError("note.malformed", "not a timestamped cosignature")
     return int.from_bytes(blob[:8], "big")
+
+
+def _message(kind: int, name: str, text: str, timestamp: int) -> bytes:
+    """What a signer of type ``kind`` named ``name`` signs for ``text``."""
+    if kind == COSIGNATURE:
+        return cosigned_message(text, timestamp)
+    if kind == MLDSA_COSIGNATURE:
+        return subtree_message(name, timestamp, text)
+    return text.encode()
 
 
 @dataclass(frozen=True)
 class NoteVerifier:
-    """A note verifier: a key name, its key ID, its Ed25519 public key and its type.
+    """A note verifier: a key name, its key ID, its public key and its type.
 
     ``kind`` :data:`ED25519` verifies a note's own signature (a log's);
-    :data:`COSIGNATURE` a witness's timestamped cosignature of a checkpoint.
+    :data:`COSIGNATURE` (Ed25519) and :data:`MLDSA_COSIGNATURE` (ML-DSA-44) a
+    witness's timestamped cosignature of a checkpoint.
     """
 
     name: str
@@ -99,7 +151,7 @@ class NoteVerifier:
 
     @classmethod
     def parse(cls, vkey: str) -> NoteVerifier:
-        """Read a verifier key ``<name>+<hex ID>+base64(0x01 || key)``.
+        """Read a verifier key ``<name>+<hex ID>+base64(type || key)``.
 
         Raises:
             NoteError: ``note.key_invalid`` for any other shape, type or ID.
@@ -113,11 +165,11 @@ class NoteVerifier:
         if (
             not _NAME.fullmatch(name)
             or not re.fullmatch(r"[0-9a-f]{8}", hex_id)
-            or len(raw) != 33  # noqa: PLR2004 - the type byte and a 32-byte key
-            or raw[0] not in _TYPES
+            or not raw
+            or len(raw) != 1 + _KEY_BYTES.get(raw[0], -1)
             or key_id(name, raw[1:], raw[0]) != int(hex_id, 16)
         ):
-            raise NoteError("note.key_invalid", "not an Ed25519 note or cosigner key")
+            raise NoteError("note.key_invalid", "not a note or cosigner key of a known type")
         return cls(name, int(hex_id, 16), raw[1:], raw[0])
 
     def __str__(self) -> str:
@@ -127,30 +179,38 @@ class NoteVerifier:
 
     def verify(self, text: str, blob: bytes) -> bool:
         """Whether ``blob`` (after the key ID) is this key's signature of ``text``."""
-        if self.kind == COSIGNATURE:
-            if len(blob) != _COSIGNATURE_BYTES or blob[0] & 0x80:
-                return False
-            message, signature = cosigned_message(text, cosignature_time(blob)), blob[8:]
-        else:
-            message, signature = text.encode(), blob
         try:
-            Ed25519PublicKey.from_public_bytes(self.public).verify(signature, message)
-        except InvalidSignature:
+            if self.kind == ED25519:
+                Ed25519PublicKey.from_public_bytes(self.public).verify(blob, text.encode())
+                return True
+            message = _message(self.kind, self.name, text, cosignature_time(blob, self.kind))
+            if self.kind == COSIGNATURE:
+                Ed25519PublicKey.from_public_bytes(self.public).verify(blob[8:], message)
+            else:
+                MLDSA44PublicKey.from_public_bytes(self.public).verify(blob[8:], message)
+        except (InvalidSignature, NoteError):
             return False
         return True
 
 
 @dataclass(frozen=True)
 class NoteSigner:
-    """A note signer (``kind`` :data:`ED25519`) or a cosigner (:data:`COSIGNATURE`)."""
+    """A note signer or a witness's cosigner, by ``kind``.
+
+    :data:`ED25519` signs notes; :data:`COSIGNATURE` (Ed25519) and
+    :data:`MLDSA_COSIGNATURE` (ML-DSA-44) cosign checkpoints as of a time.
+    """
 
     name: str
-    private: Ed25519PrivateKey
+    private: Ed25519PrivateKey | MLDSA44PrivateKey
     kind: int = ED25519
 
     @classmethod
     def parse(cls, skey: str) -> NoteSigner:
-        """Read a signer key ``PRIVATE+KEY+<name>+<hex ID>+base64(0x01 || seed)``.
+        """Read a signer key ``PRIVATE+KEY+<name>+<hex ID>+base64(type || seed)``.
+
+        The seed is 32 bytes for every type: Ed25519's private key, or ML-DSA-44's
+        seed (FIPS 204's ``xi``).
 
         Raises:
             NoteError: ``note.key_invalid`` for any other shape, or an ID that is
@@ -161,12 +221,36 @@ class NoteSigner:
             raise NoteError("note.key_invalid", "not a note signer key")
         _, _, name, hex_id, material = parts
         raw = _b64decode(material)
-        if len(raw) != 33 or raw[0] != ED25519 or not _NAME.fullmatch(name):  # noqa: PLR2004
-            raise NoteError("note.key_invalid", "not an Ed25519 note signer key")
-        signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
+        if len(raw) != 33 or raw[0] not in _KEY_BYTES or not _NAME.fullmatch(name):  # noqa: PLR2004
+            raise NoteError("note.key_invalid", "not a note signer key of a known type")
+        private: Ed25519PrivateKey | MLDSA44PrivateKey
+        if raw[0] == MLDSA_COSIGNATURE:
+            private = MLDSA44PrivateKey.from_seed_bytes(raw[1:])
+        else:
+            private = Ed25519PrivateKey.from_private_bytes(raw[1:])
+        signer = cls(name, private, raw[0])
         if f"{signer.verifier.id:08x}" != hex_id:
             raise NoteError("note.key_invalid", "the key ID is not the key's")
         return signer
+
+    @classmethod
+    def generate(cls, name: str, kind: int = ED25519) -> NoteSigner:
+        """A new signer named ``name`` of type ``kind``.
+
+        Raises:
+            NoteError: ``note.key_invalid`` for a name with spaces or ``+``, or an
+                unknown type.
+        """
+        if not _NAME.fullmatch(name) or kind not in _KEY_BYTES:
+            raise NoteError("note.key_invalid", "not a key name, or not a known type")
+        if kind == MLDSA_COSIGNATURE:
+            return cls(name, MLDSA44PrivateKey.generate(), kind)
+        return cls(name, Ed25519PrivateKey.generate(), kind)
+
+    def __str__(self) -> str:
+        """The signer key's text (secret: for the key file only)."""
+        material = base64.b64encode(bytes([self.kind]) + self.private.private_bytes_raw()).decode()
+        return f"PRIVATE+KEY+{self.name}+{self.verifier.id:08x}+{material}"
 
     @property
     def verifier(self) -> NoteVerifier:
@@ -183,13 +267,13 @@ class NoteSigner:
             NoteError: ``note.malformed`` for a cosignature without a timestamp in
                 0 to 2^63 - 1.
         """
-        if self.kind == COSIGNATURE:
+        if self.kind == ED25519:
+            blob = self.private.sign(text.encode())
+        else:
             if timestamp is None or not 0 <= timestamp < 1 << 63:
                 raise NoteError("note.malformed", "a cosignature needs its time")
-            signature = self.private.sign(cosigned_message(text, timestamp))
-            blob = timestamp.to_bytes(8, "big") + signature
-        else:
-            blob = self.private.sign(text.encode())
+            message = _message(self.kind, self.name, text, timestamp)
+            blob = timestamp.to_bytes(8, "big") + self.private.sign(message)
         line = self.verifier.id.to_bytes(4, "big") + blob
         return f"{EM_DASH} {self.name} {base64.b64encode(line).decode()}\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from hub.crypto.note import (
     COSIGNATURE,
+    MLDSA_COSIGNATURE,
     Checkpoint,
     NoteError,
     NoteSigner,
@@ -20,6 +22,7 @@ from hub.crypto.note import (
     key_id,
     open_note,
     sign_note,
+    subtree_message,
 )
 
 # golang.org/x/mod/sumdb/note: the package's documented example (note.go, note_test.go).
@@ -189,3 +192,58 @@ def test_a_witness_cosigns_a_checkpoint_as_of_a_time_under_its_own_key_type() ->
     assert open_note(forged, [log.verifier, witness.verifier]).signed_by == (log.verifier,)
     with pytest.raises(NoteError):
         witness.signature_line(text)
+
+
+# filippo.io/torchwood's litewitness test (cmd/litewitness/testdata/mldsa.txt): a log
+# whose key is ML-DSA-44 (type 0x06) signs its checkpoint with the timestamp 0.
+VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "tlog"
+TORCHWOOD_VKEY = (VECTORS / "torchwood-mldsa-log.vkey").read_text().strip()
+TORCHWOOD_NOTE = (VECTORS / "torchwood-mldsa-log.note").read_text()
+
+
+def test_torchwoods_ml_dsa_44_checkpoint_verifies_and_a_changed_one_does_not() -> None:
+    """A verifier of type 0x06 reads torchwood's key and accepts its signed checkpoint."""
+    verifier = NoteVerifier.parse(TORCHWOOD_VKEY)
+    assert (verifier.kind, len(verifier.public)) == (MLDSA_COSIGNATURE, 1312)
+    assert str(verifier) == TORCHWOOD_VKEY
+    opened = open_note(TORCHWOOD_NOTE, [verifier])
+    assert Checkpoint.parse(opened.text).size == 1
+    line = TORCHWOOD_NOTE.splitlines()[-1]
+    assert cosignature_time(base64.b64decode(line.split(" ")[2])[4:], MLDSA_COSIGNATURE) == 0
+    for changed in (
+        TORCHWOOD_NOTE.replace("\n1\n", "\n2\n", 1),
+        TORCHWOOD_NOTE.replace("+zoE", "+zoF", 1),
+        TORCHWOOD_NOTE.replace("example.com/mldsa-log\n1", "example.com/mldsa-lag\n1", 1),
+    ):
+        with pytest.raises(NoteError) as raised:
+            open_note(changed, [verifier])
+        assert raised.value.code == "note.signature_invalid"
+
+
+def test_an_ml_dsa_44_witness_signs_the_subtree_message_of_the_spec() -> None:
+    """The message is the label, the name, the time, the origin, 0, the size and the root."""
+    witness = NoteSigner.generate("police.example/witness-pq", MLDSA_COSIGNATURE)
+    assert NoteSigner.parse(str(witness)).verifier == witness.verifier
+    root = bytes(range(32))
+    text = Checkpoint("hub.example/ledger", 20852163, root).text()
+    line = witness.signature_line(text, 1679315147)
+    blob = base64.b64decode(line.split(" ")[2])
+    assert len(blob) == 4 + 8 + 2420
+    expected = (
+        b"subtree/v1\n\x00"
+        + bytes([25])
+        + b"police.example/witness-pq"
+        + (1679315147).to_bytes(8, "big")
+        + bytes([18])
+        + b"hub.example/ledger"
+        + bytes(8)
+        + (20852163).to_bytes(8, "big")
+        + root
+    )
+    assert subtree_message(witness.name, 1679315147, text) == expected
+    witness.private.public_key().verify(blob[12:], expected)
+    assert open_note(text + "\n" + line, [witness.verifier]).signed_by == (witness.verifier,)
+    with pytest.raises(NoteError):
+        witness.signature_line(text + "extension\n", 1)  # this signature covers no extension
+    with pytest.raises(NoteError):
+        subtree_message("w", 1, Checkpoint("log", 0, root).text())  # not the empty tree's root
