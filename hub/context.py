@@ -169,7 +169,9 @@ async def _open_ledger(
         settings.checkpoint_every_entries, settings.checkpoint_every_seconds
     )
     ledger = await open_ledger(
-        settings.ledger_url.get_secret_value(), keyring=keyring, config=LedgerConfig(checkpoints)
+        settings.ledger_url.get_secret_value(),
+        keyring=keyring,
+        config=LedgerConfig(checkpoints, origin=settings.ledger_origin),
     )
     stack.push_async_callback(ledger.close)
     return ledger

@@ -68,6 +68,12 @@ class HubSettings(BaseSettings):
     prefetch: Annotated[int, Field(ge=1, le=1000)] = 32
     delivery_limit: Annotated[int, Field(ge=1, le=100)] = 5
     max_envelope_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 256 * 1024
+    #: The first part of the ledger's checkpoint origin (C2SP tlog-checkpoint): the
+    #: notes witnesses cosign name ``<ledger_origin>/<ledger id>``. A schema-less URL
+    #: naming the deployment, such as ``hub.exampleshire.example/ledger``.
+    ledger_origin: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9.-]{1,100}(/[A-Za-z0-9._-]{1,40}){0,4}$")
+    ] = "case-event-hub.invalid/ledger"
     checkpoint_every_entries: Annotated[int, Field(ge=1)] = 1000
     checkpoint_every_seconds: Annotated[float, Field(gt=0)] = 60.0
     log_format: Literal["auto", "json", "console"] = "auto"

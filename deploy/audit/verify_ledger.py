@@ -74,7 +74,9 @@ INDEX_MISMATCH = "ledger.index_mismatch"
 GENESIS_HASH = "0" * 64
 EXPORT_TYPE = "ledger-export"
 #: Version 1 carries each entry's body and hash; version 2 adds its stored columns.
-EXPORT_VERSIONS = (1, 2)
+EXPORT_VERSIONS = (1, 2, 3)
+#: The most signature lines a checkpoint note may carry.
+MAX_NOTE_SIGNATURES = 64
 HUB_PARTY = "hub"
 CHECKPOINT_TYP = "ledger-checkpoint+jwt"
 CHECKPOINT_CLAIMS = frozenset({"tree_size", "root_hash", "last_entry_hash", "time", "ledger_id"})
@@ -681,11 +683,15 @@ def load_hub_keys(path: str) -> dict[str, HubKey]:
 
 
 class Checkpoint(NamedTuple):
-    """A checkpoint placed at its size: its claims when it verified, else the problem."""
+    """A checkpoint placed at its size: its claims when it verified, else the problem.
+
+    A note cosigned by a witness policy's quorum names those witnesses.
+    """
 
     size: int
     claims: dict[str, Any] | None
     problem: str
+    witnessed_by: tuple[str, ...] | None = None
 
 
 def claimed_size(token: str) -> int:
@@ -791,6 +797,284 @@ def verify_checkpoint(token: str, keys: dict[str, HubKey], now: float) -> Checkp
     return Checkpoint(claims["tree_size"], claims, "")
 
 
+# --- Checkpoint notes and witnesses (C2SP signed-note, tlog-checkpoint, ---------
+# --- tlog-cosignature, tlog-policy; ADR 0026) -----------------------------------
+
+NOTE_ED25519, NOTE_COSIGNATURE, NOTE_MLDSA = 0x01, 0x04, 0x06
+_NOTE_KEY_BYTES = {NOTE_ED25519: 32, NOTE_COSIGNATURE: 32, NOTE_MLDSA: 1312}
+#: A cosignature's bytes after its key ID: a u64 time and the signature.
+_COSIGNATURE_BYTES = {NOTE_COSIGNATURE: 8 + 64, NOTE_MLDSA: 8 + 2420}
+_NOTE_NAME = re.compile(r"^[^\s+]+$")
+
+
+class NoteKey(NamedTuple):
+    """A verifier key: its name, key ID, public key bytes and signature type."""
+
+    name: str
+    key_id: int
+    public: bytes
+    kind: int
+
+
+def note_key_id(name: str, public: bytes, kind: int) -> int:
+    """SHA-256(name || 0x0A || type || public key), first four bytes."""
+    digest = hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + public).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _std_b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedError("not standard base64") from None
+
+
+def parse_vkey(text: str) -> NoteKey:
+    """Read ``<name>+<hex key ID>+base64(type || public key)``.
+
+    Raises:
+        MalformedError: any other shape, an unknown type, or an ID not the key's.
+    """
+    name, _, rest = text.partition("+")
+    hex_id, _, material = rest.partition("+")
+    raw = _std_b64(material)
+    if (
+        not _NOTE_NAME.fullmatch(name)
+        or not re.fullmatch(r"[0-9a-f]{8}", hex_id)
+        or not raw
+        or len(raw) != 1 + _NOTE_KEY_BYTES.get(raw[0], -1)
+        or note_key_id(name, raw[1:], raw[0]) != int(hex_id, 16)
+    ):
+        raise MalformedError("not a verifier key of a known type")
+    return NoteKey(name, int(hex_id, 16), raw[1:], raw[0])
+
+
+def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """A note's text, and each signature line's key name and bytes.
+
+    Raises:
+        MalformedError: not a signed note.
+    """
+    split = note.rfind("\n\n")
+    if split < 0 or not note.endswith("\n"):
+        raise MalformedError("no blank line before the signatures")
+    text, lines = note[: split + 1], note[split + 2 : -1].split("\n")
+    if any(c < " " and c != "\n" for c in text) or len(lines) > MAX_NOTE_SIGNATURES:
+        raise MalformedError("not a note's text")
+    signatures = []
+    for line in lines:
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != "\N{EM DASH}" or not _NOTE_NAME.fullmatch(parts[1]):  # noqa: PLR2004
+            raise MalformedError("a signature line is malformed")
+        blob = _std_b64(parts[2])
+        if len(blob) < 5:  # noqa: PLR2004 - a key ID and a byte
+            raise MalformedError("a signature is too short")
+        signatures.append((parts[1], blob))
+    return text, signatures
+
+
+def parse_checkpoint_text(text: str) -> tuple[str, int, bytes, int]:
+    """A checkpoint's origin, size, root, and how many extension lines follow.
+
+    Raises:
+        MalformedError: not an origin, a decimal size and a base64 32-byte root.
+    """
+    lines = text[:-1].split("\n")
+    if len(lines) < 3 or not lines[0] or not re.fullmatch(r"0|[1-9][0-9]{0,19}", lines[1]):  # noqa: PLR2004
+        raise MalformedError("not a checkpoint")
+    root = _std_b64(lines[2])
+    if len(root) != 32 or not all(lines[3:]):  # noqa: PLR2004 - SHA-256
+        raise MalformedError("not a checkpoint")
+    return lines[0], int(lines[1]), root, len(lines) - 3
+
+
+def _subtree_message(name: str, time_: int, text: str) -> bytes:
+    """What an ML-DSA-44 cosigner signs (tlog-cosignature's ``cosigned_message``)."""
+    origin, size, root, extensions = parse_checkpoint_text(text)
+    cosigner, log = name.encode(), origin.encode()
+    if extensions or len(cosigner) > 255 or len(log) > 255:  # noqa: PLR2004 - u8 lengths
+        raise MalformedError("not a checkpoint this cosignature covers")
+    if size == 0 and root != hashlib.sha256(b"").digest():
+        raise MalformedError("an empty tree's root is SHA-256 of nothing")
+    return (
+        b"subtree/v1\n\x00"
+        + bytes([len(cosigner)])
+        + cosigner
+        + time_.to_bytes(8, "big")
+        + bytes([len(log)])
+        + log
+        + bytes(8)
+        + size.to_bytes(8, "big")
+        + root
+    )
+
+
+def note_signature_holds(key: NoteKey, text: str, blob: bytes) -> bool:
+    """Whether ``blob`` (after the key ID) is ``key``'s signature of ``text``."""
+    try:
+        if key.kind == NOTE_ED25519:
+            Ed25519PublicKey.from_public_bytes(key.public).verify(blob, text.encode())
+            return True
+        if len(blob) != _COSIGNATURE_BYTES[key.kind] or blob[0] & 0x80:
+            return False
+        time_ = int.from_bytes(blob[:8], "big")
+        if key.kind == NOTE_COSIGNATURE:
+            message = f"cosignature/v1\ntime {time_}\n{text}".encode()
+            Ed25519PublicKey.from_public_bytes(key.public).verify(blob[8:], message)
+        else:
+            mldsa_key(key.public).verify(blob[8:], _subtree_message(key.name, time_, text))
+    except (InvalidSignature, MalformedError):
+        return False
+    return True
+
+
+def mldsa_key(public: bytes) -> Any:
+    """An ML-DSA-44 public key, from ``cryptography`` 47 or later.
+
+    Raises:
+        InputError: ``usage.cryptography`` when the installed version has none.
+    """
+    try:
+        from cryptography.hazmat.primitives.asymmetric.mldsa import (  # noqa: PLC0415
+            MLDSA44PublicKey,
+        )
+    except ImportError:
+        raise InputError(
+            "usage.cryptography",
+            "an ML-DSA-44 witness needs cryptography 47 or later:"
+            " python3 -m pip install -U cryptography",
+        ) from None
+    return MLDSA44PublicKey.from_public_bytes(public)
+
+
+class Policy(NamedTuple):
+    """A witness policy (C2SP tlog-policy): witnesses by name, groups, and the quorum."""
+
+    witnesses: dict[str, NoteKey]
+    groups: dict[str, tuple[int, tuple[str, ...]]]
+    quorum: str | None
+
+    def meets(self, name: str, cosigned: set[str]) -> bool:
+        """Whether ``name`` (a witness or a group) is satisfied by the witnesses ``cosigned``."""
+        if name not in self.groups:
+            return name in cosigned
+        threshold, members = self.groups[name]
+        return sum(self.meets(member, cosigned) for member in members) >= threshold
+
+    def satisfied(self, cosigned: set[str]) -> bool:
+        """Whether the witnesses ``cosigned`` meet the quorum."""
+        return self.quorum is None or self.meets(self.quorum, cosigned)
+
+
+def _policy_line(number: int, words: list[str], policy: Policy, names: set[str]) -> str | None:
+    """Read one policy line into ``policy``; a quorum line's name (or ``none``)."""
+    keyword, rest = words[0], words[1:]
+    problem = f"line {number}"
+    if keyword == "log" and len(rest) in (1, 2):
+        parse_vkey(rest[0])
+    elif keyword == "witness" and len(rest) in (2, 3) and rest[0] not in names:
+        key = parse_vkey(rest[1])
+        if key.kind == NOTE_ED25519:
+            raise InputError("policy.invalid", f"{problem}: a witness key is a cosigner key")
+        policy.witnesses[rest[0]] = key
+        names.add(rest[0])
+    elif keyword == "group" and len(rest) >= 3 and rest[0] not in names:  # noqa: PLR2004
+        members = tuple(rest[2:])
+        if len(set(members)) != len(members) or not set(members) <= names:
+            raise InputError("policy.invalid", f"{problem}: a group member twice or undefined")
+        rule = rest[1]
+        threshold = {"all": len(members), "any": 1}.get(rule)
+        if threshold is None and rule.isdigit() and rule == str(int(rule)):
+            threshold = int(rule) if 1 <= int(rule) <= len(members) else None
+        if threshold is None:
+            raise InputError("policy.invalid", f"{problem}: a threshold of all, any, or 1 to n")
+        policy.groups[rest[0]] = (threshold, members)
+        names.add(rest[0])
+    elif keyword == "quorum" and len(rest) == 1 and (rest[0] == "none" or rest[0] in names):
+        return rest[0]
+    else:
+        raise InputError("policy.invalid", f"{problem}: not a policy line")
+    return None
+
+
+def load_policy(path: str) -> Policy:
+    """Read a witness policy file (C2SP tlog-policy).
+
+    Raises:
+        InputError: ``policy.unreadable`` or ``policy.invalid`` (naming the line).
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:  # noqa: PTH123 - see load_hub_keys
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError("policy.unreadable", f"{path}: {type(error).__name__}") from None
+    policy, names, quorums = Policy({}, {}, None), {"none"}, []
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip(" \t")
+        if not line or line.startswith("#"):
+            continue
+        try:
+            quorum = _policy_line(number, line.split(), policy, names)
+        except MalformedError:
+            raise InputError("policy.invalid", f"line {number}: not a verifier key") from None
+        if quorum is not None:
+            quorums.append(quorum)
+    if len(quorums) != 1:
+        raise InputError("policy.invalid", "a policy has exactly one quorum line")
+    return policy._replace(quorum=None if quorums[0] == "none" else quorums[0])
+
+
+def verify_note(note: str, keys: dict[str, HubKey], policy: Policy | None) -> Checkpoint:
+    """Verify a checkpoint note as the hub does; never raises (but for ML-DSA unsupported).
+
+    The hub's signature: one of its signing keys, named by the note's origin. A
+    policy witness's cosignature must verify; the note is witnessed when the
+    witnesses who cosigned meet the quorum.
+    """
+    try:
+        text, signatures = split_note(note)
+        origin, size, root, _ = parse_checkpoint_text(text)
+    except MalformedError:
+        return Checkpoint(0, None, "note.malformed")
+    known: dict[tuple[str, int], tuple[str | None, NoteKey]] = {
+        (k.name, k.key_id): (None, k)
+        for k in (
+            NoteKey(origin, note_key_id(origin, raw, NOTE_ED25519), raw, NOTE_ED25519)
+            for raw in (key.key.public_bytes_raw() for key in keys.values())
+        )
+    }
+    witnesses = policy.witnesses if policy is not None else {}
+    known.update(((k.name, k.key_id), (name, k)) for name, k in witnesses.items())
+    log_signed, cosigned = False, set[str]()
+    for name, blob in signatures:
+        entry = known.get((name, int.from_bytes(blob[:4], "big")))
+        if entry is None:
+            continue
+        witness, key = entry
+        if not note_signature_holds(key, text, blob[4:]):
+            return Checkpoint(size, None, "note.signature_invalid")
+        if witness is None:
+            log_signed = True
+        else:
+            cosigned.add(witness)
+    if not log_signed:
+        return Checkpoint(size, None, "sender.unknown")
+    claims = {"tree_size": size, "root_hash": root.hex(), "ledger_id": origin.rsplit("/", 1)[-1]}
+    witnessed = None
+    if policy is not None and policy.satisfied(cosigned):
+        witnessed = tuple(name for name in policy.witnesses if name in cosigned)
+    return Checkpoint(size, claims, "", witnessed)
+
+
+def verify_kept(
+    checkpoint: str, keys: dict[str, HubKey], now: float, policy: Policy | None
+) -> Checkpoint:
+    """Verify a checkpoint kept as a JWS or as a note."""
+    if "\n" in checkpoint:
+        return verify_note(checkpoint, keys, policy)
+    return verify_checkpoint(checkpoint, keys, now)
+
+
 # --- The walk: the same state machine as the hub's (hub/ledger/verify.py) -------
 
 
@@ -803,15 +1087,24 @@ class Verdict(NamedTuple):
     broken_at: int | None = None
     code: str | None = None
     detail: str = ""
+    #: With a witness policy: the largest size a quorum-cosigned note confirmed.
+    witnessed_size: int | None = None
+    witnesses: tuple[str, ...] = ()
+    notes: int = 0
 
 
 class Verifier:
     """Feed rows in file order; each is checked against the chain and the checkpoints."""
 
-    def __init__(self, checkpoints: list[Checkpoint], ledger_id: str) -> None:
+    def __init__(
+        self, checkpoints: list[Checkpoint], ledger_id: str, *, witnessing: bool = False
+    ) -> None:
         """Queue the checkpoints by size (stable: file order breaks ties, as the hub's)."""
         self._pending = sorted(checkpoints, key=lambda c: c.size)
         self._ledger_id = ledger_id
+        self._witnessing = witnessing
+        self._witnessed: tuple[int, tuple[str, ...]] = (0, ())
+        self._notes = 0
         self._frontier = Frontier()
         self._last = GENESIS_HASH
         self._confirmed = 0
@@ -871,12 +1164,17 @@ class Verifier:
             self._break(self._confirmed, CHECKPOINT_INVALID, f"{where}: another ledger")
         elif (
             claims["root_hash"] != self._frontier.root().hex()
-            or claims["last_entry_hash"] != self._last
+            or claims.get("last_entry_hash", self._last) != self._last
         ):
             self._break(self._confirmed, CHECKPOINT_MISMATCH, f"{where}: entries differ")
         else:
             self._confirmed = max(self._confirmed, checkpoint.size)
-            self._matched += 1
+            if "last_entry_hash" in claims:
+                self._matched += 1
+            else:
+                self._notes += 1
+            if checkpoint.witnessed_by is not None and checkpoint.size >= self._witnessed[0]:
+                self._witnessed = (checkpoint.size, checkpoint.witnessed_by)
 
     def finish(self) -> Verdict:
         """End the walk: a checkpoint beyond the last entry means entries are missing."""
@@ -890,7 +1188,15 @@ class Verifier:
                 detail = f"checkpoint covers {checkpoint.size} entries; {present} present"
                 self._break(present, CHECKPOINT_MISMATCH, detail)
         size = self._frontier.size
-        return self._verdict or Verdict(size, self._confirmed, self._matched)
+        witnessed_size = self._witnessed[0] if self._witnessing else None
+        return self._verdict or Verdict(
+            size,
+            self._confirmed,
+            self._matched,
+            witnessed_size=witnessed_size,
+            witnesses=self._witnessed[1],
+            notes=self._notes,
+        )
 
 
 # --- The export file (docs/audit-verification.md) -------------------------------
@@ -931,9 +1237,12 @@ _TEXT_OR_NULL = (str, type(None))
 _SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
     EXPORT_TYPE: {"version": int, "ledger_id": str, "exported_at": str},
     "checkpoint": {"tree_size": int, "token": str},
+    "note": {"tree_size": int, "note": str},
     "entry": {"seq": int, "entry_hash": str, "body": str},
     "end": {"entries": int, "checkpoints": int},
 }
+#: The end record of version 3 also counts the notes.
+_END_3: dict[str, type | tuple[type, ...]] = {**_SHAPES["end"], "notes": int}
 #: An entry record of version 2 also carries the columns stored beside the body.
 _ENTRY_2: dict[str, type | tuple[type, ...]] = {
     **_SHAPES["entry"],
@@ -942,11 +1251,12 @@ _ENTRY_2: dict[str, type | tuple[type, ...]] = {
     "recorded_at": _TEXT_OR_NULL,
     "terms": list,
 }
-#: The order records come in: one header, checkpoints, entries, one end record.
+#: The order records come in: one header, checkpoints, notes, entries, one end record.
 _NEXT: dict[str | None, tuple[str, ...]] = {
     None: (EXPORT_TYPE,),
-    EXPORT_TYPE: ("checkpoint", "entry", "end"),
-    "checkpoint": ("checkpoint", "entry", "end"),
+    EXPORT_TYPE: ("checkpoint", "note", "entry", "end"),
+    "checkpoint": ("checkpoint", "note", "entry", "end"),
+    "note": ("note", "entry", "end"),
     "entry": ("entry", "end"),
     "end": (),
 }
@@ -959,7 +1269,13 @@ def _shaped(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     for number, kind, record in records(lines):
         if kind not in _NEXT[previous]:
             raise InputError("export.malformed", f"line {number}: a {kind!r} record out of place")
-        shape = _ENTRY_2 if kind == "entry" and version == 2 else _SHAPES[kind]  # noqa: PLR2004
+        if kind == "note" and version < 3:  # noqa: PLR2004 - notes came with version 3
+            raise InputError("export.malformed", f"line {number}: a note before version 3")
+        shape = _SHAPES[kind]
+        if kind == "entry" and version >= 2:  # noqa: PLR2004
+            shape = _ENTRY_2
+        elif kind == "end" and version >= 3:  # noqa: PLR2004
+            shape = _END_3
         fields = _fields(record, shape, number)
         if kind == EXPORT_TYPE:
             version = fields["version"]
@@ -981,7 +1297,11 @@ def _columns(record: dict[str, Any]) -> Columns | None:
 
 
 def read_export(
-    lines: Iterable[str], extra_tokens: list[str], keys: dict[str, HubKey], now: float
+    lines: Iterable[str],
+    extra_tokens: list[str],
+    keys: dict[str, HubKey],
+    now: float,
+    policy: Policy | None = None,
 ) -> Verdict:
     """Stream an export through the verifier: header, checkpoints, entries, end.
 
@@ -991,7 +1311,9 @@ def read_export(
     Raises:
         InputError: ``export.malformed`` or ``export.incomplete``.
     """
-    ledger_id, tokens, verifier = "", [], None
+    ledger_id, verifier = "", None
+    tokens: list[str] = []
+    notes: list[str] = []
     for kind, fields in _shaped(lines):
         if kind == EXPORT_TYPE:
             ledger_id = fields["ledger_id"]
@@ -999,16 +1321,24 @@ def read_export(
         if kind == "checkpoint":
             tokens.append(fields["token"])
             continue
+        if kind == "note":
+            notes.append(fields["note"])
+            continue
         if verifier is None:  # the first entry or the end: every checkpoint is known
-            checked = [verify_checkpoint(t, keys, now) for t in tokens + extra_tokens]
-            verifier = Verifier(checked, ledger_id)
+            kept = tokens + notes + extra_tokens
+            checked = [verify_kept(t, keys, now, policy) for t in kept]
+            verifier = Verifier(checked, ledger_id, witnessing=policy is not None)
         if kind == "entry":
             verifier.feed(
                 Row(fields["seq"], fields["body"], fields["entry_hash"], _columns(fields))
             )
             if verifier.broken:
                 return verifier.finish()
-        elif (fields["entries"], fields["checkpoints"]) != (verifier.fed, len(tokens)):
+        elif (fields["entries"], fields["checkpoints"], fields.get("notes", 0)) != (
+            verifier.fed,
+            len(tokens),
+            len(notes),
+        ):
             raise InputError("export.incomplete", "the end record does not match the file")
     if verifier is None:
         raise InputError("export.incomplete", "no end record: the file was cut short")
@@ -1025,15 +1355,35 @@ def render(verdict: Verdict) -> list[str]:
     if verdict.checkpoint_size < verdict.entries:
         unsigned = verdict.entries - verdict.checkpoint_size
         lines.append(f"{unsigned} newest entries are chained but not yet in a signed checkpoint")
+    if verdict.witnessed_size is not None:
+        lines.extend(witness_lines(verdict.entries, verdict.witnessed_size, verdict.witnesses))
     return lines
 
 
+def witness_lines(entries: int, size: int, witnesses: tuple[str, ...]) -> list[str]:
+    """What a verdict says of witnesses, as ``hub audit verify`` says it."""
+    if size == 0:
+        return ["not witnessed: no checkpoint note is cosigned by the policy's quorum"]
+    lines = [f"witnessed: checkpoint at size {size}, cosigned by {', '.join(witnesses)}"]
+    if size < entries:
+        lines.append(f"{entries - size} newest entries are not yet witnessed")
+    return lines
+
+
+def settled(verdict: Verdict) -> bool:
+    """Intact, and witnessed when a policy asked (a ledger with no entries needs none)."""
+    unwitnessed = verdict.witnessed_size == 0 and verdict.entries > 0
+    return verdict.code is None and not unwitnessed
+
+
 def _read_tokens(paths: list[str]) -> list[str]:
+    """Checkpoints kept outside the hub: a JWS, or a note (kept to its last newline)."""
     tokens = []
     for path in paths:
         try:
-            with open(path, encoding="ascii") as handle:  # noqa: PTH123 - see load_hub_keys
-                tokens.append(handle.read().strip())
+            with open(path, encoding="utf-8", newline="\n") as handle:  # noqa: PTH123
+                text = handle.read()
+                tokens.append(text if "\n" in text.strip() else text.strip())
         except (OSError, UnicodeDecodeError) as error:
             raise InputError("checkpoint.unreadable", f"{path}: {type(error).__name__}") from None
     return tokens
@@ -1049,7 +1399,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--checkpoint",
         action="append",
         default=[],
-        help="a checkpoint kept outside the hub (a file holding its JWS); repeatable",
+        help="a checkpoint kept outside the hub: a file holding its JWS, or a checkpoint"
+        " note such as a witness's latest; repeatable",
+    )
+    parser.add_argument(
+        "--witness-policy",
+        help="a witness policy (C2SP tlog-policy): report what a quorum of its witnesses"
+        " cosigned, and fail when nothing is",
     )
     return parser.parse_args(argv)
 
@@ -1067,8 +1423,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         keys = load_hub_keys(args.keys)
         extra = _read_tokens(args.checkpoint)
+        policy = load_policy(args.witness_policy) if args.witness_policy else None
         with _open_export(args.export) as handle:
-            verdict = read_export(handle, extra, keys, time.time())
+            verdict = read_export(handle, extra, keys, time.time(), policy)
     except InputError as error:
         sys.stderr.write(f"error {error.code}: {error.detail}\n")
         return EXIT_INPUT
@@ -1076,7 +1433,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error export.unreadable: {type(error).__name__}\n")
         return EXIT_INPUT
     sys.stdout.write("".join(f"{line}\n" for line in render(verdict)))
-    return EXIT_INTACT if verdict.code is None else EXIT_BROKEN
+    return EXIT_INTACT if settled(verdict) else EXIT_BROKEN
 
 
 if __name__ == "__main__":

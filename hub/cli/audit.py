@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from hub.crypto import KeyDirectory
+from hub.crypto import KeyDirectory, WitnessPolicy
 from hub.errors import HubError
 from hub.ledger import (
     ErrorCode,
@@ -70,7 +70,14 @@ def add_commands(subparsers: Any) -> None:
         type=Path,
         action="append",
         default=[],
-        help="a checkpoint kept outside the hub (a file holding its JWS); repeatable",
+        help="a checkpoint kept outside the hub: a file holding its JWS, or a checkpoint"
+        " note such as a witness's latest; repeatable",
+    )
+    verify.add_argument(
+        "--witness-policy",
+        type=Path,
+        help="a witness policy (C2SP tlog-policy): report what a quorum of its witnesses"
+        " cosigned, and fail when nothing is",
     )
     verify.set_defaults(func=audit_verify)
     export = commands.add_parser(
@@ -82,16 +89,33 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _read_checkpoints(paths: Sequence[Path]) -> list[str]:
+    """Checkpoints kept outside the hub: a JWS, or a note (kept to its last newline)."""
+    kept = []
+    for path in paths:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise HubError("checkpoint.unreadable", type(error).__name__) from None
+        kept.append(text if "\n" in text.strip() else text.strip())
+    return kept
+
+
+def _read_policy(path: Path | None) -> WitnessPolicy | None:
+    if path is None:
+        return None
     try:
-        return [path.read_text(encoding="ascii").strip() for path in paths]
+        text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise HubError("checkpoint.unreadable", type(error).__name__) from None
+        raise HubError("policy.unreadable", f"{path}: {type(error).__name__}") from None
+    return WitnessPolicy.parse(text)
 
 
-async def _verify(url: str, directory: KeyDirectory, extra: list[str]) -> VerifyReport:
+async def _verify(
+    url: str, directory: KeyDirectory, extra: list[str], policy: WitnessPolicy | None
+) -> VerifyReport:
     store = await open_store(url, read_only=True)
     try:
-        return await verify_store(store, directory, extra_checkpoints=extra)
+        return await verify_store(store, directory, extra_checkpoints=extra, policy=policy)
     finally:
         await store.close()
 
@@ -107,6 +131,13 @@ def render(report: VerifyReport) -> list[str]:
     if report.checkpoint_size < report.entries:
         unsigned = report.entries - report.checkpoint_size
         lines.append(f"{unsigned} newest entries are chained but not yet in a signed checkpoint")
+    if report.witnessed_size == 0:
+        lines.append("not witnessed: no checkpoint note is cosigned by the policy's quorum")
+    elif report.witnessed_size is not None:
+        size, names = report.witnessed_size, ", ".join(report.witnesses)
+        lines.append(f"witnessed: checkpoint at size {size}, cosigned by {names}")
+        if size < report.entries:
+            lines.append(f"{report.entries - size} newest entries are not yet witnessed")
     return lines
 
 
@@ -114,9 +145,11 @@ def audit_verify(args: argparse.Namespace) -> int:
     """Verify a ledger; print the verdict; 0 when intact, 1 when broken."""
     directory = KeyDirectory.load(args.keys)
     extra = _read_checkpoints(args.checkpoint)
-    report = asyncio.run(_verify(args.ledger, directory, extra))
+    policy = _read_policy(args.witness_policy)
+    report = asyncio.run(_verify(args.ledger, directory, extra, policy))
     sys.stdout.write("".join(f"{line}\n" for line in render(report)))
-    return 0 if report.intact else EXIT_BROKEN
+    unwitnessed = report.witnessed_size == 0 and report.entries > 0
+    return 0 if report.intact and not unwitnessed else EXIT_BROKEN
 
 
 @contextlib.contextmanager

@@ -37,6 +37,8 @@ from hub.errors import HubError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from hub.crypto.keys import KeyRecord
+
 #: The signature type byte of Ed25519 notes.
 ED25519: Final = 0x01
 #: The signature type byte of timestamped Ed25519 cosignatures (C2SP tlog-cosignature).
@@ -401,3 +403,21 @@ class Checkpoint:
         if len(root) != 32 or any(not line for line in lines[3:]):  # noqa: PLR2004 - SHA-256
             raise NoteError("note.malformed", "not a checkpoint's root hash or extensions")
         return cls(lines[0], int(lines[1]), root, tuple(lines[3:]))
+
+
+def log_signer(origin: str, key: KeyRecord) -> NoteSigner:
+    """The note signer of a party's Ed25519 signing ``key``, named by the log's ``origin``.
+
+    Raises:
+        NoteError: ``note.key_invalid`` for a key without its private half.
+    """
+    private = key.key.private_key
+    if not isinstance(private, Ed25519PrivateKey):
+        raise NoteError("note.key_invalid", "a log signs with a private Ed25519 key")
+    return NoteSigner(origin, private, ED25519)
+
+
+def log_verifiers(origin: str, keys: Iterable[KeyRecord]) -> list[NoteVerifier]:
+    """The note verifiers of a party's signing ``keys``, named by the log's ``origin``."""
+    publics = (k.key.public_key.public_bytes_raw() for k in keys)
+    return [NoteVerifier(origin, key_id(origin, raw), raw, ED25519) for raw in publics]

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.errors import HubError
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Iterable, Sequence
     from contextlib import AbstractAsyncContextManager
     from datetime import datetime
 
@@ -109,10 +109,52 @@ class StoredColumns:
 
 @dataclass(frozen=True)
 class StoredCheckpoint:
-    """One signed checkpoint as stored: the tree size it covers and its compact JWS."""
+    """One signed checkpoint as stored: the tree size it covers and its compact JWS.
+
+    Attributes:
+        tree_size: the entries it covers.
+        token: the checkpoint as a compact JWS (ADR 0004).
+        note: the same tree head as a C2SP signed note (ADR 0026), None for a
+            checkpoint written before notes were.
+        cosignatures: witnesses' cosignature lines of the note, as they came back.
+    """
 
     tree_size: int
     token: str
+    note: str | None = None
+    cosignatures: tuple[str, ...] = ()
+
+    @property
+    def cosigned_note(self) -> str | None:
+        """The note with every cosignature line after the hub's own signature."""
+        if self.note is None:
+            return None
+        return self.note + "".join(self.cosignatures)
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    """One witness's cosignature line of a checkpoint note, with its key's name and ID."""
+
+    name: str
+    key_id: int
+    line: str
+
+
+def with_notes(rows: Iterable[Any], cosigned: Iterable[Any]) -> list[StoredCheckpoint]:
+    """Checkpoints from ``(tree_size, token, note)`` rows and ``(tree_size, line)`` rows."""
+    lines: dict[int, list[str]] = {}
+    for size, line in cosigned:
+        lines.setdefault(int(size), []).append(str(line))
+    return [
+        StoredCheckpoint(
+            int(size),
+            str(token),
+            None if note is None else str(note),
+            tuple(lines.get(int(size), ())),
+        )
+        for size, token, note in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -172,7 +214,11 @@ class LedgerTransaction(Protocol):
         ...
 
     async def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
-        """Store a signed checkpoint."""
+        """Store a signed checkpoint, with its note if it has one."""
+        ...
+
+    async def add_cosignatures(self, tree_size: int, lines: Sequence[Cosignature]) -> None:
+        """Store witnesses' cosignatures of the note at ``tree_size``; one per key is kept."""
         ...
 
 

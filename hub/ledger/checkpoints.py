@@ -5,6 +5,11 @@ so it describes a head no other writer can move while it is signed. Whichever
 worker's transaction finds the head ``every_entries`` past the last checkpoint, or
 finds unsigned entries ``every_seconds`` after its own last checkpoint, writes the
 next one; the check under the lock keeps workers from writing two for one size.
+
+Each checkpoint is written twice, signed by the same key (ADR 0026): as the compact
+JWS older ledgers hold, and as a C2SP signed note (``tlog-checkpoint``): the origin
+``<ledger_origin>/<ledger id>``, the tree size and the base64 RFC 9162 root, with
+an Ed25519 note signature whose key name is the origin. Witnesses cosign the note.
 """
 
 from __future__ import annotations
@@ -15,14 +20,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hub import safejson
-from hub.crypto import sign_checkpoint
+from hub.crypto import Checkpoint, log_signer, sign_checkpoint, sign_note
 from hub.ledger.base import StoredCheckpoint
 from hub.ledger.merkle import Frontier
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from hub.crypto import PartyKeyring
+    from hub.crypto import KeyRecord, PartyKeyring
     from hub.ledger.base import Head, LedgerTransaction
 
 
@@ -55,10 +60,36 @@ def tree_head(head: Head, ledger_id: str, at: datetime) -> dict[str, Any]:
     }
 
 
+#: The origin's first part when a deployment names none (``ledger_origin``).
+DEFAULT_ORIGIN = "case-event-hub.invalid/ledger"
+
+
+@dataclass(frozen=True)
+class LogName:
+    """What names a ledger in its checkpoints: its id (JWS) and its origin (notes)."""
+
+    ledger_id: str
+    prefix: str = DEFAULT_ORIGIN
+
+    @property
+    def origin(self) -> str:
+        """The notes' origin line: ``<prefix>/<ledger id>``."""
+        return f"{self.prefix}/{self.ledger_id}"
+
+
+def checkpoint_note(head: Head, origin: str, key: KeyRecord) -> str:
+    """The C2SP checkpoint of ``head`` under ``origin``, signed by ``key``."""
+    frontier = Frontier(head.size, (bytes.fromhex(h) for h in head.frontier))
+    text = Checkpoint(origin, head.size, frontier.root()).text()
+    return sign_note(text, [log_signer(origin, key)])
+
+
 async def write_checkpoint(
-    tx: LedgerTransaction, keyring: PartyKeyring, ledger_id: str, at: datetime, *, min_new: int
+    tx: LedgerTransaction, keyring: PartyKeyring, name: LogName, at: datetime, *, min_new: int
 ) -> StoredCheckpoint | None:
     """Sign and store a checkpoint if at least ``min_new`` entries are not yet covered.
+
+    It is stored as a JWS naming ``name.ledger_id`` and as a note under ``name.origin``.
 
     Returns:
         The new checkpoint, or None when none was due.
@@ -71,8 +102,10 @@ async def write_checkpoint(
     covered = latest.tree_size if latest is not None else 0
     if head.size - covered < max(min_new, 1):
         return None
-    token = sign_checkpoint(tree_head(head, ledger_id, at), keyring.signing_key(at))
-    checkpoint = StoredCheckpoint(head.size, token)
+    key = keyring.signing_key(at)
+    token = sign_checkpoint(tree_head(head, name.ledger_id, at), key)
+    note = checkpoint_note(head, name.origin, key)
+    checkpoint = StoredCheckpoint(head.size, token, note)
     await tx.add_checkpoint(checkpoint)
     return checkpoint
 

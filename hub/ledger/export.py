@@ -3,12 +3,13 @@
 ``hub audit export`` writes one JSON object per line, so a verifier can stream a
 ledger of millions of entries in constant memory:
 
-    {"type": "ledger-export", "version": 2, "ledger_id": "...", "exported_at": "...Z"}
+    {"type": "ledger-export", "version": 3, "ledger_id": "...", "exported_at": "...Z"}
     {"type": "checkpoint", "tree_size": 4, "token": "<compact JWS>"}      (every one)
+    {"type": "note", "tree_size": 4, "note": "<C2SP checkpoint note>"}    (every one)
     {"type": "entry", "seq": 0, "entry_hash": "<64 hex>", "body": "<canonical JSON>",
      "decision_id": "<uuid>", "event_id": "<uuid>" | null,
      "recorded_at": "...Z" | null, "terms": ["case:c_...", ...]}
-    {"type": "end", "entries": 10, "checkpoints": 3}
+    {"type": "end", "entries": 10, "checkpoints": 3, "notes": 3}
 
 ``body`` is the stored text, byte for byte as it was hashed, carried as a JSON
 string; nothing is parsed or re-serialised on the way out, so a tampered row is
@@ -16,7 +17,9 @@ exported as tampered and the verifier, not the exporter, judges it. Version 2
 adds what the store keeps beside each body and the hub finds entries by: the
 ``decision_id`` and ``event_id`` columns and the search index's time and terms
 (sorted), also exactly as stored, so the verifier can check them against the body.
-Version 1 files (no such members) are still read. Checkpoints
+Version 3 adds each checkpoint's C2SP note with the witnesses' cosignatures
+(ADR 0026) and counts them in the end record. Files of versions 1 and 2 are
+still read. Checkpoints
 are read first: an entry appended while the export runs is then at worst an
 unsigned newest entry, never one a checkpoint covers but the file lacks. The
 ``end`` record lets a verifier tell a cut-short copy from a complete one; it is
@@ -37,17 +40,18 @@ if TYPE_CHECKING:
     from hub.ledger.base import LedgerStore
 
 EXPORT_TYPE: Final = "ledger-export"
-EXPORT_VERSION: Final = 2
+EXPORT_VERSION: Final = 3
 DEFAULT_PAGE: Final = 1000
 
 
 @dataclass(frozen=True)
 class ExportSummary:
-    """What an export wrote: the ledger's id and how many entries and checkpoints."""
+    """What an export wrote: the ledger's id and how many entries, checkpoints and notes."""
 
     ledger_id: str
     entries: int
     checkpoints: int
+    notes: int = 0
 
 
 def _line(record: dict[str, Any]) -> str:
@@ -79,6 +83,9 @@ async def export_records(
     checkpoints = await store.checkpoints()
     for checkpoint in checkpoints:
         yield {"type": "checkpoint", "tree_size": checkpoint.tree_size, "token": checkpoint.token}
+    notes = [(c.tree_size, c.cosigned_note) for c in checkpoints if c.cosigned_note]
+    for size, note in notes:
+        yield {"type": "note", "tree_size": size, "note": note}
     count, start = 0, 0
     while rows := await store.scan(start, page):
         columns = await store.columns(rows[0].seq, rows[-1].seq + 1)
@@ -96,7 +103,7 @@ async def export_records(
             }
         count += len(rows)
         start = rows[-1].seq + 1
-    yield {"type": "end", "entries": count, "checkpoints": len(checkpoints)}
+    yield {"type": "end", "entries": count, "checkpoints": len(checkpoints), "notes": len(notes)}
 
 
 async def write_export(
@@ -120,7 +127,7 @@ async def write_export(
     Raises:
         LedgerError: ``ledger.unavailable`` when the store cannot be read.
     """
-    ledger_id, entries, checkpoints = "", 0, 0
+    ledger_id, entries, checkpoints, notes = "", 0, 0, 0
     async for record in export_records(store, page=page):
         out.write(_line(record))
         kind = record["type"]
@@ -130,8 +137,10 @@ async def write_export(
                 on_entries(entries)
         elif kind == "checkpoint":
             checkpoints += 1
+        elif kind == "note":
+            notes += 1
         elif kind == EXPORT_TYPE:
             ledger_id = record["ledger_id"]
     if on_entries is not None:
         on_entries(entries)
-    return ExportSummary(ledger_id, entries, checkpoints)
+    return ExportSummary(ledger_id, entries, checkpoints, notes)

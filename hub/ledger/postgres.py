@@ -38,6 +38,7 @@ import asyncpg
 
 from hub import safejson
 from hub.ledger.base import (
+    Cosignature,
     ErrorCode,
     Head,
     IndexQuery,
@@ -46,6 +47,7 @@ from hub.ledger.base import (
     StoredCheckpoint,
     StoredColumns,
     StoredEntry,
+    with_notes,
 )
 from hub.ledger.entries import GENESIS_HASH, stamp
 from hub.ledger.search import index_row, index_sql, stored_columns
@@ -67,6 +69,11 @@ _DDL: Final = (
     "CREATE INDEX IF NOT EXISTS ledger_entries_event ON ledger_entries (event_id)",
     """CREATE TABLE IF NOT EXISTS ledger_checkpoints (
         tree_size bigint PRIMARY KEY, token text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ledger_notes (
+        tree_size bigint PRIMARY KEY, note text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ledger_cosignatures (
+        tree_size bigint NOT NULL, key_name text NOT NULL, key_id bigint NOT NULL,
+        line text NOT NULL, PRIMARY KEY (tree_size, key_name, key_id))""",
     """CREATE TABLE IF NOT EXISTS ledger_head (
         id integer PRIMARY KEY CHECK (id = 1),
         size bigint NOT NULL, last_entry_hash text NOT NULL, frontier text NOT NULL)""",
@@ -83,7 +90,7 @@ _DDL: Final = (
     *(
         f"""CREATE OR REPLACE TRIGGER {table}_{name} BEFORE {event} ON {table}
             FOR EACH {each} EXECUTE FUNCTION ledger_refuse_change()"""
-        for table in ("ledger_entries", "ledger_checkpoints")
+        for table in ("ledger_entries", "ledger_checkpoints", "ledger_notes", "ledger_cosignatures")
         for name, event, each in (
             ("append_only", "UPDATE OR DELETE", "ROW"),
             ("no_truncate", "TRUNCATE", "STATEMENT"),
@@ -196,6 +203,20 @@ class _PostgresTransaction:
                 "INSERT INTO ledger_checkpoints (tree_size, token) VALUES ($1, $2)",
                 checkpoint.tree_size,
                 checkpoint.token,
+            )
+            if checkpoint.note is not None:
+                await self._conn.execute(
+                    "INSERT INTO ledger_notes (tree_size, note) VALUES ($1, $2)",
+                    checkpoint.tree_size,
+                    checkpoint.note,
+                )
+
+    async def add_cosignatures(self, tree_size: int, lines: Sequence[Cosignature]) -> None:
+        with _mapped("add cosignatures"):
+            await self._conn.executemany(
+                "INSERT INTO ledger_cosignatures (tree_size, key_name, key_id, line)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                [(tree_size, c.name, c.key_id, c.line) for c in lines],
             )
 
 
@@ -402,10 +423,27 @@ class PostgresStore:
     async def checkpoints(self) -> list[StoredCheckpoint]:
         """Return every checkpoint, smallest tree size first."""
         with _mapped("read checkpoints"):
-            rows = await self._require_pool().fetch(
-                "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size"
+            pool = self._require_pool()
+            noted = await pool.fetchval(
+                "SELECT count(*) FROM information_schema.tables"
+                " WHERE table_schema = current_schema()"
+                " AND table_name IN ('ledger_notes', 'ledger_cosignatures')"
             )
-        return [StoredCheckpoint(int(r["tree_size"]), str(r["token"])) for r in rows]
+            if noted < len(("ledger_notes", "ledger_cosignatures")):
+                # A ledger from before notes, opened read-only: its checkpoints are JWS only.
+                rows = await pool.fetch(
+                    "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size"
+                )
+                return [StoredCheckpoint(int(r["tree_size"]), str(r["token"])) for r in rows]
+            rows = await pool.fetch(
+                "SELECT c.tree_size, c.token, n.note FROM ledger_checkpoints c"
+                " LEFT JOIN ledger_notes n ON n.tree_size = c.tree_size ORDER BY c.tree_size"
+            )
+            cosigned = await pool.fetch(
+                "SELECT tree_size, line FROM ledger_cosignatures"
+                " ORDER BY tree_size, key_name, key_id"
+            )
+        return with_notes((tuple(r) for r in rows), (tuple(r) for r in cosigned))
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Return the checkpoint of the largest tree size, if any."""

@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Final, Self
 from hub.crypto import EnvelopeError
 from hub.ledger import chain
 from hub.ledger.base import ErrorCode, Head, LedgerError, LedgerTransaction
-from hub.ledger.checkpoints import CheckpointPolicy, claimed_size, write_checkpoint
+from hub.ledger.checkpoints import (
+    DEFAULT_ORIGIN,
+    CheckpointPolicy,
+    LogName,
+    claimed_size,
+    write_checkpoint,
+)
 from hub.ledger.entries import GENESIS_HASH
 from hub.ledger.merkle import Frontier
 from hub.ledger.search import search_store
@@ -58,6 +64,8 @@ class LedgerConfig:
     """Tuning of the writer: checkpoint intervals, queue and batch bounds."""
 
     checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
+    #: The first part of the checkpoints' C2SP origin (``<origin>/<ledger id>``).
+    origin: str = DEFAULT_ORIGIN
     queue_size: int = 1024
     max_batch_entries: int = 1000
 
@@ -311,9 +319,8 @@ class Ledger:
         if self._keyring is None:
             return None
         try:
-            made = await write_checkpoint(
-                tx, self._keyring, self._ledger_id, self._clock(), min_new=min_new
-            )
+            name = LogName(self._ledger_id, self._config.origin)
+            made = await write_checkpoint(tx, self._keyring, name, self._clock(), min_new=min_new)
         except EnvelopeError as error:
             # No valid signing key: the entries still commit; the gap is loud.
             _log.error("ledger.checkpoint_failed", code=error.code.value)

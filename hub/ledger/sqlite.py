@@ -39,6 +39,7 @@ import aiosqlite
 
 from hub import safejson
 from hub.ledger.base import (
+    Cosignature,
     ErrorCode,
     Head,
     IndexQuery,
@@ -47,6 +48,7 @@ from hub.ledger.base import (
     StoredCheckpoint,
     StoredColumns,
     StoredEntry,
+    with_notes,
 )
 from hub.ledger.entries import GENESIS_HASH, stamp
 from hub.ledger.search import index_row, index_sql, stored_columns
@@ -67,6 +69,17 @@ CREATE INDEX IF NOT EXISTS ledger_entries_event ON ledger_entries (event_id);
 CREATE TABLE IF NOT EXISTS ledger_checkpoints (
     tree_size INTEGER PRIMARY KEY,
     token TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_notes (
+    tree_size INTEGER PRIMARY KEY,
+    note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_cosignatures (
+    tree_size INTEGER NOT NULL,
+    key_name TEXT NOT NULL,
+    key_id INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    PRIMARY KEY (tree_size, key_name, key_id)
 );
 CREATE TABLE IF NOT EXISTS ledger_head (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -92,6 +105,14 @@ CREATE TRIGGER IF NOT EXISTS ledger_entries_no_delete BEFORE DELETE ON ledger_en
 CREATE TRIGGER IF NOT EXISTS ledger_checkpoints_no_update BEFORE UPDATE ON ledger_checkpoints
     BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS ledger_checkpoints_no_delete BEFORE DELETE ON ledger_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_notes_no_update BEFORE UPDATE ON ledger_notes
+    BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_notes_no_delete BEFORE DELETE ON ledger_notes
+    BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_cosignatures_no_update BEFORE UPDATE ON ledger_cosignatures
+    BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_cosignatures_no_delete BEFORE DELETE ON ledger_cosignatures
     BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only'); END;
 """
 _ENTRY_COLUMNS: Final = "seq, body, entry_hash"
@@ -281,8 +302,33 @@ class _SqliteTransaction:
                 "INSERT INTO ledger_checkpoints (tree_size, token) VALUES (?, ?)",
                 (checkpoint.tree_size, checkpoint.token),
             )
+            if checkpoint.note is not None:
+                self._db.execute(
+                    "INSERT INTO ledger_notes (tree_size, note) VALUES (?, ?)",
+                    (checkpoint.tree_size, checkpoint.note),
+                )
+
+    async def add_cosignatures(self, tree_size: int, lines: Sequence[Cosignature]) -> None:
+        with _mapped("add cosignatures"):
+            self._db.executemany(
+                "INSERT OR IGNORE INTO ledger_cosignatures (tree_size, key_name, key_id, line)"
+                " VALUES (?, ?, ?, ?)",
+                [(tree_size, c.name, c.key_id, c.line) for c in lines],
+            )
 
 
+_NOTED: Final = (
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+    " AND name IN ('ledger_notes', 'ledger_cosignatures')"
+)
+_BARE_CHECKPOINTS: Final = "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size"
+_CHECKPOINTS: Final = (
+    "SELECT c.tree_size, c.token, n.note FROM ledger_checkpoints c"
+    " LEFT JOIN ledger_notes n ON n.tree_size = c.tree_size ORDER BY c.tree_size"
+)
+_COSIGNATURES: Final = (
+    "SELECT tree_size, line FROM ledger_cosignatures ORDER BY tree_size, key_name, key_id"
+)
 _LATEST_CHECKPOINT: Final = (
     "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
 )
@@ -462,12 +508,17 @@ class SqliteStore:
         return await self._select(sql, parameters)
 
     async def checkpoints(self) -> list[StoredCheckpoint]:
-        """Return every checkpoint, smallest tree size first."""
+        """Return every checkpoint, smallest tree size first, with its note and cosignatures."""
         with _mapped("read checkpoints"):
-            rows = await self._connection().execute_fetchall(
-                "SELECT tree_size, token FROM ledger_checkpoints ORDER BY tree_size"
-            )
-        return [StoredCheckpoint(int(size), str(token)) for size, token in rows]
+            db = self._connection()
+            noted = await db.execute_fetchall(_NOTED)
+            if next(iter(noted))[0] < len(("ledger_notes", "ledger_cosignatures")):
+                # A ledger from before notes, opened read-only: its checkpoints are JWS only.
+                rows = await db.execute_fetchall(_BARE_CHECKPOINTS)
+                return [StoredCheckpoint(int(size), str(token)) for size, token in rows]
+            rows = await db.execute_fetchall(_CHECKPOINTS)
+            cosigned = await db.execute_fetchall(_COSIGNATURES)
+        return with_notes(rows, cosigned)
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Return the checkpoint of the largest tree size, if any."""

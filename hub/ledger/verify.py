@@ -29,7 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.crypto import EnvelopeError, verify_checkpoint
+from hub.crypto import (
+    Checkpoint,
+    EnvelopeError,
+    NoteError,
+    log_verifiers,
+    open_note,
+    verify_checkpoint,
+)
 from hub.ledger import chain
 from hub.ledger.base import ErrorCode, LedgerError, StoredEntry
 from hub.ledger.checkpoints import claimed_size
@@ -41,7 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
 
-    from hub.crypto import KeyDirectory
+    from hub.crypto import KeyDirectory, WitnessPolicy
     from hub.ledger.base import LedgerStore, StoredColumns
     from hub.ledger.entries import LedgerEntry
 
@@ -53,10 +60,14 @@ class VerifyReport:
     Attributes:
         entries: how many entries were checked before stopping (all, when intact).
         checkpoint_size: the largest tree size confirmed by a valid checkpoint.
-        checkpoints: how many checkpoints verified and matched.
+        checkpoints: how many checkpoints (JWS) verified and matched.
         broken_at: the position named as the first break, None when intact.
         code: the reason code of the break, None when intact.
         detail: a one-line explanation naming positions, never content.
+        witnessed_size: with a witness policy, the largest tree size a checkpoint
+            note cosigned by a quorum confirmed (0: none); None without a policy.
+        witnesses: the policy names of the witnesses who cosigned that checkpoint.
+        notes: how many checkpoint notes (C2SP) verified and matched.
     """
 
     entries: int
@@ -65,6 +76,9 @@ class VerifyReport:
     broken_at: int | None = None
     code: ErrorCode | None = None
     detail: str = ""
+    witnessed_size: int | None = None
+    witnesses: tuple[str, ...] = ()
+    notes: int = 0
 
     @property
     def intact(self) -> bool:
@@ -94,12 +108,58 @@ class _Checkpoint:
     size: int
     claims: dict[str, Any] | None
     problem: str
+    #: For a note: the policy names of the witnesses who cosigned it, if a quorum did.
+    witnessed_by: tuple[str, ...] | None = None
+
+
+def is_note(checkpoint: str) -> bool:
+    """Whether a kept checkpoint is a C2SP note (lines) rather than a compact JWS."""
+    return "\n" in checkpoint
+
+
+def _origin_ledger(origin: str) -> str:
+    return origin.rsplit("/", 1)[-1]
+
+
+def check_note(
+    note: str, directory: KeyDirectory, party: str, policy: WitnessPolicy | None
+) -> _Checkpoint:
+    """Verify a checkpoint note: the hub's signature under its origin, and the witnesses'.
+
+    The note is the hub's if one of ``party``'s signing keys, named by the note's
+    origin, signed it. With ``policy``, every cosignature of a policy witness must
+    verify, and the note counts as witnessed when they meet the quorum.
+    """
+    try:
+        text = note[: note.rindex("\n\n") + 1] if "\n\n" in note else note
+        checkpoint = Checkpoint.parse(text)
+    except NoteError:
+        return _Checkpoint(0, None, "note.malformed")
+    origin = checkpoint.origin
+    logs = log_verifiers(origin, directory.records(party, "sig"))
+    witnesses = policy.verifiers if policy is not None else ()
+    try:
+        opened = open_note(note, [*logs, *witnesses])
+    except NoteError as error:
+        unknown = error.code == "note.unverified"
+        return _Checkpoint(checkpoint.size, None, SENDER_UNKNOWN if unknown else error.code)
+    if not any(v in logs for v in opened.signed_by):
+        return _Checkpoint(checkpoint.size, None, SENDER_UNKNOWN)
+    claims = {
+        "tree_size": checkpoint.size,
+        "root_hash": checkpoint.root.hex(),
+        "ledger_id": _origin_ledger(origin),
+    }
+    witnessed = None
+    if policy is not None and policy.satisfied(opened.signed_by):
+        witnessed = tuple(policy.cosigners(opened.signed_by))
+    return _Checkpoint(checkpoint.size, claims, "", witnessed)
 
 
 class LedgerVerifier:
     """Checks rows one by one against the chain and the signed checkpoints; no I/O."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the trust anchors and options an audit gives, by name
         self,
         checkpoints: Iterable[str],
         directory: KeyDirectory,
@@ -107,21 +167,34 @@ class LedgerVerifier:
         party: str = "hub",
         ledger_id: str | None = None,
         now: datetime | None = None,
+        policy: WitnessPolicy | None = None,
     ) -> None:
         """Verify every checkpoint's signature and queue it at its tree size.
 
         Args:
-            checkpoints: compact JWS checkpoints, from the store or kept elsewhere.
+            checkpoints: compact JWS checkpoints and C2SP checkpoint notes (with any
+                witnesses' cosignatures), from the store or kept elsewhere.
             directory: public keys; checkpoints must be signed by ``party``.
             party: whose checkpoints these are.
             ledger_id: the ledger's id; checkpoints of another ledger are invalid.
                 If None, the first valid checkpoint's id is taken.
             now: the verifier's clock (for checkpoints dated in the future).
+            policy: a witness policy: notes cosigned by its quorum are reported as
+                witnessed, and a policy witness's cosignature that fails breaks.
         """
         self._pending = sorted(
-            (self._check_signature(t, directory, party, now) for t in checkpoints),
+            (
+                check_note(t, directory, party, policy)
+                if is_note(t)
+                else self._check_signature(t, directory, party, now)
+                for t in checkpoints
+            ),
             key=lambda c: c.size,
         )
+        self._policy = policy
+        self._witnessed = 0
+        self._notes = 0
+        self._witnesses: tuple[str, ...] = ()
         self._ledger_id = ledger_id
         self._frontier = Frontier()
         self._last = GENESIS_HASH
@@ -150,6 +223,17 @@ class LedgerVerifier:
     def _break(self, at: int, code: ErrorCode, detail: str) -> bool:
         self._report = VerifyReport(self.size, self._confirmed, self._matched, at, code, detail)
         return False
+
+    def _intact(self) -> VerifyReport:
+        witnessed = None if self._policy is None else self._witnessed
+        return VerifyReport(
+            self.size,
+            self._confirmed,
+            self._matched,
+            witnessed_size=witnessed,
+            witnesses=self._witnesses,
+            notes=self._notes,
+        )
 
     def feed(self, row: StoredEntry, columns: StoredColumns | Unread | None = UNREAD) -> bool:
         """Check the next stored row, and the columns stored beside it when given.
@@ -210,11 +294,16 @@ class LedgerVerifier:
             self._break(self._confirmed, ErrorCode.CHECKPOINT_INVALID, f"{where}: another ledger")
             return
         root = self._frontier.root().hex()
-        if claims["root_hash"] != root or claims["last_entry_hash"] != self._last:
+        if claims["root_hash"] != root or claims.get("last_entry_hash", self._last) != self._last:
             self._break(self._confirmed, ErrorCode.CHECKPOINT_MISMATCH, f"{where}: entries differ")
             return
         self._confirmed = max(self._confirmed, checkpoint.size)
-        self._matched += 1
+        if "last_entry_hash" in claims:
+            self._matched += 1
+        else:
+            self._notes += 1
+        if checkpoint.witnessed_by is not None and checkpoint.size >= self._witnessed:
+            self._witnessed, self._witnesses = checkpoint.size, checkpoint.witnessed_by
 
     def finish(self) -> VerifyReport:
         """Close the walk: a checkpoint beyond the last entry means entries are missing."""
@@ -226,7 +315,7 @@ class LedgerVerifier:
             else:
                 detail = f"checkpoint covers {checkpoint.size} entries; {self.size} present"
                 self._break(self.size, ErrorCode.CHECKPOINT_MISMATCH, detail)
-        return self._report or VerifyReport(self.size, self._confirmed, self._matched)
+        return self._report or self._intact()
 
 
 def verify_ledger(
@@ -260,28 +349,38 @@ def verify_entries(
     return verify_ledger((chain.stored_of(e) for e in entries), checkpoints, directory, **options)
 
 
-async def verify_store(
+async def verify_store(  # noqa: PLR0913 - as LedgerVerifier, plus the store and page size
     store: LedgerStore,
     directory: KeyDirectory,
     *,
     extra_checkpoints: Sequence[str] = (),
     page: int = 1000,
     now: datetime | None = None,
+    policy: WitnessPolicy | None = None,
 ) -> VerifyReport:
     """Read a store page by page and verify it with public keys only.
 
     Args:
         store: an open store (read-only is enough).
         directory: public keys of the hub.
-        extra_checkpoints: checkpoints kept outside the store, checked as well.
+        extra_checkpoints: checkpoints kept outside the store (JWS or notes, such
+            as a witness's latest cosigned checkpoint), checked as well.
         page: rows read per query.
         now: the verifier's clock.
+        policy: a witness policy (see :class:`LedgerVerifier`).
 
     Raises:
         LedgerError: ``ledger.unavailable`` when the store cannot be read.
     """
-    tokens = [c.token for c in await store.checkpoints()] + list(extra_checkpoints)
-    verifier = LedgerVerifier(tokens, directory, ledger_id=await store.ledger_id(), now=now)
+    stored = await store.checkpoints()
+    kept = [c.token for c in stored] + [c.cosigned_note for c in stored if c.cosigned_note]
+    verifier = LedgerVerifier(
+        [*kept, *extra_checkpoints],
+        directory,
+        ledger_id=await store.ledger_id(),
+        now=now,
+        policy=policy,
+    )
     start = 0
     while rows := await store.scan(start, page):
         columns = await store.columns(rows[0].seq, rows[-1].seq + 1)

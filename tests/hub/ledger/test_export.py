@@ -51,7 +51,7 @@ def hub(*argv: str) -> tuple[int, str, str]:
 
 
 async def test_export_holds_rows_and_checkpoints_exactly(seven: Any, tmp_path: Path) -> None:
-    """Every stored body, hash and checkpoint token appears unchanged, in order, then an end."""
+    """Every stored body, hash, checkpoint and note appears unchanged, in order, then an end."""
     target = tmp_path / "ledger.jsonl"
     status, out, err = await asyncio.to_thread(
         hub, "audit", "export", "--ledger", cli_url(seven), "--out", str(target)
@@ -67,10 +67,13 @@ async def test_export_holds_rows_and_checkpoints_exactly(seven: Any, tmp_path: P
     assert (header["version"], header["ledger_id"]) == (EXPORT_VERSION, ledger_id)
     checkpoints = [(r["tree_size"], r["token"]) for r in rest if r["type"] == "checkpoint"]
     assert checkpoints == [(c.tree_size, c.token) for c in await store.checkpoints()]
+    notes = [(r["tree_size"], r["note"]) for r in rest if r["type"] == "note"]
+    assert notes == [(c.tree_size, c.note) for c in await store.checkpoints()]
     entries = [(r["seq"], r["body"], r["entry_hash"]) for r in rest if r["type"] == "entry"]
     assert entries == [(r.seq, r.body, r.entry_hash) for r in await seven.rows()]
-    assert rest[-1] == {"type": "end", "entries": 7, "checkpoints": 2}
-    assert [r["type"] for r in rest] == ["checkpoint"] * 2 + ["entry"] * 7 + ["end"]
+    assert rest[-1] == {"type": "end", "entries": 7, "checkpoints": 2, "notes": 2}
+    kinds = ["checkpoint"] * 2 + ["note"] * 2 + ["entry"] * 7 + ["end"]
+    assert [r["type"] for r in rest] == kinds
 
 
 async def test_export_streams_page_by_page(seven: Any) -> None:

@@ -31,10 +31,11 @@ from verifier import load_script
 from hub.cli.audit import render
 from hub.crypto.checkpoint import sign_checkpoint
 from hub.crypto.keys import PartyKeyring, generate_party_keys, save_keyring
+from hub.crypto.note import COSIGNATURE, MLDSA_COSIGNATURE, NoteSigner
 from hub.ledger import chain
-from hub.ledger.base import Head, LedgerError, StoredColumns, StoredEntry
-from hub.ledger.checkpoints import CheckpointPolicy, claimed_size, tree_head
-from hub.ledger.entries import FORMAT_2_FIELDS, EntryDraft, ReleaseRecord
+from hub.ledger.base import Cosignature, Head, LedgerError, StoredColumns, StoredEntry
+from hub.ledger.checkpoints import CheckpointPolicy, checkpoint_note, claimed_size, tree_head
+from hub.ledger.entries import FORMAT_2_FIELDS, GENESIS_HASH, EntryDraft, ReleaseRecord
 from hub.ledger.export import write_export
 from hub.ledger.merkle import Frontier
 from hub.ledger.search import index_row
@@ -341,7 +342,9 @@ def _entries(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _fix_end(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     entries = len(_entries(records))
     checkpoints = sum(r["type"] == "checkpoint" for r in records)
-    return [*records[:-1], {"type": "end", "entries": entries, "checkpoints": checkpoints}]
+    notes = sum(r["type"] == "note" for r in records)
+    end = {"type": "end", "entries": entries, "checkpoints": checkpoints, "notes": notes}
+    return [*records[:-1], end]
 
 
 def _file_change(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -394,14 +397,33 @@ def _file_signature(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return records
 
 
+def _file_note_signature(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One byte of the hub's note signature changed: the note no longer verifies."""
+    note = next(r for r in records if r["type"] == "note")
+    text, _, line = note["note"].rpartition("\n\n")
+    name, signature = line.rstrip("\n").rsplit(" ", 1)
+    other = "A" if signature[20] != "A" else "B"
+    note["note"] = f"{text}\n\n{name} {signature[:20]}{other}{signature[21:]}\n"
+    return records
+
+
+def _file_note_root(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A note's root swapped for another note's: its signature no longer covers it."""
+    first, second = [r for r in records if r["type"] == "note"][:2]
+    root = second["note"].split("\n")[2]
+    lines = first["note"].split("\n")
+    first["note"] = "\n".join([*lines[:2], root, *lines[3:]])
+    return records
+
+
 def _file_ledger_id(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     records[0]["ledger_id"] = "some-other-ledger"
     return records
 
 
 def _file_no_checkpoints(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Checkpoints dropped and the end record fixed: the chain alone still holds."""
-    return _fix_end([r for r in records if r["type"] != "checkpoint"])
+    """Checkpoints and notes dropped and the end record fixed: the chain alone still holds."""
+    return _fix_end([r for r in records if r["type"] not in ("checkpoint", "note")])
 
 
 def _file_decision_column(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -427,6 +449,8 @@ FILE_TAMPERING: dict[str, tuple[Callable[[list[dict[str, Any]]], list[dict[str, 
     "bad_signature": (_file_signature, "broken at entry 0: ledger.checkpoint_invalid"),
     "other_ledger": (_file_ledger_id, "broken at entry 0: ledger.checkpoint_invalid"),
     "no_checkpoints": (_file_no_checkpoints, "intact: 10 entries, checkpoint at size 0"),
+    "note_signature": (_file_note_signature, "broken at entry 4: ledger.checkpoint_invalid"),
+    "note_root": (_file_note_root, "broken at entry 4: ledger.checkpoint_invalid"),
 }
 
 
@@ -434,7 +458,8 @@ def hub_verdict_of(export: Path, directory: KeyDirectory) -> Outcome:
     """The hub's own (pure) verifier run on the rows and checkpoints an export holds."""
     records = _lines(export)
     tokens = [r["token"] for r in records if r["type"] == "checkpoint"]
-    verifier = LedgerVerifier(tokens, directory, ledger_id=records[0]["ledger_id"])
+    notes = [r["note"] for r in records if r["type"] == "note"]
+    verifier = LedgerVerifier([*tokens, *notes], directory, ledger_id=records[0]["ledger_id"])
     for r in _entries(records):
         columns = StoredColumns(
             r["seq"], r["decision_id"], r["event_id"], r["recorded_at"], frozenset(r["terms"])
@@ -834,3 +859,130 @@ def test_claimed_sizes_match_for_odd_payloads(payload: bytes) -> None:
         + ".c2ln"
     )
     assert VERIFIER.claimed_size(token) == claimed_size(token)
+
+
+# --- Witnesses: cosigned notes, a policy's quorum, and a rewritten history --------------
+
+
+def _witness_signers() -> dict[str, NoteSigner]:
+    """Three partner witnesses: two Ed25519 cosigners and one ML-DSA-44 cosigner."""
+    return {
+        "police": NoteSigner.generate("witness.police.example", COSIGNATURE),
+        "probation": NoteSigner.generate("witness.probation.example", COSIGNATURE),
+        "health": NoteSigner.generate("witness.health.example", MLDSA_COSIGNATURE),
+    }
+
+
+def _policy_file(path: Path, signers: dict[str, NoteSigner], rule: str) -> Path:
+    lines = [f"witness {name} {signer.verifier}" for name, signer in signers.items()]
+    lines += [f"group partners {rule} police probation health", "quorum partners", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+async def _cosign(harness: Any, signers: list[NoteSigner], *, over: int | None = None) -> str:
+    """Cosign the newest checkpoint note (or, forged, the text of the note at ``over``)."""
+    store = await harness.store()
+    kept = await store.checkpoints()
+    latest = kept[-1]
+    signed = next(c for c in kept if c.tree_size == (over or latest.tree_size))
+    assert latest.note is not None
+    assert signed.note is not None
+    text = signed.note[: signed.note.index("\n\n") + 1]
+    lines = [
+        Cosignature(s.name, s.verifier.id, s.signature_line(text, 1_790_000_000)) for s in signers
+    ]
+    async with store.write() as tx:
+        await tx.add_cosignatures(latest.tree_size, lines)
+    return str(latest.note) + "".join(line.line for line in lines)
+
+
+QUORUMS = [
+    ("2", 0, "witnessed: checkpoint at size 10, cosigned by police, health"),
+    ("all", 1, "not witnessed: no checkpoint note is cosigned by the policy's quorum"),
+]
+
+
+@pytest.mark.parametrize("quorum", QUORUMS, ids=["two-of-three", "all"])
+async def test_a_policy_quorum_is_reported_alike_by_both_verifiers(
+    quorum: tuple[str, int, str], ten: Any, auditor: Auditor, tmp_path: Path
+) -> None:
+    """Two of three witnesses cosigned size 10: enough for 2-of-3, not for all three."""
+    rule, status, said = quorum
+    signers = _witness_signers()
+    await _cosign(ten, [signers["police"], signers["health"]])
+    policy = _policy_file(tmp_path / "witnesses.policy", signers, rule)
+    export = await export_of(ten, tmp_path / "ledger.jsonl")
+    hub = await auditor.hub(cli_url(ten), "--witness-policy", str(policy))
+    script = await auditor.script(export, "--witness-policy", str(policy))
+    assert hub == script
+    assert hub.status == status
+    assert said in hub.out.splitlines()
+
+
+async def test_a_policy_witness_cosignature_that_does_not_verify_breaks(
+    ten: Any, auditor: Auditor, tmp_path: Path
+) -> None:
+    """A line under a policy witness's key that signs another tree head is refused."""
+    signers = _witness_signers()
+    await _cosign(ten, [signers["probation"]], over=8)
+    policy = _policy_file(tmp_path / "witnesses.policy", signers, "any")
+    export = await export_of(ten, tmp_path / "ledger.jsonl")
+    hub = await auditor.hub(cli_url(ten), "--witness-policy", str(policy))
+    script = await auditor.script(export, "--witness-policy", str(policy))
+    assert hub == script
+    assert hub.out.splitlines()[0] == "broken at entry 10: ledger.checkpoint_invalid"
+    # Without the policy the witness is unknown and its line is ignored, as the spec says.
+    assert (await auditor.script(export)).status == 0
+
+
+def _resigned(records: list[dict[str, Any]], keyring: PartyKeyring) -> list[dict[str, Any]]:
+    """A rewriting operator's export: the chain rehashed, every checkpoint signed again."""
+    entries = _entries(records)
+    last, frontier, heads = GENESIS_HASH, Frontier(), {}
+    for entry in entries:
+        fields = json.loads(entry["body"])
+        fields["prev_hash"] = last
+        entry["body"] = rfc8785.dumps(fields).decode()
+        entry["entry_hash"] = last = chain.hash_body(entry["body"])
+        frontier.append(chain.leaf_of(entry["body"]))
+        heads[frontier.size] = Head(frontier.size, last, tuple(h.hex() for h in frontier.hashes))
+    ledger_id = records[0]["ledger_id"]
+    key = keyring.signing_key(datetime.now(UTC))
+    for record in records:
+        if record["type"] == "checkpoint":
+            head = heads[record["tree_size"]]
+            record["token"] = sign_checkpoint(tree_head(head, ledger_id, datetime.now(UTC)), key)
+        elif record["type"] == "note":
+            origin = record["note"].split("\n", 1)[0]
+            record["note"] = checkpoint_note(heads[record["tree_size"]], origin, key)
+    return records
+
+
+async def test_an_operator_who_rewrites_and_resigns_is_caught_by_a_witness_checkpoint(
+    ten: Any, auditor: Auditor, keyrings: dict[str, PartyKeyring], tmp_path: Path
+) -> None:
+    """Entry 5 changed, the chain rehashed, every checkpoint and note signed again.
+
+    The hub's key alone cannot tell: the rewritten ledger verifies intact. The
+    witnesses' cosigned checkpoint of size 10, as the police witness keeps it, does
+    not match it; and under the policy nothing in it is witnessed.
+    """
+    signers = _witness_signers()
+    witness_kept = await _cosign(ten, [signers["police"], signers["probation"]])
+    honest = await export_of(ten, tmp_path / "honest.jsonl")
+    records = _file_change_rehash(_lines(honest))
+    rewritten = _write(tmp_path / "rewritten.jsonl", _resigned(records, keyrings["hub"]))
+    assert (await auditor.script(rewritten)).out.startswith("intact: 10 entries")
+    kept = tmp_path / "police-witness.checkpoint"
+    kept.write_text(witness_kept, encoding="utf-8")
+    caught = await auditor.script(rewritten, "--checkpoint", str(kept))
+    assert (caught.status, caught.out.splitlines()[0]) == (
+        1,
+        "broken at entry 10: ledger.checkpoint_mismatch",
+    )
+    policy = _policy_file(tmp_path / "witnesses.policy", signers, "2")
+    unwitnessed = await auditor.script(rewritten, "--witness-policy", str(policy))
+    assert unwitnessed.status == 1
+    assert "not witnessed" in unwitnessed.out
+    assert (await auditor.script(honest, "--checkpoint", str(kept))).status == 0

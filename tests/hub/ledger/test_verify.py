@@ -44,9 +44,9 @@ def _altered(row: StoredEntry, old: str, new: str) -> str:
 
 
 async def test_untouched_ledger_is_intact(ten: Any, directory: KeyDirectory) -> None:
-    """An untouched ledger verifies intact, every checkpoint matched."""
+    """An untouched ledger verifies intact, every checkpoint and its note matched."""
     report = await _verify(ten, directory)
-    assert report == VerifyReport(entries=10, checkpoint_size=10, checkpoints=3)
+    assert report == VerifyReport(entries=10, checkpoint_size=10, checkpoints=3, notes=3)
     assert report.intact
 
 
