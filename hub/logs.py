@@ -34,6 +34,9 @@ ALLOWED_KEYS: Final = frozenset(
         "route", "token_name", "role", "client", "via", "failures", "pause",
         # where a server of the project listens (scheme, host, port; never credentials)
         "listen_url",
+        # a ledger's checkpoint origin (a deployment's URL and ledger id) and what a
+        # witness saw of it
+        "origin", "cosigned_size", "evidence_kind",
     }
 )  # fmt: skip
 #: ids, codes, party names, group letters, numbers: no spaces, no free text.

@@ -14,7 +14,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from hub.cli import audit, broker, demo, keys, schemas, service, tls
+from hub.cli import audit, broker, demo, keys, schemas, service, tls, witness
 from hub.cli.args import Parser, UsageError
 from hub.errors import HubError
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: The command groups, in the order ``hub --help`` lists them.
-GROUPS = (keys, schemas, audit, broker, tls, service, demo)
+GROUPS = (keys, schemas, audit, broker, tls, service, witness, demo)
 
 
 def _version() -> str:

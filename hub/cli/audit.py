@@ -34,11 +34,13 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from hub.crypto import KeyDirectory, WitnessPolicy
+from hub.crypto import HUB_PARTY, KeyDirectory, WitnessPolicy, log_verifiers
 from hub.errors import HubError
 from hub.ledger import (
+    DEFAULT_ORIGIN,
     ErrorCode,
     ExportSummary,
+    LogName,
     VerifyReport,
     open_store,
     verify_store,
@@ -80,6 +82,18 @@ def add_commands(subparsers: Any) -> None:
         " cosigned, and fail when nothing is",
     )
     verify.set_defaults(func=audit_verify)
+    log_key = commands.add_parser(
+        "log-key",
+        help="print the ledger's checkpoint-note verifier keys, for witnesses and policies",
+    )
+    log_key.add_argument("--ledger", required=True, help="sqlite:///FILE or postgresql://...")
+    log_key.add_argument("--keys", required=True, type=Path, help="folder of public JWK Sets")
+    log_key.add_argument(
+        "--origin",
+        default=DEFAULT_ORIGIN,
+        help="the hub's ledger_origin setting (default: %(default)s)",
+    )
+    log_key.set_defaults(func=audit_log_key)
     export = commands.add_parser(
         "export", help="write the ledger and its checkpoints for an independent verifier"
     )
@@ -139,6 +153,23 @@ def render(report: VerifyReport) -> list[str]:
         if size < report.entries:
             lines.append(f"{report.entries - size} newest entries are not yet witnessed")
     return lines
+
+
+async def _ledger_id(url: str) -> str:
+    store = await open_store(url, read_only=True)
+    try:
+        return await store.ledger_id()
+    finally:
+        await store.close()
+
+
+def audit_log_key(args: argparse.Namespace) -> int:
+    """Print one verifier key (vkey) per hub signing key, named by the ledger's origin."""
+    directory = KeyDirectory.load(args.keys)
+    origin = LogName(asyncio.run(_ledger_id(args.ledger)), args.origin).origin
+    for verifier in log_verifiers(origin, directory.records(HUB_PARTY, "sig")):
+        sys.stdout.write(f"{verifier}\n")
+    return 0
 
 
 def audit_verify(args: argparse.Namespace) -> int:

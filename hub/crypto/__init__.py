@@ -30,6 +30,9 @@ from hub.crypto.keys import (
     save_keyring,
 )
 from hub.crypto.note import (
+    COSIGNATURE,
+    ED25519,
+    MLDSA_COSIGNATURE,
     Checkpoint,
     NoteError,
     NoteSigner,
@@ -54,8 +57,11 @@ from hub.crypto.tls import CA_DAYS, LEAF_DAYS, init_tls, issue_clients, server_s
 
 __all__ = [
     "CA_DAYS",
+    "COSIGNATURE",
+    "ED25519",
     "HUB_PARTY",
     "LEAF_DAYS",
+    "MLDSA_COSIGNATURE",
     "Checkpoint",
     "DecisionHeader",
     "Delivery",

@@ -7,9 +7,16 @@ decision id; :mod:`hub.ledger.verify` checks a ledger with public keys only.
 Stores: SQLite (embedded) and PostgreSQL (several workers), one protocol.
 """
 
-from hub.ledger.base import ErrorCode, LedgerError, LedgerStore, StoredCheckpoint, StoredEntry
+from hub.ledger.base import (
+    Cosignature,
+    ErrorCode,
+    LedgerError,
+    LedgerStore,
+    StoredCheckpoint,
+    StoredEntry,
+)
 from hub.ledger.chain import canonical
-from hub.ledger.checkpoints import CheckpointPolicy
+from hub.ledger.checkpoints import DEFAULT_ORIGIN, CheckpointPolicy, LogName
 from hub.ledger.entries import (
     CASE_PSEUDONYM,
     PERSON_PSEUDONYM,
@@ -25,6 +32,12 @@ from hub.ledger.entries import (
     WithheldGroup,
 )
 from hub.ledger.export import ExportSummary, write_export
+from hub.ledger.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    verify_consistency,
+    verify_inclusion,
+)
 from hub.ledger.pseudonyms import Pseudonymizer, generate_ledger_key, load_ledger_key
 from hub.ledger.reports import (
     REPORT_NOTE,
@@ -42,11 +55,13 @@ from hub.ledger.verify import VerifyReport, verify_ledger, verify_store
 __all__ = [
     "CASE_PSEUDONYM",
     "DEFAULT_LIMIT",
+    "DEFAULT_ORIGIN",
     "MAX_LIMIT",
     "PERSON_PSEUDONYM",
     "REPORT_NOTE",
     "ROLE_WORDS",
     "CheckpointPolicy",
+    "Cosignature",
     "Criteria",
     "EntryDraft",
     "EntryKind",
@@ -61,6 +76,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerError",
     "LedgerStore",
+    "LogName",
     "PersonInEvent",
     "Pseudonymizer",
     "ReleaseRecord",
@@ -74,12 +90,16 @@ __all__ = [
     "annex_rows",
     "build_report",
     "canonical",
+    "consistency_proof",
     "generate_ledger_key",
+    "inclusion_proof",
     "load_ledger_key",
     "open_ledger",
     "open_store",
     "released_rows",
     "store_for_url",
+    "verify_consistency",
+    "verify_inclusion",
     "verify_ledger",
     "verify_store",
     "write_export",
