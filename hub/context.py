@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from hub.broker import TopologyNames, default_topology, make_broker
-from hub.crypto import KeyDirectory, load_keyring
+from hub.crypto import KeyDirectory, WitnessPolicy, load_keyring
 from hub.evaluation import Area, Feed, LinkageKey
 from hub.ledger import (
     CheckpointPolicy,
@@ -73,6 +73,8 @@ class HubContext:
     #: The evaluation feed (ADR 0022): this hub's area and the areas' linkage key;
     #: None when the hub feeds no evaluator.
     evaluation: Feed | None = None
+    #: The witness policy (ADR 0026), None without witnesses.
+    witness_policy: WitnessPolicy | None = None
     #: Built from ``policy`` for each context (``dataclasses.replace`` included),
     #: so a context with another policy never answers from this one's memory.
     decisions: DecisionMemo = field(init=False, repr=False, compare=False)
@@ -138,7 +140,23 @@ async def build_context(
         max_envelope_bytes=settings.max_envelope_bytes,
         require_user_id=require_user_id,
         evaluation=evaluation_feed(settings),
+        witness_policy=witness_policy(settings),
     )
+
+
+def witness_policy(settings: HubSettings) -> WitnessPolicy | None:
+    """The witness policy the settings name, or None.
+
+    Raises:
+        SettingsError: the file cannot be read; PolicyError: it is not a policy.
+    """
+    if settings.witness_policy_file is None:
+        return None
+    try:
+        text = settings.witness_policy_file.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError("witness_policy_file", type(error).__name__) from None
+    return WitnessPolicy.parse(text)
 
 
 def evaluation_feed(settings: HubSettings) -> Feed | None:

@@ -41,6 +41,12 @@ class HubMetrics:
         key_expiry_seconds: time left on the latest valid key, by ``party`` and ``use``.
         agreement_review_seconds: time to each active agreement's review date,
             by ``agreement`` (negative once overdue).
+        witness_answers: answers of the witnesses to the hub's checkpoints, by
+            ``witness`` (its policy name) and ``status`` (HTTP, or ``unreachable``).
+        witnessed_size: the largest tree size a checkpoint note cosigned by the
+            witness policy's quorum covers.
+        unwitnessed_seconds: age of the oldest checkpoint the quorum has not yet
+            cosigned (0 when every one is).
 
     The counters and histograms are incremented where the work happens; the gauges
     are set when ``/metrics`` is scraped, from the broker, the ledger and the keys.
@@ -62,6 +68,9 @@ class HubMetrics:
     ledger_entries: Gauge = field(init=False)
     key_expiry_seconds: Gauge = field(init=False)
     agreement_review_seconds: Gauge = field(init=False)
+    witness_answers: Counter = field(init=False)
+    witnessed_size: Gauge = field(init=False)
+    unwitnessed_seconds: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
         """Create every metric in :attr:`registry`."""
@@ -120,6 +129,22 @@ class HubMetrics:
                 "hub_agreement_review_seconds",
                 "Time to an active agreement's review date",
                 ["agreement"],
+                registry=reg,
+            ),
+            "witness_answers": Counter(
+                "hub_ledger_witness_answers",
+                "Witnesses' answers to the hub's checkpoints",
+                ["witness", "status"],
+                registry=reg,
+            ),
+            "witnessed_size": Gauge(
+                "hub_ledger_witnessed_size",
+                "Largest tree size cosigned by the witness quorum",
+                registry=reg,
+            ),
+            "unwitnessed_seconds": Gauge(
+                "hub_ledger_unwitnessed_seconds",
+                "Age of the oldest checkpoint the witness quorum has not cosigned",
                 registry=reg,
             ),
         }

@@ -88,6 +88,12 @@ class HubSettings(BaseSettings):
     #: The evaluation's published reports, one folder each (``hub-evaluation report``
     #: output): the console shows those that match a release its ledger records.
     evaluation_reports_dir: Path | None = None
+    #: The witness policy (ADR 0026): a C2SP tlog-policy file naming the partner
+    #: witnesses, their keys and URLs, and the quorum. With it the console asks the
+    #: witnesses to cosign each new checkpoint every ``witness_every_seconds`` and
+    #: shows and verifies what they cosigned. None: no witnesses.
+    witness_policy_file: Path | None = None
+    witness_every_seconds: Annotated[float, Field(gt=0)] = 30.0
 
     @field_validator("keys_dir", "agreements_dir")
     @classmethod
@@ -110,7 +116,7 @@ class HubSettings(BaseSettings):
             raise ValueError(f"folder {value} does not exist")
         return value
 
-    @field_validator("linkage_key_file")
+    @field_validator("linkage_key_file", "witness_policy_file")
     @classmethod
     def _optional_file_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():

@@ -54,7 +54,7 @@ async def ledger(request: web.Request) -> web.Response:
     """The ledger's verification result and its latest checkpoint."""
     deps = request.app[DEPS]
     try:
-        status = await ledger_status(deps.hub, deps.clock())
+        status = await ledger_status(deps.hub, deps.clock(), deps.witnessing)
     except LedgerError as error:
         log.warning("console.ledger_unavailable", code=error.code.value)
         return refusal(503, error.code.value)

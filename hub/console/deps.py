@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hub.console.tokens import TokenSource
     from hub.context import HubContext
     from hub.metrics import HubMetrics
+    from hub.witnessing import Witnessing
 
 #: How far ahead readiness looks for keys and agreements coming due.
 HORIZON: Final = timedelta(days=30)
@@ -49,6 +50,8 @@ class ConsoleDeps:
             management UI), shown on the overview.
         reports: the folder of the evaluation's published reports (one folder
             each), shown on the evaluation page when they match a recorded release.
+        witnessing: what the witnesses answered to the hub's checkpoints, when a
+            witness policy names witnesses to ask (ADR 0026).
     """
 
     hub: HubContext
@@ -59,6 +62,7 @@ class ConsoleDeps:
     history: QueueHistory = field(default_factory=QueueHistory)
     links: tuple[tuple[str, str], ...] = ()
     reports: Path | None = None
+    witnessing: Witnessing | None = None
 
     @property
     def metrics(self) -> HubMetrics:

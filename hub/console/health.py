@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any, Final
 from hub.broker import BrokerError, Topology
 from hub.crypto import EnvelopeError, verify_checkpoint
 from hub.ledger import LedgerError, verify_store
+from hub.witnessing import WitnessView
 from schemas.agreements import AgreementStatus
 
 if TYPE_CHECKING:
     from hub.context import HubContext
     from hub.crypto import KeyDirectory
     from hub.policy import Policy
+    from hub.witnessing import Witnessing
 
 PROBE_SECONDS: Final = 5.0
 _NOTHING: Final = Topology((), ())
@@ -132,14 +134,31 @@ async def readiness(ctx: HubContext, at: datetime, horizon: timedelta) -> dict[s
     }
 
 
-async def ledger_status(ctx: HubContext, at: datetime) -> dict[str, Any]:
+async def ledger_status(
+    ctx: HubContext, at: datetime, witnessing: Witnessing | None = None
+) -> dict[str, Any]:
     """Verify the whole ledger with public keys, and describe its latest checkpoint.
+
+    With a witness policy the verification also checks the witnesses' cosignatures
+    and names the largest tree size their quorum cosigned; ``witnesses`` says what
+    each witness last answered (``fork``: it refused a checkpoint the hub signed as
+    not extending what it had cosigned).
 
     Raises:
         LedgerError: the ledger cannot be read.
     """
-    report = await verify_store(ctx.ledger.store, ctx.directory, now=at)
+    policy = ctx.witness_policy
+    report = await verify_store(ctx.ledger.store, ctx.directory, now=at, policy=policy)
+    if witnessing is not None:
+        witnesses = [view.as_json() for view in witnessing.views.values()]
+    else:
+        names = [w.name for w in policy.witnesses] if policy is not None else []
+        witnesses = [WitnessView(name).as_json() for name in names]
     return {
+        "notes": report.notes,
+        "witnessed_size": report.witnessed_size,
+        "witnessed_by": list(report.witnesses),
+        "witnesses": witnesses,
         "intact": report.intact,
         "entries": report.entries,
         "checkpoints": report.checkpoints,

@@ -299,7 +299,7 @@ async def _ledger(request: web.Request) -> dict[str, Any] | str:
     """The ledger status, or the code of why it cannot be read."""
     deps = deps_of(request)
     try:
-        return await ledger_status(deps.hub, deps.clock())
+        return await ledger_status(deps.hub, deps.clock(), deps.witnessing)
     except LedgerError as error:
         log.warning("console.ledger_unavailable", code=error.code.value)
         return error.code.value

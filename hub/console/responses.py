@@ -420,6 +420,22 @@ SUCCESS: Final[dict[str, Schema]] = {
             "code": nullable(STRING),
             "detail": STRING,
             "latest_checkpoint": nullable(ref("Checkpoint")),
+            "notes": COUNT,
+            "witnessed_size": nullable(COUNT),
+            "witnessed_by": array(STRING),
+            "witnesses": array(
+                closed(
+                    {
+                        "name": STRING,
+                        "cosigned_size": COUNT,
+                        "status": STRING,
+                        "code": STRING,
+                        "answered_at": nullable(COUNT),
+                        "refused_size": nullable(COUNT),
+                        "fork": BOOLEAN,
+                    }
+                )
+            ),
         }
     ),
     "ledger_search": closed({"entries": array(ref("LedgerEntry")), "next_after": nullable(COUNT)}),

@@ -29,6 +29,7 @@ from hub.console.operations import keep_sampling
 from hub.context import build_context
 from hub.crypto import server_ssl_context
 from hub.logs import get_logger
+from hub.witnessing import Witnessing, keep_witnessing
 
 if TYPE_CHECKING:
     import ssl
@@ -54,6 +55,8 @@ class ConsoleOptions:
         tls: the server TLS context, or None for plain HTTP (loopback only).
         links: ``(label, URL)`` of the operators' other tools (:func:`console_links`).
         reports: the evaluation's published reports (setting ``evaluation_reports_dir``).
+        witness_every: seconds between rounds of asking the witnesses to cosign
+            (setting ``witness_every_seconds``; only with a witness policy).
     """
 
     tokens: TokenSource
@@ -62,6 +65,7 @@ class ConsoleOptions:
     tls: ssl.SSLContext | None = None
     links: tuple[tuple[str, str], ...] = ()
     reports: Path | None = None
+    witness_every: float = 30.0
 
 
 def console_links(settings: HubSettings) -> tuple[tuple[str, str], ...]:
@@ -112,7 +116,12 @@ async def start_console(stack: AsyncExitStack, ctx: HubContext, options: Console
         ConsoleError: ``console.tls_required``, ``console.port_unavailable``.
     """
     check_transport(options.host, options.tls)
-    deps = ConsoleDeps(ctx, options.tokens, links=options.links, reports=options.reports)
+    witnessing = None
+    if ctx.witness_policy is not None and any(w.url for w in ctx.witness_policy.witnesses):
+        witnessing = Witnessing(ctx.ledger, ctx.witness_policy, ctx.metrics)
+    deps = ConsoleDeps(
+        ctx, options.tokens, links=options.links, reports=options.reports, witnessing=witnessing
+    )
     runner = web.AppRunner(console_app(deps), access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
@@ -125,6 +134,9 @@ async def start_console(stack: AsyncExitStack, ctx: HubContext, options: Console
         ) from None
     sampler = asyncio.create_task(keep_sampling(deps), name="console.sampler")
     stack.push_async_callback(_cancel, sampler)
+    if witnessing is not None:
+        asking = keep_witnessing(witnessing, options.witness_every)
+        stack.push_async_callback(_cancel, asyncio.create_task(asking, name="console.witnessing"))
     port = runner.addresses[0][1]
     url = f"{'https' if options.tls else 'http'}://{_url_host(options.host)}:{port}/"
     log.info("console.serving", listen_url=url)
@@ -158,7 +170,10 @@ async def serve_console(
     async with AsyncExitStack() as stack:
         ctx = await build_context(settings, stack)
         served = replace(
-            options, links=console_links(settings), reports=settings.evaluation_reports_dir
+            options,
+            links=console_links(settings),
+            reports=settings.evaluation_reports_dir,
+            witness_every=settings.witness_every_seconds,
         )
         await start_console(stack, ctx, served)
         await stop.wait()

@@ -15,7 +15,7 @@ from hub.ledger.base import (
     StoredCheckpoint,
     StoredEntry,
 )
-from hub.ledger.chain import canonical
+from hub.ledger.chain import canonical, leaf_of
 from hub.ledger.checkpoints import DEFAULT_ORIGIN, CheckpointPolicy, LogName
 from hub.ledger.entries import (
     CASE_PSEUDONYM,
@@ -93,6 +93,7 @@ __all__ = [
     "consistency_proof",
     "generate_ledger_key",
     "inclusion_proof",
+    "leaf_of",
     "load_ledger_key",
     "open_ledger",
     "open_store",

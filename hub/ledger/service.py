@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from hub.crypto import PartyKeyring
-    from hub.ledger.base import LedgerStore, NewEntry, StoredCheckpoint
+    from hub.ledger.base import Cosignature, LedgerStore, NewEntry, StoredCheckpoint
     from hub.ledger.entries import EntryDraft, LedgerEntry
     from hub.ledger.search import SearchPage, SearchQuery
 
@@ -418,6 +418,20 @@ class Ledger:
             LedgerError: ``ledger.unavailable`` or ``ledger.closed``.
         """
         return await search_store(self.store, query)
+
+    async def add_cosignatures(self, tree_size: int, lines: Sequence[Cosignature]) -> None:
+        """Store witnesses' cosignatures of the checkpoint note at ``tree_size``.
+
+        They go in their own transaction beside the writer's (the store's write lock
+        orders them); one line per witness key and size is kept.
+
+        Raises:
+            LedgerError: ``ledger.unavailable`` or ``ledger.closed``.
+        """
+        if self._closed:
+            raise LedgerError(ErrorCode.CLOSED, "the ledger is closed")
+        async with self.store.write() as tx:
+            await tx.add_cosignatures(tree_size, lines)
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         """Return the newest signed checkpoint, if any."""

@@ -6,15 +6,15 @@ the last one it cosigned, remembers that durably, and keeps evidence of any
 second history for the agency's IG officer.
 """
 
-from hub.witness.app import Refusal, Witness, parse_request, witness_app
+from hub.witness.app import CheckpointRefusedError, Witness, parse_request, witness_app
 from hub.witness.config import WitnessConfig, WitnessConfigError
 from hub.witness.serve import serve_witness, start_witness
 from hub.witness.state import Cosigned, Evidence, WitnessState, WitnessStateError
 
 __all__ = [
+    "CheckpointRefusedError",
     "Cosigned",
     "Evidence",
-    "Refusal",
     "Witness",
     "WitnessConfig",
     "WitnessConfigError",

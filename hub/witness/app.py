@@ -40,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hub.crypto import Checkpoint, NoteError, open_note
+from hub.errors import HubError
 from hub.ledger import verify_consistency
 from hub.logs import get_logger
 from hub.witness.state import Cosigned, Evidence, WitnessState
@@ -57,7 +58,7 @@ _EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 SIZE_TYPE: Final = "text/x.tlog.size"
 
 
-class Refusal(Exception):  # noqa: N818 - an answer, not a failure of the witness
+class CheckpointRefusedError(HubError):
     """An answer other than 200: its HTTP status, a stable code and a reason."""
 
     def __init__(
@@ -67,9 +68,8 @@ class Refusal(Exception):  # noqa: N818 - an answer, not a failure of the witnes
 
         ``cosigned`` is the size the witness had cosigned, for evidence.
         """
-        super().__init__(code)
-        self.status, self.code, self.reason, self.body = status, code, reason, body
-        self.cosigned = cosigned
+        super().__init__(code, reason)
+        self.status, self.reason, self.body, self.cosigned = status, reason, body, cosigned
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,9 @@ def parse_request(body: bytes) -> Request:
     """Read an ``add-checkpoint`` body.
 
     Raises:
-        Refusal: 400 ``witness.malformed``.
+        CheckpointRefusedError: 400 ``witness.malformed``.
     """
-    malformed = Refusal(400, "witness.malformed", "not an add-checkpoint request")
+    malformed = CheckpointRefusedError(400, "witness.malformed", "not an add-checkpoint request")
     try:
         text = body.decode("utf-8")
         head, separator, note = text.partition("\n\n")
@@ -127,22 +127,30 @@ class Witness:
         """Check one request; return the cosignature lines once the new size is stored.
 
         Raises:
-            Refusal: every answer but 200.
+            CheckpointRefusedError: every answer but 200.
         """
         request = parse_request(body)
         checkpoint = request.checkpoint
         trusted = self.config.logs.get(checkpoint.origin)
         if trusted is None:
-            raise Refusal(404, "witness.unknown_log", "this witness does not follow that log")
+            raise CheckpointRefusedError(
+                404, "witness.unknown_log", "this witness does not follow that log"
+            )
         try:
             opened = open_note(request.note, trusted)
         except NoteError as error:
             if error.code == "note.malformed":
-                raise Refusal(400, "witness.malformed", "not a signed note") from None
-            raise Refusal(403, "witness.not_signed", "no valid signature of the log") from None
+                raise CheckpointRefusedError(
+                    400, "witness.malformed", "not a signed note"
+                ) from None
+            raise CheckpointRefusedError(
+                403, "witness.not_signed", "no valid signature of the log"
+            ) from None
         if request.old > checkpoint.size:
             self._keep_if_shrunk(request)
-            raise Refusal(400, "witness.old_above_size", "the old size exceeds the checkpoint's")
+            raise CheckpointRefusedError(
+                400, "witness.old_above_size", "the old size exceeds the checkpoint's"
+            )
         log_lines = _lines_of(request.note, opened.signed_by)
 
         def decide(latest: Cosigned | None) -> Cosigned:
@@ -150,7 +158,7 @@ class Witness:
 
         try:
             new = self.state.advance(checkpoint.origin, decide)
-        except Refusal as refusal:
+        except CheckpointRefusedError as refusal:
             if refusal.code == "witness.inconsistent":
                 self.keep(request, "inconsistent", refusal.cosigned)
             raise
@@ -161,16 +169,22 @@ class Witness:
         checkpoint = request.checkpoint
         cosigned = latest.size if latest is not None else 0
         if request.old != cosigned:
-            raise Refusal(409, "witness.conflict", "another old size", f"{cosigned}\n")
+            raise CheckpointRefusedError(
+                409, "witness.conflict", "another old size", f"{cosigned}\n"
+            )
         if checkpoint.size == 0 and checkpoint.root != _EMPTY_ROOT:
-            raise Refusal(422, "witness.bad_root", "an empty tree has the empty root")
+            raise CheckpointRefusedError(
+                422, "witness.bad_root", "an empty tree has the empty root"
+            )
         if request.old == 0:
             if request.proof:
-                raise Refusal(422, "witness.bad_proof", "no proof extends an empty tree")
+                raise CheckpointRefusedError(
+                    422, "witness.bad_proof", "no proof extends an empty tree"
+                )
         elif latest is not None and not verify_consistency(
             request.old, checkpoint.size, latest.root, checkpoint.root, request.proof
         ):
-            raise Refusal(
+            raise CheckpointRefusedError(
                 422,
                 "witness.inconsistent",
                 "the checkpoint does not extend the last",
@@ -237,7 +251,7 @@ def witness_app(witness: Witness) -> web.Application:
         body = await request.read()
         try:
             lines = witness.add_checkpoint(body)
-        except Refusal as refusal:
+        except CheckpointRefusedError as refusal:
             witness.answers.labels(str(refusal.status)).inc()
             if refusal.body is not None:
                 return web.Response(

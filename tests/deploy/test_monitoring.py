@@ -49,6 +49,7 @@ QUOTABLE_LABELS: Final = frozenset(
         "agreement",
         "outcome",
         "via",
+        "witness",
     }
 )
 #: Suffixes the exposition format adds to a family's name, by type.

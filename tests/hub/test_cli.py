@@ -152,7 +152,7 @@ def test_run_with_unreachable_broker_is_a_clear_error(
 def test_example_settings_name_every_setting() -> None:
     """The example worker settings file names exactly the settings a worker has.
 
-    Those a hub may go without (the evaluation feed's three) are shown commented out.
+    Those a hub may go without (the evaluation feed, the witness policy) are shown commented out.
     """
     import tomllib  # noqa: PLC0415
 
@@ -165,6 +165,7 @@ def test_example_settings_name_every_setting() -> None:
         "evaluation_model",
         "linkage_key_file",
         "evaluation_reports_dir",
+        "witness_policy_file",
     }
     assert set(tomllib.loads(example)) | optional == set(HubSettings.model_fields)
 

@@ -24,7 +24,11 @@ from hub.console.deps import ConsoleDeps
 from hub.console.pages import is_page, safe_next
 from hub.console.routes import ROUTES
 from hub.console.sessions import IDLE, LIFETIME
+from hub.crypto import COSIGNATURE, NoteSigner, WitnessPolicy
 from hub.ledger.entries import EntryDraft, ReleaseRecord
+from hub.witnessing import Witnessing, WitnessView
+
+from .conftest import unhurried
 
 if TYPE_CHECKING:
     from hub.console.tokens import TokenStore
@@ -933,3 +937,34 @@ async def test_a_replay_not_done_says_why(
     assert await hub_ctx.ledger.size() == 0
     seen = await read_quarantine(hub_ctx.broker, hub_ctx.names)
     assert [m.message_id for m in seen] == [message.message_id]
+
+
+async def test_the_ledger_page_shows_each_witness_and_a_fork_in_words(
+    hub_ctx: HubContext,
+    store: TokenStore,
+    tokens: dict[Role, str],
+    serve: Callable[[ConsoleDeps], Awaitable[Client]],
+) -> None:
+    """An IG officer reads who cosigned, who is unreachable, and a refusal as a fork."""
+    signers = [NoteSigner.generate(f"witness.{n}.example", COSIGNATURE) for n in ("a", "b")]
+    policy = WitnessPolicy.parse(
+        f"witness police {signers[0].verifier} http://127.0.0.1:9\n"
+        f"witness health {signers[1].verifier} http://127.0.0.1:9\n"
+        "group partners all police health\nquorum partners\n"
+    )
+    ctx = replace(hub_ctx, witness_policy=policy)
+    witnessing = Witnessing(ctx.ledger, policy, ctx.metrics)
+    witnessing.views["police"] = WitnessView("police", 8, "422", "witness.inconsistent", 1.8e9, 12)
+    witnessing.views["health"] = WitnessView("health", 8, "unreachable", "", 1.8e9)
+    client = await serve(ConsoleDeps(ctx, store, throttle=unhurried(), witnessing=witnessing))
+    await signed_in(client, tokens[Role.IG_OFFICER])
+    html = await (await client.get("/ledger")).text()
+    check_accessible(html)
+    assert "1 witness(es) refused a checkpoint this hub signed" in html
+    assert "Refused: not an extension" in html
+    assert "witness.inconsistent" in html
+    assert "Unreachable" in html
+    assert "No checkpoint is cosigned by the witnesses' quorum yet." in html
+    api = await client.get("/api/ledger/status", headers=bearer(tokens[Role.IG_OFFICER]))
+    forks = [w["fork"] for w in (await api.json())["witnesses"]]
+    assert forks == [True, False]
