@@ -1075,6 +1075,85 @@ def verify_kept(
     return verify_checkpoint(checkpoint, keys, now)
 
 
+# --- One disclosure's proof (C2SP tlog-proof; ADR 0027) --------------------------
+
+PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes) -> bool:
+    """RFC 9162 section 2.1.3.2: whether ``path`` leads from the leaf at ``index`` to ``root``."""
+    if not 0 <= index < size:
+        return False
+    fn, sn, node = index, size - 1, leaf
+    for sibling in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            node = node_hash(sibling, node)
+            while fn and not fn & 1:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            node = node_hash(node, sibling)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and node == root
+
+
+def read_proof(text: str) -> tuple[str, int, list[bytes], str]:
+    """A proof's entry body, index, inclusion path and checkpoint note.
+
+    Raises:
+        InputError: ``proof.malformed``.
+    """
+    malformed = InputError("proof.malformed", "not a C2SP tlog-proof of a ledger entry")
+    head, separator, note = text.partition("\n\n")
+    lines = head.split("\n")
+    if not separator or len(lines) < 3 or lines[0] != PROOF_HEADER:  # noqa: PLR2004
+        raise malformed
+    index = re.fullmatch(r"index (0|[1-9][0-9]{0,19})", lines[2])
+    if not lines[1].startswith("extra ") or index is None or len(lines) > 3 + 64:
+        raise malformed
+    try:
+        body = _std_b64(lines[1][len("extra ") :]).decode("utf-8")
+        path = [_std_b64(line) for line in lines[3:]]
+    except (MalformedError, UnicodeDecodeError):
+        raise malformed from None
+    if any(len(p) != 32 for p in path):  # noqa: PLR2004 - SHA-256
+        raise malformed
+    return body, int(index.group(1)), path, note
+
+
+def check_proof(text: str, keys: dict[str, HubKey], policy: Policy | None) -> list[str]:
+    """Check a disclosure's proof as ``hub audit check-proof`` does; the lines to print.
+
+    Raises:
+        InputError: ``proof.malformed``; RefusedError: ``proof.unsigned``,
+            ``proof.not_included``, ``proof.unwitnessed``.
+    """
+    body, index, path, note = read_proof(text)
+    checkpoint = verify_note(note, keys, policy)
+    if checkpoint.claims is None:
+        if checkpoint.problem == "note.malformed":
+            raise InputError("proof.malformed", "the checkpoint is not a note")
+        raise RefusedError(f"proof.unsigned: the checkpoint note: {checkpoint.problem}")
+    claims, size = checkpoint.claims, checkpoint.size
+    root = bytes.fromhex(claims["root_hash"])
+    if not verify_inclusion(index, size, leaf_hash(body.encode("utf-8")), path, root):
+        raise RefusedError(f"proof.not_included: entry {index} is not in that tree")
+    try:
+        fields = parse_entry(Row(index, body, hashlib.sha256(body.encode("utf-8")).hexdigest()))
+    except Break:
+        raise InputError(
+            "proof.malformed", "the entry is not a ledger entry at its place"
+        ) from None
+    if policy is not None and checkpoint.witnessed_by is None:
+        raise RefusedError("proof.unwitnessed: the witnesses' quorum did not cosign it")
+    what = f"entry {index} ({fields['kind']}, decision {fields['decision_id']})"
+    lines = [f"included: {what} in the checkpoint of size {size} of ledger {claims['ledger_id']}"]
+    if checkpoint.witnessed_by is not None:
+        lines.append(f"witnessed: cosigned by {', '.join(checkpoint.witnessed_by)}")
+    return lines
+
+
 # --- The walk: the same state machine as the hub's (hub/ledger/verify.py) -------
 
 
@@ -1393,7 +1472,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Verify an exported hub ledger (hub audit export) with the hub's public keys."
     )
-    parser.add_argument("export", help="the file `hub audit export` wrote")
+    parser.add_argument("export", nargs="?", help="the file `hub audit export` wrote")
+    parser.add_argument(
+        "--proof",
+        help="instead of an export, check one disclosure's proof (`hub audit proof` wrote it)",
+    )
     parser.add_argument("--keys", required=True, help="the hub's public JWK Set, hub.jwks.json")
     parser.add_argument(
         "--checkpoint",
@@ -1410,11 +1493,28 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _open_export(path: str) -> IO[str]:
+def _open_export(path: str | None) -> IO[str]:
+    if path is None:
+        raise InputError("usage.invalid", "give an export file, or --proof FILE")
     try:
         return open(path, encoding="utf-8", newline="\n")  # noqa: PTH123 - see load_hub_keys
     except OSError as error:
         raise InputError("export.unreadable", f"{path}: {error.strerror}") from None
+
+
+def _check_proof_file(path: str, keys: dict[str, HubKey], policy: Policy | None) -> int:
+    try:
+        with open(path, encoding="utf-8", newline="\n") as handle:  # noqa: PTH123
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError("proof.unreadable", f"{path}: {type(error).__name__}") from None
+    try:
+        lines = check_proof(text, keys, policy)
+    except RefusedError as error:
+        sys.stdout.write(f"not proven: {error}\n")
+        return EXIT_BROKEN
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return EXIT_INTACT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1424,6 +1524,8 @@ def main(argv: list[str] | None = None) -> int:
         keys = load_hub_keys(args.keys)
         extra = _read_tokens(args.checkpoint)
         policy = load_policy(args.witness_policy) if args.witness_policy else None
+        if args.proof is not None:
+            return _check_proof_file(args.proof, keys, policy)
         with _open_export(args.export) as handle:
             verdict = read_export(handle, extra, keys, time.time(), policy)
     except InputError as error:

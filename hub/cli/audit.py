@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,10 @@ from hub.ledger import (
     ErrorCode,
     ExportSummary,
     LogName,
+    ProofError,
     VerifyReport,
+    check_proof,
+    disclosure_proof,
     open_store,
     verify_store,
     write_export,
@@ -94,6 +98,20 @@ def add_commands(subparsers: Any) -> None:
         help="the hub's ledger_origin setting (default: %(default)s)",
     )
     log_key.set_defaults(func=audit_log_key)
+    proof = commands.add_parser(
+        "proof", help="write one disclosure's proof (C2SP tlog-proof), checkable offline"
+    )
+    proof.add_argument("--ledger", required=True, help="sqlite:///FILE or postgresql://...")
+    proof.add_argument("--decision", required=True, type=uuid.UUID, help="the decision id")
+    proof.add_argument("--out", required=True, type=Path, help="the .tlog-proof file to write")
+    proof.set_defaults(func=audit_proof)
+    check = commands.add_parser("check-proof", help="check one disclosure's proof offline")
+    check.add_argument("proof", type=Path, help="the .tlog-proof file")
+    check.add_argument("--keys", required=True, type=Path, help="folder of public JWK Sets")
+    check.add_argument(
+        "--witness-policy", type=Path, help="a witness policy whose quorum must have cosigned"
+    )
+    check.set_defaults(func=audit_check_proof)
     export = commands.add_parser(
         "export", help="write the ledger and its checkpoints for an independent verifier"
     )
@@ -169,6 +187,50 @@ def audit_log_key(args: argparse.Namespace) -> int:
     origin = LogName(asyncio.run(_ledger_id(args.ledger)), args.origin).origin
     for verifier in log_verifiers(origin, directory.records(HUB_PARTY, "sig")):
         sys.stdout.write(f"{verifier}\n")
+    return 0
+
+
+async def _proof(url: str, decision: uuid.UUID) -> str:
+    store = await open_store(url, read_only=True)
+    try:
+        return await disclosure_proof(store, decision)
+    finally:
+        await store.close()
+
+
+def audit_proof(args: argparse.Namespace) -> int:
+    """Write the proof of the entry recorded under ``--decision``."""
+    text = asyncio.run(_proof(args.ledger, args.decision))
+    out: Path = args.out
+    with out.open("x", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    index = text.split("\n", 3)[2].removeprefix("index ")
+    sys.stdout.write(f"wrote the proof of entry {index} to {out}\n")
+    return 0
+
+
+def audit_check_proof(args: argparse.Namespace) -> int:
+    """Check a proof offline; 0 when it holds, 1 when it does not."""
+    directory = KeyDirectory.load(args.keys)
+    policy = _read_policy(args.witness_policy)
+    try:
+        text = args.proof.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise HubError("proof.unreadable", f"{args.proof}: {type(error).__name__}") from None
+    try:
+        proven = check_proof(text, directory, policy=policy)
+    except ProofError as error:
+        if error.code == "proof.malformed":
+            raise
+        sys.stdout.write(f"not proven: {error}\n")
+        return EXIT_BROKEN
+    entry = proven.entry
+    what = f"entry {proven.index} ({entry.kind}, decision {entry.decision_id})"
+    ledger = proven.origin.rsplit("/", 1)[-1]
+    lines = [f"included: {what} in the checkpoint of size {proven.tree_size} of ledger {ledger}"]
+    if policy is not None:
+        lines.append(f"witnessed: cosigned by {', '.join(proven.witnesses)}")
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
     return 0
 
 

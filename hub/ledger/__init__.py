@@ -38,6 +38,7 @@ from hub.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from hub.ledger.proofs import ProofError, ProvenEntry, check_proof, disclosure_proof
 from hub.ledger.pseudonyms import Pseudonymizer, generate_ledger_key, load_ledger_key
 from hub.ledger.reports import (
     REPORT_NOTE,
@@ -78,6 +79,8 @@ __all__ = [
     "LedgerStore",
     "LogName",
     "PersonInEvent",
+    "ProofError",
+    "ProvenEntry",
     "Pseudonymizer",
     "ReleaseRecord",
     "Report",
@@ -90,7 +93,9 @@ __all__ = [
     "annex_rows",
     "build_report",
     "canonical",
+    "check_proof",
     "consistency_proof",
+    "disclosure_proof",
     "generate_ledger_key",
     "inclusion_proof",
     "leaf_of",
