@@ -9,6 +9,7 @@ translators are pure: no I/O, no clock, no keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.errors import HubError
@@ -57,6 +58,31 @@ class ReceivedEvent:
     agreement_id: str
     agreement_version: int
     groups: Mapping[FieldGroup, Mapping[str, Any]]
+    #: What the agency must and must not do with it: the W3C ODRL 2.2 policy the hub
+    #: signed into the delivery (docs/envelope.md, "Obligations"); None from a hub
+    #: that sends none.
+    obligations: Mapping[str, Any] | None = None
+
+    @property
+    def purposes(self) -> tuple[str, ...]:
+        """The purposes it may be used for (the ``use`` permission's constraint)."""
+        for permission in (self.obligations or {}).get("permission", ()):
+            for constraint in permission.get("constraint", ()):
+                if constraint.get("leftOperand") == "purpose":
+                    return tuple(constraint.get("rightOperand", ()))
+        return ()
+
+    @property
+    def retain_until(self) -> date | None:
+        """The day by which it must be deleted (the ``delete`` duty), if one is set."""
+        for duty in (self.obligations or {}).get("obligation", ()):
+            if duty.get("action") != "delete":
+                continue
+            for constraint in duty.get("constraint", ()):
+                value = constraint.get("rightOperand")
+                if constraint.get("leftOperand") == "dateTime" and isinstance(value, dict):
+                    return date.fromisoformat(value["@value"])
+        return None
 
     def fields(self) -> dict[str, Any]:
         """Every disclosed field, flat, as JSON values."""

@@ -349,6 +349,7 @@ class AgencyClient:
             agreement_id=decision.agreement_id,
             agreement_version=decision.agreement_version,
             groups={g: m.model_dump(mode="json") for g, m in groups.items()},
+            obligations=decision.obligations,
         )
 
     async def _notice(self, message: IncomingMessage) -> RefusedError:

@@ -32,6 +32,7 @@ posted to ``webhook_url``; refusal notices go to ``output_dir/refusals/``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hmac
 import ipaddress
@@ -400,15 +401,31 @@ async def start_listener(
 
 async def deliver(received: ReceivedEvent, translator: Translator, settings: AdapterSettings,
                   session: aiohttp.ClientSession | None) -> None:  # fmt: skip
-    """Render one delivery natively; write it and/or post it."""
+    """Render one delivery natively; write it and/or post it, with its obligations.
+
+    The obligations (the ODRL policy the hub signed) are handed over first: in the
+    output folder as ``<decision id>.odrl.jsonld`` beside the record, and to a
+    webhook as the ``Hub-Obligations`` header (base64url of the same JSON) with
+    ``Hub-Retain-Until`` (the delete-by date) when one is set.
+    """
     native = translator.render_delivery(received)
+    obligations = dict(received.obligations) if received.obligations is not None else None
     if settings.output_dir is not None:
+        if obligations is not None:
+            rules = settings.output_dir / f"{received.decision_id}.odrl.jsonld"
+            await asyncio.to_thread(write_atomically, rules, obligations)
         target = settings.output_dir / f"{received.decision_id}.json"
         await asyncio.to_thread(write_atomically, target, native)
     if session is not None and settings.webhook_url is not None:
         url = settings.webhook_url.get_secret_value()
+        headers = {}
+        if obligations is not None:
+            encoded = json.dumps(obligations, separators=(",", ":")).encode()
+            headers["Hub-Obligations"] = base64.urlsafe_b64encode(encoded).decode().rstrip("=")
+        if received.retain_until is not None:
+            headers["Hub-Retain-Until"] = received.retain_until.isoformat()
         async with session.post(
-            url, json=native, timeout=aiohttp.ClientTimeout(total=30)
+            url, json=native, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
         ) as response:
             response.raise_for_status()
 

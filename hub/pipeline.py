@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import UTC
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.broker import OutgoingMessage
@@ -53,7 +54,14 @@ from hub.ledger import (
     canonical,
 )
 from hub.logs import get_logger
-from hub.policy import Disclosure, EvaluationFeed, NotEntitledError
+from hub.policy import (
+    Decided,
+    Disclosure,
+    EvaluationFeed,
+    Granted,
+    NotEntitledError,
+    delivery_obligations,
+)
 from hub.refusals import Refusal, refuse
 from hub.releases import RELEASE_KIND, record_release
 from schemas.base import PersonRole, persons_of
@@ -314,6 +322,21 @@ class EvaluationUnfedError(HubError):
         )
 
 
+def _obligations(ctx: HubContext, entry: LedgerEntry) -> dict[str, Any]:
+    """The ODRL obligations a disclosure's delivery carries, from its recorded grants."""
+    grants = [
+        Granted(g.agreement_id, g.agreement_version, g.clause, g.purpose) for g in entry.grants
+    ]
+    decided = Decided(
+        entry.decision_id,
+        entry.provider or "",
+        entry.recipient or "",
+        grants,
+        entry.recorded_at.astimezone(UTC).date(),
+    )
+    return delivery_obligations(ctx.policy, decided)
+
+
 async def _publish_deliveries(
     ctx: HubContext, accepted: Accepted, entries: list[LedgerEntry]
 ) -> None:
@@ -330,6 +353,7 @@ async def _publish_deliveries(
             entry.agreement_id or "",
             entry.agreement_version or 1,
             entry.recipient,
+            _obligations(ctx, entry),
         )
         groups: set[FieldGroup] = {
             g for g in accepted.issuance.groups if g.value in entry.groups_disclosed

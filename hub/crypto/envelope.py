@@ -14,7 +14,7 @@ elsewhere (``hub.policy``), this room only makes the decision cryptographically 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -84,12 +84,17 @@ class Issuance:
 
 @dataclass(frozen=True)
 class DecisionHeader:
-    """What the hub states, authenticated, about one delivery."""
+    """What the hub states, authenticated, about one delivery.
+
+    ``obligations`` (an ODRL policy, ADR 0028) travel inside the Key Binding JWT the
+    hub signs, not in the JWE header: only the recipient reads them.
+    """
 
     decision_id: uuid.UUID
     agreement_id: str
     agreement_version: int
     recipient: str
+    obligations: Mapping[str, Any] | None = None
 
     def as_header(self) -> dict[str, Any]:
         """The JWE protected header members."""
@@ -316,7 +321,7 @@ def build_presentation(
         raise ValueError(f"groups not in the event: {sorted(missing)}")
     chosen = [issuance.disclosures[g] for g in sorted(groups)]
     prefix = "~".join([issuance.issuer_jwt, *chosen]) + "~"
-    kb_claims = {
+    kb_claims: dict[str, Any] = {
         "iat": _epoch(presented_at),
         "aud": decision.recipient,
         "nonce": str(decision.decision_id),
@@ -325,6 +330,8 @@ def build_presentation(
         "agreement_id": decision.agreement_id,
         "agreement_version": decision.agreement_version,
     }
+    if decision.obligations is not None:
+        kb_claims["odrl"] = dict(decision.obligations)
     return prefix + sdjwt.sign_jwt({"typ": KB_TYP}, kb_claims, hub_key.key)
 
 
@@ -375,13 +382,30 @@ def _decision_header(header: Mapping[str, Any], me: str) -> DecisionHeader:
     return decision
 
 
+def _obligations(value: Any, decision: DecisionHeader) -> Mapping[str, Any] | None:
+    """The ODRL policy a Key Binding JWT carries, checked to be about this delivery."""
+    if value is None:
+        return None
+    target = f"urn:uuid:{decision.decision_id}"
+    if (
+        not isinstance(value, dict)
+        or value.get("@type") != "Agreement"
+        or value.get("uid") != target
+        or value.get("target") != target
+        or value.get("assignee") != f"urn:case-event-hub:party:{decision.recipient}"
+    ):
+        raise EnvelopeError(ErrorCode.BINDING, "key binding obligations are not this delivery's")
+    return value
+
+
 def verify_key_binding(
     kb_jwt: str, prefix: str, holder_key: Any, decision: DecisionHeader, at: datetime
-) -> datetime:
+) -> tuple[datetime, Mapping[str, Any] | None]:
     """Verify the hub's Key Binding JWT against the decision it claims to carry.
 
     Returns:
-        The presentation time (``iat``).
+        The presentation time (``iat``), and the obligations it carries (None from
+        a hub that sends none).
 
     Raises:
         EnvelopeError: ``binding.invalid`` for any mismatch, ``clock.skew`` for a
@@ -403,7 +427,8 @@ def verify_key_binding(
     signed = (claims.get("agreement_id"), claims.get("agreement_version"))
     if signed != (decision.agreement_id, decision.agreement_version):
         raise EnvelopeError(ErrorCode.BINDING, "key binding names another agreement")
-    return _check_iat(claims.get("iat"), at)
+    obligations = _obligations(claims.get("odrl"), decision)
+    return _check_iat(claims.get("iat"), at), obligations
 
 
 def open_delivery(
@@ -432,9 +457,9 @@ def open_delivery(
     matched = sdjwt.match_disclosures(claims, disclosures)
     holder_key = _cnf_key(claims, directory, hub, at)
     prefix = text[: len(text) - len(kb)]
-    presented_at = verify_key_binding(kb, prefix, holder_key, decision, at)
+    presented_at, obligations = verify_key_binding(kb, prefix, holder_key, decision, at)
     return Delivery(
-        decision=decision,
+        decision=replace(decision, obligations=obligations),
         claims=event_claims,
         groups={FieldGroup(name): value for name, (_, value) in matched.items()},
         presented_at=presented_at,

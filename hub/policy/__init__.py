@@ -11,19 +11,23 @@ from hub.policy.base import (
 from hub.policy.check import conflicts, matrix, render_matrix
 from hub.policy.load import Policy, load_policy
 from hub.policy.memo import DecisionMemo
+from hub.policy.obligations import Decided, Granted, delivery_obligations
 from hub.policy.rules import PartyKind
 
 __all__ = [
+    "Decided",
     "DecisionMemo",
     "Decisions",
     "Disclosure",
     "EvaluationFeed",
     "Grant",
+    "Granted",
     "NotEntitledError",
     "PartyKind",
     "Policy",
     "PolicyError",
     "conflicts",
+    "delivery_obligations",
     "load_policy",
     "matrix",
     "render_matrix",

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import uuid
 from contextlib import AsyncExitStack
-from datetime import date
+from datetime import UTC, date
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,6 +20,7 @@ from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
 from hub.embedded import embedded_hub
 from hub.pipeline import process
+from hub.policy.obligations import add_months
 from schemas.base import FieldGroup, split_groups
 from schemas.samples import sample_event
 
@@ -382,3 +383,27 @@ async def test_an_outbox_from_before_content_digests_is_migrated_and_flushed(
     assert columns == ["event_id", "routing_key", "body", "content"]
     assert await world.hub_step() == "envelope.malformed"  # b"sealed", flushed as it was
     assert await world.hub_step() == "disclosed"
+
+
+async def test_each_delivery_hands_over_its_purpose_and_delete_by_date(world: World) -> None:
+    """The SDK gives the agency the obligations the hub signed: purpose, no onward, date."""
+    event = _fresh("VictimSafetyPlanUpdated")
+    await world.clients["advocacy"].publish(event)
+    assert await world.hub_step() == "disclosed"
+    received = await _first(world.clients["health"])
+    assert received.obligations is not None
+    assert received.obligations["uid"] == f"urn:uuid:{received.decision_id}"
+    assert received.obligations["prohibition"] == [{"action": "distribute"}]
+    assert received.purposes
+    (entry,) = [
+        e
+        for e in await world.ctx.ledger.entries_for_event(event.event_id)
+        if e.recipient == "health"
+    ]
+    retention = next(
+        c.retention.months
+        for a in world.ctx.policy.agreements
+        for c in a.clauses
+        if c.id == entry.grants[0].clause
+    )
+    assert received.retain_until == add_months(entry.recorded_at.astimezone(UTC).date(), retention)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import csv
 import io
@@ -156,6 +157,9 @@ async def test_delivery_is_written_natively_by_decision(
     [written] = (tmp_path / "out").glob("*.json")
     assert written.stem == str(received.decision_id)
     assert json.loads(written.read_text())["event_id"] == str(uuid.uuid5(NAMESPACE, "EX-2"))
+    [rules] = (tmp_path / "out").glob("*.odrl.jsonld")
+    assert rules.name == f"{received.decision_id}.odrl.jsonld"
+    assert json.loads(rules.read_text()) == received.obligations
 
 
 def test_command_line_errors_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -387,8 +391,11 @@ async def test_a_webhook_that_fails_gets_the_delivery_again(
     posted: list[str] = []
     both = asyncio.Event()
 
+    headers: list[tuple[str, str]] = []
+
     async def webhook(request: web.Request) -> web.Response:
         posted.append((await request.json())["event_id"])
+        headers.append((request.headers["Hub-Obligations"], request.headers["Hub-Retain-Until"]))
         if not answers[1:]:
             both.set()
         return web.Response(status=answers.pop(0))
@@ -418,3 +425,7 @@ async def test_a_webhook_that_fails_gets_the_delivery_again(
     event_id = str(uuid.uuid5(NAMESPACE, "EX-9"))
     assert posted == [event_id, event_id]
     assert answers == []
+    encoded, until = headers[-1]
+    obligations = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    assert obligations["prohibition"] == [{"action": "distribute"}]
+    assert obligations["obligation"][0]["constraint"][0]["rightOperand"]["@value"] == until

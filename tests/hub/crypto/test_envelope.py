@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -324,3 +325,67 @@ def test_disclosures_changed_after_key_binding_are_refused(
         sealed = seal(tampered, directory.encryption_key("health", NOW), decision.as_header())
         code = _code(partial(open_delivery, sealed, keyrings["health"], directory))
         assert code is ErrorCode.BINDING
+
+
+def _obligations(decision: DecisionHeader, **changed: object) -> dict[str, object]:
+    target = f"urn:uuid:{decision.decision_id}"
+    document: dict[str, object] = {
+        "@context": "http://www.w3.org/ns/odrl.jsonld",
+        "@type": "Agreement",
+        "uid": target,
+        "target": target,
+        "assignee": f"urn:case-event-hub:party:{decision.recipient}",
+        "prohibition": [{"action": "distribute"}],
+    }
+    return document | changed
+
+
+def test_obligations_reach_the_recipient_inside_what_the_hub_signs(
+    keyrings: Rings, directory: KeyDirectory
+) -> None:
+    """The ODRL policy comes out as it went in; none in, none out."""
+    issuance = open_ingress(
+        issue_event(sample_event("ReferralReceived"), keyrings["police"], directory),
+        keyrings["hub"],
+        directory,
+    )
+    plain = _decision("probation")
+    decision = replace(plain, obligations=_obligations(plain))
+    delivery = open_delivery(
+        present(issuance, {FieldGroup.A}, decision, keyrings["hub"], directory),
+        keyrings["probation"],
+        directory,
+    )
+    assert delivery.decision.obligations == _obligations(decision)
+    bare = open_delivery(
+        present(issuance, {FieldGroup.A}, plain, keyrings["hub"], directory),
+        keyrings["probation"],
+        directory,
+    )
+    assert bare.decision.obligations is None
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"uid": "urn:uuid:00000000-0000-4000-8000-000000000000"},
+        {"target": "urn:uuid:00000000-0000-4000-8000-000000000000"},
+        {"assignee": "urn:case-event-hub:party:health"},
+        {"@type": "Offer"},
+    ],
+    ids=["another uid", "another target", "another assignee", "not an agreement"],
+)
+def test_obligations_about_another_delivery_are_refused(
+    changed: dict[str, object], keyrings: Rings, directory: KeyDirectory
+) -> None:
+    """A policy signed for one delivery cannot ride on another: ``binding.invalid``."""
+    issuance = open_ingress(
+        issue_event(sample_event("ReferralReceived"), keyrings["police"], directory),
+        keyrings["hub"],
+        directory,
+    )
+    plain = _decision("probation")
+    decision = replace(plain, obligations=_obligations(plain, **changed))
+    sealed = present(issuance, {FieldGroup.A}, decision, keyrings["hub"], directory)
+    code = _code(lambda: open_delivery(sealed, keyrings["probation"], directory))
+    assert code is ErrorCode.BINDING
