@@ -70,6 +70,10 @@ def _not_a_ledger(folder: Path) -> None:
     (folder / "keys").mkdir()
 
 
+def _bad_policy(folder: Path) -> None:
+    (folder / "witnesses.policy").write_text("quorum none\nwitnesses are many\n")
+
+
 CASES = [
     Case(
         "agreement-not-utf8", _policy_with_bad_agreement,
@@ -141,6 +145,26 @@ CASES = [
          "--not-before", "2019-01-01T00:00:00Z"),
         "error keys.expired: keys from --not-before for 365 days would have expired on"
         " 2020-01-01; give a later --not-before or more --valid-days",
+    ),
+    Case(
+        "witness-policy-bad-line", _bad_policy,
+        ("audit", "verify", "--ledger", "sqlite:///{dir}/ledger.db", "--keys", "{dir}/keys",
+         "--witness-policy", "{dir}/witnesses.policy"),
+        "error policy.invalid: line 2: not a log, witness, group or quorum line",
+    ),
+    Case(
+        "witness-config-missing", _nothing, ("witness", "serve", "--config", "{dir}/none.toml"),
+        "error witness.config_invalid: none.toml: FileNotFoundError",
+    ),
+    Case(
+        "witness-key-kept", _a_file("witness.key"),
+        ("witness", "keygen", "--name", "witness.police.example", "--out", "{dir}/witness.key"),
+        "error witness.key_exists: {dir}/witness.key exists; a witness keeps its key",
+    ),
+    Case(
+        "proof-not-a-proof", _a_file("one.tlog-proof"),
+        ("audit", "check-proof", "{dir}/one.tlog-proof", "--keys", str(DEPLOY / "compose")),
+        "error proof.malformed: not a C2SP tlog-proof of a ledger entry",
     ),
 ]  # fmt: skip
 
