@@ -30,7 +30,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -53,7 +53,9 @@ from hub.ledger import (
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Awaitable, Callable, Iterator, Sequence
+
+    from hub.ledger import LedgerStore
 
 EXIT_BROKEN = 1
 
@@ -142,14 +144,20 @@ def _read_policy(path: Path | None) -> WitnessPolicy | None:
     return WitnessPolicy.parse(text)
 
 
-async def _verify(
-    url: str, directory: KeyDirectory, extra: list[str], policy: WitnessPolicy | None
-) -> VerifyReport:
-    store = await open_store(url, read_only=True)
-    try:
-        return await verify_store(store, directory, extra_checkpoints=extra, policy=policy)
-    finally:
-        await store.close()
+T = TypeVar("T")
+
+
+def _reading(url: str, read: Callable[[LedgerStore], Awaitable[T]]) -> T:
+    """Open the ledger at ``url`` read-only, ``read`` it, and close it."""
+
+    async def run() -> T:
+        store = await open_store(url, read_only=True)
+        try:
+            return await read(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
 
 
 def render(report: VerifyReport) -> list[str]:
@@ -173,34 +181,18 @@ def render(report: VerifyReport) -> list[str]:
     return lines
 
 
-async def _ledger_id(url: str) -> str:
-    store = await open_store(url, read_only=True)
-    try:
-        return await store.ledger_id()
-    finally:
-        await store.close()
-
-
 def audit_log_key(args: argparse.Namespace) -> int:
     """Print one verifier key (vkey) per hub signing key, named by the ledger's origin."""
     directory = KeyDirectory.load(args.keys)
-    origin = LogName(asyncio.run(_ledger_id(args.ledger)), args.origin).origin
+    origin = LogName(_reading(args.ledger, lambda store: store.ledger_id()), args.origin).origin
     for verifier in log_verifiers(origin, directory.records(HUB_PARTY, "sig")):
         sys.stdout.write(f"{verifier}\n")
     return 0
 
 
-async def _proof(url: str, decision: uuid.UUID) -> str:
-    store = await open_store(url, read_only=True)
-    try:
-        return await disclosure_proof(store, decision)
-    finally:
-        await store.close()
-
-
 def audit_proof(args: argparse.Namespace) -> int:
     """Write the proof of the entry recorded under ``--decision``."""
-    text = asyncio.run(_proof(args.ledger, args.decision))
+    text = _reading(args.ledger, lambda store: disclosure_proof(store, args.decision))
     out: Path = args.out
     with out.open("x", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
@@ -239,7 +231,10 @@ def audit_verify(args: argparse.Namespace) -> int:
     directory = KeyDirectory.load(args.keys)
     extra = _read_checkpoints(args.checkpoint)
     policy = _read_policy(args.witness_policy)
-    report = asyncio.run(_verify(args.ledger, directory, extra, policy))
+    report = _reading(
+        args.ledger,
+        lambda store: verify_store(store, directory, extra_checkpoints=extra, policy=policy),
+    )
     sys.stdout.write("".join(f"{line}\n" for line in render(report)))
     unwitnessed = report.witnessed_size == 0 and report.entries > 0
     return 0 if report.intact and not unwitnessed else EXIT_BROKEN

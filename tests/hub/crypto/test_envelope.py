@@ -327,6 +327,12 @@ def test_disclosures_changed_after_key_binding_are_refused(
         assert code is ErrorCode.BINDING
 
 
+def _referral(keyrings: Rings, directory: KeyDirectory) -> Issuance:
+    """A referral from police, opened by the hub."""
+    event = issue_event(sample_event("ReferralReceived"), keyrings["police"], directory)
+    return open_ingress(event, keyrings["hub"], directory)
+
+
 def _obligations(decision: DecisionHeader, **changed: object) -> dict[str, object]:
     target = f"urn:uuid:{decision.decision_id}"
     document: dict[str, object] = {
@@ -344,11 +350,7 @@ def test_obligations_reach_the_recipient_inside_what_the_hub_signs(
     keyrings: Rings, directory: KeyDirectory
 ) -> None:
     """The ODRL policy comes out as it went in; none in, none out."""
-    issuance = open_ingress(
-        issue_event(sample_event("ReferralReceived"), keyrings["police"], directory),
-        keyrings["hub"],
-        directory,
-    )
+    issuance = _referral(keyrings, directory)
     plain = _decision("probation")
     decision = replace(plain, obligations=_obligations(plain))
     delivery = open_delivery(
@@ -379,11 +381,7 @@ def test_obligations_about_another_delivery_are_refused(
     changed: dict[str, object], keyrings: Rings, directory: KeyDirectory
 ) -> None:
     """A policy signed for one delivery cannot ride on another: ``binding.invalid``."""
-    issuance = open_ingress(
-        issue_event(sample_event("ReferralReceived"), keyrings["police"], directory),
-        keyrings["hub"],
-        directory,
-    )
+    issuance = _referral(keyrings, directory)
     plain = _decision("probation")
     decision = replace(plain, obligations=_obligations(plain, **changed))
     sealed = present(issuance, {FieldGroup.A}, decision, keyrings["hub"], directory)
