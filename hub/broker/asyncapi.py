@@ -157,7 +157,8 @@ def _delivery_envelope() -> dict[str, Any]:
         SD_JWT_KB_PATTERN,
         "The issuer's SD-JWT, unchanged, with the disclosures of the granted field groups"
         " only, and the hub's Key Binding JWT (`aud` = recipient, `nonce` = decision id,"
-        " `sd_hash`) (docs/envelope.md step 4).",
+        " `sd_hash`, and `odrl`: the delivery's obligations as a W3C ODRL 2.2 policy)"
+        " (docs/envelope.md step 4, Obligations).",
         _inner("DeliveredEvent"),
     )
     return _envelope(
