@@ -118,11 +118,12 @@ class Witnessing:
         self.refresh(checkpoints)
 
     def refresh(self, checkpoints: list[StoredCheckpoint]) -> None:
-        """Set the witnessed size and the age of the oldest checkpoint not yet witnessed."""
-        witnessed = 0
-        for checkpoint in checkpoints:
-            if self.witnessed(checkpoint):
-                witnessed = checkpoint.tree_size
+        """Set the witnessed size and the age of the oldest checkpoint not yet witnessed.
+
+        Read from the newest back to the first the quorum cosigned: a round checks
+        the few waiting notes, not the ledger's whole history.
+        """
+        witnessed = next((c.tree_size for c in reversed(checkpoints) if self.witnessed(c)), 0)
         waiting = [c for c in checkpoints if c.note is not None and c.tree_size > witnessed]
         self.metrics.witnessed_size.set(witnessed)
         oldest = min((_signed_at(c.token) for c in waiting), default=None)
