@@ -258,3 +258,11 @@ async def test_the_cosigned_size_survives_a_restart(tmp_path: Path) -> None:
     async with AsyncExitStack() as stack:
         running = Running(await start_witness(stack, config), config.signers, config)
         assert await running.post(body(0, 9)) == (409, "7\n", "text/x.tlog.size")
+
+
+async def test_a_request_past_64_kib_is_refused_unread(witnesses: dict[str, Running]) -> None:
+    """No checkpoint needs more: 413, and the witness goes on."""
+    police = witnesses["police"]
+    status, _, _ = await police.post(b"old 0\n" + b"A" * (65 * 1024))
+    assert status == 413
+    assert (await police.post(body(0, 3)))[0] == 200
