@@ -40,6 +40,8 @@ import contextlib
 import hashlib
 import re
 import sqlite3
+import uuid
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Self
 
@@ -48,7 +50,14 @@ import rfc8785
 from adapters.base import ReceivedEvent
 from adapters.state import StateFile
 from hub.broker import BrokerError, BrokerErrorCode, OutgoingMessage, TopologyNames
-from hub.crypto import HUB_PARTY, EnvelopeError, issue_event, open_delivery, open_notice
+from hub.crypto import (
+    HUB_PARTY,
+    EnvelopeError,
+    issue_event,
+    open_delivery,
+    open_notice,
+    seal_receipt,
+)
 from hub.errors import HubError, RefusalCode
 from hub.events import groups_from_delivery
 from hub.logs import get_logger
@@ -56,7 +65,6 @@ from schemas.errors import SchemaError
 from schemas.parties import REGION_PREFIX
 
 if TYPE_CHECKING:
-    import uuid
     from collections.abc import AsyncGenerator, Mapping
     from pathlib import Path
     from types import TracebackType
@@ -82,9 +90,18 @@ CREATE TABLE IF NOT EXISTS outbox (
     event_id TEXT NOT NULL, routing_key TEXT NOT NULL, body BLOB NOT NULL, content TEXT,
     PRIMARY KEY (event_id, routing_key)
 )"""
+#: ``unreceipted``: deliveries kept (their seen record committed) that no receipt
+#: has covered yet, committed with the seen record; ``receipts``: signed receipts
+#: sealed to the hub and not yet confirmed by the broker, re-published on start.
 _SCHEMA = f"""{_OUTBOX};
 CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, decision_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS unreceipted (decision_id TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS receipts (receipt_id TEXT PRIMARY KEY, body BLOB NOT NULL);
 """
+#: The AMQP ``kind`` of a receipt (hub/receipts.py).
+RECEIPT_KIND: Final = "delivery-receipt"
+#: The most deliveries one receipt covers (hub/crypto/base.py).
+MAX_RECEIPT_ITEMS: Final = 256
 _PENDING: Final = "SELECT event_id FROM outbox ORDER BY rowid"
 #: Moves the rows of an outbox from before regional links, which had no routing
 #: key column: each was a local event, routed by the agency's party id (``?``).
@@ -151,6 +168,7 @@ class AgencyClient:
         prefetch: int = 16,
         hub: str = HUB_PARTY,
         regions: Mapping[str, str] | None = None,
+        receipts: bool = True,
     ) -> None:
         """Prepare a client; :meth:`start` opens it.
 
@@ -166,6 +184,8 @@ class AgencyClient:
                 and deliveries and notices must be bound and signed by it.
             regions: region name -> party id of that region's hub, for the
                 regions this agency may send to over a regional link (ADR 0010).
+            receipts: sign a receipt for the deliveries kept, each time a group
+                of them is acknowledged (:meth:`send_receipts`).
 
         Raises:
             ValueError: a region name is invalid or a region names this hub.
@@ -178,6 +198,7 @@ class AgencyClient:
         self._hub = hub
         self._regions = MappingProxyType(_check_regions(regions or {}, hub))
         self._state: StateFile | None = None
+        self._receipts = receipts
         #: Deliveries recognised as already seen and acknowledged without being yielded.
         self.duplicates = 0
 
@@ -186,6 +207,8 @@ class AgencyClient:
         self._state = await StateFile.open(self._state_path, self._prepare)
         await self._broker.connect()
         await self.flush()
+        if self._receipts:
+            await self.send_receipts()
         return self
 
     async def close(self) -> None:
@@ -312,26 +335,93 @@ class AgencyClient:
         waiting = await self.state.query(query)
         for event_id, routing_key, body in waiting:
             await self._send(str(event_id), str(routing_key), _blob(body))
-        if waiting:
-            log.info("outbox.flushed", count=len(waiting), party=self.party)
+        sealed = await self._resend_receipts()
+        if waiting or sealed:
+            log.info("outbox.flushed", count=len(waiting) + sealed, party=self.party)
         return len(waiting)
+
+    async def _resend_receipts(self) -> int:
+        """Publish again every sealed receipt the broker has not confirmed; how many."""
+        sealed = await self.state.query("SELECT receipt_id, body FROM receipts ORDER BY rowid")
+        for receipt_id, body in sealed:
+            await self._send_receipt(str(receipt_id), _blob(body))
+        return len(sealed)
+
+    async def send_receipts(self) -> int:
+        """Sign and send receipts for every kept delivery no receipt has covered; how many.
+
+        Each receipt covers up to 256 deliveries: their decision ids and the SHA-256
+        of each message body as received. It is sealed to the hub and stored, the
+        deliveries it covers struck off, in one commit, before it is published; a
+        receipt not confirmed is published again on the next call or on start, and
+        the hub records a receipt id once.
+
+        Raises:
+            BrokerError: the broker did not confirm; the receipt stays stored.
+        """
+        sent = await self._resend_receipts()
+        while rows := await self.state.query(
+            "SELECT decision_id, digest FROM unreceipted ORDER BY rowid LIMIT ?",
+            (MAX_RECEIPT_ITEMS,),
+        ):
+            receipt_id = uuid.uuid4()
+            items = [(uuid.UUID(str(d)), str(h)) for d, h in rows]
+            body = seal_receipt(
+                receipt_id, items, datetime.now(UTC), self._keyring, self._directory, self._hub
+            ).encode("ascii")
+            await self.state.write(
+                "INSERT INTO receipts (receipt_id, body) VALUES (?, ?)", (str(receipt_id), body)
+            )
+            marks = ",".join("?" * len(rows))
+            written = await self.state.write(
+                f"DELETE FROM unreceipted WHERE decision_id IN ({marks})",  # noqa: S608 - marks
+                tuple(str(d) for d, _ in rows),
+            )
+            await self._commit(written)  # durable, and struck off, before the broker sees it
+            await self._send_receipt(str(receipt_id), body)
+            sent += 1
+        return sent
+
+    async def _send_receipt(self, receipt_id: str, body: bytes) -> None:
+        message = OutgoingMessage(
+            self._names.ingress,
+            self.party,
+            body,
+            receipt_id,
+            headers={"sender": self.party, "kind": RECEIPT_KIND},
+            user_id=self._broker.user,
+        )
+        await self._broker.publish(message)
+        await self.state.write("DELETE FROM receipts WHERE receipt_id = ?", (receipt_id,))
 
     async def _seen(self, event_id: uuid.UUID) -> bool:
         query = "SELECT 1 FROM seen WHERE event_id = ?"
         return bool(await self.state.query(query, (str(event_id),)))
 
-    async def _remember(self, received: ReceivedEvent) -> int:
-        return await self.state.write(
+    async def _remember(self, received: ReceivedEvent, digest: str) -> int:
+        written = await self.state.write(
             "INSERT OR IGNORE INTO seen (event_id, decision_id) VALUES (?, ?)",
             (str(received.event_id), str(received.decision_id)),
         )
+        if not self._receipts:
+            return written
+        return await self.state.write(
+            "INSERT OR IGNORE INTO unreceipted (decision_id, digest) VALUES (?, ?)",
+            (str(received.decision_id), digest),
+        )
 
     async def _settle_remembered(self, handled: list[IncomingMessage], upto: int) -> None:
-        """Commit the seen records up to write ``upto``, then acknowledge ``handled``."""
+        """Commit the seen records up to write ``upto``, acknowledge ``handled``, receipt them."""
         await self._commit(upto)
         for message in handled:
             await _settle(message)
         handled.clear()
+        if self._receipts:
+            try:
+                await self.send_receipts()
+            except BrokerError as error:
+                # Stored, sealed: sent with the next group, or on start.
+                log.warning("receipt.not_sent", code=error.code.value)
 
     def _open(self, message: IncomingMessage) -> ReceivedEvent:
         delivery = open_delivery(
@@ -395,7 +485,8 @@ class AgencyClient:
                     received = await self._receive(message)
                     if received is not None:
                         yield received
-                        written = await self._remember(received)
+                        digest = hashlib.sha256(message.body).hexdigest()
+                        written = await self._remember(received, digest)
                         handled.append(message)
                     if handled and (len(handled) >= batch or not inbox.waiting()):
                         await self._settle_remembered(handled, written)

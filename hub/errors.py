@@ -63,6 +63,8 @@ class RefusalCode(enum.StrEnum):
     SENDER_MISMATCH = "sender.mismatch"
     SENDER_NOT_ENTITLED = "sender.not_entitled"
     EVENT_REPLAYED = "event.replayed"
+    #: A receipt for a delivery the hub did not make to its signer (issue 23).
+    RECEIPT_NOT_DELIVERED = "receipt.not_delivered"
     MESSAGE_UNPROCESSABLE = "message.unprocessable"
     #: Not a refusal of a sender's message: a delivery its recipient rejected,
     #: recorded once the hub finds it in the quarantine; no notice is sent.

@@ -62,6 +62,7 @@ from hub.policy import (
     NotEntitledError,
     delivery_obligations,
 )
+from hub.receipts import RECEIPT_KIND, record_receipt
 from hub.refusals import Refusal, refuse
 from hub.releases import RELEASE_KIND, record_release
 from schemas.base import PersonRole, persons_of
@@ -447,12 +448,25 @@ async def _release(ctx: HubContext, message: IncomingMessage) -> str:
     return "released"
 
 
+async def _receipt(ctx: HubContext, message: IncomingMessage) -> str:
+    """Record a recipient's receipt (:mod:`hub.receipts`), or refuse it; then ack."""
+    try:
+        await record_receipt(ctx, message)
+    except Refusal as refusal:
+        await refuse(ctx, message, refusal)
+        await message.ack()
+        return refusal.code
+    await message.ack()
+    return "receipted"
+
+
 async def process(ctx: HubContext, message: IncomingMessage) -> str:
     """Carry one ingress message through every step and ack it.
 
     Returns:
         ``disclosed``, ``redelivered``, ``released`` (an evaluator's release
-        notice, recorded) or the refusal code.
+        notice, recorded), ``receipted`` (a recipient's receipt, recorded) or the
+        refusal code.
 
     Raises:
         Exception: anything unexpected propagates with the message unacked. A
@@ -466,6 +480,8 @@ async def process(ctx: HubContext, message: IncomingMessage) -> str:
         trace("taken", message.message_id)
     if message.headers.get("kind") == RELEASE_KIND:
         return await _release(ctx, message)
+    if message.headers.get("kind") == RECEIPT_KIND:
+        return await _receipt(ctx, message)
     try:
         accepted = accept(ctx, message)
         if trace is not None:

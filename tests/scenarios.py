@@ -359,8 +359,18 @@ def assert_each_once(inbox: Inbox) -> None:
 async def assert_ledger(
     store: LedgerStore, directory: KeyDirectory, recipients: dict[uuid.UUID, frozenset[str]]
 ) -> None:
-    """One entry per event and recipient (one ``nothing_disclosed`` if none); it verifies."""
-    entries = [chain.parse(row) for row in await store.read(0, None)]
+    """One entry per event and recipient (one ``nothing_disclosed`` if none); it verifies.
+
+    Receipts the recipients signed meanwhile are entries too: none may cover a
+    delivery twice, or one that was not made.
+    """
+    recorded = [chain.parse(row) for row in await store.read(0, None)]
+    receipts = [e for e in recorded if e.kind == "receipt"]
+    entries = [e for e in recorded if e.kind != "receipt"]
+    receipted = Counter(i.decision_id for e in receipts if e.receipt for i in e.receipt.items)
+    assert all(n == 1 for n in receipted.values()), "a delivery was receipted twice"
+    delivered = {e.decision_id for e in entries if e.outcome == "disclosed"}
+    assert set(receipted) <= delivered, "a receipt covers a delivery that was not made"
     per_pair = Counter((e.event_id, e.recipient) for e in entries)
     twice = [pair for pair, n in per_pair.items() if n > 1]
     assert not twice, f"{len(twice)} (event, recipient) pairs recorded more than once"
@@ -372,7 +382,8 @@ async def assert_ledger(
     assert set(per_pair) == expected
     report = await verify_store(store, directory)
     assert report.intact, report.detail
-    assert report.entries == len(entries) == len(expected)
+    assert report.entries == len(recorded)
+    assert len(entries) == len(expected)
 
 
 async def assert_stored_ledger(

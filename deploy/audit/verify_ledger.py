@@ -243,7 +243,9 @@ _DIGEST = re.compile(r"d_[A-Za-z0-9_-]{43}")
 _GROUPS = ("A", "B", "C", "D", "E", "F", "G", "H")
 _ROLES = ("victim", "subject", "other")
 _REASONS = ("not_granted", "safety_rule")
-_KINDS = ("disclosure", "refusal", "consultation", "release")
+_KINDS = ("disclosure", "refusal", "consultation", "release", "receipt")
+_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+MAX_RECEIPT_ITEMS = 256
 _TABLE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _DECIMAL = re.compile(r"(0|[1-9][0-9]{0,5})(\.[0-9]{1,6})?")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -378,6 +380,25 @@ def _release(value: Any) -> bool:
     return all(noise)
 
 
+_RECEIVED_ITEM = _object({"decision_id": _uuid, "digest": _text(_HEX_HASH)})
+
+
+def _receipt(value: Any) -> bool:
+    """A receipt's record (hub/ledger/entries.py ReceiptRecord): its shape and its items."""
+    shape = _object(
+        {
+            "receipt_id": _uuid,
+            "signed_at": _utc_time,
+            "items": lambda v: isinstance(v, list) and 0 < len(v) <= MAX_RECEIPT_ITEMS,
+            "signed": _text(_JWS, 64 * 1024),
+        }
+    )
+    if not shape(value) or not all(_RECEIVED_ITEM(item) for item in value["items"]):
+        return False
+    ids = [item["decision_id"] for item in value["items"]]
+    return ids == sorted(set(ids))
+
+
 ENTRY_FIELDS: dict[str, Callable[[Any], bool]] = {
     "kind": lambda v: v in _KINDS,
     "decision_id": _uuid,
@@ -444,17 +465,19 @@ def valid_entry(fields: Any) -> bool:
     """Whether parsed JSON is a valid entry of format 1 (no ``format``) or format 2.
 
     A release (``kind: release``, format 2 only) holds the one more member
-    ``release``; no other entry holds it.
+    ``release``, and a receipt (``kind: receipt``, format 2 only) ``receipt``; no
+    other entry holds either.
     """
     if not isinstance(fields, dict):
         return False
     shape = FORMAT_2_FIELDS if "format" in fields else ENTRY_FIELDS
-    release = "release" in fields
-    if release != (fields.get("kind") == "release") or (release and shape is ENTRY_FIELDS):
-        return False
-    if release and not _release(fields["release"]):
-        return False
-    members = set(fields) - {"release"}
+    for member, check in (("release", _release), ("receipt", _receipt)):
+        held = member in fields
+        if held != (fields.get("kind") == member) or (held and shape is ENTRY_FIELDS):
+            return False
+        if held and not check(fields[member]):
+            return False
+    members = set(fields) - {"release", "receipt"}
     if members != set(shape) or not all(check(fields[n]) for n, check in shape.items()):
         return False
     return shape is ENTRY_FIELDS or justified(fields)
@@ -495,6 +518,8 @@ def index_terms(fields: dict[str, Any]) -> frozenset[str]:
     terms = {f"{n}:{fields[k]}" for n, k in _SINGLE_TERMS if isinstance(fields[k], str)}
     terms |= {f"person:{person}" for person in fields["person_pseudonyms"]}
     terms |= {f"party:{fields[k]}" for k in ("provider", "recipient") if isinstance(fields[k], str)}
+    if "receipt" in fields:
+        terms |= {f"receipted:{item['decision_id']}" for item in fields["receipt"]["items"]}
     return frozenset(terms)
 
 

@@ -71,7 +71,7 @@ SEARCH_FIELDS: Final = (
 )  # fmt: skip
 ENTRY_KINDS: Final = (
     ("disclosure", "Disclosure"), ("refusal", "Refusal"), ("consultation", "Consultation"),
-    ("release", "Release"),
+    ("release", "Release"), ("receipt", "Receipt"),
 )  # fmt: skip
 PURPOSE_OPTIONS: Final = tuple((code, f"{code}: {text}") for code, text in PURPOSES.items())
 #: What a release gives: the printable page first, for the data subject.

@@ -68,6 +68,10 @@ NOTICE_TYP: Final = "refusal-notice+jwt"
 RECORD_TYP: Final = "evaluation-record+jwt"
 #: ``typ`` of a release notice the evaluator signs and seals to a hub.
 RELEASE_TYP: Final = "evaluation-release+jwt"
+#: A recipient's signed receipt for deliveries it verified and kept (issue 23).
+RECEIPT_TYP: Final = "delivery-receipt+jwt"
+#: The most deliveries one receipt covers.
+MAX_RECEIPT_ITEMS: Final = 256
 
 #: Largest envelope accepted, in characters of the compact serialization.
 MAX_ENVELOPE_CHARS: Final = 256 * 1024

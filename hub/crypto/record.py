@@ -18,6 +18,7 @@ The hub records it in its ledger.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from hub.crypto.base import (
     MAX_CLOCK_SKEW_SECONDS,
+    MAX_RECEIPT_ITEMS,
     NOTICE_CTY,
+    RECEIPT_TYP,
     RECORD_TYP,
     RELEASE_TYP,
     EnvelopeError,
@@ -35,7 +38,7 @@ from hub.crypto.jwe import unseal
 from hub.crypto.notice import seal_signed, verified_claims
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from hub.crypto.keys import KeyDirectory, PartyKeyring
 
@@ -186,3 +189,83 @@ def open_release(
     if not isinstance(release, dict):
         raise EnvelopeError(ErrorCode.MALFORMED, "release is not an object")
     return ReleaseNotice(sender, issued, release)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A recipient's receipt as the hub opened it.
+
+    Attributes:
+        sender: the recipient that signed it.
+        receipt_id: its id (``jti``), one per receipt.
+        signed_at: when it was signed (``iat``).
+        items: each delivery it covers: the decision id and the SHA-256 (hex) of the
+            message body the recipient received.
+        token: the recipient's compact JWS, kept in the ledger as signed.
+    """
+
+    sender: str
+    receipt_id: uuid.UUID
+    signed_at: datetime
+    items: tuple[tuple[uuid.UUID, str], ...]
+    token: str
+
+
+def seal_receipt(  # noqa: PLR0913, PLR0917 - what is receipted, when, by whom, to which hub
+    receipt_id: uuid.UUID,
+    items: Sequence[tuple[uuid.UUID, str]],
+    signed_at: datetime,
+    keyring: PartyKeyring,
+    directory: KeyDirectory,
+    hub: str,
+) -> str:
+    """Sign a receipt for ``items`` as the recipient ``keyring`` belongs to; seal it to ``hub``.
+
+    Raises:
+        EnvelopeError: ``key.not_valid`` when the recipient or the hub lacks a key.
+    """
+    claims = {
+        "aud": hub,
+        "iat": int(signed_at.timestamp()),
+        "jti": str(receipt_id),
+        "receipts": [{"decision_id": str(d), "digest": digest} for d, digest in items],
+    }
+    return seal_signed(RECEIPT_TYP, claims, keyring, hub, signed_at, directory)
+
+
+def _items(value: Any) -> tuple[tuple[uuid.UUID, str], ...]:
+    """A receipt's items, checked: 1 to 256, each a decision id and a hex SHA-256, no repeat."""
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_RECEIPT_ITEMS:
+        raise EnvelopeError(ErrorCode.MALFORMED, "receipts is not a list of 1 to 256 items")
+    items = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"decision_id", "digest"}:
+            raise EnvelopeError(ErrorCode.MALFORMED, "a receipt item is not an object of two")
+        digest = item["digest"]
+        if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise EnvelopeError(ErrorCode.MALFORMED, "a receipt item's digest is not SHA-256")
+        try:
+            items.append((uuid.UUID(str(item["decision_id"])), digest))
+        except ValueError:
+            raise EnvelopeError(ErrorCode.MALFORMED, "a receipt item's decision_id") from None
+    if len({d for d, _ in items}) != len(items):
+        raise EnvelopeError(ErrorCode.MALFORMED, "a delivery is receipted twice")
+    return tuple(items)
+
+
+def open_receipt(
+    envelope: str, keyring: PartyKeyring, directory: KeyDirectory, *, now: datetime
+) -> Receipt:
+    """Open a receipt as the hub ``keyring`` belongs to; check who signed it and its shape.
+
+    Raises:
+        EnvelopeError: as :func:`open_release`.
+    """
+    _, token = unseal(envelope, keyring, now, cty=NOTICE_CTY)
+    sender, claims = verified_claims(token, RECEIPT_TYP, directory, now)
+    issued = _issued(claims, keyring.party, now)
+    try:
+        receipt_id = uuid.UUID(str(claims.get("jti")))
+    except ValueError:
+        raise EnvelopeError(ErrorCode.MALFORMED, "a receipt's jti is not an id") from None
+    return Receipt(sender, receipt_id, issued, _items(claims.get("receipts")), token)

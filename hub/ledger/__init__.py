@@ -28,6 +28,8 @@ from hub.ledger.entries import (
     Label,
     LedgerEntry,
     PersonInEvent,
+    ReceiptRecord,
+    ReceivedItem,
     ReleaseRecord,
     WithheldGroup,
 )
@@ -82,6 +84,8 @@ __all__ = [
     "ProofError",
     "ProvenEntry",
     "Pseudonymizer",
+    "ReceiptRecord",
+    "ReceivedItem",
     "ReleaseRecord",
     "Report",
     "SearchPage",

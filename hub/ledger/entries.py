@@ -32,6 +32,12 @@ let a set of aggregate figures out of its store (ADR 0024): it alone holds the
 field ``release`` (what was asked, the rule or privacy mechanism applied, the
 SHA-256 of the output). Every other entry holds no ``release`` field at all, so
 entries written before releases existed keep their bytes.
+
+A **receipt** (``kind: receipt``, format 2) records that a recipient signed for
+deliveries it verified and kept (issue 23): it alone holds the field ``receipt``
+(the receipt's id, each delivery's decision id and the SHA-256 of the message body
+the recipient received, the time it signed, and the recipient's compact JWS
+itself, so anyone with its public key can check the signature later).
 """
 
 from __future__ import annotations
@@ -70,7 +76,7 @@ FORMAT: Final = 2
 #: The fields format 2 added. A format 1 body holds none of them.
 FORMAT_2_FIELDS: Final = ("format", "persons", "grants", "withheld", "content_digest", "criteria")
 
-EntryKind = Literal["disclosure", "refusal", "consultation", "release"]
+EntryKind = Literal["disclosure", "refusal", "consultation", "release", "receipt"]
 HexHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 #: A machine code: ``disclosed``, ``envelope.malformed``, ``console.read``.
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=64)]
@@ -202,6 +208,46 @@ class ReleaseRecord(_Part):
         return self
 
 
+#: The most deliveries one receipt covers.
+MAX_RECEIPT_ITEMS: Final = 256
+#: A compact JWS (three base64url parts), as a recipient signed its receipt.
+CompactJws = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", max_length=64 * 1024
+    ),
+]
+
+
+class ReceivedItem(_Part):
+    """One delivery a receipt covers: its decision and the digest of what arrived."""
+
+    decision_id: uuid.UUID
+    #: SHA-256 of the delivery's message body (the compact JWE) as received.
+    digest: HexHash
+
+
+class ReceiptRecord(_Part):
+    """What a recipient signed for: the deliveries it verified and kept, and when."""
+
+    receipt_id: uuid.UUID
+    signed_at: EntryTime
+    items: Annotated[tuple[ReceivedItem, ...], Field(min_length=1, max_length=MAX_RECEIPT_ITEMS)]
+    signed: CompactJws
+
+    @field_validator("signed_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+    @field_validator("items")
+    @classmethod
+    def _items(cls, value: tuple[ReceivedItem, ...]) -> tuple[ReceivedItem, ...]:
+        if len({i.decision_id for i in value}) != len(value):
+            raise ValueError("a delivery is receipted twice in one receipt")
+        return tuple(sorted(value, key=lambda i: str(i.decision_id)))
+
+
 class Criteria(_Part):
     """What a consultation asked besides the pseudonyms and ids the entry holds itself.
 
@@ -211,7 +257,7 @@ class Criteria(_Part):
     """
 
     agency: PartyId | None = None
-    kind: Literal["disclosure", "refusal", "consultation", "release"] | None = None
+    kind: Literal["disclosure", "refusal", "consultation", "release", "receipt"] | None = None
     actor: Label | None = None
     since: EntryTime | None = None
     until: EntryTime | None = None
@@ -263,6 +309,8 @@ class EntryDraft(BaseModel):
     criteria: Criteria | None = None
     #: Only on a release entry (``kind: release``); absent from every other body.
     release: ReleaseRecord | None = None
+    #: Only on a receipt entry (``kind: receipt``); absent from every other body.
+    receipt: ReceiptRecord | None = None
 
     @field_validator("recorded_at")
     @classmethod
@@ -299,6 +347,8 @@ class EntryDraft(BaseModel):
         # The checks deploy/audit/verify_ledger.py repeats (check_format_2).
         if (self.kind == "release") != (self.release is not None):
             raise ValueError("a release entry, and only one, holds what was released")
+        if (self.kind == "receipt") != (self.receipt is not None):
+            raise ValueError("a receipt entry, and only one, holds what was receipted")
         if self.format == 1:
             if any(getattr(self, name) != _EMPTY[name] for name in _EMPTY):
                 raise ValueError("a format 1 entry holds no format 2 field")
@@ -319,6 +369,8 @@ class EntryDraft(BaseModel):
                 data.pop(name, None)
         if self.release is None:  # only a release holds the field
             data.pop("release", None)
+        if self.receipt is None:  # only a receipt holds the field
+            data.pop("receipt", None)
         return data
 
     @property
@@ -351,6 +403,7 @@ _EMPTY: Final[dict[str, object]] = {
     "content_digest": None,
     "criteria": None,
     "release": None,
+    "receipt": None,
 }
 
 

@@ -7,7 +7,7 @@ ledger written before they existed):
 - ``ledger_entry_terms (term, seq)``: one row per searchable value of an entry,
   spelt ``name:value``: ``case:c_...``, ``person:p_...``, ``party:police`` (provider
   or recipient), ``provider:``, ``recipient:``, ``agreement:``, ``type:``, ``kind:``,
-  ``actor:``;
+  ``actor:``, and on a receipt ``receipted:<decision id>`` for each delivery it covers;
 - ``ledger_entry_times (seq, recorded_at)``: when each entry was recorded.
 
 A search asks the index for the positions holding every term, then reads those
@@ -76,6 +76,13 @@ def terms_of(fields: Mapping[str, Any]) -> frozenset[str]:
     terms |= {
         f"party:{fields[k]}" for k in ("provider", "recipient") if isinstance(fields.get(k), str)
     }
+    receipt = fields.get("receipt")
+    if isinstance(receipt, dict) and isinstance(receipt.get("items"), list):
+        terms |= {
+            f"receipted:{item['decision_id']}"
+            for item in receipt["items"]
+            if isinstance(item, dict) and isinstance(item.get("decision_id"), str)
+        }
     return frozenset(terms)
 
 

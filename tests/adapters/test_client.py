@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import io
 import sqlite3
 import threading
 import uuid
 from contextlib import AsyncExitStack
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import pytest
+from verifier import load_script
 
 from adapters import client as client_module
 from adapters.client import AgencyClient, RefusedError
 from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
+from hub.crypto import seal_receipt
 from hub.embedded import embedded_hub
+from hub.ledger import verify_store, write_export
 from hub.pipeline import process
 from hub.policy.obligations import add_months
 from schemas.base import FieldGroup, split_groups
@@ -33,6 +38,9 @@ if TYPE_CHECKING:
     from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
     from schemas.base import CaseEvent
+
+
+SCRIPT = load_script()
 
 
 class World:
@@ -407,3 +415,87 @@ async def test_each_delivery_hands_over_its_purpose_and_delete_by_date(world: Wo
         if c.id == entry.grants[0].clause
     )
     assert received.retain_until == add_months(entry.recorded_at.astimezone(UTC).date(), retention)
+
+
+# --- Signed receipts (issue 23, item 5) --------------------------------------------------
+
+
+async def _disclosed_to_health(world: World, count: int) -> list[ReceivedEvent]:
+    """``count`` safety plans disclosed to health, received and kept by its client."""
+    for _ in range(count):
+        await world.clients["advocacy"].publish(_fresh("VictimSafetyPlanUpdated"))
+        assert await world.hub_step() == "disclosed"
+    return await _collect(world.clients["health"], 0.5)
+
+
+async def test_kept_deliveries_are_receipted_in_one_signed_receipt_the_ledger_records(
+    world: World, directory: KeyDirectory
+) -> None:
+    """Three deliveries kept, one receipt: their decisions and the digests of what arrived."""
+    sent = {}
+    original = world.ctx.broker.publish
+
+    async def keep(message: OutgoingMessage) -> None:
+        if message.headers.get("kind") == "delivery":
+            sent[message.message_id] = hashlib.sha256(message.body).hexdigest()
+        await original(message)
+
+    world.ctx.broker.publish = keep  # type: ignore[method-assign]
+    received = await _disclosed_to_health(world, 3)
+    assert len(received) == 3
+    assert await world.hub_step() == "receipted"
+    entries = await world.ctx.ledger.read(0, None)
+    (entry,) = [e for e in entries if e.kind == "receipt"]
+    assert entry.recipient == "health"
+    assert entry.receipt is not None
+    assert {str(i.decision_id): i.digest for i in entry.receipt.items} == {
+        str(r.decision_id): sent[str(r.decision_id)] for r in received
+    }
+    report = await verify_store(world.ctx.ledger.store, directory)
+    assert report.intact
+    out = io.StringIO()
+    await write_export(world.ctx.ledger.store, out)
+    keys = {
+        r.kid: SCRIPT.HubKey(r.key.public_key, 0, 10**10) for r in directory.records("hub", "sig")
+    }
+    verdict = SCRIPT.read_export(out.getvalue().splitlines(keepends=True), [], keys, 2e9)
+    assert (verdict.code, verdict.entries) == (None, report.entries)
+
+
+async def test_a_receipt_sent_twice_is_recorded_once(world: World) -> None:
+    """The same receipt, published again (its confirm lost), adds no second entry."""
+    await _disclosed_to_health(world, 1)
+    health = world.clients["health"]
+    assert await health.state.query("SELECT receipt_id FROM receipts") == []  # confirmed
+    assert await world.hub_step() == "receipted"
+    entries = [e for e in await world.ctx.ledger.read(0, None) if e.kind == "receipt"]
+    assert entries[0].receipt is not None
+    # Publish the recorded receipt's sealed body once more, as a lost confirm would.
+    sealed = seal_receipt(
+        entries[0].receipt.receipt_id,
+        [(i.decision_id, i.digest) for i in entries[0].receipt.items],
+        entries[0].receipt.signed_at,
+        health._keyring,
+        health._directory,
+        "hub",
+    )
+    await health._send_receipt(str(entries[0].receipt.receipt_id), sealed.encode())
+    assert await world.hub_step() == "receipted"
+    assert len([e for e in await world.ctx.ledger.read(0, None) if e.kind == "receipt"]) == 1
+
+
+async def test_a_receipt_for_a_delivery_made_to_another_is_refused(world: World) -> None:
+    """Advocacy cannot sign for what health received: ``receipt.not_delivered``."""
+    received = await _disclosed_to_health(world, 1)
+    assert await world.hub_step() == "receipted"
+    advocacy = world.clients["advocacy"]
+    body = seal_receipt(
+        uuid.uuid4(),
+        [(received[0].decision_id, "0" * 64)],
+        datetime.now(UTC),
+        advocacy._keyring,
+        advocacy._directory,
+        "hub",
+    )
+    await advocacy._send_receipt(str(uuid.uuid4()), body.encode())
+    assert await world.hub_step() == "receipt.not_delivered"

@@ -25,7 +25,7 @@ from hub.console.pages import is_page, safe_next
 from hub.console.routes import ROUTES
 from hub.console.sessions import IDLE, LIFETIME
 from hub.crypto import COSIGNATURE, NoteSigner, WitnessPolicy
-from hub.ledger.entries import EntryDraft, ReleaseRecord
+from hub.ledger.entries import EntryDraft, ReceiptRecord, ReceivedItem, ReleaseRecord
 from hub.witnessing import Witnessing, WitnessView
 
 from .conftest import unhurried
@@ -715,6 +715,31 @@ async def test_a_release_entry_says_what_left_and_under_which_rule(
     check_accessible(html)
     facts = ("Ledger entry 0: release", "What the evaluator released", "cohort_by_priority",
              "counts from 1 to 7 suppressed", "nearest 5", "cd" * 32)  # fmt: skip
+    for fact in facts:
+        assert fact in html, fact
+
+
+async def test_a_receipt_entry_says_who_signed_for_which_deliveries(
+    client: Client, hub_ctx: HubContext, tokens: dict[Role, str]
+) -> None:
+    """A recipient's receipt: the deliveries and the digests of what arrived, accessible."""
+    receipt = ReceiptRecord(
+        receipt_id=uuid.UUID("5a7c9e1b-3d5f-4a6b-8c0d-2e4f6a8b0c1d"),
+        signed_at=datetime(2026, 12, 6, 9, 31, tzinfo=UTC),
+        items=(ReceivedItem(decision_id=uuid.UUID(int=7), digest="ef" * 32),),
+        signed="eyJhbGciOiJFZERTQSJ9.eyJqdGkiOiJ4In0.c2lnbmF0dXJl",  # pragma: allowlist secret
+    )
+    draft = EntryDraft(
+        kind="receipt", decision_id=uuid.uuid4(), recorded_at=datetime.now(UTC),
+        recipient="health", outcome="receipted", receipt=receipt,
+    )  # fmt: skip
+    await hub_ctx.ledger.append([draft])
+    await signed_in(client, tokens[Role.IG_OFFICER])
+    shown = await client.get("/disclosures/0?purpose=audit")
+    html = await shown.text()
+    assert shown.status == 200
+    check_accessible(html)
+    facts = ("Ledger entry 0: receipt", "What health signed for", str(uuid.UUID(int=7)), "ef" * 32)
     for fact in facts:
         assert fact in html, fact
 

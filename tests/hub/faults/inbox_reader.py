@@ -38,9 +38,9 @@ class DyingClient(AgencyClient):
         self.die_after = die_after
         self.remembered = 0
 
-    async def _remember(self, received: ReceivedEvent) -> int:
+    async def _remember(self, received: ReceivedEvent, digest: str) -> int:
         self.remembered += 1
-        return await super()._remember(received)
+        return await super()._remember(received, digest)
 
     async def _commit(self, upto: int) -> None:
         await super()._commit(upto)

@@ -8,12 +8,14 @@ import sys
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services import postgres_dsn
 from structlog.testing import capture_logs
 
 from adapters.client import AgencyClient
 from hub.broker.amqp import AmqpBroker
+from hub.ledger import chain
 
 from .conftest import (
     AGENCIES,
@@ -30,9 +32,26 @@ from .conftest import (
     wait_for,
 )
 
+if TYPE_CHECKING:
+    from hub.ledger.base import LedgerStore
+
 EVENTS = 60
 DIE_AFTER = 7
 READER = Path(__file__).with_name("inbox_reader.py")
+
+
+async def receipted(store: LedgerStore, party: str) -> set[uuid.UUID]:
+    """The events whose delivery to ``party`` a receipt in the ledger covers."""
+    entries = [chain.parse(row) for row in await store.read(0, None)]
+    covered = {i.decision_id for e in entries if e.receipt for i in e.receipt.items}
+    return {
+        e.event_id
+        for e in entries
+        if e.recipient == party
+        and e.kind == "disclosure"
+        and e.decision_id in covered
+        and e.event_id is not None
+    }
 
 
 async def read_until_killed(p: Partnership, party: str, state: Path, record: Path) -> int:
@@ -91,5 +110,13 @@ async def test_adapter_killed_mid_consume_gets_the_rest_and_recognises_the_repea
     assert handled[-1] in recognised  # remembered, then killed before the ack
     assert set(recognised) <= set(handled)
     assert restarted.duplicates == len(recognised)
+    # Every delivery it kept, before the kill and after, is signed for: the receipts
+    # the killed process had stored go out on the restart, and the hub records each once.
+    async with running(ctx):
+
+        async def all_receipted() -> bool:
+            return await receipted(ctx.ledger.store, party) == expected
+
+        await wait_for(f"every delivery to {party} receipted", all_receipted, 60)
     await ctx.ledger.checkpoint_now()
     await assert_ledger(ctx.ledger.store, p.directory, recipients)

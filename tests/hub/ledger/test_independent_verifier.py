@@ -35,7 +35,13 @@ from hub.crypto.note import COSIGNATURE, MLDSA_COSIGNATURE, NoteSigner
 from hub.ledger import chain
 from hub.ledger.base import Cosignature, Head, LedgerError, StoredColumns, StoredEntry
 from hub.ledger.checkpoints import CheckpointPolicy, checkpoint_note, claimed_size, tree_head
-from hub.ledger.entries import FORMAT_2_FIELDS, GENESIS_HASH, EntryDraft, ReleaseRecord
+from hub.ledger.entries import (
+    FORMAT_2_FIELDS,
+    GENESIS_HASH,
+    EntryDraft,
+    ReceiptRecord,
+    ReleaseRecord,
+)
 from hub.ledger.export import write_export
 from hub.ledger.merkle import Frontier
 from hub.ledger.search import index_row
@@ -590,6 +596,26 @@ RELEASE = EntryDraft(
     release=ReleaseRecord.model_validate(RELEASED),
 )
 VALID_RELEASE = json.loads(chain.seal(RELEASE, 3, "ab" * 32).body)
+#: A receipt: the one kind of entry that holds ``receipt``.
+RECEIPT_ITEMS: list[dict[str, str]] = [
+    {"decision_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "digest": "ef" * 32},
+    {"decision_id": "6f1c2a1e-94a4-4c8e-9a55-0c3f6d8f2b10", "digest": "01" * 32},
+]
+RECEIPTED: dict[str, Any] = {
+    "receipt_id": "5a7c9e1b-3d5f-4a6b-8c0d-2e4f6a8b0c1d",
+    "signed_at": "2026-12-06T09:31:00.000000Z",
+    "items": RECEIPT_ITEMS,
+    "signed": "eyJhbGciOiJFZERTQSJ9.eyJqdGkiOiJ4In0.c2lnbmF0dXJl",  # pragma: allowlist secret
+}
+RECEIPT = EntryDraft(
+    kind="receipt",
+    decision_id=uuid.UUID("3f5a7b9c-1d2e-4f3a-8b5c-6d7e8f9a0b1c"),
+    recorded_at=datetime(2026, 12, 6, 9, 32, tzinfo=UTC),
+    recipient="health",
+    outcome="receipted",
+    receipt=ReceiptRecord.model_validate(RECEIPTED),
+)
+VALID_RECEIPT = json.loads(chain.seal(RECEIPT, 3, "ab" * 32).body)
 #: A format 1 body, as ledgers written before format 2 hold them.
 VALID_1 = {k: v for k, v in VALID.items() if k not in FORMAT_2_FIELDS}
 _GRANT = VALID["grants"][0]
@@ -675,6 +701,16 @@ NESTED_VALUES = [
     {k: v for k, v in RELEASED.items() if k != "rule"},
     "release",
     "disclosure",
+    RECEIPTED,
+    {**RECEIPTED, "items": list(reversed(RECEIPT_ITEMS))},
+    {**RECEIPTED, "items": [RECEIPT_ITEMS[0]] * 2},
+    {**RECEIPTED, "items": []},
+    {**RECEIPTED, "items": [{**RECEIPT_ITEMS[0], "digest": "EF" * 32}]},
+    {**RECEIPTED, "items": [{**RECEIPT_ITEMS[0], "extra": 1}]},
+    {**RECEIPTED, "signed": "not.a jws.x"},
+    {**RECEIPTED, "signed_at": "2026-12-06T09:31:00Z"},
+    {k: v for k, v in RECEIPTED.items() if k != "signed"},
+    "receipt",
 ]
 EDGE_VALUES = [
     "2024-02-29T23:59:59.123456Z",
@@ -723,7 +759,7 @@ values = st.one_of(
 mutation = st.one_of(
     st.tuples(
         st.just("set"),
-        st.sampled_from([*VALID, "entry_hash", "extra", "release"]),
+        st.sampled_from([*VALID, "entry_hash", "extra", "release", "receipt"]),
         values | st.sampled_from(NESTED_VALUES),
     ),
     st.tuples(st.just("drop"), st.sampled_from(list(VALID)), st.none()),
@@ -758,7 +794,11 @@ def _script_says(row: StoredEntry) -> str:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(mutation, max_size=3), spelling, st.sampled_from([VALID, VALID_1, VALID_RELEASE]))
+@given(
+    st.lists(mutation, max_size=3),
+    spelling,
+    st.sampled_from([VALID, VALID_1, VALID_RELEASE, VALID_RECEIPT]),
+)
 def test_the_script_judges_entry_bodies_as_the_hub_does(
     mutations: list[tuple[str, str, Any]], how: str, valid: dict[str, Any]
 ) -> None:
@@ -782,7 +822,8 @@ def test_the_script_judges_entry_bodies_as_the_hub_does(
 def test_every_field_and_edge_value_is_judged_as_the_hub_does() -> None:
     """Each field set to each edge value, or dropped, canonically spelled: same verdict."""
     verdicts = set()
-    for base, name in [(b, n) for b in (VALID, VALID_RELEASE) for n in [*b, "entry_hash", "extra"]]:
+    bases = (VALID, VALID_RELEASE, VALID_RECEIPT)
+    for base, name in [(b, n) for b in bases for n in [*b, "entry_hash", "extra"]]:
         for value in [*EDGE_VALUES, *NESTED_VALUES, None, "drop"]:
             fields = dict(base)
             if value == "drop":
