@@ -69,6 +69,8 @@ from schemas.base import PersonRole, persons_of
 from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from hub.broker import IncomingMessage
     from hub.context import HubContext
     from hub.ledger import Group, LedgerEntry
@@ -436,28 +438,27 @@ async def disclose(
     return recorded, seen
 
 
-async def _release(ctx: HubContext, message: IncomingMessage) -> str:
-    """Record an evaluator's release notice (:mod:`hub.releases`), or refuse it; then ack."""
+#: Ingress messages that are no events, by AMQP ``kind``: how each is recorded, and
+#: the outcome :func:`process` returns once it is.
+_RECORDED: Final[
+    dict[str, tuple[Callable[[HubContext, IncomingMessage], Awaitable[object]], str]]
+] = {
+    RELEASE_KIND: (record_release, "released"),  # an evaluator's release (hub.releases)
+    RECEIPT_KIND: (record_receipt, "receipted"),  # a recipient's receipt (hub.receipts)
+}
+
+
+async def _record(ctx: HubContext, message: IncomingMessage, kind: str) -> str:
+    """Record a release notice or a receipt, or refuse it; then ack."""
+    record, outcome = _RECORDED[kind]
     try:
-        await record_release(ctx, message)
+        await record(ctx, message)
     except Refusal as refusal:
         await refuse(ctx, message, refusal)
         await message.ack()
         return refusal.code
     await message.ack()
-    return "released"
-
-
-async def _receipt(ctx: HubContext, message: IncomingMessage) -> str:
-    """Record a recipient's receipt (:mod:`hub.receipts`), or refuse it; then ack."""
-    try:
-        await record_receipt(ctx, message)
-    except Refusal as refusal:
-        await refuse(ctx, message, refusal)
-        await message.ack()
-        return refusal.code
-    await message.ack()
-    return "receipted"
+    return outcome
 
 
 async def process(ctx: HubContext, message: IncomingMessage) -> str:
@@ -478,10 +479,9 @@ async def process(ctx: HubContext, message: IncomingMessage) -> str:
     trace = ctx.trace
     if trace is not None:
         trace("taken", message.message_id)
-    if message.headers.get("kind") == RELEASE_KIND:
-        return await _release(ctx, message)
-    if message.headers.get("kind") == RECEIPT_KIND:
-        return await _receipt(ctx, message)
+    kind = message.headers.get("kind")
+    if isinstance(kind, str) and kind in _RECORDED:
+        return await _record(ctx, message, kind)
     try:
         accepted = accept(ctx, message)
         if trace is not None:
