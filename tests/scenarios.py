@@ -520,6 +520,15 @@ async def kill_workers(workers: list[asyncio.subprocess.Process]) -> None:
             await worker.wait()
 
 
+def logged_count(log: Path, *events: str) -> int:
+    """How many lines of any of ``events`` a worker logged (JSON lines)."""
+    count = 0
+    for line in log.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            count += json.loads(line).get("event") in events
+    return count
+
+
 def logged_events(log: Path, event: str) -> list[uuid.UUID]:
     """The event ids of every ``event`` line a worker logged (JSON lines)."""
     found = []

@@ -23,7 +23,7 @@ from scenarios import (
     drain,
     expected_inboxes,
     kill_workers,
-    logged_events,
+    logged_count,
     publish_all,
     quarantined,
     queue_depth,
@@ -41,6 +41,8 @@ EVENTS: Final = 600
 PAUSE: Final = 0.1
 #: The node stopped: the one the queues are declared through, so their leader.
 STOPPED: Final = 3
+#: The log lines of a message a worker took and recorded: an event disclosed, a receipt.
+CARRIED: Final = ("event.disclosed", "receipt.recorded")
 
 
 def assert_replicated(cluster: RabbitCluster, vhost: str, leader: int) -> None:
@@ -90,9 +92,9 @@ async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
         failing_over = p.folder / f"worker{STOPPED}.log"
         await asyncio.to_thread(cluster.stop_node, STOPPED)
         stopped_at = sum(sent.values())
-        # Counted once the node is down: what the worker discloses after, it disclosed
-        # through another node.
-        after_stop = len(logged_events(failing_over, "event.disclosed"))
+        # Counted once the node is down: what the worker records after (events it
+        # discloses, receipts the recipients send), it took through another node.
+        after_stop = logged_count(failing_over, *CARRIED)
         await asyncio.gather(*publishing)
         await asyncio.gather(*draining)
         # The two nodes left carry every queue: new leaders, the stopped member offline.
@@ -107,7 +109,7 @@ async def test_a_stopped_node_loses_nothing_and_doubles_nothing(
 
     assert stopped_at < EVENTS, "the node was not stopped mid-stream"
     # The worker whose node stopped carried on through another node of the cluster.
-    assert len(logged_events(failing_over, "event.disclosed")) > after_stop
+    assert logged_count(failing_over, *CARRIED) > after_stop
     assert sum(sent.values()) == EVENTS
     for inbox in inboxes.values():
         assert_each_once(inbox)
