@@ -41,18 +41,19 @@ import hashlib
 import re
 import sqlite3
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Self
 
 import rfc8785
 
 from adapters.base import ReceivedEvent
-from adapters.state import StateFile
+from adapters.state import Parameter, StateFile
 from hub.broker import BrokerError, BrokerErrorCode, OutgoingMessage, TopologyNames
 from hub.crypto import (
     HUB_PARTY,
     EnvelopeError,
+    ReceiptItem,
     issue_event,
     open_delivery,
     open_notice,
@@ -65,7 +66,7 @@ from schemas.errors import SchemaError
 from schemas.parties import REGION_PREFIX
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Mapping
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
     from pathlib import Path
     from types import TracebackType
 
@@ -91,18 +92,44 @@ CREATE TABLE IF NOT EXISTS outbox (
     PRIMARY KEY (event_id, routing_key)
 )"""
 #: ``unreceipted``: deliveries kept (their seen record committed) that no receipt
-#: has covered yet, committed with the seen record; ``receipts``: signed receipts
-#: sealed to the hub and not yet confirmed by the broker, re-published on start.
+#: has covered yet, committed with the seen record, with the retention end their
+#: obligations set; ``retained``: deliveries kept whose obligations set a retention
+#: end, until :meth:`AgencyClient.erase_due` erases them; ``receipts``: signed
+#: receipts (delivery or erasure, by ``kind``) sealed to the hub and not yet
+#: confirmed by the broker, re-published on start.
 _SCHEMA = f"""{_OUTBOX};
 CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, decision_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS unreceipted (decision_id TEXT PRIMARY KEY, digest TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS receipts (receipt_id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS unreceipted (
+    decision_id TEXT PRIMARY KEY, digest TEXT NOT NULL, until TEXT
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    receipt_id TEXT PRIMARY KEY, body BLOB NOT NULL, kind TEXT NOT NULL DEFAULT 'delivery-receipt'
+);
+CREATE TABLE IF NOT EXISTS retained (
+    decision_id TEXT PRIMARY KEY, event_id TEXT NOT NULL, digest TEXT NOT NULL, until TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retained_until ON retained (until);
 """
+#: Columns added to a table after it was first written: (table, column, declaration).
+_ADDED_COLUMNS: Final = (
+    ("unreceipted", "until", "TEXT"),
+    ("receipts", "kind", "TEXT NOT NULL DEFAULT 'delivery-receipt'"),
+)
 #: The AMQP ``kind`` of a receipt (hub/receipts.py).
 RECEIPT_KIND: Final = "delivery-receipt"
+#: The AMQP ``kind`` of an erasure receipt (hub/receipts.py).
+ERASURE_KIND: Final = "erasure-receipt"
 #: The most deliveries one receipt covers (hub/crypto/base.py).
 MAX_RECEIPT_ITEMS: Final = 256
 _PENDING: Final = "SELECT event_id FROM outbox ORDER BY rowid"
+_RETAIN: Final = (
+    "INSERT OR IGNORE INTO retained (decision_id, event_id, digest, until) VALUES (?, ?, ?, ?)"
+)
+_UNRECEIPTED: Final = (
+    "INSERT OR IGNORE INTO unreceipted (decision_id, digest, until) VALUES (?, ?, ?)"
+)
+_STORE_RECEIPT: Final = "INSERT INTO receipts (receipt_id, body, kind) VALUES (?, ?, ?)"
+_SEALED: Final = "SELECT receipt_id, body, kind FROM receipts ORDER BY rowid"
 #: Moves the rows of an outbox from before regional links, which had no routing
 #: key column: each was a local event, routed by the agency's party id (``?``).
 _MIGRATE_ROWS: Final = """
@@ -257,6 +284,11 @@ class AgencyClient:
                 connection.rollback()
                 raise
             connection.commit()
+        for table, column, declared in _ADDED_COLUMNS:
+            held = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            if held and column not in held:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declared}")
+        connection.commit()
         connection.executescript(_SCHEMA)
 
     async def _commit(self, upto: int) -> None:
@@ -342,53 +374,125 @@ class AgencyClient:
 
     async def _resend_receipts(self) -> int:
         """Publish again every sealed receipt the broker has not confirmed; how many."""
-        sealed = await self.state.query("SELECT receipt_id, body FROM receipts ORDER BY rowid")
-        for receipt_id, body in sealed:
-            await self._send_receipt(str(receipt_id), _blob(body))
+        sealed = await self.state.query(
+            "SELECT receipt_id, body, kind FROM receipts ORDER BY rowid"
+        )
+        for receipt_id, body, kind in sealed:
+            await self._send_receipt(str(receipt_id), _blob(body), str(kind))
         return len(sealed)
 
     async def send_receipts(self) -> int:
         """Sign and send receipts for every kept delivery no receipt has covered; how many.
 
-        Each receipt covers up to 256 deliveries: their decision ids and the SHA-256
-        of each message body as received. It is sealed to the hub and stored, the
-        deliveries it covers struck off, in one commit, before it is published; a
-        receipt not confirmed is published again on the next call or on start, and
-        the hub records a receipt id once.
+        Each receipt covers up to 256 deliveries: their decision ids, the SHA-256 of
+        each message body as received, and the retention end each delivery's
+        obligations set (so the agency acknowledges it). It is sealed to the hub
+        and stored, the deliveries it covers struck off, in one commit, before it
+        is published; a receipt not confirmed is published again on the next call
+        or on start, and the hub records a receipt id once.
 
         Raises:
             BrokerError: the broker did not confirm; the receipt stays stored.
         """
         sent = await self._resend_receipts()
         while rows := await self.state.query(
-            "SELECT decision_id, digest FROM unreceipted ORDER BY rowid LIMIT ?",
+            "SELECT decision_id, digest, until FROM unreceipted ORDER BY rowid LIMIT ?",
             (MAX_RECEIPT_ITEMS,),
         ):
-            receipt_id = uuid.uuid4()
-            items = [(uuid.UUID(str(d)), str(h)) for d, h in rows]
-            body = seal_receipt(
-                receipt_id, items, datetime.now(UTC), self._keyring, self._directory, self._hub
-            ).encode("ascii")
-            await self.state.write(
-                "INSERT INTO receipts (receipt_id, body) VALUES (?, ?)", (str(receipt_id), body)
-            )
+            items = [ReceiptItem(uuid.UUID(str(d)), str(h), _day(u)) for d, h, u in rows]
             marks = ",".join("?" * len(rows))
-            written = await self.state.write(
+            struck = (
                 f"DELETE FROM unreceipted WHERE decision_id IN ({marks})",  # noqa: S608 - marks
-                tuple(str(d) for d, _ in rows),
+                tuple(str(i.decision_id) for i in items),
             )
-            await self._commit(written)  # durable, and struck off, before the broker sees it
-            await self._send_receipt(str(receipt_id), body)
+            await self._seal_and_send(items, struck, kind=RECEIPT_KIND)
             sent += 1
         return sent
 
-    async def _send_receipt(self, receipt_id: str, body: bytes) -> None:
+    async def erase_due(
+        self,
+        *,
+        today: date | None = None,
+        erase: Callable[[Sequence[uuid.UUID]], Awaitable[None]] | None = None,
+    ) -> int:
+        """Erase what this client keeps of every delivery whose retention has ended; how many.
+
+        A delivery whose obligations set a retention end (``retain_until``) is kept
+        in the state file until that day; on it or after, its records here (its
+        seen record, and any receipt row still waiting) are deleted and an erasure
+        receipt (``erasure-receipt+jwt``, up to 256 deliveries: each decision id and
+        the digest of what was kept) is signed, stored in the same commit, and
+        published; the hub records it in its ledger (ADR 0030). Call it on start
+        and then daily or oftener (``hub-adapter`` does, hourly).
+
+        Args:
+            today: the day to erase up to (inclusive); today in UTC by default.
+            erase: called first with each batch's decision ids, to erase what the
+                agency's side kept of them (``hub-adapter`` removes the files it
+                wrote); it must be idempotent, since a crash before the commit
+                calls it again.
+
+        Raises:
+            BrokerError: the broker did not confirm; the erasure receipt stays
+                stored and is published again on start or the next call.
+        """
+        day = (today or datetime.now(UTC).date()).isoformat()
+        await self._resend_receipts()
+        erased = 0
+        while rows := await self.state.query(
+            "SELECT decision_id, digest FROM retained WHERE until <= ? ORDER BY until, rowid"
+            " LIMIT ?",
+            (day, MAX_RECEIPT_ITEMS),
+        ):
+            items = [ReceiptItem(uuid.UUID(str(d)), str(h)) for d, h in rows]
+            ids = tuple(str(i.decision_id) for i in items)
+            if erase is not None:
+                await erase([i.decision_id for i in items])
+            marks = ",".join("?" * len(rows))
+            struck = [
+                (f"DELETE FROM {table} WHERE decision_id IN ({marks})", ids)  # noqa: S608 - marks
+                for table in ("seen", "unreceipted", "retained")
+            ]
+            await self._seal_and_send(items, *struck, kind=ERASURE_KIND)
+            erased += len(items)
+            log.info("delivery.erased", count=len(items), party=self.party)
+        return erased
+
+    async def _seal_and_send(
+        self,
+        items: Sequence[ReceiptItem],
+        *struck: tuple[str, Sequence[str]],
+        kind: str = RECEIPT_KIND,
+    ) -> None:
+        """Seal a receipt of ``kind`` for ``items``; store it and run ``struck``, in one commit.
+
+        Only then is it published: a receipt the broker does not confirm stays stored.
+        """
+        receipt_id = uuid.uuid4()
+        body = seal_receipt(
+            receipt_id,
+            items,
+            datetime.now(UTC),
+            self._keyring,
+            self._directory,
+            self._hub,
+            erasure=kind == ERASURE_KIND,
+        ).encode("ascii")
+        stored = (
+            "INSERT INTO receipts (receipt_id, body, kind) VALUES (?, ?, ?)",
+            (str(receipt_id), body, kind),
+        )
+        written = await self.state.write_all([stored, *struck])
+        await self._commit(written)  # durable, and struck off, before the broker sees it
+        await self._send_receipt(str(receipt_id), body, kind)
+
+    async def _send_receipt(self, receipt_id: str, body: bytes, kind: str) -> None:
         message = OutgoingMessage(
             self._names.ingress,
             self.party,
             body,
             receipt_id,
-            headers={"sender": self.party, "kind": RECEIPT_KIND},
+            headers={"sender": self.party, "kind": kind},
             user_id=self._broker.user,
         )
         await self._broker.publish(message)
@@ -399,16 +503,20 @@ class AgencyClient:
         return bool(await self.state.query(query, (str(event_id),)))
 
     async def _remember(self, received: ReceivedEvent, digest: str) -> int:
-        written = await self.state.write(
-            "INSERT OR IGNORE INTO seen (event_id, decision_id) VALUES (?, ?)",
-            (str(received.event_id), str(received.decision_id)),
-        )
-        if not self._receipts:
-            return written
-        return await self.state.write(
-            "INSERT OR IGNORE INTO unreceipted (decision_id, digest) VALUES (?, ?)",
-            (str(received.decision_id), digest),
-        )
+        decision_id, until = str(received.decision_id), received.retain_until
+        writes: list[tuple[str, Sequence[Parameter]]] = [
+            (
+                "INSERT OR IGNORE INTO seen (event_id, decision_id) VALUES (?, ?)",
+                (str(received.event_id), decision_id),
+            )
+        ]
+        if until is not None:
+            kept = (decision_id, str(received.event_id), digest, until.isoformat())
+            writes.append((_RETAIN, kept))
+        if self._receipts:
+            day = "" if until is None else until.isoformat()
+            writes.append((_UNRECEIPTED, (decision_id, digest, day)))
+        return await self.state.write_all(writes)
 
     async def _settle_remembered(self, handled: list[IncomingMessage], upto: int) -> None:
         """Commit the seen records up to write ``upto``, acknowledge ``handled``, receipt them."""
@@ -532,6 +640,11 @@ def _content(event: CaseEvent) -> str:
     It stays in this agency's own state file, beside the sealed event itself.
     """
     return hashlib.sha256(rfc8785.dumps(event.model_dump(mode="json"))).hexdigest()
+
+
+def _day(value: object) -> date | None:
+    """A ``until`` column's value: a day, or None (empty, or NULL from before it existed)."""
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 def _blob(value: object) -> bytes:

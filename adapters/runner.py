@@ -27,6 +27,14 @@ the agency's record typed: ``docs/adapters/<agency>.records.openapi.json``
 Outbound: every verified delivery is rendered in the agency's native form and
 written to ``output_dir`` (one file per decision, written atomically) and/or
 posted to ``webhook_url``; refusal notices go to ``output_dir/refusals/``.
+
+Retention: on start and every ``erase_every_seconds`` (an hour), each delivery
+whose retention has ended (the delete-by day its obligations set) is erased: the
+files this adapter wrote for it that are still in ``output_dir`` are removed, the
+SDK forgets it, and a signed erasure receipt goes to the hub
+(:meth:`~adapters.client.AgencyClient.erase_due`, ADR 0030). What the agency's
+system took from ``output_dir`` or the webhook is its own to erase: the
+obligation handed over with it says by when.
 """
 
 from __future__ import annotations
@@ -58,6 +66,9 @@ from hub.errors import HubError
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import date
+
     from adapters.base import ReceivedEvent, Translator
     from adapters.native.table import RowResult, Table
     from schemas.base import CaseEvent
@@ -89,6 +100,8 @@ class AdapterSettings(BaseSettings):
     #: ``listen_host`` is not a loopback address.
     listen_token_file: Path | None = None
     poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    #: Seconds between looks for deliveries whose retention has ended (ADR 0030).
+    erase_every_seconds: Annotated[float, Field(gt=0, le=86400)] = 3600.0
     log_format: str = "auto"
 
 
@@ -430,6 +443,46 @@ async def deliver(received: ReceivedEvent, translator: Translator, settings: Ada
             response.raise_for_status()
 
 
+def remove_outputs(output_dir: Path, decision_ids: Sequence[uuid.UUID]) -> int:
+    """Remove the files :func:`deliver` wrote for ``decision_ids`` that are still there; how many.
+
+    A file already gone (taken by the agency's system, or removed before a crash)
+    is no error: the call may be repeated.
+    """
+    removed = 0
+    for decision_id in decision_ids:
+        for name in (f"{decision_id}.json", f"{decision_id}.odrl.jsonld"):
+            with contextlib.suppress(FileNotFoundError):
+                (output_dir / name).unlink()
+                removed += 1
+    return removed
+
+
+async def erasure(
+    client: AgencyClient, settings: AdapterSettings, today: Callable[[], date] | None = None
+) -> None:
+    """Erase what has reached its retention end, on start and every ``erase_every_seconds``.
+
+    A broker that does not confirm an erasure receipt leaves it stored in the
+    state file: it is sent with the next round, or on start. ``today`` gives the
+    day to erase up to (today in UTC by default).
+    """
+    output_dir = settings.output_dir
+
+    async def erase(decision_ids: Sequence[uuid.UUID]) -> None:
+        if output_dir is not None:
+            await asyncio.to_thread(remove_outputs, output_dir, decision_ids)
+
+    while True:
+        try:
+            await client.erase_due(today=None if today is None else today(), erase=erase)
+        except BrokerError as error:
+            log.warning("erasure.receipt_not_sent", code=error.code.value, party=client.party)
+        except OSError as error:
+            log.warning("erasure.failed", reason=type(error).__name__, party=client.party)
+        await asyncio.sleep(settings.erase_every_seconds)
+
+
 async def outbound(client: AgencyClient, translator: Translator, settings: AdapterSettings) -> None:
     """Render every delivery; record refusal notices; never stop on a notice.
 
@@ -484,7 +537,10 @@ async def run(
             await start_listener(stack, RecordSink(client, translator, rejected), settings)
         if settle:
             heap.settle()
-        tasks = [asyncio.create_task(outbound(client, translator, settings))]
+        tasks = [
+            asyncio.create_task(outbound(client, translator, settings)),
+            asyncio.create_task(erasure(client, settings)),
+        ]
         if settings.input_dir is not None:
             tasks.append(
                 asyncio.create_task(

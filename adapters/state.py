@@ -81,6 +81,17 @@ class StateFile:
             self._written += 1
             return self._written
 
+    async def write_all(self, statements: Sequence[tuple[str, Sequence[Parameter]]]) -> int:
+        """Execute writes back to back, no commit between them; the number of the last.
+
+        A commit covers all of them or none: one that starts meanwhile waits.
+        """
+        async with self._lock:
+            for statement, parameters in statements:
+                self.connection.execute(statement, parameters)
+            self._written += 1
+            return self._written
+
     async def query(self, statement: str, parameters: Sequence[Parameter] = ()) -> list[Row]:
         """Every row of one query (uncommitted writes of this connection included)."""
         async with self._lock:

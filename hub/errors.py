@@ -65,6 +65,9 @@ class RefusalCode(enum.StrEnum):
     EVENT_REPLAYED = "event.replayed"
     #: A receipt for a delivery the hub did not make to its signer (issue 23).
     RECEIPT_NOT_DELIVERED = "receipt.not_delivered"
+    #: A delivery receipt whose retention end is not the one the delivery's
+    #: obligations set (ADR 0030).
+    RECEIPT_RETENTION_MISMATCH = "receipt.retention_mismatch"
     MESSAGE_UNPROCESSABLE = "message.unprocessable"
     #: Not a refusal of a sender's message: a delivery its recipient rejected,
     #: recorded once the hub finds it in the quarantine; no notice is sent.

@@ -28,7 +28,6 @@ import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import UTC
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.broker import OutgoingMessage
@@ -54,15 +53,8 @@ from hub.ledger import (
     canonical,
 )
 from hub.logs import get_logger
-from hub.policy import (
-    Decided,
-    Disclosure,
-    EvaluationFeed,
-    Granted,
-    NotEntitledError,
-    delivery_obligations,
-)
-from hub.receipts import RECEIPT_KIND, record_receipt
+from hub.policy import Disclosure, EvaluationFeed, NotEntitledError
+from hub.receipts import ERASURE_KIND, RECEIPT_KIND, obligations_of, record_erasure, record_receipt
 from hub.refusals import Refusal, refuse
 from hub.releases import RELEASE_KIND, record_release
 from schemas.base import PersonRole, persons_of
@@ -325,21 +317,6 @@ class EvaluationUnfedError(HubError):
         )
 
 
-def _obligations(ctx: HubContext, entry: LedgerEntry) -> dict[str, Any]:
-    """The ODRL obligations a disclosure's delivery carries, from its recorded grants."""
-    grants = [
-        Granted(g.agreement_id, g.agreement_version, g.clause, g.purpose) for g in entry.grants
-    ]
-    decided = Decided(
-        entry.decision_id,
-        entry.provider or "",
-        entry.recipient or "",
-        grants,
-        entry.recorded_at.astimezone(UTC).date(),
-    )
-    return delivery_obligations(ctx.policy, decided)
-
-
 async def _publish_deliveries(
     ctx: HubContext, accepted: Accepted, entries: list[LedgerEntry]
 ) -> None:
@@ -356,7 +333,7 @@ async def _publish_deliveries(
             entry.agreement_id or "",
             entry.agreement_version or 1,
             entry.recipient,
-            _obligations(ctx, entry),
+            obligations_of(ctx.policy, entry),
         )
         groups: set[FieldGroup] = {
             g for g in accepted.issuance.groups if g.value in entry.groups_disclosed
@@ -445,6 +422,7 @@ _RECORDED: Final[
 ] = {
     RELEASE_KIND: (record_release, "released"),  # an evaluator's release (hub.releases)
     RECEIPT_KIND: (record_receipt, "receipted"),  # a recipient's receipt (hub.receipts)
+    ERASURE_KIND: (record_erasure, "erased"),  # a recipient's erasure receipt (hub.receipts)
 }
 
 
@@ -466,8 +444,8 @@ async def process(ctx: HubContext, message: IncomingMessage) -> str:
 
     Returns:
         ``disclosed``, ``redelivered``, ``released`` (an evaluator's release
-        notice, recorded), ``receipted`` (a recipient's receipt, recorded) or the
-        refusal code.
+        notice, recorded), ``receipted`` (a recipient's receipt, recorded),
+        ``erased`` (a recipient's erasure receipt, recorded) or the refusal code.
 
     Raises:
         Exception: anything unexpected propagates with the message unacked. A

@@ -38,7 +38,7 @@ import math
 import re
 import sys
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 try:
@@ -281,6 +281,17 @@ def _sorted_set(item: Callable[[Any], bool], longest: int) -> Callable[[Any], bo
     return check
 
 
+def _day(value: Any) -> bool:
+    # A calendar day, YYYY-MM-DD.
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _utc_time(value: Any) -> bool:
     found = _TIME.fullmatch(value) if isinstance(value, str) else None
     if found is None:
@@ -380,7 +391,14 @@ def _release(value: Any) -> bool:
     return all(noise)
 
 
-_RECEIVED_ITEM = _object({"decision_id": _uuid, "digest": _text(_HEX_HASH)})
+_RECEIVED = {"decision_id": _uuid, "digest": _text(_HEX_HASH)}
+
+
+def _received_item(value: Any) -> bool:
+    # until (a day) is there only when the recipient acknowledged a retention end.
+    if isinstance(value, dict) and "until" in value:
+        return _object({**_RECEIVED, "until": _day})(value)
+    return _object(_RECEIVED)(value)
 
 
 def _receipt(value: Any) -> bool:
@@ -393,7 +411,7 @@ def _receipt(value: Any) -> bool:
             "signed": _text(_JWS, 64 * 1024),
         }
     )
-    if not shape(value) or not all(_RECEIVED_ITEM(item) for item in value["items"]):
+    if not shape(value) or not all(_received_item(item) for item in value["items"]):
         return False
     ids = [item["decision_id"] for item in value["items"]]
     return ids == sorted(set(ids))
@@ -477,6 +495,8 @@ def valid_entry(fields: Any) -> bool:
             return False
         if held and not check(fields[member]):
             return False
+    if fields.get("kind") == "receipt" and fields.get("outcome") not in ("receipted", "erased"):
+        return False
     members = set(fields) - {"release", "receipt"}
     if members != set(shape) or not all(check(fields[n]) for n, check in shape.items()):
         return False
@@ -519,7 +539,10 @@ def index_terms(fields: dict[str, Any]) -> frozenset[str]:
     terms |= {f"person:{person}" for person in fields["person_pseudonyms"]}
     terms |= {f"party:{fields[k]}" for k in ("provider", "recipient") if isinstance(fields[k], str)}
     if "receipt" in fields:
-        terms |= {f"receipted:{item['decision_id']}" for item in fields["receipt"]["items"]}
+        items = fields["receipt"]["items"]
+        done = "erased" if fields["outcome"] == "erased" else "receipted"
+        terms |= {f"{done}:{item['decision_id']}" for item in items}
+        terms |= {f"erase-by:{item['until']}" for item in items if "until" in item}
     return frozenset(terms)
 
 

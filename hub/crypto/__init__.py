@@ -46,6 +46,7 @@ from hub.crypto.notice import RefusalNotice, notice_message_id, open_notice, sea
 from hub.crypto.quorum import PolicyError, Witness, WitnessPolicy
 from hub.crypto.record import (
     Receipt,
+    ReceiptItem,
     ReleaseNotice,
     SignedRecord,
     open_receipt,
@@ -54,6 +55,7 @@ from hub.crypto.record import (
     seal_receipt,
     seal_record,
     seal_release,
+    verify_receipt,
     verify_record,
 )
 from hub.crypto.tls import CA_DAYS, LEAF_DAYS, init_tls, issue_clients, server_ssl_context
@@ -80,6 +82,7 @@ __all__ = [
     "PartyKeyring",
     "PolicyError",
     "Receipt",
+    "ReceiptItem",
     "RefusalNotice",
     "ReleaseNotice",
     "SignedRecord",
@@ -112,5 +115,6 @@ __all__ = [
     "sign_checkpoint",
     "sign_note",
     "verify_checkpoint",
+    "verify_receipt",
     "verify_record",
 ]

@@ -70,6 +70,8 @@ RECORD_TYP: Final = "evaluation-record+jwt"
 RELEASE_TYP: Final = "evaluation-release+jwt"
 #: A recipient's signed receipt for deliveries it verified and kept (issue 23).
 RECEIPT_TYP: Final = "delivery-receipt+jwt"
+#: A recipient's signed receipt for deliveries it erased at their retention end.
+ERASURE_TYP: Final = "erasure-receipt+jwt"
 #: The most deliveries one receipt covers.
 MAX_RECEIPT_ITEMS: Final = 256
 

@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hub.crypto.base import (
+    ERASURE_TYP,
     MAX_CLOCK_SKEW_SECONDS,
     MAX_RECEIPT_ITEMS,
     NOTICE_CTY,
@@ -191,6 +192,21 @@ def open_release(
     return ReleaseNotice(sender, issued, release)
 
 
+class ReceiptItem(NamedTuple):
+    """One delivery a receipt covers.
+
+    Attributes:
+        decision_id: the delivery's decision.
+        digest: SHA-256 (hex) of the message body the recipient received.
+        until: the retention end the delivery's obligations set (a ``delete``
+            duty), which the recipient acknowledges; None when they set none.
+    """
+
+    decision_id: uuid.UUID
+    digest: str
+    until: date | None = None
+
+
 @dataclass(frozen=True)
 class Receipt:
     """A recipient's receipt as the hub opened it.
@@ -199,27 +215,34 @@ class Receipt:
         sender: the recipient that signed it.
         receipt_id: its id (``jti``), one per receipt.
         signed_at: when it was signed (``iat``).
-        items: each delivery it covers: the decision id and the SHA-256 (hex) of the
-            message body the recipient received.
+        items: each delivery it covers.
         token: the recipient's compact JWS, kept in the ledger as signed.
+        erasure: an erasure receipt (``erasure-receipt+jwt``): the recipient
+            erased what it kept of these deliveries; otherwise a delivery
+            receipt (``delivery-receipt+jwt``): it verified and kept them.
     """
 
     sender: str
     receipt_id: uuid.UUID
     signed_at: datetime
-    items: tuple[tuple[uuid.UUID, str], ...]
+    items: tuple[ReceiptItem, ...]
     token: str
+    erasure: bool = False
 
 
 def seal_receipt(  # noqa: PLR0913, PLR0917 - what is receipted, when, by whom, to which hub
     receipt_id: uuid.UUID,
-    items: Sequence[tuple[uuid.UUID, str]],
+    items: Sequence[ReceiptItem],
     signed_at: datetime,
     keyring: PartyKeyring,
     directory: KeyDirectory,
     hub: str,
+    *,
+    erasure: bool = False,
 ) -> str:
     """Sign a receipt for ``items`` as the recipient ``keyring`` belongs to; seal it to ``hub``.
+
+    An erasure receipt with ``erasure``, a delivery receipt without.
 
     Raises:
         EnvelopeError: ``key.not_valid`` when the recipient or the hub lacks a key.
@@ -228,44 +251,107 @@ def seal_receipt(  # noqa: PLR0913, PLR0917 - what is receipted, when, by whom, 
         "aud": hub,
         "iat": int(signed_at.timestamp()),
         "jti": str(receipt_id),
-        "receipts": [{"decision_id": str(d), "digest": digest} for d, digest in items],
+        "receipts": [_item_claim(item) for item in items],
     }
-    return seal_signed(RECEIPT_TYP, claims, keyring, hub, signed_at, directory)
+    return seal_signed(_typ(erasure), claims, keyring, hub, signed_at, directory)
 
 
-def _items(value: Any) -> tuple[tuple[uuid.UUID, str], ...]:
+def _item_claim(item: ReceiptItem) -> dict[str, str]:
+    claim = {"decision_id": str(item.decision_id), "digest": item.digest}
+    if item.until is not None:
+        claim["until"] = item.until.isoformat()
+    return claim
+
+
+def _until(value: Any) -> date:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(value)
+    return date.fromisoformat(value)
+
+
+def _items(value: Any) -> tuple[ReceiptItem, ...]:
     """A receipt's items, checked: 1 to 256, each a decision id and a hex SHA-256, no repeat."""
     if not isinstance(value, list) or not 0 < len(value) <= MAX_RECEIPT_ITEMS:
         raise EnvelopeError(ErrorCode.MALFORMED, "receipts is not a list of 1 to 256 items")
     items = []
     for item in value:
-        if not isinstance(item, dict) or set(item) != {"decision_id", "digest"}:
-            raise EnvelopeError(ErrorCode.MALFORMED, "a receipt item is not an object of two")
+        if not isinstance(item, dict) or not {"decision_id", "digest"} <= set(item) <= {
+            "decision_id",
+            "digest",
+            "until",
+        }:
+            raise EnvelopeError(ErrorCode.MALFORMED, "a receipt item has other members")
         digest = item["digest"]
         if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise EnvelopeError(ErrorCode.MALFORMED, "a receipt item's digest is not SHA-256")
         try:
-            items.append((uuid.UUID(str(item["decision_id"])), digest))
+            decision_id = uuid.UUID(str(item["decision_id"]))
         except ValueError:
             raise EnvelopeError(ErrorCode.MALFORMED, "a receipt item's decision_id") from None
-    if len({d for d, _ in items}) != len(items):
+        try:
+            until = None if "until" not in item else _until(item["until"])
+        except ValueError:
+            raise EnvelopeError(ErrorCode.MALFORMED, "a receipt item's until") from None
+        items.append(ReceiptItem(decision_id, digest, until))
+    if len({i.decision_id for i in items}) != len(items):
         raise EnvelopeError(ErrorCode.MALFORMED, "a delivery is receipted twice")
     return tuple(items)
 
 
+def _receipt(
+    token: str, typ: str, directory: KeyDirectory, at: datetime, hub: str | None = None
+) -> Receipt:
+    """The receipt ``token`` holds, its signature checked with its signer's key valid ``at``.
+
+    With ``hub``, it must be addressed to that hub and not issued after ``at``.
+    """
+    sender, claims = verified_claims(token, typ, directory, at)
+    if hub is not None:
+        _issued(claims, hub, at)
+    try:
+        receipt_id = uuid.UUID(str(claims.get("jti")))
+        signed_at = datetime.fromtimestamp(claims["iat"], tz=UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise EnvelopeError(ErrorCode.MALFORMED, "a receipt's jti or iat") from None
+    items = _items(claims.get("receipts"))
+    return Receipt(sender, receipt_id, signed_at, items, token, erasure=typ == ERASURE_TYP)
+
+
+def _typ(erasure: bool) -> str:  # noqa: FBT001 - one flag, named at every call
+    return ERASURE_TYP if erasure else RECEIPT_TYP
+
+
 def open_receipt(
-    envelope: str, keyring: PartyKeyring, directory: KeyDirectory, *, now: datetime
+    envelope: str,
+    keyring: PartyKeyring,
+    directory: KeyDirectory,
+    *,
+    now: datetime,
+    erasure: bool = False,
 ) -> Receipt:
     """Open a receipt as the hub ``keyring`` belongs to; check who signed it and its shape.
+
+    An erasure receipt with ``erasure``, a delivery receipt without.
 
     Raises:
         EnvelopeError: as :func:`open_release`.
     """
     _, token = unseal(envelope, keyring, now, cty=NOTICE_CTY)
-    sender, claims = verified_claims(token, RECEIPT_TYP, directory, now)
-    issued = _issued(claims, keyring.party, now)
-    try:
-        receipt_id = uuid.UUID(str(claims.get("jti")))
-    except ValueError:
-        raise EnvelopeError(ErrorCode.MALFORMED, "a receipt's jti is not an id") from None
-    return Receipt(sender, receipt_id, issued, _items(claims.get("receipts")), token)
+    return _receipt(token, _typ(erasure), directory, now, keyring.party)
+
+
+def verify_receipt(
+    token: str, directory: KeyDirectory, *, at: datetime, erasure: bool = False
+) -> Receipt:
+    """Check a receipt's JWS as the ledger keeps it, with its signer's key valid ``at``.
+
+    Anyone with the parties' public keys can do this (``hub audit verify --keys``):
+    the receipt is the recipient's own statement, not the hub's. ``at`` is when it
+    was signed; ``erasure`` expects an erasure receipt.
+
+    Raises:
+        EnvelopeError: ``signature.invalid`` when the signature or signer does not
+            hold, ``envelope.malformed`` for a receipt of the wrong shape, and the
+            key directory's errors for a key unknown or not valid then.
+    """
+    return _receipt(token, _typ(erasure), directory, at)

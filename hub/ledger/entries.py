@@ -37,18 +37,23 @@ A **receipt** (``kind: receipt``, format 2) records that a recipient signed for
 deliveries it verified and kept (issue 23): it alone holds the field ``receipt``
 (the receipt's id, each delivery's decision id and the SHA-256 of the message body
 the recipient received, the time it signed, and the recipient's compact JWS
-itself, so anyone with its public key can check the signature later).
+itself, so anyone with its public key can check the signature later). Its outcome
+is ``receipted`` for a delivery receipt, whose items may carry the retention end
+the recipient acknowledged (``until``), and ``erased`` for an erasure receipt: the
+recipient erased what it kept of those deliveries (ADR 0030).
 """
 
 from __future__ import annotations
 
+import re
 import uuid  # noqa: TC003 - pydantic resolves annotations at runtime
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -76,6 +81,8 @@ FORMAT: Final = 2
 #: The fields format 2 added. A format 1 body holds none of them.
 FORMAT_2_FIELDS: Final = ("format", "persons", "grants", "withheld", "content_digest", "criteria")
 
+#: The outcomes of a receipt entry: a delivery receipt's, an erasure receipt's.
+RECEIPT_OUTCOMES: Final = ("receipted", "erased")
 EntryKind = Literal["disclosure", "refusal", "consultation", "release", "receipt"]
 HexHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 #: A machine code: ``disclosed``, ``envelope.malformed``, ``console.read``.
@@ -219,12 +226,37 @@ CompactJws = Annotated[
 ]
 
 
+def _day(value: object) -> object:
+    # A day is written YYYY-MM-DD, and read only so: one day, one set of bytes.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is YYYY-MM-DD")
+    if not isinstance(value, str | date) or isinstance(value, datetime):
+        raise ValueError("a day is YYYY-MM-DD")  # noqa: TRY004 - pydantic wants ValueError
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+
+
 class ReceivedItem(_Part):
-    """One delivery a receipt covers: its decision and the digest of what arrived."""
+    """One delivery a receipt covers: its decision and the digest of what arrived.
+
+    On a delivery receipt, ``until`` is the retention end the delivery's
+    obligations set, as the recipient acknowledged it (absent when they set none,
+    and on receipts written before it existed: their bytes are kept).
+    """
 
     decision_id: uuid.UUID
     #: SHA-256 of the delivery's message body (the compact JWE) as received.
     digest: HexHash
+    until: Day | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.until is None:
+            data.pop("until", None)
+        return data
 
 
 class ReceiptRecord(_Part):
@@ -349,6 +381,8 @@ class EntryDraft(BaseModel):
             raise ValueError("a release entry, and only one, holds what was released")
         if (self.kind == "receipt") != (self.receipt is not None):
             raise ValueError("a receipt entry, and only one, holds what was receipted")
+        if self.kind == "receipt" and self.outcome not in RECEIPT_OUTCOMES:
+            raise ValueError("a receipt entry is receipted or erased")
         if self.format == 1:
             if any(getattr(self, name) != _EMPTY[name] for name in _EMPTY):
                 raise ValueError("a format 1 entry holds no format 2 field")

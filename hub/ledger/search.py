@@ -7,7 +7,9 @@ ledger written before they existed):
 - ``ledger_entry_terms (term, seq)``: one row per searchable value of an entry,
   spelt ``name:value``: ``case:c_...``, ``person:p_...``, ``party:police`` (provider
   or recipient), ``provider:``, ``recipient:``, ``agreement:``, ``type:``, ``kind:``,
-  ``actor:``, and on a receipt ``receipted:<decision id>`` for each delivery it covers;
+  ``actor:``; on a delivery receipt ``receipted:<decision id>`` for each delivery it
+  covers and ``erase-by:<day>`` for each retention end its items acknowledge, on an
+  erasure receipt ``erased:<decision id>`` for each;
 - ``ledger_entry_times (seq, recorded_at)``: when each entry was recorded.
 
 A search asks the index for the positions holding every term, then reads those
@@ -78,11 +80,11 @@ def terms_of(fields: Mapping[str, Any]) -> frozenset[str]:
     }
     receipt = fields.get("receipt")
     if isinstance(receipt, dict) and isinstance(receipt.get("items"), list):
-        terms |= {
-            f"receipted:{item['decision_id']}"
-            for item in receipt["items"]
-            if isinstance(item, dict) and isinstance(item.get("decision_id"), str)
-        }
+        items = [item for item in receipt["items"] if isinstance(item, dict)]
+        done = "erased" if fields.get("outcome") == "erased" else "receipted"
+        ids = [i["decision_id"] for i in items if isinstance(i.get("decision_id"), str)]
+        terms |= {f"{done}:{decision_id}" for decision_id in ids}
+        terms |= {f"erase-by:{i['until']}" for i in items if isinstance(i.get("until"), str)}
     return frozenset(terms)
 
 

@@ -11,7 +11,7 @@ from hub.policy.base import (
 from hub.policy.check import conflicts, matrix, render_matrix
 from hub.policy.load import Policy, load_policy
 from hub.policy.memo import DecisionMemo
-from hub.policy.obligations import Decided, Granted, delivery_obligations
+from hub.policy.obligations import Decided, Granted, delivery_obligations, retention_end
 from hub.policy.rules import PartyKind
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "load_policy",
     "matrix",
     "render_matrix",
+    "retention_end",
 ]

@@ -79,6 +79,20 @@ class Decided:
     on: date
 
 
+def retention_end(policy: Policy, decided: Decided) -> tuple[date, str] | None:
+    """The day a delivery's retention ends and its disposal method; None when not known.
+
+    The shortest of the granting clauses' retentions, from the day the hub decided;
+    None when a granting clause's agreement is no longer held.
+    """
+    grants = decided.grants
+    known = [r for r in (_retention(policy, g) for g in grants) if r is not None]
+    if not known or len(known) != len(grants):
+        return None
+    months, disposal = min(known)
+    return add_months(decided.on, months), disposal
+
+
 def delivery_obligations(policy: Policy, decided: Decided) -> dict[str, Any]:
     """The ODRL policy a delivery carries (see the module's docstring)."""
     grants, provider, recipient = decided.grants, decided.provider, decided.recipient
@@ -102,10 +116,9 @@ def delivery_obligations(policy: Policy, decided: Decided) -> dict[str, Any]:
         ],
         "prohibition": [{"action": "distribute"}],
     }
-    known = [r for r in (_retention(policy, g) for g in grants) if r is not None]
-    if known and len(known) == len(grants):
-        months, disposal = min(known)
-        until = add_months(decided.on, months)
+    ends = retention_end(policy, decided)
+    if ends is not None:
+        until, disposal = ends
         document["obligation"] = [
             {
                 "action": "delete",

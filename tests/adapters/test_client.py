@@ -21,7 +21,7 @@ from adapters.client import AgencyClient, RefusedError
 from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
-from hub.crypto import seal_receipt
+from hub.crypto import ReceiptItem, seal_receipt
 from hub.embedded import embedded_hub
 from hub.ledger import verify_store, write_export
 from hub.pipeline import process
@@ -30,7 +30,7 @@ from schemas.base import FieldGroup, split_groups
 from schemas.samples import sample_event
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
     from pathlib import Path
 
     from adapters.base import ReceivedEvent
@@ -473,13 +473,15 @@ async def test_a_receipt_sent_twice_is_recorded_once(world: World) -> None:
     # Publish the recorded receipt's sealed body once more, as a lost confirm would.
     sealed = seal_receipt(
         entries[0].receipt.receipt_id,
-        [(i.decision_id, i.digest) for i in entries[0].receipt.items],
+        [ReceiptItem(i.decision_id, i.digest, i.until) for i in entries[0].receipt.items],
         entries[0].receipt.signed_at,
         health._keyring,
         health._directory,
         "hub",
     )
-    await health._send_receipt(str(entries[0].receipt.receipt_id), sealed.encode())
+    await health._send_receipt(
+        str(entries[0].receipt.receipt_id), sealed.encode(), "delivery-receipt"
+    )
     assert await world.hub_step() == "receipted"
     assert len([e for e in await world.ctx.ledger.read(0, None) if e.kind == "receipt"]) == 1
 
@@ -491,11 +493,190 @@ async def test_a_receipt_for_a_delivery_made_to_another_is_refused(world: World)
     advocacy = world.clients["advocacy"]
     body = seal_receipt(
         uuid.uuid4(),
-        [(received[0].decision_id, "0" * 64)],
+        [ReceiptItem(received[0].decision_id, "0" * 64, received[0].retain_until)],
         datetime.now(UTC),
         advocacy._keyring,
         advocacy._directory,
         "hub",
     )
-    await advocacy._send_receipt(str(uuid.uuid4()), body.encode())
+    await advocacy._send_receipt(str(uuid.uuid4()), body.encode(), "delivery-receipt")
     assert await world.hub_step() == "receipt.not_delivered"
+
+
+async def test_a_receipt_acknowledges_each_deliverys_retention_end(world: World) -> None:
+    """Each item carries the delete-by day the delivery's obligations set, as the hub set it."""
+    received = await _disclosed_to_health(world, 2)
+    assert await world.hub_step() == "receipted"
+    (entry,) = [e for e in await world.ctx.ledger.read(0, None) if e.kind == "receipt"]
+    assert entry.receipt is not None
+    assert {i.decision_id: i.until for i in entry.receipt.items} == {
+        r.decision_id: r.retain_until for r in received
+    }
+    assert all(r.retain_until is not None for r in received)
+
+
+async def test_a_receipt_with_another_retention_end_is_refused(world: World) -> None:
+    """A recipient cannot sign itself a longer retention: ``receipt.retention_mismatch``."""
+    received = await _disclosed_to_health(world, 1)
+    assert await world.hub_step() == "receipted"
+    health = world.clients["health"]
+    until = received[0].retain_until
+    assert until is not None
+    for later in (date.fromordinal(until.toordinal() + 1), None):
+        body = seal_receipt(
+            uuid.uuid4(),
+            [ReceiptItem(received[0].decision_id, "0" * 64, later)],
+            datetime.now(UTC),
+            health._keyring,
+            health._directory,
+            "hub",
+        )
+        await health._send_receipt(str(uuid.uuid4()), body.encode(), "delivery-receipt")
+        assert await world.hub_step() == "receipt.retention_mismatch"
+
+
+# --- Retention that ends: erasure receipts (issue 23, item 7) ------------------------------
+
+
+async def _rows(client: AgencyClient, table: str) -> int:
+    [(count,)] = await client.state.query(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - names
+    assert isinstance(count, int)
+    return count
+
+
+async def test_deliveries_are_erased_at_their_retention_end_with_a_signed_erasure_receipt(
+    world: World, directory: KeyDirectory
+) -> None:
+    """On the delete-by day the SDK forgets the delivery and signs for it; the ledger records it."""
+    received = await _disclosed_to_health(world, 2)
+    assert await world.hub_step() == "receipted"
+    health = world.clients["health"]
+    until = received[0].retain_until
+    assert until is not None
+    asked: list[uuid.UUID] = []
+
+    async def erase(ids: Sequence[uuid.UUID]) -> None:
+        asked.extend(ids)
+
+    the_day_before = date.fromordinal(until.toordinal() - 1)
+    assert await health.erase_due(today=the_day_before, erase=erase) == 0
+    assert (asked, await _rows(health, "seen"), await _rows(health, "retained")) == ([], 2, 2)
+    assert await health.erase_due(today=until, erase=erase) == 2
+    assert sorted(asked) == sorted(r.decision_id for r in received)
+    assert (await _rows(health, "seen"), await _rows(health, "retained")) == (0, 0)
+    assert await _rows(health, "receipts") == 0  # confirmed
+    assert await world.hub_step() == "erased"
+    entries = await world.ctx.ledger.read(0, None)
+    (erasure,) = [e for e in entries if e.outcome == "erased"]
+    assert (erasure.kind, erasure.recipient) == ("receipt", "health")
+    assert erasure.receipt is not None
+    (receipt,) = [e for e in entries if e.outcome == "receipted"]
+    assert receipt.receipt is not None
+    assert {(i.decision_id, i.digest) for i in erasure.receipt.items} == {
+        (i.decision_id, i.digest) for i in receipt.receipt.items
+    }
+    assert await health.erase_due(today=until) == 0  # nothing twice
+    report = await verify_store(world.ctx.ledger.store, directory)
+    assert report.intact
+    out = io.StringIO()
+    await write_export(world.ctx.ledger.store, out)
+    keys = {
+        r.kid: SCRIPT.HubKey(r.key.public_key, 0, 10**10) for r in directory.records("hub", "sig")
+    }
+    verdict = SCRIPT.read_export(out.getvalue().splitlines(keepends=True), [], keys, 2e9)
+    assert (verdict.code, verdict.entries) == (None, report.entries)
+
+
+async def test_an_erasure_receipt_the_broker_did_not_confirm_is_sent_on_start(
+    world: World,
+    tmp_path: Path,
+    keyrings: dict[str, PartyKeyring],
+    directory: KeyDirectory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Erased and signed, then the confirm is lost: the next process sends it; recorded once."""
+    received = await _disclosed_to_health(world, 1)
+    assert await world.hub_step() == "receipted"
+    health = world.clients["health"]
+    until = received[0].retain_until
+    assert until is not None
+
+    async def lost(_: OutgoingMessage) -> None:
+        raise BrokerError(BrokerErrorCode.UNCONFIRMED, "test: connection lost before the confirm")
+
+    monkeypatch.setattr(health._broker, "publish", lost)
+    with pytest.raises(BrokerError):
+        await health.erase_due(today=until)
+    monkeypatch.undo()
+    assert (await _rows(health, "seen"), await _rows(health, "receipts")) == (0, 1)
+    await health.close()  # the process dies
+    broker = MemoryBroker(world.node, user="health")
+    restarted = AgencyClient(keyrings["health"], directory, broker, tmp_path / "health.db")
+    async with restarted:
+        assert await _rows(restarted, "receipts") == 0
+        assert await restarted.erase_due(today=until) == 0
+    assert await world.hub_step() == "erased"
+    entries = await world.ctx.ledger.read(0, None)
+    assert [e.outcome for e in entries if e.kind == "receipt"] == ["receipted", "erased"]
+
+
+async def test_an_erasure_receipt_for_anothers_delivery_is_refused(world: World) -> None:
+    """Advocacy cannot say it erased what health received: ``receipt.not_delivered``."""
+    received = await _disclosed_to_health(world, 1)
+    assert await world.hub_step() == "receipted"
+    advocacy = world.clients["advocacy"]
+    body = seal_receipt(
+        uuid.uuid4(),
+        [ReceiptItem(received[0].decision_id, "0" * 64)],
+        datetime.now(UTC),
+        advocacy._keyring,
+        advocacy._directory,
+        "hub",
+        erasure=True,
+    )
+    await advocacy._send_receipt(str(uuid.uuid4()), body.encode(), "erasure-receipt")
+    assert await world.hub_step() == "receipt.not_delivered"
+
+
+async def test_a_delivery_receipt_sent_as_an_erasure_is_refused(world: World) -> None:
+    """The AMQP kind names the receipt's type: a delivery receipt is no erasure."""
+    received = await _disclosed_to_health(world, 1)
+    assert await world.hub_step() == "receipted"
+    health = world.clients["health"]
+    body = seal_receipt(
+        uuid.uuid4(),
+        [ReceiptItem(received[0].decision_id, "0" * 64, received[0].retain_until)],
+        datetime.now(UTC),
+        health._keyring,
+        health._directory,
+        "hub",
+    )
+    await health._send_receipt(str(uuid.uuid4()), body.encode(), "erasure-receipt")
+    assert await world.hub_step() == "envelope.malformed"
+
+
+async def test_a_state_file_from_before_retention_ends_is_migrated(
+    world: World, tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> None:
+    """Receipt rows from before ``until`` and ``kind`` are kept and sent as delivery receipts."""
+    received = await _disclosed_to_health(world, 1)
+    assert await world.hub_step() == "receipted"
+    health = world.clients["health"]
+    sealed = seal_receipt(
+        uuid.uuid4(),
+        [ReceiptItem(received[0].decision_id, "ab" * 32, received[0].retain_until)],
+        datetime.now(UTC),
+        health._keyring,
+        health._directory,
+        "hub",
+    )
+    state = tmp_path / "older-health.db"
+    with sqlite3.connect(state) as old:
+        old.execute("CREATE TABLE unreceipted (decision_id TEXT PRIMARY KEY, digest TEXT NOT NULL)")
+        old.execute("CREATE TABLE receipts (receipt_id TEXT PRIMARY KEY, body BLOB NOT NULL)")
+        old.execute("INSERT INTO receipts VALUES (?, ?)", (str(uuid.uuid4()), sealed.encode()))
+    old.close()
+    broker = MemoryBroker(world.node, user="health")
+    async with AgencyClient(keyrings["health"], directory, broker, state) as upgraded:
+        assert await _rows(upgraded, "receipts") == 0  # sent on start
+    assert await world.hub_step() == "receipted"

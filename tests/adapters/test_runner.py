@@ -28,6 +28,7 @@ from adapters.runner import (
     RecordSink,
     _waiting,
     deliver,
+    erasure,
     inbound,
     outbound,
     publish_record,
@@ -45,6 +46,7 @@ from schemas.samples import sample_event
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
+    from datetime import date
 
     from adapters.base import ReceivedEvent
     from hub.context import HubContext
@@ -160,6 +162,66 @@ async def test_delivery_is_written_natively_by_decision(
     [rules] = (tmp_path / "out").glob("*.odrl.jsonld")
     assert rules.name == f"{received.decision_id}.odrl.jsonld"
     assert json.loads(rules.read_text()) == received.obligations
+
+
+async def erasure_until_empty(
+    client: AgencyClient, settings: AdapterSettings, until: date, folder: Path
+) -> None:
+    """Run the adapter's erasure rounds on ``until`` until ``folder`` is empty (10 s at most)."""
+    task = asyncio.create_task(erasure(client, settings, today=lambda: until))
+    try:
+        for _ in range(500):
+            if not await asyncio.to_thread(lambda: list(folder.glob("*"))):
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the output folder was not emptied")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_deliveries_past_their_retention_are_erased_from_the_output_folder(
+    parts: tuple[HubContext, AgencyClient, AgencyClient], tmp_path: Path
+) -> None:
+    """On the delete-by day the adapter removes its files and the hub records the erasure."""
+    ctx, police, probation = parts
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for ref in ("EX-3", "EX-4"):
+        (inbox / f"{ref}.json").write_text(json.dumps({"ref": ref}))
+        await publish_record(police, FakePoliceTranslator(), inbox / f"{ref}.json")
+    async with ctx.broker.consume(ctx.names.ingress_queue, 1) as ingress:
+        for _ in range(2):
+            assert await process(ctx, await next_delivery(ingress)) == "disclosed"
+    settings = AdapterSettings(
+        keys_dir=tmp_path,
+        private_keys=tmp_path / "k",
+        state_file=tmp_path / "s.db",
+        output_dir=tmp_path / "out",
+        erase_every_seconds=0.05,
+    )
+    kept: list[ReceivedEvent] = []
+
+    async def take() -> None:
+        async for received in probation.deliveries():
+            await deliver(received, FakePoliceTranslator(), settings, None)
+            kept.append(received)
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(take(), 0.5)  # ends the generator: what it kept is committed
+    out = tmp_path / "out"
+    assert len(list(out.glob("*"))) == 4
+    (out / f"{kept[1].decision_id}.json").unlink()  # taken by the agency's system
+    until = kept[0].retain_until
+    assert until is not None
+    await erasure_until_empty(probation, settings, until, out)
+    async with ctx.broker.consume(ctx.names.ingress_queue, 1) as ingress:
+        outcomes = [await process(ctx, await next_delivery(ingress)) for _ in range(2)]
+    assert outcomes == ["receipted", "erased"]
+    entries = await ctx.ledger.read(0, None)
+    (erased,) = [e for e in entries if e.outcome == "erased"]
+    assert erased.receipt is not None
+    assert {i.decision_id for i in erased.receipt.items} == {r.decision_id for r in kept}
 
 
 def test_command_line_errors_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,7 +44,7 @@ from hub.ledger.entries import (
 )
 from hub.ledger.export import write_export
 from hub.ledger.merkle import Frontier
-from hub.ledger.search import index_row
+from hub.ledger.search import index_row, terms_of
 from hub.ledger.service import LedgerConfig
 from hub.ledger.verify import LedgerVerifier, verify_store
 
@@ -616,6 +616,16 @@ RECEIPT = EntryDraft(
     receipt=ReceiptRecord.model_validate(RECEIPTED),
 )
 VALID_RECEIPT = json.loads(chain.seal(RECEIPT, 3, "ab" * 32).body)
+#: An erasure receipt: the same shape, outcome ``erased``; one item acknowledges a date.
+ERASURE = RECEIPT.model_copy(
+    update={
+        "outcome": "erased",
+        "receipt": ReceiptRecord.model_validate(
+            {**RECEIPTED, "items": [{**RECEIPT_ITEMS[0], "until": "2032-12-06"}]}
+        ),
+    }
+)
+VALID_ERASURE = json.loads(chain.seal(ERASURE, 3, "ab" * 32).body)
 #: A format 1 body, as ledgers written before format 2 hold them.
 VALID_1 = {k: v for k, v in VALID.items() if k not in FORMAT_2_FIELDS}
 _GRANT = VALID["grants"][0]
@@ -710,7 +720,15 @@ NESTED_VALUES = [
     {**RECEIPTED, "signed": "not.a jws.x"},
     {**RECEIPTED, "signed_at": "2026-12-06T09:31:00Z"},
     {k: v for k, v in RECEIPTED.items() if k != "signed"},
+    {**RECEIPTED, "items": [{**RECEIPT_ITEMS[0], "until": "2032-12-06"}, RECEIPT_ITEMS[1]]},
+    {**RECEIPTED, "items": [{**RECEIPT_ITEMS[0], "until": "2032-02-30"}]},
+    {**RECEIPTED, "items": [{**RECEIPT_ITEMS[0], "until": "2032-12-06T00:00:00Z"}]},
+    {**RECEIPTED, "items": [{**RECEIPT_ITEMS[0], "until": None}]},
+    {**RECEIPTED, "items": [{**RECEIPT_ITEMS[0], "until": 1_000_000}]},
+    {**RECEIPTED, "items": [{**RECEIPT_ITEMS[0], "until": "20321206"}]},
     "receipt",
+    "receipted",
+    "erased",
 ]
 EDGE_VALUES = [
     "2024-02-29T23:59:59.123456Z",
@@ -797,7 +815,7 @@ def _script_says(row: StoredEntry) -> str:
 @given(
     st.lists(mutation, max_size=3),
     spelling,
-    st.sampled_from([VALID, VALID_1, VALID_RELEASE, VALID_RECEIPT]),
+    st.sampled_from([VALID, VALID_1, VALID_RELEASE, VALID_RECEIPT, VALID_ERASURE]),
 )
 def test_the_script_judges_entry_bodies_as_the_hub_does(
     mutations: list[tuple[str, str, Any]], how: str, valid: dict[str, Any]
@@ -822,7 +840,7 @@ def test_the_script_judges_entry_bodies_as_the_hub_does(
 def test_every_field_and_edge_value_is_judged_as_the_hub_does() -> None:
     """Each field set to each edge value, or dropped, canonically spelled: same verdict."""
     verdicts = set()
-    bases = (VALID, VALID_RELEASE, VALID_RECEIPT)
+    bases = (VALID, VALID_RELEASE, VALID_RECEIPT, VALID_ERASURE)
     for base, name in [(b, n) for b in bases for n in [*b, "entry_hash", "extra"]]:
         for value in [*EDGE_VALUES, *NESTED_VALUES, None, "drop"]:
             fields = dict(base)
@@ -1027,3 +1045,20 @@ async def test_an_operator_who_rewrites_and_resigns_is_caught_by_a_witness_check
     assert unwitnessed.status == 1
     assert "not witnessed" in unwitnessed.out
     assert (await auditor.script(honest, "--checkpoint", str(kept))).status == 0
+
+
+@pytest.mark.parametrize("body", [VALID, VALID_1, VALID_RELEASE, VALID_RECEIPT, VALID_ERASURE])
+def test_the_script_derives_the_index_terms_the_hub_writes(body: dict[str, Any]) -> None:
+    """Receipts index ``receipted:``, erasures ``erased:``, acknowledged days ``erase-by:``."""
+    script_fields = {**dict.fromkeys(VERIFIER.ENTRY_FIELDS), **body}
+    assert VERIFIER.index_terms(script_fields) == terms_of(body)
+
+
+def test_a_receipt_and_an_erasure_are_indexed_apart() -> None:
+    """What an erasure covers is found as erased, never as receipted, and the reverse."""
+    first = RECEIPT_ITEMS[0]["decision_id"]
+    assert f"receipted:{first}" in terms_of(VALID_RECEIPT)
+    assert f"erased:{first}" not in terms_of(VALID_RECEIPT)
+    assert f"erased:{first}" in terms_of(VALID_ERASURE)
+    assert "erase-by:2032-12-06" in terms_of(VALID_ERASURE)
+    assert f"receipted:{first}" not in terms_of(VALID_ERASURE)
