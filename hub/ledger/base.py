@@ -283,6 +283,14 @@ class LedgerStore(Protocol):
         """
         ...
 
+    async def holding(self, terms: Collection[str]) -> set[str]:
+        """Return which of ``terms`` the search index holds for some entry.
+
+        Like a search, only a way to find: an index row added or removed can make a
+        delivery look receipted or not, and ``hub audit verify`` finds such a row.
+        """
+        ...
+
     async def checkpoints(self) -> list[StoredCheckpoint]:
         """Return every checkpoint, smallest tree size first."""
         ...

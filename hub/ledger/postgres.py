@@ -420,6 +420,15 @@ class PostgresStore:
         sql, parameters = index_sql(query, lambda n: f"${n}", lambda at: at)
         return await self._select(sql, *parameters)
 
+    async def holding(self, terms: Collection[str]) -> set[str]:
+        """Return which of ``terms`` the search index holds for some entry."""
+        with _mapped("read index"):
+            rows = await self._require_pool().fetch(
+                "SELECT DISTINCT term FROM ledger_entry_terms WHERE term = ANY($1::text[])",
+                list(terms),
+            )
+        return {str(row[0]) for row in rows}
+
     async def checkpoints(self) -> list[StoredCheckpoint]:
         """Return every checkpoint, smallest tree size first."""
         with _mapped("read checkpoints"):

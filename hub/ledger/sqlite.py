@@ -507,6 +507,21 @@ class SqliteStore:
         sql, parameters = index_sql(query, lambda _: "?", stamp)
         return await self._select(sql, parameters)
 
+    async def holding(self, terms: Collection[str]) -> set[str]:
+        """Return which of ``terms`` the search index holds for some entry."""
+        wanted, held = list(terms), set()
+        with _mapped("read index"):
+            db = self._connection()
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = await db.execute_fetchall(
+                    f"SELECT DISTINCT term FROM ledger_entry_terms WHERE term IN ({marks})",  # noqa: S608 - marks
+                    chunk,
+                )
+                held |= {str(row[0]) for row in rows}
+        return held
+
     async def checkpoints(self) -> list[StoredCheckpoint]:
         """Return every checkpoint, smallest tree size first, with its note and cosignatures."""
         with _mapped("read checkpoints"):
