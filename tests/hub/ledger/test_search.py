@@ -277,3 +277,14 @@ def test_terms_name_no_identifier() -> None:
         "kind:disclosure", f"case:{CASE_1}", f"person:{ANNA}", "provider:police",
         "recipient:health", "party:police", "party:health",
     }  # fmt: skip
+
+
+async def test_the_index_says_which_terms_it_holds(
+    filled: tuple[Ledger, list[LedgerEntry]],
+) -> None:
+    """``holding`` names the terms some entry holds, and no other (in chunks past 500)."""
+    ledger, _ = filled
+    absent = [f"receipted:{uuid.uuid4()}" for _ in range(1200)]
+    asked = [f"case:{CASE_1}", f"person:{CARL}", "kind:refusal", *absent]
+    assert await ledger.store.holding(asked) == {f"case:{CASE_1}", f"person:{CARL}", "kind:refusal"}
+    assert await ledger.store.holding([]) == set()
