@@ -47,6 +47,11 @@ class HubMetrics:
             witness policy's quorum covers.
         unwitnessed_seconds: age of the oldest checkpoint the quorum has not yet
             cosigned (0 when every one is).
+        receipts_awaiting: deliveries no signed receipt covers yet, by ``recipient``.
+        receipts_oldest_seconds: age of the oldest delivery not yet receipted, by
+            ``recipient`` (0 when none is).
+        erasures_overdue: deliveries past their retention end with no erasure
+            receipt, by ``recipient``.
 
     The counters and histograms are incremented where the work happens; the gauges
     are set when ``/metrics`` is scraped, from the broker, the ledger and the keys.
@@ -71,6 +76,9 @@ class HubMetrics:
     witness_answers: Counter = field(init=False)
     witnessed_size: Gauge = field(init=False)
     unwitnessed_seconds: Gauge = field(init=False)
+    receipts_awaiting: Gauge = field(init=False)
+    receipts_oldest_seconds: Gauge = field(init=False)
+    erasures_overdue: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
         """Create every metric in :attr:`registry`."""
@@ -145,6 +153,24 @@ class HubMetrics:
             "unwitnessed_seconds": Gauge(
                 "hub_ledger_unwitnessed_seconds",
                 "Age of the oldest checkpoint the witness quorum has not cosigned",
+                registry=reg,
+            ),
+            "receipts_awaiting": Gauge(
+                "hub_receipts_awaiting",
+                "Deliveries no signed receipt covers yet",
+                ["recipient"],
+                registry=reg,
+            ),
+            "receipts_oldest_seconds": Gauge(
+                "hub_receipts_oldest_seconds",
+                "Age of the oldest delivery no signed receipt covers",
+                ["recipient"],
+                registry=reg,
+            ),
+            "erasures_overdue": Gauge(
+                "hub_erasures_overdue",
+                "Deliveries past their retention end with no erasure receipt",
+                ["recipient"],
                 registry=reg,
             ),
         }

@@ -7,6 +7,7 @@ their routes and handlers without importing the app that assembles them.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -16,6 +17,7 @@ from aiohttp import web
 from hub.console.history import QueueHistory
 from hub.console.throttle import AuthThrottle
 from hub.console.tokens import TokenRecord
+from hub.ledger.duties import Duties
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,11 +25,31 @@ if TYPE_CHECKING:
 
     from hub.console.tokens import TokenSource
     from hub.context import HubContext
+    from hub.ledger.duties import AwaitingReceipts, OverdueErasures
     from hub.metrics import HubMetrics
     from hub.witnessing import Witnessing
 
 #: How far ahead readiness looks for keys and agreements coming due.
 HORIZON: Final = timedelta(days=30)
+
+
+@dataclass
+class DutiesView:
+    """What each agency owes the ledger (:mod:`hub.ledger.duties`), as last looked at.
+
+    Attributes:
+        duties: the incremental reader.
+        at: when it was last read; None before the first look.
+        receipts: deliveries not receipted, per agency that owes any.
+        erasures: erasures overdue, per agency that owes any.
+        lock: one look at a time.
+    """
+
+    duties: Duties
+    at: datetime | None = None
+    receipts: list[AwaitingReceipts] = field(default_factory=list)
+    erasures: list[OverdueErasures] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def utcnow() -> datetime:
@@ -52,6 +74,9 @@ class ConsoleDeps:
             each), shown on the evaluation page when they match a recorded release.
         witnessing: what the witnesses answered to the hub's checkpoints, when a
             witness policy names witnesses to ask (ADR 0026).
+        duties: what each agency owes the ledger (receipts, erasures), read
+            incrementally (:mod:`hub.console.duties`); made from the hub's ledger
+            when not given.
     """
 
     hub: HubContext
@@ -63,6 +88,19 @@ class ConsoleDeps:
     links: tuple[tuple[str, str], ...] = ()
     reports: Path | None = None
     witnessing: Witnessing | None = None
+    duties: DutiesView | None = None
+
+    def __post_init__(self) -> None:
+        """Make the duties' view from the hub's ledger when none is given."""
+        if self.duties is None:
+            object.__setattr__(self, "duties", DutiesView(Duties(self.hub.ledger.store)))
+
+    @property
+    def owed(self) -> DutiesView:
+        """What each agency owes the ledger, as last looked at."""
+        if self.duties is None:
+            raise RuntimeError("made in __post_init__")
+        return self.duties
 
     @property
     def metrics(self) -> HubMetrics:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from hub.console.duties import by_agency, owed
 from hub.console.health import readiness
 from hub.console.history import sparkline
 from hub.console.operations import SCRAPE_SECONDS, OperationsError, sample_queues, watched_queues
@@ -177,13 +178,45 @@ def _dead_letter_items(queue: str, history: QueueHistory, at: float) -> list[Att
     ]  # fmt: skip
 
 
-def attention(
+def _duty_items(owed: Mapping[str, Any] | str) -> list[Attention]:
+    if isinstance(owed, str):
+        return [
+            Attention("warning", "duties.unknown", "ledger",
+                      f"What the agencies owe the ledger cannot be read ({owed}): receipts "
+                      "and erasures are not shown.")
+        ]  # fmt: skip
+    items: list[Attention] = []
+    for row in owed["receipts"]:
+        age = row["age_seconds"] or 0
+        if age < OLD_SECONDS:
+            continue
+        more = "at least " if row["at_least"] else ""
+        items.append(
+            Attention("critical" if age >= VERY_OLD_SECONDS else "warning", "receipts.overdue",
+                      row["recipient"],
+                      f"{more}{_count(row['count'], 'delivery', 'deliveries')} not signed for; "
+                      f"the oldest was sent {_age(age)} ago. The agency's adapter took them "
+                      "but has not confirmed it kept them: check the adapter and its log.")
+        )  # fmt: skip
+    for row in owed["erasures"]:
+        more = "at least " if row["at_least"] else ""
+        items.append(
+            Attention("warning", "erasures.overdue", row["recipient"],
+                      f"{more}{_count(row['count'], 'delivery', 'deliveries')} past the "
+                      f"retention end the agency acknowledged (the earliest on "
+                      f"{row['earliest']}) with no erasure receipt: tell its IG officer.")
+        )  # fmt: skip
+    return items
+
+
+def attention(  # noqa: PLR0913 - each is one source the overview reads
     ready: Mapping[str, Any],
     history: QueueHistory,
     queues: Sequence[tuple[str, str, str]],
     at: float,
     *,
     queues_code: str | None = None,
+    owed: Mapping[str, Any] | str | None = None,
 ) -> list[Attention]:
     """What an operator should act on, most severe first (pure).
 
@@ -193,8 +226,12 @@ def attention(
         queues: the watched queues (:func:`~hub.console.operations.watched_queues`).
         at: now, in seconds since the epoch.
         queues_code: why the queues could not be read, if they could not.
+        owed: what the agencies owe the ledger (:func:`~hub.console.duties.owed`),
+            or the code of why it could not be read.
     """
     items = _readiness_items(ready)
+    if owed is not None:
+        items.extend(_duty_items(owed))
     if queues_code is not None:
         items.append(
             Attention("warning", "queues.unknown", "broker",
@@ -246,7 +283,9 @@ async def overview(deps: ConsoleDeps) -> dict[str, Any]:
         await sample_queues(deps, SCRAPE_SECONDS)
     except OperationsError as error:
         code = error.code
-    items = attention(ready, deps.history, watched_queues(deps.hub), at, queues_code=code)
+    owing = await owed(deps)
+    queues = watched_queues(deps.hub)
+    items = attention(ready, deps.history, queues, at, queues_code=code, owed=owing)
     status = "failing" if not ready["ready"] else "attention" if items else "ok"
     if any(item.severity == "critical" for item in items) and status == "attention":
         status = "critical"
@@ -255,4 +294,6 @@ async def overview(deps: ConsoleDeps) -> dict[str, Any]:
         "ready": ready,
         "attention": items,
         "queues": [] if code else _queue_rows(deps, at),
+        "owed": owing,
+        "owed_rows": [] if isinstance(owing, str) else by_agency(owing),
     }

@@ -38,6 +38,7 @@ from hub.console.agreements import (
 )
 from hub.console.base import GOVERNANCE, OPERATIONS, Role, Route
 from hub.console.deps import PRINCIPAL, deps_of, principal
+from hub.console.duties import by_agency, owed
 from hub.console.health import ledger_status
 from hub.console.overview import REFRESH_SECONDS, overview
 from hub.console.sessions import (
@@ -329,7 +330,9 @@ async def ledger_page(request: web.Request) -> web.Response:
     if isinstance(status, str):
         return error_page(request, 503, status)
     bar = signed_bar(status["entries"], status["checkpoint_size"] or 0)
-    return render(request, "ledger.html", title="Ledger", ledger=status, bar=bar)
+    found = await owed(deps_of(request))
+    rows = [] if isinstance(found, str) else by_agency(found)
+    return render(request, "ledger.html", title="Ledger", ledger=status, bar=bar, owed_rows=rows)
 
 
 def timeline(rows: list[dict[str, Any]], at: datetime) -> dict[str, Any]:

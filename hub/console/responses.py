@@ -438,6 +438,33 @@ SUCCESS: Final[dict[str, Schema]] = {
             ),
         }
     ),
+    "duties": closed(
+        {
+            "read_at": nullable(STRING),
+            "receipts": array(
+                closed(
+                    {
+                        "recipient": _pattern(PARTY_PATTERN),
+                        "count": COUNT,
+                        "at_least": BOOLEAN,
+                        "oldest": STRING,
+                        "age_seconds": nullable(COUNT),
+                    }
+                )
+            ),
+            "erasures": array(
+                closed(
+                    {
+                        "recipient": _pattern(PARTY_PATTERN),
+                        "count": COUNT,
+                        "at_least": BOOLEAN,
+                        "earliest": DATE,
+                        "days_overdue": nullable(COUNT),
+                    }
+                )
+            ),
+        }
+    ),
     "ledger_search": closed({"entries": array(ref("LedgerEntry")), "next_after": nullable(COUNT)}),
     "ledger_entry": _ENTRY_DETAIL,
     "subject_access": _DRAFT,

@@ -16,6 +16,7 @@ from typing import Final
 
 from hub.console import (
     agreements,
+    duties,
     evaluation,
     governance,
     operations,
@@ -56,6 +57,7 @@ CORE_ROUTES: Final = (
 )
 FEATURES: Final = (
     governance,
+    duties,
     subject_access,
     operations,
     agreements,

@@ -25,6 +25,7 @@ from aiohttp import web
 from hub.console.app import console_app
 from hub.console.base import ConsoleError
 from hub.console.deps import ConsoleDeps
+from hub.console.duties import keep_looking
 from hub.console.operations import keep_sampling
 from hub.context import build_context
 from hub.crypto import server_ssl_context
@@ -134,6 +135,8 @@ async def start_console(stack: AsyncExitStack, ctx: HubContext, options: Console
         ) from None
     sampler = asyncio.create_task(keep_sampling(deps), name="console.sampler")
     stack.push_async_callback(_cancel, sampler)
+    looker = asyncio.create_task(keep_looking(deps), name="console.duties")
+    stack.push_async_callback(_cancel, looker)
     if witnessing is not None:
         asking = keep_witnessing(witnessing, options.witness_every)
         stack.push_async_callback(_cancel, asyncio.create_task(asking, name="console.witnessing"))
