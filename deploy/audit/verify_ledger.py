@@ -38,7 +38,8 @@ import math
 import re
 import sys
 import time
-from datetime import date, datetime
+import uuid
+from datetime import date, datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 try:
@@ -70,6 +71,7 @@ KEYS_MISMATCH_DETAIL = (
 )
 COLUMN_MISMATCH = "ledger.column_mismatch"
 INDEX_MISMATCH = "ledger.index_mismatch"
+RECEIPT_INVALID = "ledger.receipt_invalid"
 
 GENESIS_HASH = "0" * 64
 EXPORT_TYPE = "ledger-export"
@@ -79,6 +81,8 @@ EXPORT_VERSIONS = (1, 2, 3)
 MAX_NOTE_SIGNATURES = 64
 HUB_PARTY = "hub"
 CHECKPOINT_TYP = "ledger-checkpoint+jwt"
+#: The ``typ`` of a recipient's receipts (ADR 0029, ADR 0030), by the entry's outcome.
+RECEIPT_TYPS = {"receipted": "delivery-receipt+jwt", "erased": "erasure-receipt+jwt"}
 CHECKPOINT_CLAIMS = frozenset({"tree_size", "root_hash", "last_entry_hash", "time", "ledger_id"})
 MAX_CLOCK_SKEW_SECONDS = 300
 MAX_COUNT = 2**53
@@ -730,6 +734,44 @@ def load_hub_keys(path: str) -> dict[str, HubKey]:
     return keys
 
 
+class PartyKeys(NamedTuple):
+    """Signing keys by kid with their party, and every kid of any use (to tell unknown keys)."""
+
+    signing: dict[str, tuple[str, HubKey]]
+    kids: frozenset[str]
+
+
+def load_party_keys(paths: list[str], hub: dict[str, HubKey]) -> PartyKeys:
+    """Read parties' public JWK Sets (``<party>.jwks.json``), the hub's keys joined in.
+
+    Raises:
+        InputError: ``keys.unreadable`` for a file that is not one party's public key set.
+    """
+    signing = {kid: (HUB_PARTY, key) for kid, key in hub.items()}
+    kids: set[str] = set(hub)
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:  # noqa: PTH123 - see load_hub_keys
+                document = strict_loads(handle.read())
+        except OSError as error:
+            raise InputError("keys.unreadable", f"{path}: {error.strerror}") from None
+        except MalformedError:
+            raise InputError("keys.unreadable", f"{path}: not JSON") from None
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise InputError("keys.unreadable", f"{path}: not a JWK Set")
+        party = document.get("party")
+        if not isinstance(party, str) or not re.fullmatch(r"[a-z][a-z0-9-]{1,31}", party):
+            raise InputError("keys.unreadable", f"{path}: names no party")
+        for jwk in document["keys"]:
+            kid, _, key = _read_jwk(jwk)
+            if kid in kids and signing.get(kid, (party,))[0] != party:
+                raise InputError("keys.unreadable", "a key id appears under two parties")
+            kids.add(kid)
+            if key is not None:
+                signing[kid] = (party, key)
+    return PartyKeys(signing, frozenset(kids))
+
+
 class Checkpoint(NamedTuple):
     """A checkpoint placed at its size: its claims when it verified, else the problem.
 
@@ -1202,6 +1244,111 @@ def check_proof(text: str, keys: dict[str, HubKey], policy: Policy | None) -> li
     return lines
 
 
+# --- Receipts: each recipient's own signature (ADR 0029, ADR 0030) ------------------
+
+
+def _receipt_items(value: Any) -> set[tuple[uuid.UUID, str, date | None]] | None:  # noqa: PLR0911
+    """A signed receipt's items, read as the hub reads them; None when malformed."""
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_RECEIPT_ITEMS:
+        return None
+    items = []
+    for item in value:
+        if not isinstance(item, dict) or not {"decision_id", "digest"} <= set(item) <= {
+            "decision_id",
+            "digest",
+            "until",
+        }:
+            return None
+        digest = item["digest"]
+        if not isinstance(digest, str) or not _HEX_HASH.fullmatch(digest):
+            return None
+        try:
+            decision_id = uuid.UUID(str(item["decision_id"]))
+        except ValueError:
+            return None
+        until = item.get("until")
+        if until is not None and not _day(until):
+            return None
+        items.append((decision_id, digest, None if until is None else date.fromisoformat(until)))
+    if len({i[0] for i in items}) != len(items):
+        return None
+    return set(items)
+
+
+def _receipt_header(parts: list[str], typ: str | None) -> dict[str, Any] | None:
+    """A receipt JWS's protected header, checked as the hub checks it; None when not."""
+    try:
+        if len(parts) != 3:  # noqa: PLR2004 - header, payload, signature
+            return None
+        b64url_decode(parts[1])
+        b64url_decode(parts[2])
+        header = strict_loads(b64url_decode(parts[0]))
+    except MalformedError:
+        return None
+    if (
+        not isinstance(header, dict)
+        or header.get("alg") != "Ed25519"
+        or "crit" in header
+        or header.get("typ") != typ
+        or not isinstance(header.get("kid"), str)
+    ):
+        return None
+    return header
+
+
+def _receipt_says(claims: Any, party: str, fields: dict[str, Any], signed_at: datetime) -> bool:
+    """Whether verified claims say what the receipt entry records, signer included."""
+    record = fields["receipt"]
+    try:
+        issued = datetime.fromtimestamp(claims["iat"], tz=timezone.utc)  # noqa: UP017 - old Pythons
+        receipt_id = uuid.UUID(str(claims.get("jti")))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return False
+    held = {
+        (uuid.UUID(i["decision_id"]), i["digest"], _until(i.get("until"))) for i in record["items"]
+    }
+    return (
+        claims.get("iss") == party == fields["recipient"]
+        and receipt_id == uuid.UUID(record["receipt_id"])
+        and issued == signed_at
+        and _receipt_items(claims.get("receipts")) == held
+    )
+
+
+def receipt_check(fields: dict[str, Any], keys: PartyKeys | None) -> str:
+    """Whether a receipt entry's recipient signed what it records.
+
+    Returns:
+        ``ok``; ``invalid``; or ``unchecked`` when the keys given hold none of the
+        signing key's (the hub's ``sender.unknown``).
+    """
+    record = fields["receipt"]
+    parts = record["signed"].split(".")
+    header = _receipt_header(parts, RECEIPT_TYPS.get(fields["outcome"]))
+    if header is None:
+        return "invalid"
+    if keys is None or header["kid"] not in keys.kids:
+        return "unchecked"
+    signer = keys.signing.get(header["kid"])
+    at = datetime.fromisoformat(record["signed_at"].replace("Z", "+00:00"))  # noqa: FURB162 - old Pythons
+    if signer is None or not signer[1].not_before <= at.timestamp() < signer[1].not_after:
+        return "invalid"
+    party, key = signer
+    if not _signature_holds(parts, header, key):
+        return "invalid"
+    try:
+        claims = strict_loads(b64url_decode(parts[1]))
+    except MalformedError:
+        return "invalid"
+    return (
+        "ok" if isinstance(claims, dict) and _receipt_says(claims, party, fields, at) else "invalid"
+    )
+
+
+def _until(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
 # --- The walk: the same state machine as the hub's (hub/ledger/verify.py) -------
 
 
@@ -1218,15 +1365,27 @@ class Verdict(NamedTuple):
     witnessed_size: int | None = None
     witnesses: tuple[str, ...] = ()
     notes: int = 0
+    #: Receipt entries whose recipient's signature was checked and holds.
+    receipts: int = 0
+    #: Per party, receipts not checked: the keys given hold none of its.
+    receipts_unchecked: tuple[tuple[str, int], ...] = ()
 
 
 class Verifier:
     """Feed rows in file order; each is checked against the chain and the checkpoints."""
 
     def __init__(
-        self, checkpoints: list[Checkpoint], ledger_id: str, *, witnessing: bool = False
+        self,
+        checkpoints: list[Checkpoint],
+        ledger_id: str,
+        *,
+        witnessing: bool = False,
+        party_keys: PartyKeys | None = None,
     ) -> None:
         """Queue the checkpoints by size (stable: file order breaks ties, as the hub's)."""
+        self._party_keys = party_keys
+        self._receipts = 0
+        self._unchecked: dict[str, int] = {}
         self._pending = sorted(checkpoints, key=lambda c: c.size)
         self._ledger_id = ledger_id
         self._witnessing = witnessing
@@ -1249,7 +1408,33 @@ class Verifier:
 
     def _break(self, at: int, code: str, detail: str) -> None:
         size = self._frontier.size
-        self._verdict = Verdict(size, self._confirmed, self._matched, at, code, detail)
+        unchecked = tuple(sorted(self._unchecked.items()))
+        self._verdict = Verdict(
+            size,
+            self._confirmed,
+            self._matched,
+            at,
+            code,
+            detail,
+            receipts=self._receipts,
+            receipts_unchecked=unchecked,
+        )
+
+    def _receipt(self, at: int, fields: dict[str, Any]) -> bool:
+        """Check a receipt entry's signature; False (and broken) when it does not hold."""
+        if "receipt" not in fields:
+            return True
+        found = receipt_check(fields, self._party_keys)
+        if found == "invalid":
+            detail = f"entry {at}: the recipient's signed receipt does not hold or says otherwise"
+            self._break(at, RECEIPT_INVALID, detail)
+            return False
+        if found == "unchecked":
+            party = fields["recipient"] or "?"
+            self._unchecked[party] = self._unchecked.get(party, 0) + 1
+        else:
+            self._receipts += 1
+        return True
 
     def feed(self, row: Row) -> None:
         """Check the next row: position, hash, canonical body, link, columns; then checkpoints."""
@@ -1273,7 +1458,7 @@ class Verifier:
             self._break(at, CHAIN_BROKEN, f"entry {at} does not link to {at - 1}")
         elif mismatch is not None:
             self._break(at, *mismatch)
-        else:
+        elif self._receipt(at, fields):
             self._frontier.append(leaf_hash(row.body.encode("utf-8")))
             self._last = row.entry_hash
             self._settle()
@@ -1323,6 +1508,8 @@ class Verifier:
             witnessed_size=witnessed_size,
             witnesses=self._witnessed[1],
             notes=self._notes,
+            receipts=self._receipts,
+            receipts_unchecked=tuple(sorted(self._unchecked.items())),
         )
 
 
@@ -1423,12 +1610,13 @@ def _columns(record: dict[str, Any]) -> Columns | None:
     )
 
 
-def read_export(
+def read_export(  # noqa: PLR0913, PLR0917 - the export, its trust anchors and the clock
     lines: Iterable[str],
     extra_tokens: list[str],
     keys: dict[str, HubKey],
     now: float,
     policy: Policy | None = None,
+    party_keys: PartyKeys | None = None,
 ) -> Verdict:
     """Stream an export through the verifier: header, checkpoints, entries, end.
 
@@ -1454,7 +1642,12 @@ def read_export(
         if verifier is None:  # the first entry or the end: every checkpoint is known
             kept = tokens + notes + extra_tokens
             checked = [verify_kept(t, keys, now, policy) for t in kept]
-            verifier = Verifier(checked, ledger_id, witnessing=policy is not None)
+            verifier = Verifier(
+                checked,
+                ledger_id,
+                witnessing=policy is not None,
+                party_keys=party_keys or load_party_keys([], keys),
+            )
         if kind == "entry":
             verifier.feed(
                 Row(fields["seq"], fields["body"], fields["entry_hash"], _columns(fields))
@@ -1484,6 +1677,12 @@ def render(verdict: Verdict) -> list[str]:
         lines.append(f"{unsigned} newest entries are chained but not yet in a signed checkpoint")
     if verdict.witnessed_size is not None:
         lines.extend(witness_lines(verdict.entries, verdict.witnessed_size, verdict.witnesses))
+    if verdict.receipts:
+        lines.append(f"receipts: {verdict.receipts} signed by their recipients, each checked")
+    lines.extend(
+        f"{count} receipts of {party} not checked: the keys given hold none of {party}'s"
+        for party, count in verdict.receipts_unchecked
+    )
     return lines
 
 
@@ -1534,6 +1733,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         " note such as a witness's latest; repeatable",
     )
     parser.add_argument(
+        "--party-keys",
+        action="append",
+        default=[],
+        help="a party's public JWK Set (<party>.jwks.json): check the receipts it signed;"
+        " repeatable",
+    )
+    parser.add_argument(
         "--witness-policy",
         help="a witness policy (C2SP tlog-policy): report what a quorum of its witnesses"
         " cosigned, and fail when nothing is",
@@ -1574,8 +1780,9 @@ def main(argv: list[str] | None = None) -> int:
         policy = load_policy(args.witness_policy) if args.witness_policy else None
         if args.proof is not None:
             return _check_proof_file(args.proof, keys, policy)
+        parties = load_party_keys(args.party_keys, keys)
         with _open_export(args.export) as handle:
-            verdict = read_export(handle, extra, keys, time.time(), policy)
+            verdict = read_export(handle, extra, keys, time.time(), policy, parties)
     except InputError as error:
         sys.stderr.write(f"error {error.code}: {error.detail}\n")
         return EXIT_INPUT

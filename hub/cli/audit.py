@@ -178,6 +178,12 @@ def render(report: VerifyReport) -> list[str]:
         lines.append(f"witnessed: checkpoint at size {size}, cosigned by {names}")
         if size < report.entries:
             lines.append(f"{report.entries - size} newest entries are not yet witnessed")
+    if report.receipts:
+        lines.append(f"receipts: {report.receipts} signed by their recipients, each checked")
+    lines.extend(
+        f"{count} receipts of {party} not checked: the keys given hold none of {party}'s"
+        for party, count in report.receipts_unchecked
+    )
     return lines
 
 

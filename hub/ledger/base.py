@@ -46,6 +46,9 @@ class ErrorCode(enum.StrEnum):
     KEYS_MISMATCH = "ledger.keys_mismatch"
     COLUMN_MISMATCH = "ledger.column_mismatch"
     INDEX_MISMATCH = "ledger.index_mismatch"
+    #: A receipt entry whose recipient's signature does not hold, or says other
+    #: than the entry records (checked when the parties' public keys are given).
+    RECEIPT_INVALID = "ledger.receipt_invalid"
 
 
 class LedgerError(HubError):

@@ -36,7 +36,9 @@ from hub.crypto import (
     log_verifiers,
     open_note,
     verify_checkpoint,
+    verify_receipt,
 )
+from hub.crypto import ErrorCode as EnvelopeErrorCode
 from hub.ledger import chain
 from hub.ledger.base import ErrorCode, LedgerError, StoredEntry
 from hub.ledger.checkpoints import claimed_size
@@ -68,6 +70,11 @@ class VerifyReport:
             note cosigned by a quorum confirmed (0: none); None without a policy.
         witnesses: the policy names of the witnesses who cosigned that checkpoint.
         notes: how many checkpoint notes (C2SP) verified and matched.
+        receipts: how many receipt entries' signatures (the recipients' own) were
+            checked against the parties' public keys and found to say what the
+            entry records.
+        receipts_unchecked: the parties whose receipts could not be checked because
+            the keys given hold none of theirs, with how many receipts each.
     """
 
     entries: int
@@ -79,6 +86,8 @@ class VerifyReport:
     witnessed_size: int | None = None
     witnesses: tuple[str, ...] = ()
     notes: int = 0
+    receipts: int = 0
+    receipts_unchecked: tuple[tuple[str, int], ...] = ()
 
     @property
     def intact(self) -> bool:
@@ -93,6 +102,8 @@ class Unread:
 UNREAD: Final = Unread()
 
 
+#: The detail of ``ledger.receipt_invalid`` (deploy/audit/verify_ledger.py says the same).
+RECEIPT_BROKEN: Final = "the recipient's signed receipt does not hold or says otherwise"
 #: A checkpoint signed by a key the key set does not hold (``hub.crypto``'s code).
 SENDER_UNKNOWN: Final = "sender.unknown"
 #: Why no checkpoint verified, when none did for want of the signing key: the wrong key
@@ -192,6 +203,9 @@ class LedgerVerifier:
             key=lambda c: c.size,
         )
         self._policy = policy
+        self._directory = directory
+        self._receipts = 0
+        self._unchecked: dict[str, int] = {}
         self._witnessed = 0
         self._notes = 0
         self._witnesses: tuple[str, ...] = ()
@@ -221,7 +235,16 @@ class LedgerVerifier:
         return self._frontier.size
 
     def _break(self, at: int, code: ErrorCode, detail: str) -> bool:
-        self._report = VerifyReport(self.size, self._confirmed, self._matched, at, code, detail)
+        self._report = VerifyReport(
+            self.size,
+            self._confirmed,
+            self._matched,
+            at,
+            code,
+            detail,
+            receipts=self._receipts,
+            receipts_unchecked=tuple(sorted(self._unchecked.items())),
+        )
         return False
 
     def _intact(self) -> VerifyReport:
@@ -233,6 +256,8 @@ class LedgerVerifier:
             witnessed_size=witnessed,
             witnesses=self._witnesses,
             notes=self._notes,
+            receipts=self._receipts,
+            receipts_unchecked=tuple(sorted(self._unchecked.items())),
         )
 
     def feed(self, row: StoredEntry, columns: StoredColumns | Unread | None = UNREAD) -> bool:
@@ -272,7 +297,45 @@ class LedgerVerifier:
             return LedgerError(ErrorCode.SEQUENCE_GAP, f"entry {at} claims position {entry.seq}")
         if entry.prev_hash != self._last:
             return LedgerError(ErrorCode.CHAIN_BROKEN, f"entry {at} does not link to {at - 1}")
-        return None if isinstance(columns, Unread) else column_problem(entry, columns)
+        problem = None if isinstance(columns, Unread) else column_problem(entry, columns)
+        return problem or self._receipt_problem(entry)
+
+    def _receipt_problem(self, entry: LedgerEntry) -> LedgerError | None:
+        """Whether a receipt entry's recipient signed what it records (with its keys, if given).
+
+        The receipt is the recipient's statement, checked with the recipient's key
+        as valid when it signed: a hub cannot record a receipt nobody signed. A
+        party the keys hold no key of is counted, not broken: an auditor may hold
+        only the hub's keys.
+        """
+        record = entry.receipt
+        if record is None:
+            return None
+        broken = LedgerError(ErrorCode.RECEIPT_INVALID, f"entry {entry.seq}: {RECEIPT_BROKEN}")
+        try:
+            receipt = verify_receipt(
+                record.signed,
+                self._directory,
+                at=record.signed_at,
+                erasure=entry.outcome == "erased",
+            )
+        except EnvelopeError as error:
+            if error.code is not EnvelopeErrorCode.SENDER_UNKNOWN:
+                return broken
+            party = entry.recipient or "?"
+            self._unchecked[party] = self._unchecked.get(party, 0) + 1
+            return None
+        signed = {(i.decision_id, i.digest, i.until) for i in receipt.items}
+        held = {(i.decision_id, i.digest, i.until) for i in record.items}
+        if (
+            receipt.sender != entry.recipient
+            or receipt.receipt_id != record.receipt_id
+            or receipt.signed_at != record.signed_at
+            or signed != held
+        ):
+            return broken
+        self._receipts += 1
+        return None
 
     def _settle(self) -> bool:
         """Check every checkpoint whose size has been reached."""

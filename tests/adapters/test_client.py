@@ -21,9 +21,11 @@ from adapters.client import AgencyClient, RefusedError
 from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
+from hub.cli.audit import render
 from hub.crypto import ReceiptItem, seal_receipt
+from hub.crypto.keys import KeyDirectory, save_keyring
 from hub.embedded import embedded_hub
-from hub.ledger import verify_store, write_export
+from hub.ledger import EntryDraft, ErrorCode, verify_store, write_export
 from hub.pipeline import process
 from hub.policy.obligations import add_months
 from schemas.base import FieldGroup, split_groups
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from adapters.base import ReceivedEvent
     from hub.broker.base import IncomingMessage
     from hub.context import HubContext
-    from hub.crypto.keys import KeyDirectory, PartyKeyring
+    from hub.crypto.keys import PartyKeyring
     from schemas.base import CaseEvent
 
 
@@ -680,3 +682,108 @@ async def test_a_state_file_from_before_retention_ends_is_migrated(
     async with AgencyClient(keyrings["health"], directory, broker, state) as upgraded:
         assert await _rows(upgraded, "receipts") == 0  # sent on start
     assert await world.hub_step() == "receipted"
+
+
+# --- Receipts checked again by the audit, with the parties' keys ------------------------
+
+
+async def test_the_audit_checks_each_receipt_with_its_recipients_key(
+    world: World, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> None:
+    """Every receipt's signature holds; with the hub's keys alone they are counted unchecked."""
+    received = await _disclosed_to_health(world, 2)
+    assert await world.hub_step() == "receipted"
+    until = received[0].retain_until
+    assert until is not None
+    assert await world.clients["health"].erase_due(today=until) == 2
+    assert await world.hub_step() == "erased"
+    report = await verify_store(world.ctx.ledger.store, directory)
+    assert (report.intact, report.receipts, report.receipts_unchecked) == (True, 2, ())
+    assert "receipts: 2 signed by their recipients, each checked" in render(report)
+    assert await _script_lines(world, directory, with_parties=True) == render(report)
+    hub_only = KeyDirectory.of(keyrings["hub"])
+    report = await verify_store(world.ctx.ledger.store, hub_only)
+    unchecked = (("health", 2),)
+    assert (report.intact, report.receipts, report.receipts_unchecked) == (True, 0, unchecked)
+    assert await _script_lines(world, directory, with_parties=False) == render(report)
+
+
+def _script_keys(directory: KeyDirectory, parties: list[str]) -> dict[str, object]:
+    """Signing keys as the independent script holds them, by kid."""
+    return {
+        r.kid: SCRIPT.HubKey(
+            r.key.public_key, int(r.not_before.timestamp()), int(r.not_after.timestamp())
+        )
+        for party in parties
+        for r in directory.records(party, "sig")
+    }
+
+
+async def _script_lines(world: World, directory: KeyDirectory, *, with_parties: bool) -> list[str]:
+    """What deploy/audit/verify_ledger.py prints for the export, with or without party keys."""
+    out = io.StringIO()
+    await write_export(world.ctx.ledger.store, out)
+    hub = _script_keys(directory, ["hub"])
+    others = sorted(directory.parties() - {"hub"}) if with_parties else []
+    signing = {
+        kid: (party, key)
+        for party in others
+        for kid, key in _script_keys(directory, [party]).items()
+    }
+    parties = SCRIPT.load_party_keys([], hub)
+    parties = SCRIPT.PartyKeys({**parties.signing, **signing}, parties.kids | set(signing))
+    lines = out.getvalue().splitlines(keepends=True)
+    verdict = SCRIPT.read_export(lines, [], hub, 2e9, None, parties)
+    return list(SCRIPT.render(verdict))
+
+
+@pytest.mark.parametrize("forgery", ["digest", "recipient", "erased"])
+async def test_a_receipt_the_recipient_did_not_sign_breaks_the_audit(
+    world: World, directory: KeyDirectory, forgery: str
+) -> None:
+    """A receipt entry the hub wrote itself, reusing a real signature, is found."""
+    await _disclosed_to_health(world, 1)
+    assert await world.hub_step() == "receipted"
+    entries = await world.ctx.ledger.read(0, None)
+    (real,) = [e for e in entries if e.kind == "receipt"]
+    assert real.receipt is not None
+    record = real.receipt
+    if forgery == "digest":
+        items = tuple(i.model_copy(update={"digest": "0" * 64}) for i in record.items)
+        record = record.model_copy(update={"items": items})
+    draft = EntryDraft(
+        kind="receipt",
+        decision_id=uuid.uuid4(),
+        recorded_at=datetime.now(UTC),
+        recipient="advocacy" if forgery == "recipient" else "health",
+        outcome="erased" if forgery == "erased" else "receipted",
+        receipt=record,
+    )
+    [forged] = await world.ctx.ledger.append([draft])
+    report = await verify_store(world.ctx.ledger.store, directory)
+    assert (report.code, report.broken_at) == (ErrorCode.RECEIPT_INVALID, forged.seq)
+    assert await _script_lines(world, directory, with_parties=True) == render(report)
+
+
+async def test_the_script_reads_party_key_files_and_checks_their_receipts(
+    world: World,
+    keyrings: dict[str, PartyKeyring],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``verify_ledger.py --party-keys health.jwks.json``: health's receipts are checked."""
+    await _disclosed_to_health(world, 1)
+    assert await world.hub_step() == "receipted"
+    keys = tmp_path / "public"
+    keys.mkdir()
+    paths = {party: save_keyring(keyrings[party], keys)[1] for party in ("hub", "health")}
+    export = tmp_path / "ledger.jsonl"
+    with export.open("w", encoding="utf-8", newline="\n") as handle:
+        await write_export(world.ctx.ledger.store, handle)
+    base = [str(export), "--keys", str(paths["hub"])]
+    assert SCRIPT.main([*base, "--party-keys", str(paths["health"])]) == 0
+    assert "receipts: 1 signed by their recipients, each checked" in capsys.readouterr().out
+    assert SCRIPT.main(base) == 0
+    assert "1 receipts of health not checked" in capsys.readouterr().out
+    assert SCRIPT.main([*base, "--party-keys", str(tmp_path / "none.json")]) == 2
+    assert "error keys.unreadable" in capsys.readouterr().err
