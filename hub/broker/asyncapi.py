@@ -215,6 +215,59 @@ def _release_envelope() -> dict[str, Any]:
     )
 
 
+def _receipt_envelope(typ: str, what: str) -> dict[str, Any]:
+    jwt = _jose(
+        "application/jwt",
+        JWS_PATTERN,
+        f"A JWT signed by one of the recipient's Ed25519 keys, `typ: {typ}`.",
+        _inner("ReceiptClaims"),
+    )
+    return _envelope(
+        f"{what} (signed JWT inside JWE)",
+        "A compact JWE to the hub's newest `enc` key, `cty: JWT` (docs/envelope.md, Receipts).",
+        jwt,
+    )
+
+
+def _receipt_claims() -> dict[str, Any]:
+    """What a recipient signs for (``hub/crypto/record.py``; docs/envelope.md, Receipts)."""
+    item = {
+        "type": "object",
+        "required": ["decision_id", "digest"],
+        "additionalProperties": False,
+        "properties": {
+            "decision_id": {"type": "string", "format": "uuid"},
+            "digest": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "SHA-256 (hex) of the delivery's message body as received.",
+            },
+            "until": {
+                "type": "string",
+                "format": "date",
+                "description": "On a delivery receipt: the retention end the delivery's"
+                " obligations set, acknowledged; required when they set one.",
+            },
+        },
+    }
+    return _json_schema(
+        {
+            "title": "Receipt, opened",
+            "description": "A recipient's delivery receipt (it verified and kept these"
+            " deliveries; ADR 0029) or erasure receipt (it erased them; ADR 0030).",
+            "type": "object",
+            "required": ["iss", "aud", "iat", "jti", "receipts"],
+            "properties": {
+                "iss": {"type": "string", "pattern": PARTY_PATTERN},
+                "aud": {"type": "string", "pattern": PARTY_PATTERN},
+                "iat": {"type": "integer", "minimum": 0},
+                "jti": {"type": "string", "format": "uuid"},
+                "receipts": {"type": "array", "minItems": 1, "maxItems": 256, "items": item},
+            },
+        }
+    )
+
+
 def _signed_claims(
     title: str, description: str, issuer: Any, body: tuple[str, str]
 ) -> dict[str, Any]:
@@ -363,6 +416,9 @@ def _payload_schemas() -> dict[str, Any]:
         **_evaluation_schemas(),
         "EvaluationRecordEnvelope": _record_envelope(),
         "ReleaseNoticeEnvelope": _release_envelope(),
+        "ReceiptClaims": _receipt_claims(),
+        "DeliveryReceiptEnvelope": _receipt_envelope("delivery-receipt+jwt", "Delivery receipt"),
+        "ErasureReceiptEnvelope": _receipt_envelope("erasure-receipt+jwt", "Erasure receipt"),
         "QuarantinedBody": {
             "type": "string",
             "format": "binary",
@@ -444,6 +500,18 @@ def _header_schemas() -> dict[str, Any]:
             "Set by the evaluator on a release notice.",
             "evaluation-release",
             [],
+            received=False,
+        ),
+        "DeliveryReceiptHeaders": _headers(
+            "Set by the recipient's SDK on a delivery receipt.",
+            "delivery-receipt",
+            ["sender"],
+            received=False,
+        ),
+        "ErasureReceiptHeaders": _headers(
+            "Set by the recipient's SDK on an erasure receipt.",
+            "erasure-receipt",
+            ["sender"],
             received=False,
         ),
         "RefusalHeaders": _headers(
@@ -545,6 +613,27 @@ _MESSAGES: Final = (
         " as a `release` entry, or refuses it with a notice (ADR 0024).",
         "ReleaseNoticeHeaders",
         "ReleaseNoticeEnvelope",
+        "messageId",
+    ),
+    _Message(
+        "deliveryReceipt",
+        "Delivery receipt (signed JWT inside JWE)",
+        "A recipient signs for up to 256 deliveries it verified and kept: each decision id,"
+        " the SHA-256 of the body it received, and the retention end it acknowledges. The"
+        " hub records it as a `receipt` entry, or refuses it (`receipt.not_delivered`,"
+        " `receipt.retention_mismatch`; ADR 0029). `message_id` is the receipt id.",
+        "DeliveryReceiptHeaders",
+        "DeliveryReceiptEnvelope",
+        "messageId",
+    ),
+    _Message(
+        "erasureReceipt",
+        "Erasure receipt (signed JWT inside JWE)",
+        "A recipient signs that it erased what it kept of up to 256 deliveries whose"
+        " retention ended; the hub records it as a `receipt` entry with outcome `erased`"
+        " (ADR 0030). `message_id` is the receipt id.",
+        "ErasureReceiptHeaders",
+        "ErasureReceiptEnvelope",
         "messageId",
     ),
     _Message(
@@ -651,6 +740,10 @@ def _queue_channel(queue: Queue, address: str, messages: list[str]) -> dict[str,
     return channel
 
 
+#: Every message sent to ingress.
+_INGRESS: Final = ["caseEvent", "replay", "releaseNotice", "deliveryReceipt", "erasureReceipt"]
+
+
 def _channels() -> dict[str, Any]:
     names = TopologyNames()
     topology = default_topology([_EXAMPLE_PARTY])
@@ -659,13 +752,13 @@ def _channels() -> dict[str, Any]:
         "ingress": _exchange_channel(
             topology.exchange(names.ingress),
             "{party}",
-            ["caseEvent", "replay", "releaseNotice"],
+            _INGRESS,
             f"the routing key is the sender's party id; bound to `{names.ingress_queue}`",
         ),
         "ingressQueue": _queue_channel(
             topology.queue(names.ingress_queue),
             names.ingress_queue,
-            ["caseEvent", "replay", "releaseNotice"],
+            _INGRESS,
         ),
         "deliveries": _exchange_channel(
             topology.exchange(names.deliveries),
@@ -756,6 +849,15 @@ def _operations() -> dict[str, Any]:
             ["releaseNotice"],
             "The evaluator announces a release to an area hub (`hub-evaluation release`),"
             " as its own broker user.",
+            {"userId": "{party}"},
+        ),
+        "sendReceipts": _operation(
+            "send",
+            "ingress",
+            ["deliveryReceipt", "erasureReceipt"],
+            "The recipient's SDK signs for what it kept after each acknowledged group, and for"
+            " what it erased at its retention end, as the agency's own broker user; a receipt"
+            " stays in the state file until RabbitMQ confirms it.",
             {"userId": "{party}"},
         ),
         "receiveQuarantine": _operation(

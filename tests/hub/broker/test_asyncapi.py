@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import jsonschema
 import pytest
 import yaml
 from jsonschema import Draft7Validator, Draft202012Validator
@@ -23,10 +25,13 @@ from hub.broker.asyncapi import (
     render_asyncapi,
 )
 from hub.broker.topology import TopologyNames
-from hub.crypto import RefusalNotice
+from hub.crypto import ReceiptItem, RefusalNotice, open_receipt, seal_receipt
 from hub.crypto import notice as notice_module
 from schemas.export import DIALECT
 from schemas.registry import CATALOGUE, event_types
+
+if TYPE_CHECKING:
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCUMENT_URI = (ROOT / DOCUMENT).as_uri()
@@ -106,6 +111,8 @@ def test_every_message_has_a_readable_name_and_title() -> None:
         "deadLettered",
         "evaluationRecord",
         "releaseNotice",
+        "deliveryReceipt",
+        "erasureReceipt",
     }
     for key, message in messages.items():
         assert message["name"] == key
@@ -288,3 +295,24 @@ def test_the_yaml_is_deterministic_and_plain() -> None:
     events = list(yaml.parse(text))
     assert not any(getattr(e, "anchor", None) for e in events)
     assert yaml.safe_load(text) == asyncapi_document()
+
+
+@pytest.mark.parametrize("erasure", [False, True])
+def test_a_sealed_receipt_fits_its_schemas(
+    keyrings: dict[str, PartyKeyring],
+    directory: KeyDirectory,
+    erasure: bool,  # noqa: FBT001
+) -> None:
+    """What the SDK seals matches the envelope's pattern, and its claims ReceiptClaims."""
+    items = [ReceiptItem(uuid.uuid4(), "ab" * 32, None if erasure else date(2032, 12, 6))]
+    at = datetime.now(UTC)
+    sealed = seal_receipt(
+        uuid.uuid4(), items, at, keyrings["health"], directory, "hub", erasure=erasure
+    )
+    envelope = _content("ErasureReceiptEnvelope" if erasure else "DeliveryReceiptEnvelope")
+    assert re.match(envelope["pattern"], sealed)
+    opened = open_receipt(sealed, keyrings["hub"], directory, now=at, erasure=erasure)
+    claims = json.loads(base64.urlsafe_b64decode(opened.token.split(".")[1] + "=="))
+    _validator("ReceiptClaims").validate(claims)
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("ReceiptClaims").validate({**claims, "receipts": []})
