@@ -20,6 +20,7 @@ it is plain text (``NO_COLOR`` is honoured too).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -90,6 +91,10 @@ CASE: Final = (
 )
 #: How long a recipient waits for the deliveries the ledger says it is owed.
 RECEIVE_SECONDS: Final = 30.0
+#: Seconds an agency waits for a delivery beyond what it is owed (none comes).
+SETTLE_SECONDS: Final = 0.3
+#: Seconds the hub waits for a further receipt once the agencies have received all.
+RECEIPT_WAIT_SECONDS: Final = 2.0
 
 
 class DemoError(HubError):
@@ -263,12 +268,14 @@ async def _receive(view: Timeline, clients: dict[str, AgencyClient], owed: Owed)
         deadline = time.monotonic() + RECEIVE_SECONDS
         while rendered < owed.deliveries[agency] or notices < owed.notices[agency]:
             try:
-                async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)) as waiting:
                     async for received in client.deliveries():
                         translator.render_delivery(received)
                         rendered += 1
                         if rendered >= owed.deliveries[agency] and notices >= owed.notices[agency]:
-                            break
+                            # Ask once more, briefly: asking is what commits and acks (and
+                            # so receipts) the last one; none is due, so the wait ends it.
+                            waiting.reschedule(asyncio.get_running_loop().time() + SETTLE_SECONDS)
             except RefusedError as refusal:
                 view.say(f"{agency} was told: event {refusal.event_id} refused, {refusal.code}")
                 notices += 1
@@ -282,6 +289,29 @@ async def _receive(view: Timeline, clients: dict[str, AgencyClient], owed: Owed)
             f" {notices} notice(s){shortfall}"
         )
     return complete
+
+
+async def _record_receipts(view: Timeline, ctx: HubContext, owed: Owed) -> bool:
+    """The hub records the receipts the agencies signed for what they kept (ADR 0029).
+
+    Returns:
+        Whether every delivery made is signed for.
+    """
+    recorded = 0
+    async with ctx.broker.consume(ctx.names.ingress_queue, 16) as ingress:
+        with contextlib.suppress(TimeoutError):
+            while True:
+                outcome = await process(ctx, await next_delivery(ingress, RECEIPT_WAIT_SECONDS))
+                recorded += outcome == "receipted"
+    entries = await ctx.ledger.read(0, None)
+    signed = Counter(e.recipient for e in entries if e.receipt is not None for _ in e.receipt.items)
+    for agency in sorted(owed.deliveries):
+        view.say(
+            f"{agency:<9} signed for {signed[agency]} of {owed.deliveries[agency]} deliveries"
+            " (its own key; recorded in the ledger)"
+        )
+    view.say(f"the hub recorded {recorded} signed receipt(s): who kept what is on the record")
+    return all(signed[a] >= n for a, n in owed.deliveries.items())
 
 
 async def _walk(view: Timeline, site: Site, workdir: Path) -> int:
@@ -310,6 +340,7 @@ async def _walk(view: Timeline, site: Site, workdir: Path) -> int:
         view.intro(ctx, site)
         await _play(view, ctx, clients, owed)
         complete = await _receive(view, clients, owed)
+        complete = await _record_receipts(view, ctx, owed) and complete
         await ctx.ledger.checkpoint_now()
         report = await verify_store(ctx.ledger.store, directory)
     detail = (

@@ -1680,7 +1680,8 @@ def render(verdict: Verdict) -> list[str]:
     if verdict.receipts:
         lines.append(f"receipts: {verdict.receipts} signed by their recipients, each checked")
     lines.extend(
-        f"{count} receipts of {party} not checked: the keys given hold none of {party}'s"
+        f"{count} receipt{'' if count == 1 else 's'} of {party} not checked:"
+        f" the keys given hold none of {party}'s"
         for party, count in verdict.receipts_unchecked
     )
     return lines

@@ -16,7 +16,7 @@ to a JSON Lines file that ``deploy/audit/verify_ledger.py`` (standard library an
 ``cryptography`` only) checks without the hub's code (docs/audit-verification.md):
 
     hub audit export --ledger sqlite:///hub-ledger.db --out ledger-export.jsonl
-    exported 1520 entries and 2 checkpoints of ledger 6f0c... to ledger-export.jsonl
+    exported 1520 entries, 2 checkpoints and 2 checkpoint notes of ledger 6f0c... to ledger-e...
 
 The file appears only when complete (written beside it, then renamed), and an
 existing file is never overwritten.
@@ -181,10 +181,15 @@ def render(report: VerifyReport) -> list[str]:
     if report.receipts:
         lines.append(f"receipts: {report.receipts} signed by their recipients, each checked")
     lines.extend(
-        f"{count} receipts of {party} not checked: the keys given hold none of {party}'s"
+        f"{_count(count, 'receipt', 'receipts')} of {party} not checked:"
+        f" the keys given hold none of {party}'s"
         for party, count in report.receipts_unchecked
     )
     return lines
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 def audit_log_key(args: argparse.Namespace) -> int:
@@ -288,8 +293,13 @@ def audit_export(args: argparse.Namespace) -> int:
             partial.unlink()
         raise
     partial.replace(out)
+    counts = (
+        _count(summary.entries, "entry", "entries"),
+        _count(summary.checkpoints, "checkpoint", "checkpoints"),
+        _count(summary.notes, "checkpoint note", "checkpoint notes"),
+    )
     sys.stdout.write(
-        f"exported {summary.entries} entries and {summary.checkpoints} checkpoints"
+        f"exported {counts[0]}, {counts[1]} and {counts[2]}"
         f" of ledger {summary.ledger_id} to {out}\n"
     )
     return 0

@@ -784,6 +784,6 @@ async def test_the_script_reads_party_key_files_and_checks_their_receipts(
     assert SCRIPT.main([*base, "--party-keys", str(paths["health"])]) == 0
     assert "receipts: 1 signed by their recipients, each checked" in capsys.readouterr().out
     assert SCRIPT.main(base) == 0
-    assert "1 receipts of health not checked" in capsys.readouterr().out
+    assert "1 receipt of health not checked" in capsys.readouterr().out
     assert SCRIPT.main([*base, "--party-keys", str(tmp_path / "none.json")]) == 2
     assert "error keys.unreadable" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -42,7 +43,9 @@ def test_piped_output_is_plain_text() -> None:
     assert done.returncode == 0, done.stderr
     assert ESCAPE not in done.stdout
     assert len(_steps(done.stdout)) == len(CASE)
-    assert done.stdout.splitlines()[-1].startswith("ledger intact: 31 entries")
+    # 31: 10 events disclosed to 3 recipients, 1 refusal; 6: the agencies' receipts.
+    assert done.stdout.splitlines()[-1].startswith("ledger intact: 37 entries")
+    assert _all_signed_for(done.stdout)
 
 
 def test_a_terminal_gets_colour_and_a_progress_bar() -> None:
@@ -82,8 +85,18 @@ def test_the_demo_case_runs_on_rabbitmq_and_leaves_nothing_behind() -> None:
     assert "missing" not in text
     assert "RabbitMQ at 127.0.0.1" in text
     assert url.split("@")[0].split(":")[-1] not in text  # never the password
-    assert text.splitlines()[-1].startswith("ledger intact: 31 entries")
+    # Receipts group as deliveries arrive: at least one per agency, never one short.
+    entries = re.match(r"ledger intact: (\d+) entries", text.splitlines()[-1])
+    assert entries is not None
+    assert int(entries.group(1)) >= 31 + 4
+    assert _all_signed_for(text)
     assert not asyncio.run(_queue_exists(url, site.names.ingress_queue))
+
+
+def _all_signed_for(text: str) -> bool:
+    """Every agency signed for every delivery it was made (the demo's receipts lines)."""
+    signed = re.findall(r"^(\w+)\s+signed for (\d+) of (\d+) deliveries", text, re.MULTILINE)
+    return len(signed) == 4 and all(got == owed != "0" for _, got, owed in signed)
 
 
 async def _queue_exists(url: str, name: str) -> bool:

@@ -59,7 +59,8 @@ async def test_export_holds_rows_and_checkpoints_exactly(seven: Any, tmp_path: P
     assert (status, err) == (0, "")
     store = await seven.store(read_only=True)
     ledger_id = await store.ledger_id()
-    assert out == f"exported 7 entries and 2 checkpoints of ledger {ledger_id} to {target}\n"
+    counts = "7 entries, 2 checkpoints and 2 checkpoint notes"
+    assert out == f"exported {counts} of ledger {ledger_id} to {target}\n"
     text = target.read_text(encoding="ascii")
     records = [json.loads(line) for line in text.splitlines()]
     header, *rest = records
