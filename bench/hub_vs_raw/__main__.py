@@ -8,6 +8,8 @@ and sets it), for K = 1, 3 and 6 recipients and 1 KiB and 16 KiB events:
 - ``hub``: ``hub.worker.serve`` doing its full work, with the SDK's adapters
   publishing (issue, seal, outbox) and receiving (open, verify, dedupe).
 - ``faststream``: the raw relay written with FastStream, at K = 3.
+- ``hub-no-receipts``: the hub at K = 3 and the first size with its agencies'
+  receipts off, right after the hub's own run there: what receipts cost.
 - ``*-fixed-rate``: raw and hub at a fixed offered load, for latency percentiles.
 
 Each relay runs in a process of its own, so its CPU seconds and peak RSS are its
@@ -113,6 +115,10 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
     for size in args.sizes:
         for k in args.recipients:
             runs.extend(RunSpec(r, r, k, size, events, warmup) for r in args.relays)
+            if "hub" in args.relays and k == 3 and size == args.sizes[0]:  # noqa: PLR2004
+                runs.append(
+                    RunSpec("hub-no-receipts", "hub", k, size, events, warmup, receipts=False)
+                )
             if not args.no_faststream and k == 3 and size in plan.faststream_sizes:  # noqa: PLR2004
                 runs.append(RunSpec("faststream", "faststream", k, size, events, warmup))
     rate = plan.rate if args.rate is None else args.rate

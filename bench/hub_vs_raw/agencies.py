@@ -76,6 +76,7 @@ class HubAgencies:
         *,
         folder: Path,
         prefetch: int,
+        receipts: bool = True,
     ) -> HubAgencies:
         """Connect the sender and every recipient's adapter; start the receivers."""
         side = cls(tracker, [fresh(template) for _ in range(count)])
@@ -84,7 +85,7 @@ class HubAgencies:
                 broker = AmqpBroker(url, confirm_timeout=CONFIRM_SECONDS)
                 client = AgencyClient(
                     keys.rings[party], keys.directory, broker, folder / f"{party}.state.db",
-                    names=names, prefetch=prefetch,
+                    names=names, prefetch=prefetch, receipts=receipts,
                 )  # fmt: skip
                 await side._stack.enter_async_context(client)
                 if party == SENDER:

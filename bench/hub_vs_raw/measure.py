@@ -79,6 +79,8 @@ class RunSpec:
     events: int
     warmup: int
     rate: float | None = None
+    #: The hub's agencies sign receipts for what they keep (the SDK's default).
+    receipts: bool = True
 
 
 def _percentile(sorted_ms: list[float], share: float) -> float:
@@ -199,7 +201,7 @@ async def _agencies(
     if spec.relay == "hub":
         return await HubAgencies.open(
             setup.url, setup.keys, names, targets, tracker, payload.event, count,
-            folder=folder, prefetch=setup.prefetch,
+            folder=folder, prefetch=setup.prefetch, receipts=spec.receipts,
         )  # fmt: skip
     return await RawAgencies.open(
         setup.url, names, targets, tracker, payload.envelope, count, prefetch=setup.prefetch

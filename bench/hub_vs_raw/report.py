@@ -133,6 +133,53 @@ def budget(runs: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dic
     return rows
 
 
+def receipts_cost(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the agencies' signed receipts cost at K = 3, 1 KiB: the hub with and without.
+
+    ``with_to_without`` is events/s with receipts over without; the rest are the
+    differences in CPU per event (worker, load side with its adapters, RabbitMQ,
+    all three), in milliseconds. None when either run is missing.
+    """
+    on, off = (_throughput_run(runs, s, 3, 1024) for s in ("hub", "hub-no-receipts"))
+    if not on or not off or not off["events_per_s"]:
+        return None
+
+    def more_ms(part: str) -> float | None:
+        a, b = on.get(part), off.get(part)
+        return None if a is None or b is None else round((a - b) * 1000, 3)
+
+    machine_on, machine_off = _machine_cpu(on), _machine_cpu(off)
+    return {
+        "with_to_without": round(on["events_per_s"] / off["events_per_s"], 3),
+        "worker_cpu_ms_per_event": more_ms("cpu_s_per_event"),
+        "load_cpu_ms_per_event": more_ms("load_cpu_s_per_event"),
+        "broker_cpu_ms_per_event": more_ms("broker_cpu_s_per_event"),
+        "machine_cpu_ms_per_event": (
+            round((machine_on - machine_off) * 1000, 3)
+            if machine_on is not None and machine_off is not None
+            else None
+        ),
+    }
+
+
+def _receipts_line(cost: dict[str, Any] | None) -> list[str]:
+    if cost is None:
+        return []
+    parts = (
+        ("the worker", cost["worker_cpu_ms_per_event"]),
+        ("the agencies' adapters", cost["load_cpu_ms_per_event"]),
+        ("RabbitMQ", cost["broker_cpu_ms_per_event"]),
+    )
+    spent = ", ".join(f"{who} {ms:+.2f}" for who, ms in parts if ms is not None)
+    machine = cost["machine_cpu_ms_per_event"]
+    total = "" if machine is None else f" **{machine:+.2f} ms** of CPU per event in all ({spent})"
+    line = (
+        "Receipts (each agency signs for what it kept, ADR 0029): hub with ÷ without at"
+        f" K = 3, 1 KiB: **{cost['with_to_without']}** of the events per second;{total}."
+    )
+    return ["", line]
+
+
 def fixed_rate_load(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each fixed-rate run's offered rate over its relay's flat-out rate in the same runs.
 
@@ -178,6 +225,7 @@ def results(runs: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, An
         "ratio_hub_to_raw_k3_1k": ratio(runs, "hub", "raw"),
         "ratio_faststream_to_raw_k3_1k": ratio(runs, "faststream", "raw"),
         "ceiling_hub_to_raw_k3_1k": headline.get("ceiling_hub_to_raw"),
+        "receipts_cost_k3_1k": receipts_cost(runs),
         "budget": rows,
         "fixed_rate_load": fixed_rate_load(runs),
         "runs": runs,
@@ -378,6 +426,7 @@ def render(document: dict[str, Any]) -> str:
         *_table(document["runs"]),
         "",
         ratio_line,
+        *_receipts_line(document.get("receipts_cost_k3_1k")),
         *_budget(document.get("budget", [])),
         *_load_lines(_load_rows(document)),
         *_stages(document["runs"]),

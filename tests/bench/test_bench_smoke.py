@@ -121,7 +121,9 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     assert done.returncode == 0, done.stderr[-2000:]
     document = json.loads(out.read_text())
     scenarios = [r["scenario"] for r in document["runs"]]
-    expected = ["raw", "hub", *(["faststream"] if faststream else []), "raw-fixed-rate"]
+    expected = [
+        "raw", "hub", "hub-no-receipts", *(["faststream"] if faststream else []), "raw-fixed-rate"
+    ]  # fmt: skip
     assert scenarios == [*expected, "hub-fixed-rate"]
     for run in document["runs"]:
         _check_run(run)
@@ -137,6 +139,7 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
         assert 0 < run["machine_busy_pct"] <= 100
     assert document["ledger"] == "sqlite"
     assert isinstance(document["ratio_hub_to_raw_k3_1k"], float)
+    assert isinstance(document["receipts_cost_k3_1k"]["with_to_without"], float)
     # Six events flat out are no baseline for the fixed rate: said, not made up.
     load = document["fixed_rate_load"]
     assert [(r["scenario"], r["offered_to_flat_out"]) for r in load] == [
@@ -238,6 +241,31 @@ def _budget_runs(broker: float | None) -> list[dict[str, Any]]:
         }  # fmt: skip
 
     return [run("raw", 800.0, 0.0005, 0.0005), run("hub", 200.0, 0.003, 0.004)]
+
+
+def test_what_receipts_cost_is_the_hub_with_them_against_without() -> None:
+    """The same hub run with the agencies' receipts off: the rate ratio and each CPU's delta."""
+    runs = _budget_runs(0.001)
+    off = {**runs[1], "scenario": "hub-no-receipts", "events_per_s": 250.0}
+    off |= {
+        "cpu_s_per_event": 0.0025,
+        "load_cpu_s_per_event": 0.0035,
+        "broker_cpu_s_per_event": 0.0008,
+    }
+    document = report.results([*runs, off], {"settings": {}})
+    assert document["receipts_cost_k3_1k"] == {
+        "with_to_without": 0.8,
+        "worker_cpu_ms_per_event": 0.5,
+        "load_cpu_ms_per_event": 0.5,
+        "broker_cpu_ms_per_event": 0.2,
+        "machine_cpu_ms_per_event": 1.2,
+    }
+    document["machine"] = _document()["machine"]
+    document["generated_at"] = "2026-01-01T00:00:00+00:00"
+    text = report.render(document)
+    assert "hub with ÷ without at K = 3, 1 KiB: **0.8** of the events per second" in text
+    assert "**+1.20 ms** of CPU per event in all (the worker +0.50" in text
+    assert report.results(runs, {"settings": {}})["receipts_cost_k3_1k"] is None
 
 
 def test_the_budget_adds_each_process_and_bounds_the_ratio_by_the_checks() -> None:
