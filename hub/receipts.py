@@ -113,13 +113,14 @@ async def _check_delivered(ctx: HubContext, receipt: Receipt) -> None:
         Refusal: ``receipt.not_delivered`` naming the first that is not a delivery,
             ``receipt.retention_mismatch`` for the first retention end that differs.
     """
+    try:
+        entries = await ctx.ledger.decisions([item.decision_id for item in receipt.items])
+    except LedgerError as error:
+        if error.code in {ErrorCode.UNAVAILABLE, ErrorCode.CLOSED}:
+            raise  # waited out by the worker, as for any message
+        entries = {}  # a row that does not hold: no delivery to sign for
     for item in receipt.items:
-        try:
-            entry = await ctx.ledger.decision(item.decision_id)
-        except LedgerError as error:
-            if error.code in {ErrorCode.UNAVAILABLE, ErrorCode.CLOSED}:
-                raise  # waited out by the worker, as for any message
-            entry = None
+        entry = entries.get(item.decision_id)
         if (
             entry is None
             or entry.kind != "disclosure"

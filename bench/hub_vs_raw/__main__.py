@@ -234,6 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error.diagnostics(), file=sys.stderr)
         return 2
     print(f"bench: hub ÷ raw at K=3, 1 KiB: {document.get('ratio_hub_to_raw_k3_1k')}")
+    cost = document.get("receipts_cost_k3_1k")
+    if cost is not None:
+        print(
+            f"bench: receipts: hub with ÷ without at K=3, 1 KiB: {cost['with_to_without']};"
+            f" worker {cost['worker_cpu_ms_per_event']:+} ms/ev,"
+            f" agencies {cost['load_cpu_ms_per_event']:+} ms/ev"
+        )
     for row in document.get("fixed_rate_load", []):
         print(f"bench: {row['scenario']}: {report.share(row)}; p99 {row['p99_ms']} ms")
     return 0

@@ -286,6 +286,12 @@ class LedgerStore(Protocol):
         """
         ...
 
+    async def find_decisions(
+        self, decision_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, StoredEntry]:
+        """Return the entries recorded under any of ``decision_ids``, by decision id column."""
+        ...
+
     async def holding(self, terms: Collection[str]) -> set[str]:
         """Return which of ``terms`` the search index holds for some entry.
 

@@ -420,6 +420,18 @@ class PostgresStore:
         sql, parameters = index_sql(query, lambda n: f"${n}", lambda at: at)
         return await self._select(sql, *parameters)
 
+    async def find_decisions(
+        self, decision_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, StoredEntry]:
+        """Return the entries recorded under any of ``decision_ids``, by decision id column."""
+        with _mapped("read entries"):
+            rows = await self._require_pool().fetch(
+                f"SELECT decision_id, {_ENTRY_COLUMNS} FROM ledger_entries"  # noqa: S608 - constant columns
+                " WHERE decision_id = ANY($1::uuid[])",
+                list(decision_ids),
+            )
+        return {row["decision_id"]: _entries([row])[0] for row in rows}
+
     async def holding(self, terms: Collection[str]) -> set[str]:
         """Return which of ``terms`` the search index holds for some entry."""
         with _mapped("read index"):

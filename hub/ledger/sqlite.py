@@ -507,6 +507,25 @@ class SqliteStore:
         sql, parameters = index_sql(query, lambda _: "?", stamp)
         return await self._select(sql, parameters)
 
+    async def find_decisions(
+        self, decision_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, StoredEntry]:
+        """Return the entries recorded under any of ``decision_ids``, by decision id column."""
+        ids, found = [str(i) for i in decision_ids], {}
+        with _mapped("find decisions"):
+            db = self._connection()
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = await db.execute_fetchall(
+                    f"SELECT decision_id, {_ENTRY_COLUMNS} FROM ledger_entries"  # noqa: S608 - marks
+                    f" WHERE decision_id IN ({marks})",
+                    chunk,
+                )
+                for decision_id, *rest in rows:
+                    found[uuid.UUID(decision_id)] = _entries([rest])[0]
+        return found
+
     async def holding(self, terms: Collection[str]) -> set[str]:
         """Return which of ``terms`` the search index holds for some entry."""
         wanted, held = list(terms), set()

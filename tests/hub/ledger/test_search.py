@@ -288,3 +288,14 @@ async def test_the_index_says_which_terms_it_holds(
     asked = [f"case:{CASE_1}", f"person:{CARL}", "kind:refusal", *absent]
     assert await ledger.store.holding(asked) == {f"case:{CASE_1}", f"person:{CARL}", "kind:refusal"}
     assert await ledger.store.holding([]) == set()
+
+
+async def test_decisions_are_found_in_one_read_each_checked(
+    filled: tuple[Ledger, list[LedgerEntry]],
+) -> None:
+    """``decisions`` returns every entry asked that exists, by its decision id."""
+    ledger, entries = filled
+    asked = [entries[0].decision_id, entries[4].decision_id, uuid.uuid4()]
+    found = await ledger.decisions(asked)
+    assert found == {e.decision_id: e for e in (entries[0], entries[4])}
+    assert await ledger.decisions([]) == {}
