@@ -36,10 +36,12 @@ then by its event id; :attr:`AgencyClient.duplicates` counts such recognitions.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import re
 import sqlite3
+import time
 import uuid
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -121,6 +123,9 @@ RECEIPT_KIND: Final = "delivery-receipt"
 ERASURE_KIND: Final = "erasure-receipt"
 #: The most deliveries one receipt covers (hub/crypto/base.py).
 MAX_RECEIPT_ITEMS: Final = 256
+#: Deliveries kept that make a receipt due at once, and the longest one waits for it.
+RECEIPT_BATCH: Final = 128
+RECEIPT_SECONDS: Final = 1.0
 _PENDING: Final = "SELECT event_id FROM outbox ORDER BY rowid"
 _RETAIN: Final = (
     "INSERT OR IGNORE INTO retained (decision_id, event_id, digest, until) VALUES (?, ?, ?, ?)"
@@ -196,6 +201,8 @@ class AgencyClient:
         hub: str = HUB_PARTY,
         regions: Mapping[str, str] | None = None,
         receipts: bool = True,
+        receipt_batch: int = RECEIPT_BATCH,
+        receipt_seconds: float = RECEIPT_SECONDS,
     ) -> None:
         """Prepare a client; :meth:`start` opens it.
 
@@ -211,8 +218,13 @@ class AgencyClient:
                 and deliveries and notices must be bound and signed by it.
             regions: region name -> party id of that region's hub, for the
                 regions this agency may send to over a regional link (ADR 0010).
-            receipts: sign a receipt for the deliveries kept, each time a group
-                of them is acknowledged (:meth:`send_receipts`).
+            receipts: sign receipts for the deliveries kept (:meth:`send_receipts`):
+                once ``receipt_batch`` await one, or the oldest has waited
+                ``receipt_seconds``, and when :meth:`deliveries` ends, so one receipt
+                covers many deliveries however they arrive.
+            receipt_batch: deliveries that make a receipt due at once.
+            receipt_seconds: the longest a kept delivery waits for its receipt
+                while the client runs.
 
         Raises:
             ValueError: a region name is invalid or a region names this hub.
@@ -226,6 +238,12 @@ class AgencyClient:
         self._regions = MappingProxyType(_check_regions(regions or {}, hub))
         self._state: StateFile | None = None
         self._receipts = receipts
+        self._receipt_batch, self._receipt_seconds = receipt_batch, receipt_seconds
+        #: Deliveries kept since the last receipt, and since when (monotonic).
+        self._kept, self._kept_since = 0, 0.0
+        #: One receipt (or erasure receipt) sealed at a time: none covers a row twice.
+        self._receipting = asyncio.Lock()
+        self._receipt_timer: asyncio.Task[None] | None = None
         #: Deliveries recognised as already seen and acknowledged without being yielded.
         self.duplicates = 0
 
@@ -236,10 +254,30 @@ class AgencyClient:
         await self.flush()
         if self._receipts:
             await self.send_receipts()
+            self._receipt_timer = asyncio.create_task(self._keep_receipting())
         return self
+
+    async def _keep_receipting(self) -> None:
+        """Send receipts once the oldest kept delivery has waited ``receipt_seconds``."""
+        while True:
+            await asyncio.sleep(self._receipt_seconds / 2)
+            if self._kept and time.monotonic() - self._kept_since >= self._receipt_seconds:
+                await self._send_receipts_logged()
+
+    async def _send_receipts_logged(self) -> None:
+        try:
+            await self.send_receipts()
+        except BrokerError as error:
+            # Stored, sealed: sent with the next one, or on start.
+            log.warning("receipt.not_sent", code=error.code.value)
 
     async def close(self) -> None:
         """Close the broker connection and the state file (committing what is written)."""
+        if self._receipt_timer is not None:
+            self._receipt_timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._receipt_timer
+            self._receipt_timer = None
         await self._broker.close()
         if self._state is not None:
             state, self._state = self._state, None
@@ -394,6 +432,11 @@ class AgencyClient:
         Raises:
             BrokerError: the broker did not confirm; the receipt stays stored.
         """
+        async with self._receipting:
+            self._kept = 0
+            return await self._send_receipts()
+
+    async def _send_receipts(self) -> int:
         sent = await self._resend_receipts()
         while rows := await self.state.query(
             "SELECT decision_id, digest, until FROM unreceipted ORDER BY rowid LIMIT ?",
@@ -437,7 +480,16 @@ class AgencyClient:
                 stored and is published again on start or the next call.
         """
         day = (today or datetime.now(UTC).date()).isoformat()
-        await self._resend_receipts()
+        async with self._receipting:
+            return await self._erase_due(day, erase)
+
+    async def _erase_due(
+        self, day: str, erase: Callable[[Sequence[uuid.UUID]], Awaitable[None]] | None
+    ) -> int:
+        if self._receipts:  # a delivery is signed for before its erasure is
+            await self._send_receipts()
+        else:
+            await self._resend_receipts()
         erased = 0
         while rows := await self.state.query(
             "SELECT decision_id, digest FROM retained WHERE until <= ? ORDER BY until, rowid"
@@ -518,18 +570,24 @@ class AgencyClient:
             writes.append((_UNRECEIPTED, (decision_id, digest, day)))
         return await self.state.write_all(writes)
 
-    async def _settle_remembered(self, handled: list[IncomingMessage], upto: int) -> None:
-        """Commit the seen records up to write ``upto``, acknowledge ``handled``, receipt them."""
+    async def _settle_remembered(
+        self, handled: list[IncomingMessage], upto: int, *, last: bool = False
+    ) -> None:
+        """Commit the seen records up to write ``upto`` and acknowledge ``handled``.
+
+        Their receipt is sent once enough are kept, or with ``last`` (the caller
+        stopped asking); otherwise the timer sends it within ``receipt_seconds``.
+        """
         await self._commit(upto)
         for message in handled:
             await _settle(message)
-        handled.clear()
         if self._receipts:
-            try:
-                await self.send_receipts()
-            except BrokerError as error:
-                # Stored, sealed: sent with the next group, or on start.
-                log.warning("receipt.not_sent", code=error.code.value)
+            if not self._kept:
+                self._kept_since = time.monotonic()
+            self._kept += len(handled)
+        handled.clear()
+        if self._receipts and (last or self._kept >= self._receipt_batch):
+            await self._send_receipts_logged()
 
     def _open(self, message: IncomingMessage) -> ReceivedEvent:
         delivery = open_delivery(
@@ -599,9 +657,9 @@ class AgencyClient:
                     if handled and (len(handled) >= batch or not inbox.waiting()):
                         await self._settle_remembered(handled, written)
             finally:
-                if handled:
+                if handled or self._kept:
                     try:
-                        await self._settle_remembered(handled, written)
+                        await self._settle_remembered(handled, written, last=True)
                     except (sqlite3.Error, BrokerError) as error:
                         # Not acknowledged: they come again and are handled again.
                         log.warning("delivery.settle_failed", error=type(error).__name__)

@@ -855,7 +855,7 @@ def _operations() -> dict[str, Any]:
             "send",
             "ingress",
             ["deliveryReceipt", "erasureReceipt"],
-            "The recipient's SDK signs for what it kept after each acknowledged group, and for"
+            "The recipient's SDK signs for what it kept (128 at once, or within a second), and for"
             " what it erased at its retention end, as the agency's own broker user; a receipt"
             " stays in the state file until RabbitMQ confirms it.",
             {"userId": "{party}"},

@@ -787,3 +787,55 @@ async def test_the_script_reads_party_key_files_and_checks_their_receipts(
     assert "1 receipt of health not checked" in capsys.readouterr().out
     assert SCRIPT.main([*base, "--party-keys", str(tmp_path / "none.json")]) == 2
     assert "error keys.unreadable" in capsys.readouterr().err
+
+
+async def test_one_receipt_covers_many_acknowledged_groups(
+    world: World, tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> None:
+    """Twelve deliveries acknowledged two at a time, one receipt: not one per group."""
+    await world.clients["health"].close()
+    broker = MemoryBroker(world.node, user="health")
+    health = AgencyClient(
+        keyrings["health"], directory, broker, tmp_path / "health-2.db", prefetch=4,
+        receipt_seconds=60.0,
+    )  # fmt: skip
+    async with health:
+        world.clients["health"] = health
+        received = await _disclosed_to_health(world, 12)
+    assert len(received) == 12
+    assert await world.hub_step() == "receipted"
+    (entry,) = [e for e in await world.ctx.ledger.read(0, None) if e.kind == "receipt"]
+    assert entry.receipt is not None
+    assert len(entry.receipt.items) == 12
+
+
+async def test_a_receipt_waits_at_most_its_seconds_while_deliveries_go_on(
+    world: World, tmp_path: Path, keyrings: dict[str, PartyKeyring], directory: KeyDirectory
+) -> None:
+    """A client that keeps consuming still signs within ``receipt_seconds``."""
+    await world.clients["health"].close()
+    broker = MemoryBroker(world.node, user="health")
+    health = AgencyClient(
+        keyrings["health"], directory, broker, tmp_path / "health-3.db", receipt_seconds=0.2
+    )
+    async with health:
+        got: list[ReceivedEvent] = []
+
+        async def consume() -> None:
+            async for received in health.deliveries():
+                got.append(received)  # noqa: PERF401 - kept as it arrives
+
+        consumer = asyncio.create_task(consume())
+        try:
+            for _ in range(2):
+                await world.clients["advocacy"].publish(_fresh("VictimSafetyPlanUpdated"))
+                assert await world.hub_step() == "disclosed"
+            assert await world.hub_step() == "receipted"  # while the consumer still runs
+            assert not consumer.done()
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+    (entry,) = [e for e in await world.ctx.ledger.read(0, None) if e.kind == "receipt"]
+    assert entry.receipt is not None
+    assert {i.decision_id for i in entry.receipt.items} == {r.decision_id for r in got}
