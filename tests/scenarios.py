@@ -24,7 +24,7 @@ import uuid
 from collections import Counter, defaultdict
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
@@ -56,16 +56,19 @@ from schemas.samples import all_samples
 
 if TYPE_CHECKING:
     import signal
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 
     from adapters.base import ReceivedEvent
     from hub.crypto.keys import KeyDirectory, PartyKeyring
     from hub.ledger.base import LedgerStore
+    from hub.ledger.entries import LedgerEntry
     from schemas.base import CaseEvent
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 DEPLOY: Final = ROOT / "deploy"
 AGENCIES: Final = ("police", "probation", "health", "advocacy")
+#: A day past every retention end: erasing up to it erases everything kept.
+FAR_DAY: Final = date(9999, 12, 31)
 PARTIES: Final = ("hub", *AGENCIES)
 #: The `hub` command of this virtualenv, for worker processes.
 HUB: Final = Path(sys.executable).parent / "hub"
@@ -361,16 +364,20 @@ async def assert_ledger(
 ) -> None:
     """One entry per event and recipient (one ``nothing_disclosed`` if none); it verifies.
 
-    Receipts the recipients signed meanwhile are entries too: none may cover a
-    delivery twice, or one that was not made.
+    Receipts and erasure receipts the recipients signed meanwhile are entries too:
+    none may cover a delivery twice, or one that was not made.
     """
     recorded = [chain.parse(row) for row in await store.read(0, None)]
     receipts = [e for e in recorded if e.kind == "receipt"]
     entries = [e for e in recorded if e.kind != "receipt"]
-    receipted = Counter(i.decision_id for e in receipts if e.receipt for i in e.receipt.items)
-    assert all(n == 1 for n in receipted.values()), "a delivery was receipted twice"
     delivered = {e.decision_id for e in entries if e.outcome == "disclosed"}
-    assert set(receipted) <= delivered, "a receipt covers a delivery that was not made"
+    for outcome in ("receipted", "erased"):
+        covered = Counter(
+            i.decision_id for e in receipts if e.receipt and e.outcome == outcome
+            for i in e.receipt.items
+        )  # fmt: skip
+        assert all(n == 1 for n in covered.values()), f"a delivery was {outcome} twice"
+        assert set(covered) <= delivered, f"{outcome}: a delivery that was not made"
     per_pair = Counter((e.event_id, e.recipient) for e in entries)
     twice = [pair for pair, n in per_pair.items() if n > 1]
     assert not twice, f"{len(twice)} (event, recipient) pairs recorded more than once"
@@ -384,6 +391,40 @@ async def assert_ledger(
     assert report.intact, report.detail
     assert report.entries == len(recorded)
     assert len(entries) == len(expected)
+
+
+async def delivered_to(store: LedgerStore) -> set[tuple[uuid.UUID, str]]:
+    """Every delivery the ledger records: its decision id and recipient."""
+    entries = [chain.parse(row) for row in await store.read(0, None)]
+    return {
+        (e.decision_id, e.recipient)
+        for e in entries
+        if e.kind == "disclosure" and e.outcome == "disclosed" and e.recipient is not None
+    }
+
+
+def covered(entries: Iterable[LedgerEntry], outcome: str) -> set[uuid.UUID]:
+    """The decisions the receipt entries of ``outcome`` (``receipted``, ``erased``) cover."""
+    return {
+        i.decision_id for e in entries if e.receipt and e.outcome == outcome
+        for i in e.receipt.items
+    }  # fmt: skip
+
+
+async def erase_all(client: AgencyClient, seconds: float = 60.0) -> None:
+    """Erase every delivery ``client`` keeps, as if every retention had ended.
+
+    Retried while the broker does not confirm: the erasure receipts sealed and
+    stored meanwhile go out with the retry.
+    """
+    async with asyncio.timeout(seconds):
+        while True:
+            try:
+                await client.erase_due(today=FAR_DAY)
+            except BrokerError:
+                await asyncio.sleep(0.3)
+                continue
+            return
 
 
 async def assert_stored_ledger(

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scenarios import covered, delivered_to, erase_all
 from services import postgres_dsn
 from structlog.testing import capture_logs
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 EVENTS = 60
 DIE_AFTER = 7
 READER = Path(__file__).with_name("inbox_reader.py")
+ERASER = Path(__file__).with_name("eraser.py")
 
 
 async def receipted(store: LedgerStore, party: str) -> set[uuid.UUID]:
@@ -68,6 +70,21 @@ async def read_until_killed(p: Partnership, party: str, state: Path, record: Pat
         reader.kill()
         await reader.wait()
         raise AssertionError("the inbox reader did not die on cue within 120 s") from None
+
+
+async def erase_until_killed(p: Partnership, party: str, state: Path) -> int:
+    """Run the eraser as a process of its own; return its exit status."""
+    eraser = await asyncio.create_subprocess_exec(
+        sys.executable, str(ERASER), str(p.keys_folder()), party, str(state),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, env=environment(FAULTS_BROKER_URL=p.url(party)),
+    )  # fmt: skip
+    try:
+        return await asyncio.wait_for(eraser.wait(), 120)
+    except TimeoutError:
+        eraser.kill()
+        await eraser.wait()
+        raise AssertionError("the eraser did not die on cue within 120 s") from None
 
 
 async def test_adapter_killed_mid_consume_gets_the_rest_and_recognises_the_repeat(
@@ -118,5 +135,21 @@ async def test_adapter_killed_mid_consume_gets_the_rest_and_recognises_the_repea
             return await receipted(ctx.ledger.store, party) == expected
 
         await wait_for(f"every delivery to {party} receipted", all_receipted, 60)
+    # Retention ends: an eraser is killed with its erasure receipt sealed and stored
+    # but not yet published; the next start sends it, and the hub records it once.
+    await restarted.close()
+    assert await erase_until_killed(p, party, state) == -signal.SIGKILL
+    again = await p.stack.enter_async_context(
+        AgencyClient(p.keyrings[party], p.directory, AmqpBroker(p.url(party)), state)
+    )
+    await erase_all(again)
+    async with running(ctx):
+
+        async def all_erased() -> bool:
+            entries = [chain.parse(row) for row in await ctx.ledger.store.read(0, None)]
+            mine = {d for d, to in await delivered_to(ctx.ledger.store) if to == party}
+            return covered(entries, "erased") == mine
+
+        await wait_for(f"every delivery to {party} erased and signed for", all_erased, 60)
     await ctx.ledger.checkpoint_now()
     await assert_ledger(ctx.ledger.store, p.directory, recipients)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 
 from scenarios import (
     AGENCIES,
+    FAR_DAY,
     Partnership,
     RabbitNode,
     assert_each_once,
     assert_ledger,
     by_author,
+    covered,
+    delivered_to,
     drain,
+    erase_all,
     expected_inboxes,
     publish_all,
     quarantined,
@@ -21,6 +26,9 @@ from scenarios import (
     wait_for,
 )
 from services import postgres_dsn
+
+from hub.broker.base import BrokerError
+from hub.ledger import chain
 
 EVENTS = 300
 
@@ -55,6 +63,22 @@ async def test_node_restart_mid_stream_loses_nothing(
     assert stopped_at < EVENTS, "the node was not restarted mid-stream"
     for inbox in inboxes.values():
         assert_each_once(inbox)
+    # Retention ends while the node is down again: each agency erases, seals and
+    # stores its erasure receipt, and sends it once the node is back (ADR 0030).
+    await asyncio.to_thread(rabbit_node.stop)
+    for party in AGENCIES:
+        with contextlib.suppress(BrokerError):
+            await clients[party].erase_due(today=FAR_DAY)
+    await asyncio.to_thread(rabbit_node.start)
+    await asyncio.gather(*(erase_all(clients[party]) for party in AGENCIES))
+    delivered = {d for d, _ in await delivered_to(ctx.ledger.store)}
+    async with running(ctx):
+
+        async def all_erased() -> bool:
+            entries = [chain.parse(row) for row in await ctx.ledger.store.read(0, None)]
+            return covered(entries, "erased") == delivered
+
+        await wait_for("every delivery erased and signed for", all_erased, 120)
     await ctx.ledger.checkpoint_now()
     await assert_ledger(ctx.ledger.store, p.directory, recipients)
     assert await queue_depth(p.url("hub"), p.names.quarantine) == 0

@@ -1,0 +1,83 @@
+"""What the agencies owe, in a real browser: the overview's table and the ledger page's."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from adapters.client import AgencyClient
+from hub.broker.memory import MemoryBroker, MemoryNode
+from hub.broker.testing import next_delivery
+from hub.console.base import Role
+from hub.console.deps import ConsoleDeps
+from hub.embedded import embedded_hub
+from hub.pipeline import process
+from schemas.samples import sample_event
+
+from .conftest import Console, role_tokens, serve_on_loopback
+from .test_browser import shot, sign_in
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from playwright.async_api import BrowserContext
+
+    from hub.context import HubContext
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+
+
+async def _steps(ctx: HubContext, count: int) -> None:
+    async with ctx.broker.consume(ctx.names.ingress_queue, count) as ingress:
+        for _ in range(count):
+            await process(ctx, await next_delivery(ingress))
+
+
+async def test_the_operator_and_the_ig_officer_see_what_each_agency_owes(
+    tmp_path: Path,
+    keyrings: dict[str, PartyKeyring],
+    directory: KeyDirectory,
+    browser: BrowserContext,
+) -> None:
+    """Police signs for all, probation and health for nothing: the overview says so."""
+    store, tokens = role_tokens()
+    node = MemoryNode()
+    async with AsyncExitStack() as stack:
+        ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
+        clients = {}
+        for party in ("advocacy", "police"):
+            broker = MemoryBroker(node, user=party)
+            client = AgencyClient(keyrings[party], directory, broker, tmp_path / f"{party}.db")
+            clients[party] = await stack.enter_async_context(client)
+
+        async def keep() -> None:
+            async for _ in clients["police"].deliveries():
+                pass
+
+        for count in (1, 2):
+            for _ in range(count):
+                event = sample_event("VictimSafetyPlanUpdated").model_copy(
+                    update={"event_id": uuid.uuid4()}
+                )
+                await clients["advocacy"].publish(event)
+                await _steps(ctx, 1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(keep(), 0.5)
+            await _steps(ctx, 1)  # police signs for what it kept (the first: the ledger's first)
+        later = datetime.now(UTC) + timedelta(hours=2)
+        deps = ConsoleDeps(ctx, store, clock=lambda: later)
+        console = Console(await serve_on_loopback(stack, deps), tokens)
+        page = await browser.new_page()
+        await page.goto(console.url)
+        await sign_in(page, console, Role.OPERATOR)
+        table = page.get_by_role("table", name="Deliveries not signed for")
+        await table.wait_for()
+        row = table.get_by_role("row", name="probation")
+        assert "2 hours ago" in await row.inner_text()
+        assert await table.get_by_role("row", name="police").count() == 0
+        attention = page.get_by_role("table", name="Needs attention, most severe first")
+        assert "receipts.overdue" in await attention.inner_text()
+        await shot(page, "33-operator-owed")
