@@ -412,9 +412,7 @@ class AgencyClient:
 
     async def _resend_receipts(self) -> int:
         """Publish again every sealed receipt the broker has not confirmed; how many."""
-        sealed = await self.state.query(
-            "SELECT receipt_id, body, kind FROM receipts ORDER BY rowid"
-        )
+        sealed = await self.state.query(_SEALED)
         for receipt_id, body, kind in sealed:
             await self._send_receipt(str(receipt_id), _blob(body), str(kind))
         return len(sealed)
