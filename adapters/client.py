@@ -258,11 +258,19 @@ class AgencyClient:
         return self
 
     async def _keep_receipting(self) -> None:
-        """Send receipts once the oldest kept delivery has waited ``receipt_seconds``."""
+        """Send receipts once the oldest kept delivery has waited ``receipt_seconds``.
+
+        A failure is logged with its code and tried again at the next turn: the
+        rows wait in the state file, and the timer must outlive it.
+        """
         while True:
             await asyncio.sleep(self._receipt_seconds / 2)
             if self._kept and time.monotonic() - self._kept_since >= self._receipt_seconds:
-                await self._send_receipts_logged()
+                try:
+                    await self._send_receipts_logged()
+                except (HubError, sqlite3.Error) as error:
+                    code = getattr(error, "code", type(error).__name__)
+                    log.warning("receipt.not_signed", code=str(code), party=self.party)
 
     async def _send_receipts_logged(self) -> None:
         try:
@@ -431,8 +439,11 @@ class AgencyClient:
             BrokerError: the broker did not confirm; the receipt stays stored.
         """
         async with self._receipting:
-            self._kept = 0
-            return await self._send_receipts()
+            counted = self._kept
+            sent = await self._send_receipts()
+            # Only once sent (else tried again); what was kept meanwhile stays counted.
+            self._kept = max(0, self._kept - counted)
+            return sent
 
     async def _send_receipts(self) -> int:
         sent = await self._resend_receipts()

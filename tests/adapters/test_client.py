@@ -11,7 +11,7 @@ import threading
 import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from verifier import load_script
@@ -22,7 +22,8 @@ from hub.broker.base import BrokerError, BrokerErrorCode, OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
 from hub.cli.audit import render
-from hub.crypto import ReceiptItem, seal_receipt
+from hub.crypto import EnvelopeError, ReceiptItem, seal_receipt
+from hub.crypto import ErrorCode as EnvelopeErrorCode
 from hub.crypto.keys import KeyDirectory, save_keyring
 from hub.embedded import embedded_hub
 from hub.ledger import EntryDraft, ErrorCode, verify_store, write_export
@@ -839,3 +840,38 @@ async def test_a_receipt_waits_at_most_its_seconds_while_deliveries_go_on(
     (entry,) = [e for e in await world.ctx.ledger.read(0, None) if e.kind == "receipt"]
     assert entry.receipt is not None
     assert {i.decision_id for i in entry.receipt.items} == {r.decision_id for r in got}
+
+
+async def test_the_receipt_timer_outlives_a_failure_and_signs_later(
+    world: World,
+    tmp_path: Path,
+    keyrings: dict[str, PartyKeyring],
+    directory: KeyDirectory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A receipt that cannot be sealed once (a key problem) is sealed at the next turn."""
+    await world.clients["health"].close()
+    broker = MemoryBroker(world.node, user="health")
+    health = AgencyClient(
+        keyrings["health"], directory, broker, tmp_path / "health-4.db", receipt_seconds=0.2
+    )
+    failures = [EnvelopeError(EnvelopeErrorCode.KEY_NOT_VALID, "test: no valid key, once")]
+    sealing = client_module.seal_receipt
+
+    def seal_once_failing(*args: Any, **kwargs: Any) -> str:
+        if failures:
+            raise failures.pop()
+        return sealing(*args, **kwargs)
+
+    monkeypatch.setattr(client_module, "seal_receipt", seal_once_failing)
+    async with health:
+        consumer = asyncio.create_task(_collect(health, 30.0))
+        try:
+            await world.clients["advocacy"].publish(_fresh("VictimSafetyPlanUpdated"))
+            assert await world.hub_step() == "disclosed"
+            assert await world.hub_step() == "receipted"
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+    assert failures == []
