@@ -856,7 +856,7 @@ async def test_the_receipt_timer_outlives_a_failure_and_signs_later(
         keyrings["health"], directory, broker, tmp_path / "health-4.db", receipt_seconds=0.2
     )
     failures = [EnvelopeError(EnvelopeErrorCode.KEY_NOT_VALID, "test: no valid key, once")]
-    sealing = client_module.seal_receipt
+    sealing = seal_receipt
 
     def seal_once_failing(*args: Any, **kwargs: Any) -> str:
         if failures:
