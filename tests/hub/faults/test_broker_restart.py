@@ -74,11 +74,11 @@ async def test_node_restart_mid_stream_loses_nothing(
     delivered = {d for d, _ in await delivered_to(ctx.ledger.store)}
     async with running(ctx):
 
-        async def all_erased() -> bool:
+        async def all_signed_for() -> bool:
             entries = [chain.parse(row) for row in await ctx.ledger.store.read(0, None)]
-            return covered(entries, "erased") == delivered
+            return covered(entries, "receipted") == covered(entries, "erased") == delivered
 
-        await wait_for("every delivery erased and signed for", all_erased, 120)
+        await wait_for("every delivery receipted, erased and signed for", all_signed_for, 120)
     await ctx.ledger.checkpoint_now()
     await assert_ledger(ctx.ledger.store, p.directory, recipients)
     assert await queue_depth(p.url("hub"), p.names.quarantine) == 0
