@@ -10,7 +10,9 @@ and sets it), for K = 1, 3 and 6 recipients and 1 KiB and 16 KiB events:
 - ``faststream``: the raw relay written with FastStream, at K = 3.
 - ``hub-no-receipts``: the hub at K = 3 and the first size with its agencies'
   receipts off, right after the hub's own run there: what receipts cost.
-- ``*-fixed-rate``: raw and hub at a fixed offered load, for latency percentiles.
+- ``*-fixed-rate``: raw and hub at a fixed offered load, for latency percentiles:
+  half the hub's own flat-out rate at K = 3 and the first size in this run
+  (``--rate`` gives a rate in events/s instead).
 
 Each relay runs in a process of its own, so its CPU seconds and peak RSS are its
 own. The ledger is SQLite, or PostgreSQL when ``HUB_BENCH_POSTGRES_DSN`` is set.
@@ -37,7 +39,7 @@ from bench.hub_vs_raw import report
 from bench.hub_vs_raw.budget import BrokerCpu, checks_cpu_s
 from bench.hub_vs_raw.errors import BenchError
 from bench.hub_vs_raw.fixture import envelope_bytes, event_json_bytes, event_of_size, make_keys
-from bench.hub_vs_raw.measure import Payload, RunSpec, Setup, measure
+from bench.hub_vs_raw.measure import Payload, RunSpec, Setup, at_share_of_hub, measure
 from bench.hub_vs_raw.relay import ROOT
 from hub.logs import configure
 
@@ -49,20 +51,23 @@ DEFAULT_OUT: Final = ROOT / "bench" / "out" / "results.json"
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to run: events per run, warm-up, and the fixed-rate run's pace."""
+    """How much to run: events per run, warm-up, and the fixed-rate run's pace.
+
+    ``share`` is the fixed-rate runs' rate as a share of the hub's flat-out rate.
+    """
 
     name: str
     events: int
     warmup: int
-    rate: float
+    share: float
     duration: float
     faststream_sizes: tuple[int, ...]
     checks_rounds: int
 
 
 PLANS: Final = {
-    "full": Plan("full", 1000, 50, 100.0, 60.0, (1024, 16384), 40),
-    "quick": Plan("quick", 100, 10, 20.0, 4.0, (1024,), 4),
+    "full": Plan("full", 1000, 50, 0.5, 60.0, (1024, 16384), 40),
+    "quick": Plan("quick", 100, 10, 0.5, 4.0, (1024,), 4),
 }
 
 
@@ -88,7 +93,11 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="unmeasured events first (plan's)")
     parser.add_argument("--recipients", type=_ints, default=(1, 3, 6), help="e.g. 1,3,6")
     parser.add_argument("--sizes", type=_ints, default=(1024, 16384), help="event JSON bytes")
-    parser.add_argument("--rate", type=float, help="fixed-rate events/s (0: no such run)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="fixed-rate events/s (0: no such run; default: half the hub's flat-out rate)",
+    )
     parser.add_argument("--duration", type=float, help="fixed-rate seconds (plan's)")
     parser.add_argument("--window", type=int, default=32, help="events in flight at once")
     parser.add_argument("--prefetch", type=int, default=32, help="relay and receiver prefetch")
@@ -121,13 +130,27 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
                 )
             if not args.no_faststream and k == 3 and size in plan.faststream_sizes:  # noqa: PLR2004
                 runs.append(RunSpec("faststream", "faststream", k, size, events, warmup))
-    rate = plan.rate if args.rate is None else args.rate
     duration = args.duration or plan.duration
-    if rate > 0:
-        k, size = (3 if 3 in args.recipients else args.recipients[0]), args.sizes[0]  # noqa: PLR2004
-        count = max(2, round(rate * duration))
+    k, size = (3 if 3 in args.recipients else args.recipients[0]), args.sizes[0]  # noqa: PLR2004
+    if args.rate is None:  # the rate is known once the flat-out runs are done
         runs.extend(
-            RunSpec(f"{relay}-fixed-rate", relay, k, size, count, warmup, rate)
+            RunSpec(
+                f"{relay}-fixed-rate",
+                relay,
+                k,
+                size,
+                0,
+                warmup,
+                None,
+                share=plan.share,
+                seconds=duration,
+            )
+            for relay in args.relays
+        )
+    elif args.rate > 0:
+        count = max(2, round(args.rate * duration))
+        runs.extend(
+            RunSpec(f"{relay}-fixed-rate", relay, k, size, count, warmup, args.rate)
             for relay in args.relays
         )
     return runs
@@ -191,7 +214,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             if point in points:  # just before the point's first run, on the host as it is then
                 points.discard(point)
                 checks.append(_check_point(setup, *point, PLANS[args.plan].checks_rounds))
-            result = await measure(spec, setup)
+            result = await measure(at_share_of_hub(spec, runs), setup)
             runs.append(result)
             print(_progress(index, len(plan), result), flush=True)
     checks.sort(key=lambda c: (c["recipients"], c["payload_bytes"]))
@@ -242,7 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" agencies {cost['load_cpu_ms_per_event']:+} ms/ev"
         )
     for row in document.get("fixed_rate_load", []):
-        print(f"bench: {row['scenario']}: {report.share(row)}; p99 {row['p99_ms']} ms")
+        busy = row.get("machine_busy_pct")
+        cores = "" if busy is None else f", cores {busy:.0f}% busy"
+        print(f"bench: {row['scenario']}: {report.share(row)}; p99 {row['p99_ms']} ms{cores}")
     return 0
 
 

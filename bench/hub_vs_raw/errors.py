@@ -16,6 +16,10 @@ CODES: Final = {
     "bench.faststream_missing": "install the bench extra: pip install -e '.[dev,bench]'",
     "bench.results_invalid": "the results file is missing or not a benchmark result",
     "bench.docs_markers_missing": "the docs file lacks the benchmark's marker comments",
+    "bench.no_flat_out_run": (
+        "a fixed rate as a share of flat out needs a flat-out run at its K and size;"
+        " give --rate instead"
+    ),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import statistics
@@ -14,6 +15,7 @@ import asyncpg
 
 from bench.hub_vs_raw.agencies import HubAgencies, RawAgencies
 from bench.hub_vs_raw.budget import busy_pct, machine_ticks, reference_us
+from bench.hub_vs_raw.errors import BenchError
 from bench.hub_vs_raw.fixture import all_parties, recipients, write_policy
 from bench.hub_vs_raw.gcpauses import GcPauses
 from bench.hub_vs_raw.relay import ROOT, RelayProcess
@@ -81,6 +83,34 @@ class RunSpec:
     rate: float | None = None
     #: The hub's agencies sign receipts for what they keep (the SDK's default).
     receipts: bool = True
+    #: A fixed-rate run whose rate is this share of the hub's own flat-out rate at
+    #: the same K and size in this run, for ``seconds`` (``at_share_of_hub``).
+    share: float | None = None
+    seconds: float = 0.0
+
+
+def at_share_of_hub(spec: RunSpec, runs: list[dict[str, Any]]) -> RunSpec:
+    """``spec`` with its rate and event count set from the hub's flat-out run at its point.
+
+    Without a hub run there (``--relays raw``), the relay's own flat-out run is used.
+
+    Raises:
+        BenchError: ``bench.no_flat_out_run`` when neither ran.
+    """
+    if spec.share is None:
+        return spec
+    point = (spec.recipients, spec.payload_bytes)
+    flat = [
+        r for r in runs
+        if r.get("mode") != "fixed_rate" and (r["recipients"], r["payload_bytes"]) == point
+    ]  # fmt: skip
+    base = next((r for r in flat if r["scenario"] == "hub"), None) or next(
+        (r for r in flat if r["scenario"] == spec.relay), None
+    )
+    if base is None or not base["events_per_s"]:
+        raise BenchError("bench.no_flat_out_run", f"no flat-out run at K={point[0]}")
+    rate = round(spec.share * base["events_per_s"], 1)
+    return dataclasses.replace(spec, rate=rate, events=max(2, round(rate * spec.seconds)))
 
 
 def _percentile(sorted_ms: list[float], share: float) -> float:

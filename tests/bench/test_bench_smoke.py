@@ -47,7 +47,7 @@ from bench.hub_vs_raw.fixture import (
     write_policy,
 )
 from bench.hub_vs_raw.gcpauses import GcPauses
-from bench.hub_vs_raw.measure import STAGES, stage_times
+from bench.hub_vs_raw.measure import STAGES, RunSpec, at_share_of_hub, stage_times
 from hub.policy.decide import decide
 
 if TYPE_CHECKING:
@@ -598,3 +598,18 @@ def test_stages_are_rendered_under_the_table() -> None:
     assert "Where the time goes in `raw-fixed-rate`" not in text
     for label, _, _ in STAGES:
         assert f"| {label} | 1.0 | 2.0 | 3.0 |" in text
+
+
+def test_the_fixed_rate_is_half_the_hubs_flat_out_rate_in_the_same_run() -> None:
+    """A share-of-hub spec takes its rate from the hub's run at its point, else its relay's."""
+    runs = _budget_runs(0.001)  # raw 800/s, hub 200/s at K = 3, 1 KiB
+    spec = RunSpec("raw-fixed-rate", "raw", 3, 1024, 0, 5, None, share=0.5, seconds=60.0)
+    done = at_share_of_hub(spec, runs)
+    assert (done.rate, done.events) == (100.0, 6000)
+    only_raw = at_share_of_hub(spec, runs[:1])
+    assert only_raw.rate == 400.0
+    with pytest.raises(BenchError) as caught:
+        at_share_of_hub(spec, [])
+    assert caught.value.code == "bench.no_flat_out_run"
+    fixed = RunSpec("hub-fixed-rate", "hub", 3, 1024, 40, 5, 20.0)
+    assert at_share_of_hub(fixed, runs) is fixed
