@@ -154,7 +154,7 @@ async def test_erasures_past_the_acknowledged_day_are_shown_to_the_ig_officer(
     await signed_in(client, tokens[Role.IG_OFFICER])
     page = await (await client.get("/ledger")).text()
     assert "Erasures overdue" in page
-    assert until.isoformat() in page
+    assert f"{until.day} {until:%B %Y} (1 day ago)" in page
     assert await scene.clients["police"].erase_due(today=until) == 2
     assert await scene.steps(1) == ["erased"]
     view = await look(deps, reuse=0.0)

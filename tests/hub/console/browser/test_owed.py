@@ -42,7 +42,7 @@ async def test_the_operator_and_the_ig_officer_see_what_each_agency_owes(
     directory: KeyDirectory,
     browser: BrowserContext,
 ) -> None:
-    """Police signs for all, probation and health for nothing: the overview says so."""
+    """Police signs for all, probation and health for nothing; later police must erase."""
     store, tokens = role_tokens()
     node = MemoryNode()
     async with AsyncExitStack() as stack:
@@ -67,8 +67,8 @@ async def test_the_operator_and_the_ig_officer_see_what_each_agency_owes(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(keep(), 0.5)
             await _steps(ctx, 1)  # police signs for what it kept (the first: the ledger's first)
-        later = datetime.now(UTC) + timedelta(hours=2)
-        deps = ConsoleDeps(ctx, store, clock=lambda: later)
+        now = [datetime.now(UTC) + timedelta(hours=2)]
+        deps = ConsoleDeps(ctx, store, clock=lambda: now[0])
         console = Console(await serve_on_loopback(stack, deps), tokens)
         page = await browser.new_page()
         await page.goto(console.url)
@@ -81,3 +81,15 @@ async def test_the_operator_and_the_ig_officer_see_what_each_agency_owes(
         attention = page.get_by_role("table", name="Needs attention, most severe first")
         assert "receipts.overdue" in await attention.inner_text()
         await shot(page, "33-operator-owed")
+        # The day after police's delete-by day: the IG officer's ledger page lists it.
+        entries = await ctx.ledger.read(0, None)
+        until = max(i.until for e in entries if e.receipt for i in e.receipt.items if i.until)
+        now[0] = datetime(until.year, until.month, until.day, 9, tzinfo=UTC) + timedelta(days=1)
+        officer = await browser.new_page()
+        await officer.goto(f"{console.url}/ledger")
+        await sign_in(officer, console, Role.IG_OFFICER)
+        owed = officer.get_by_role("table", name="Deliveries not signed for")
+        await owed.wait_for()
+        police = owed.get_by_role("row", name="police")
+        assert f"{until.day} {until:%B %Y} (1 day ago)" in await police.inner_text()
+        await shot(officer, "34-ig-officer-owed")
