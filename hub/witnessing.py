@@ -31,7 +31,7 @@ import aiohttp
 
 from hub import safejson
 from hub.crypto import NoteError, open_note
-from hub.ledger import Cosignature, LedgerError, consistency_proof, leaf_of
+from hub.ledger import Cosignature, LedgerError, TreeTiles
 from hub.logs import get_logger
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 _log = get_logger("hub.witnessing")
 #: Seconds a witness has to answer one request.
 ANSWER_SECONDS: Final = 10.0
-#: Rows read per page while the leaf cache catches up with the ledger.
-_PAGE: Final = 1000
 #: Answers that mean a witness saw a history it will not cosign.
 FORK_STATUSES: Final = frozenset({422})
 
@@ -92,12 +90,21 @@ class Witnessing:
     metrics: HubMetrics
     clock: Callable[[], float] = time.time
     views: dict[str, WitnessView] = field(default_factory=dict)
-    _leaves: list[bytes] = field(default_factory=list)
+    _tiles: TreeTiles | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        """One view per witness of the policy."""
+        """One view per witness of the policy; the tree's tiles, read as rounds need them."""
         for witness in self.policy.witnesses:
             self.views.setdefault(witness.name, WitnessView(witness.name))
+        if self._tiles is None:
+            self._tiles = TreeTiles(self.ledger.store)
+
+    @property
+    def tiles(self) -> TreeTiles:
+        """The tree's tiles, for consistency proofs."""
+        if self._tiles is None:
+            raise RuntimeError("made in __post_init__")
+        return self._tiles
 
     async def round(self) -> None:
         """Ask every witness with a URL to cosign the newest note, then refresh the gauges.
@@ -109,7 +116,7 @@ class Witnessing:
         noted = [c for c in checkpoints if c.note is not None]
         if noted:
             latest = noted[-1]
-            await self._catch_up(latest.tree_size)
+            await self.tiles.catch_up(latest.tree_size)
             asking = [w for w in self.policy.witnesses if w.url is not None]
             timeout = aiohttp.ClientTimeout(total=ANSWER_SECONDS)
             async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -144,14 +151,6 @@ class Witnessing:
             return list(open_note(note, verifiers).signed_by)
         return []
 
-    async def _catch_up(self, size: int) -> None:
-        """Extend the cache of leaf hashes to ``size`` entries, reading new rows only."""
-        while len(self._leaves) < size:
-            rows = await self.ledger.store.scan(len(self._leaves), _PAGE)
-            if not rows:
-                return
-            self._leaves.extend(leaf_of(row.body) for row in rows)
-
     async def _ask(
         self, session: aiohttp.ClientSession, witness: Witness, latest: StoredCheckpoint
     ) -> None:
@@ -184,7 +183,7 @@ class Witnessing:
         size = latest.tree_size
         if old > size:
             return "ahead", f"witness.ahead: it cosigned {old}, beyond {size}"
-        proof = consistency_proof(old, self._leaves[:size]) if 0 < old < size else []
+        proof = await self.tiles.consistency_proof(old, size) if 0 < old < size else []
         lines = "".join(base64.b64encode(p).decode() + "\n" for p in proof)
         body = f"old {old}\n{lines}\n{latest.note}"
         try:

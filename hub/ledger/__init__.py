@@ -53,6 +53,7 @@ from hub.ledger.reports import (
 from hub.ledger.search import DEFAULT_LIMIT, MAX_LIMIT, SearchPage, SearchQuery
 from hub.ledger.service import EventClaim, Ledger, LedgerConfig, open_ledger
 from hub.ledger.stores import open_store, store_for_url
+from hub.ledger.tiles import TreeTiles
 from hub.ledger.verify import VerifyReport, verify_ledger, verify_store
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "SearchQuery",
     "StoredCheckpoint",
     "StoredEntry",
+    "TreeTiles",
     "VerifyReport",
     "WithheldGroup",
     "annex_rows",

@@ -18,7 +18,7 @@ import hashlib
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 HASH_BYTES: Final = 32
 _LEAF: Final = b"\x00"
@@ -38,6 +38,11 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def empty_root() -> bytes:
     """The root of the empty tree: the hash of the empty string."""
     return hashlib.sha256(b"").digest()
+
+
+def split_point(n: int) -> int:
+    """The largest power of two smaller than ``n`` (for ``n > 1``): where MTH splits."""
+    return _split(n)
 
 
 def _split(n: int) -> int:
@@ -109,6 +114,38 @@ def consistency_proof(size1: int, hashes: Sequence[bytes]) -> list[bytes]:
     if not 0 < size1 <= len(hashes):
         raise ValueError("older tree size outside the newer tree")
     return _subproof(size1, hashes, complete=True)
+
+
+async def consistency_proof_by(
+    size1: int, size2: int, subtree: Callable[[int, int], Awaitable[bytes]]
+) -> list[bytes]:
+    """:func:`consistency_proof` of the first ``size2`` leaves, by subtree hashes.
+
+    ``subtree(a, b)`` gives the Merkle Tree Hash of leaves ``a`` to ``b - 1``; it is
+    asked only for the subtrees the proof holds, so a caller can keep the hashes of
+    large subtrees and read leaves only for small ones (:mod:`hub.ledger.tiles`).
+
+    Raises:
+        ValueError: ``size1`` is not a size of a non-empty prefix of ``size2``.
+    """
+    if not 0 < size1 <= size2:
+        raise ValueError("older tree size outside the newer tree")
+    return await _subproof_by(size1, 0, size2, subtree, complete=True)
+
+
+async def _subproof_by(
+    m: int, a: int, b: int, subtree: Callable[[int, int], Awaitable[bytes]], *, complete: bool
+) -> list[bytes]:
+    n = b - a
+    if m == n:
+        return [] if complete else [await subtree(a, b)]
+    k = _split(n)
+    if m <= k:
+        return [
+            *await _subproof_by(m, a, a + k, subtree, complete=complete),
+            await subtree(a + k, b),
+        ]
+    return [*await _subproof_by(m - k, a + k, b, subtree, complete=False), await subtree(a, a + k)]
 
 
 def _shift_to_set_bit(fn: int, sn: int) -> tuple[int, int]:
