@@ -705,11 +705,11 @@ def _read_jwk(jwk: Any) -> tuple[str, str, HubKey | None]:
     return kid, use, signing
 
 
-def load_hub_keys(path: str) -> dict[str, HubKey]:
-    """Read the hub's public JWK Set and return its signing keys by kid.
+def _read_key_set(path: str) -> tuple[Any, list[tuple[str, str, HubKey | None]]]:
+    """A public JWK Set file's ``party`` and its keys (kid, use, signing key), each checked.
 
     Raises:
-        InputError: ``keys.unreadable`` for anything but the hub's public key set.
+        InputError: ``keys.unreadable`` for a file that is not a public JWK Set.
     """
     try:
         with open(path, "rb") as handle:  # noqa: PTH123 - plain open keeps old Pythons happy
@@ -720,18 +720,22 @@ def load_hub_keys(path: str) -> dict[str, HubKey]:
         raise InputError("keys.unreadable", f"{path}: not JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise InputError("keys.unreadable", f"{path}: not a JWK Set")
-    if document.get("party") != HUB_PARTY:
+    keys = [_read_jwk(jwk) for jwk in document["keys"]]
+    if len({kid for kid, _, _ in keys}) != len(keys):
+        raise InputError("keys.unreadable", "a key id appears twice")
+    return document.get("party"), keys
+
+
+def load_hub_keys(path: str) -> dict[str, HubKey]:
+    """Read the hub's public JWK Set and return its signing keys by kid.
+
+    Raises:
+        InputError: ``keys.unreadable`` for anything but the hub's public key set.
+    """
+    party, keys = _read_key_set(path)
+    if party != HUB_PARTY:
         raise InputError("keys.unreadable", f"{path}: not the hub's key set (party is not hub)")
-    keys: dict[str, HubKey] = {}
-    seen: set[str] = set()
-    for jwk in document["keys"]:
-        kid, _, signing = _read_jwk(jwk)
-        if kid in seen:
-            raise InputError("keys.unreadable", "a key id appears twice")
-        seen.add(kid)
-        if signing is not None:
-            keys[kid] = signing
-    return keys
+    return {kid: signing for kid, _, signing in keys if signing is not None}
 
 
 class PartyKeys(NamedTuple):
@@ -748,28 +752,17 @@ def load_party_keys(paths: list[str], hub: dict[str, HubKey]) -> PartyKeys:
         InputError: ``keys.unreadable`` for a file that is not one party's public key set.
     """
     signing = {kid: (HUB_PARTY, key) for kid, key in hub.items()}
-    kids: set[str] = set(hub)
+    owner = dict.fromkeys(hub, HUB_PARTY)
     for path in paths:
-        try:
-            with open(path, "rb") as handle:  # noqa: PTH123 - see load_hub_keys
-                document = strict_loads(handle.read())
-        except OSError as error:
-            raise InputError("keys.unreadable", f"{path}: {error.strerror}") from None
-        except MalformedError:
-            raise InputError("keys.unreadable", f"{path}: not JSON") from None
-        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-            raise InputError("keys.unreadable", f"{path}: not a JWK Set")
-        party = document.get("party")
+        party, keys = _read_key_set(path)
         if not isinstance(party, str) or not re.fullmatch(r"[a-z][a-z0-9-]{1,31}", party):
             raise InputError("keys.unreadable", f"{path}: names no party")
-        for jwk in document["keys"]:
-            kid, _, key = _read_jwk(jwk)
-            if kid in kids and signing.get(kid, (party,))[0] != party:
+        for kid, _, key in keys:
+            if owner.setdefault(kid, party) != party:
                 raise InputError("keys.unreadable", "a key id appears under two parties")
-            kids.add(kid)
             if key is not None:
                 signing[kid] = (party, key)
-    return PartyKeys(signing, frozenset(kids))
+    return PartyKeys(signing, frozenset(owner))
 
 
 class Checkpoint(NamedTuple):
@@ -1781,7 +1774,7 @@ def main(argv: list[str] | None = None) -> int:
         policy = load_policy(args.witness_policy) if args.witness_policy else None
         if args.proof is not None:
             return _check_proof_file(args.proof, keys, policy)
-        parties = load_party_keys(args.party_keys, keys)
+        parties = load_party_keys([args.keys, *args.party_keys], keys)  # the hub's of any use
         with _open_export(args.export) as handle:
             verdict = read_export(handle, extra, keys, time.time(), policy, parties)
     except InputError as error:

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from owing import keep_waiting
 from verifier import load_script
 
 from adapters import client as client_module
@@ -92,19 +93,6 @@ async def _first(client: AgencyClient) -> ReceivedEvent:
         async for received in client.deliveries():
             return received
     raise AssertionError("inbox closed")
-
-
-async def _collect(client: AgencyClient, seconds: float) -> list[ReceivedEvent]:
-    """Every delivery yielded within ``seconds``."""
-    got: list[ReceivedEvent] = []
-
-    async def take() -> None:
-        async for received in client.deliveries():
-            got.append(received)  # noqa: PERF401 - kept as it arrives: the wait is cancelled
-
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(take(), seconds)
-    return got
 
 
 async def test_published_event_arrives_verified_with_its_decision(world: World) -> None:
@@ -188,10 +176,10 @@ async def test_the_same_event_published_again_after_its_confirm_is_no_replay(
     await police.publish(event)
     assert await world.hub_step() == "redelivered"
     health = world.clients["health"]
-    received = await _collect(health, 0.3)
+    received = await keep_waiting(health, 0.3)
     assert [r.event_id for r in received] == [event.event_id]
     assert health.duplicates == 1  # the deliveries published again, recognised by event id
-    assert await _collect(police, 0.2) == []  # no refusal notice
+    assert await keep_waiting(police, 0.2) == []  # no refusal notice
 
 
 async def test_redelivered_event_is_yielded_once(world: World) -> None:
@@ -213,7 +201,7 @@ async def test_redelivered_event_is_yielded_once(world: World) -> None:
             headers={"kind": "delivery"},
         )
     )
-    seen = [received.event_id for received in await _collect(world.clients["health"], 1)]
+    seen = [received.event_id for received in await keep_waiting(world.clients["health"], 1)]
     assert seen == [event.event_id]
 
 
@@ -248,7 +236,7 @@ async def test_delivery_that_does_not_verify_goes_to_quarantine(world: World) ->
             world.ctx.names.deliveries, "health", b"eyJ.forged.x.y.z", str(uuid.uuid4())
         )
     )
-    assert await _collect(world.clients["health"], 0.5) == []
+    assert await keep_waiting(world.clients["health"], 0.5) == []
     async with world.ctx.broker.consume(world.ctx.names.quarantine, 1) as quarantine:
         assert (await next_delivery(quarantine)).body == b"eyJ.forged.x.y.z"
 
@@ -345,7 +333,7 @@ async def test_seen_records_are_committed_before_their_deliveries_are_acknowledg
 
     monkeypatch.setattr(client_module, "_settle", checked)
     commits = _count_commits(health)
-    received = await _collect(health, 0.5)
+    received = await keep_waiting(health, 0.5)
     assert [r.event_id for r in received] == [e.event_id for e in events]
     assert acked_unseen == []
     assert 1 <= len(commits) < len(events)
@@ -367,7 +355,7 @@ async def test_deliveries_handled_before_the_caller_stops_are_settled(world: Wor
             break
     await deliveries.aclose()
     assert await world.inbox_counts("health") == (2, 0)
-    again = [r.event_id for r in await _collect(health, 0.5)]
+    again = [r.event_id for r in await keep_waiting(health, 0.5)]
     assert again == [events[2].event_id, events[3].event_id]
 
 
@@ -428,7 +416,7 @@ async def _disclosed_to_health(world: World, count: int) -> list[ReceivedEvent]:
     for _ in range(count):
         await world.clients["advocacy"].publish(_fresh("VictimSafetyPlanUpdated"))
         assert await world.hub_step() == "disclosed"
-    return await _collect(world.clients["health"], 0.5)
+    return await keep_waiting(world.clients["health"], 0.5)
 
 
 async def test_kept_deliveries_are_receipted_in_one_signed_receipt_the_ledger_records(
@@ -865,7 +853,7 @@ async def test_the_receipt_timer_outlives_a_failure_and_signs_later(
 
     monkeypatch.setattr(client_module, "seal_receipt", seal_once_failing)
     async with health:
-        consumer = asyncio.create_task(_collect(health, 30.0))
+        consumer = asyncio.create_task(keep_waiting(health, 30.0))
         try:
             await world.clients["advocacy"].publish(_fresh("VictimSafetyPlanUpdated"))
             assert await world.hub_step() == "disclosed"

@@ -7,29 +7,23 @@ runs no adapter at all.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import uuid
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from owing import hub_steps, keep_waiting, publish_plans
 
 from adapters.client import AgencyClient
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import next_delivery
 from hub.embedded import embedded_hub
 from hub.ledger import duties
 from hub.ledger.duties import Duties
-from hub.pipeline import process
-from schemas.samples import sample_event
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from adapters.base import ReceivedEvent
     from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
 
@@ -44,34 +38,16 @@ class World:
 
     async def hub_steps(self, count: int) -> list[str]:
         """Let the hub process ``count`` ingress messages."""
-        async with self.ctx.broker.consume(self.ctx.names.ingress_queue, count) as ingress:
-            return [await process(self.ctx, await next_delivery(ingress)) for _ in range(count)]
+        return await hub_steps(self.ctx, count)
 
     async def publish(self, count: int) -> None:
         """Advocacy publishes ``count`` safety plans; the hub discloses each."""
-        for _ in range(count):
-            event = sample_event("VictimSafetyPlanUpdated")
-            await self.clients["advocacy"].publish(
-                event.model_copy(update={"event_id": uuid.uuid4()})
-            )
-            assert await self.hub_steps(1) == ["disclosed"]
+        await publish_plans(self.ctx, self.clients["advocacy"], count)
 
     async def owed(self) -> dict[str, int]:
         """Deliveries awaiting receipts, per recipient."""
         recipients = ("police", "health", "probation", "advocacy")
         return {a.recipient: a.count for a in await self.duties.awaiting_receipts(recipients)}
-
-
-async def _collect(client: AgencyClient) -> list[ReceivedEvent]:
-    got: list[ReceivedEvent] = []
-
-    async def take() -> None:
-        async for received in client.deliveries():
-            got.append(received)  # noqa: PERF401 - kept as it arrives: the wait is cancelled
-
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(take(), 0.5)
-    return got
 
 
 @pytest.fixture
@@ -97,12 +73,12 @@ async def test_deliveries_not_receipted_are_counted_per_recipient_from_the_first
     """Probation signs nothing, health's receipts wait, police's are recorded: who owes what."""
     await world.publish(1)
     assert await world.owed() == {}  # nobody signs receipts yet: nothing is expected
-    await _collect(world.clients["police"])
+    await keep_waiting(world.clients["police"])
     assert await world.hub_steps(1) == ["receipted"]  # the ledger's first receipt
     await world.publish(2)
     assert await world.owed() == {"police": 2, "health": 2, "probation": 2}
-    await _collect(world.clients["police"])
-    await _collect(world.clients["health"])
+    await keep_waiting(world.clients["police"])
+    await keep_waiting(world.clients["health"])
     assert await world.owed() == {"police": 2, "health": 2, "probation": 2}  # not yet recorded
     assert sorted(await world.hub_steps(2)) == ["receipted", "receipted"]
     assert await world.owed() == {"probation": 2}
@@ -117,7 +93,7 @@ async def test_a_count_past_the_budget_says_it_is_a_lower_bound(
 ) -> None:
     """One refresh reads at most its budget; the rest is read by the next."""
     await world.publish(1)
-    await _collect(world.clients["police"])
+    await keep_waiting(world.clients["police"])
     assert await world.hub_steps(1) == ["receipted"]
     await world.publish(3)
     monkeypatch.setattr(duties, "PAGE", 1)
@@ -131,7 +107,7 @@ async def test_erasures_are_overdue_the_day_after_the_acknowledged_retention_end
 ) -> None:
     """Police acknowledged a delete-by day; the day after, until it erases, it owes them."""
     await world.publish(2)
-    received = await _collect(world.clients["police"])
+    received = await keep_waiting(world.clients["police"])
     assert await world.hub_steps(1) == ["receipted"]
     until = received[0].retain_until
     assert until is not None
@@ -148,14 +124,14 @@ async def test_a_receipt_recorded_late_for_a_day_already_passed_is_found(world: 
     """A day read as clear is read again when a receipt recorded since acknowledges it."""
     await world.publish(1)
     police = world.clients["police"]
-    (to_police,) = await _collect(police)
+    (to_police,) = await keep_waiting(police)
     assert await world.hub_steps(1) == ["receipted"]
     assert to_police.retain_until is not None
     assert await police.erase_due(today=to_police.retain_until) == 1
     assert await world.hub_steps(1) == ["erased"]
     far = to_police.retain_until + timedelta(days=400 * 30)
     assert await world.duties.overdue_erasures(far) == []  # every day until then read as clear
-    (to_health,) = await _collect(world.clients["health"])
+    (to_health,) = await keep_waiting(world.clients["health"])
     assert await world.hub_steps(1) == ["receipted"]  # health's receipt, recorded late
     (owed,) = await world.duties.overdue_erasures(far)
     assert (owed.recipient, owed.earliest) == ("health", to_health.retain_until)

@@ -6,23 +6,18 @@ no adapter) and the console with a clock the test moves.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from owing import hub_steps, keep_waiting, publish_plans
 
 from adapters.client import AgencyClient
 from hub.broker.memory import MemoryBroker
-from hub.broker.testing import next_delivery
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
 from hub.console.duties import look
-from hub.pipeline import process
-from schemas.samples import sample_event
 
 from .test_pages import signed_in
 
@@ -48,29 +43,15 @@ class Scene:
 
     async def steps(self, count: int) -> list[str]:
         """Let the hub process ``count`` ingress messages."""
-        async with self.ctx.broker.consume(self.ctx.names.ingress_queue, count) as ingress:
-            return [await process(self.ctx, await next_delivery(ingress)) for _ in range(count)]
+        return await hub_steps(self.ctx, count)
 
     async def publish(self, count: int) -> None:
         """Advocacy publishes ``count`` safety plans, each disclosed."""
-        for _ in range(count):
-            event = sample_event("VictimSafetyPlanUpdated")
-            await self.clients["advocacy"].publish(
-                event.model_copy(update={"event_id": uuid.uuid4()})
-            )
-            assert await self.steps(1) == ["disclosed"]
+        await publish_plans(self.ctx, self.clients["advocacy"], count)
 
     async def police_keeps(self) -> list[ReceivedEvent]:
         """Police's adapter takes what waits for it, keeps it and signs for it."""
-        got: list[ReceivedEvent] = []
-
-        async def take() -> None:
-            async for received in self.clients["police"].deliveries():
-                got.append(received)  # noqa: PERF401 - kept as it arrives
-
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(take(), 0.5)
-        return got
+        return await keep_waiting(self.clients["police"])
 
 
 @pytest.fixture

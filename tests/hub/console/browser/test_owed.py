@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from owing import hub_steps, keep_waiting, publish_plans
+
 from adapters.client import AgencyClient
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import next_delivery
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
 from hub.embedded import embedded_hub
-from hub.pipeline import process
-from schemas.samples import sample_event
 
 from .conftest import Console, role_tokens, serve_on_loopback
 from .test_browser import shot, sign_in
@@ -26,14 +22,7 @@ if TYPE_CHECKING:
 
     from playwright.async_api import BrowserContext
 
-    from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
-
-
-async def _steps(ctx: HubContext, count: int) -> None:
-    async with ctx.broker.consume(ctx.names.ingress_queue, count) as ingress:
-        for _ in range(count):
-            await process(ctx, await next_delivery(ingress))
 
 
 async def test_the_operator_and_the_ig_officer_see_what_each_agency_owes(
@@ -53,20 +42,10 @@ async def test_the_operator_and_the_ig_officer_see_what_each_agency_owes(
             client = AgencyClient(keyrings[party], directory, broker, tmp_path / f"{party}.db")
             clients[party] = await stack.enter_async_context(client)
 
-        async def keep() -> None:
-            async for _ in clients["police"].deliveries():
-                pass
-
         for count in (1, 2):
-            for _ in range(count):
-                event = sample_event("VictimSafetyPlanUpdated").model_copy(
-                    update={"event_id": uuid.uuid4()}
-                )
-                await clients["advocacy"].publish(event)
-                await _steps(ctx, 1)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(keep(), 0.5)
-            await _steps(ctx, 1)  # police signs for what it kept (the first: the ledger's first)
+            await publish_plans(ctx, clients["advocacy"], count)
+            await keep_waiting(clients["police"])
+            assert await hub_steps(ctx, 1) == ["receipted"]  # the first: the ledger's first
         now = [datetime.now(UTC) + timedelta(hours=2)]
         deps = ConsoleDeps(ctx, store, clock=lambda: now[0])
         console = Console(await serve_on_loopback(stack, deps), tokens)
