@@ -29,12 +29,12 @@ import uuid
 from datetime import UTC, date
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.crypto import EnvelopeError, open_receipt
+from hub.crypto import open_receipt
 from hub.errors import RefusalCode
 from hub.ledger import EntryDraft, ErrorCode, LedgerError, ReceiptRecord, ReceivedItem
 from hub.logs import get_logger
 from hub.policy import Decided, Granted, delivery_obligations, retention_end
-from hub.refusals import Refusal
+from hub.refusals import Refusal, opened_signed
 
 if TYPE_CHECKING:
     from hub.broker import IncomingMessage
@@ -83,23 +83,13 @@ def _opened(ctx: HubContext, message: IncomingMessage, *, erasure: bool) -> Rece
     Raises:
         Refusal: with the code of the first check that fails.
     """
-    if len(message.body) > ctx.max_envelope_bytes:
-        raise Refusal(RefusalCode.PAYLOAD_TOO_LARGE)
-    try:
-        receipt = open_receipt(
-            message.body.decode("ascii"),
-            ctx.keyring,
-            ctx.directory,
-            now=ctx.clock(),
-            erasure=erasure,
-        )
-    except UnicodeDecodeError:
-        raise Refusal(RefusalCode.ENVELOPE_MALFORMED) from None
-    except EnvelopeError as error:
-        raise Refusal(error.code.value) from None
-    if message.user_id != receipt.sender and not ctx.trusts_signature_alone(message.user_id):
-        raise Refusal(RefusalCode.SENDER_MISMATCH, sender=receipt.sender)
-    return receipt
+    return opened_signed(
+        ctx,
+        message,
+        lambda text: open_receipt(
+            text, ctx.keyring, ctx.directory, now=ctx.clock(), erasure=erasure
+        ),
+    )
 
 
 async def _check_delivered(ctx: HubContext, receipt: Receipt) -> None:

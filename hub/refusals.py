@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from hub.broker import UUID_PATTERN, OutgoingMessage
 from hub.crypto import EnvelopeError, RefusalNotice, seal_notice
@@ -28,11 +28,14 @@ from hub.logs import get_logger
 from schemas.parties import PARTY_ID
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hub.broker import IncomingMessage
     from hub.context import HubContext
     from hub.events import FieldAt
 
 log = get_logger("hub.refusals")
+S = TypeVar("S", bound="Signed")
 REFUSAL_NAMESPACE: Final = uuid.UUID("8b7f5c2e-9d1a-4c36-b0e4-2f6a9c3d5e81")
 
 
@@ -65,6 +68,38 @@ class Refusal(HubError):  # noqa: N818 - a refusal is an outcome, not a fault
         self.event_type = event_type
         self.recipient = recipient if recipient and PARTY_ID.match(recipient) else None
         self.field = field
+
+
+class Signed(Protocol):
+    """What a signed notice or receipt says of its signer, once opened."""
+
+    @property
+    def sender(self) -> str:
+        """The party whose key signed it."""
+        ...
+
+
+def opened_signed(ctx: HubContext, message: IncomingMessage, open_: Callable[[str], S]) -> S:
+    """A signed notice or receipt ``message`` carries, opened by ``open_``, its signer checked.
+
+    The body must fit the envelope limit and be ASCII; the signer must be the broker
+    user who published it (or a user trusted to relay signatures: ADR 0010).
+
+    Raises:
+        Refusal: ``payload.too_large``, ``envelope.malformed``, the envelope's own
+            code, or ``sender.mismatch``.
+    """
+    if len(message.body) > ctx.max_envelope_bytes:
+        raise Refusal(RefusalCode.PAYLOAD_TOO_LARGE)
+    try:
+        signed = open_(message.body.decode("ascii"))
+    except UnicodeDecodeError:
+        raise Refusal(RefusalCode.ENVELOPE_MALFORMED) from None
+    except EnvelopeError as error:
+        raise Refusal(error.code.value) from None
+    if message.user_id != signed.sender and not ctx.trusts_signature_alone(message.user_id):
+        raise Refusal(RefusalCode.SENDER_MISMATCH, sender=signed.sender)
+    return signed
 
 
 _EVENT_TYPE: Final = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import ValidationError
 
-from hub.crypto import EnvelopeError, open_release
+from hub.crypto import open_release
 from hub.errors import RefusalCode
 from hub.ledger import EntryDraft, ReleaseRecord
 from hub.logs import get_logger
 from hub.policy import PartyKind
-from hub.refusals import Refusal
+from hub.refusals import Refusal, opened_signed
 
 if TYPE_CHECKING:
     from hub.broker import IncomingMessage
@@ -44,18 +44,11 @@ def _opened(ctx: HubContext, message: IncomingMessage) -> tuple[str, ReleaseReco
     Raises:
         Refusal: with the code of the first check that fails.
     """
-    if len(message.body) > ctx.max_envelope_bytes:
-        raise Refusal(RefusalCode.PAYLOAD_TOO_LARGE)
-    try:
-        notice = open_release(
-            message.body.decode("ascii"), ctx.keyring, ctx.directory, now=ctx.clock()
-        )
-    except UnicodeDecodeError:
-        raise Refusal(RefusalCode.ENVELOPE_MALFORMED) from None
-    except EnvelopeError as error:
-        raise Refusal(error.code.value) from None
-    if message.user_id != notice.sender and not ctx.trusts_signature_alone(message.user_id):
-        raise Refusal(RefusalCode.SENDER_MISMATCH, sender=notice.sender)
+    notice = opened_signed(
+        ctx,
+        message,
+        lambda text: open_release(text, ctx.keyring, ctx.directory, now=ctx.clock()),
+    )
     party = ctx.policy.rules.party(notice.sender)
     if ctx.evaluation is None or party is None or party.kind is not PartyKind.EVALUATOR:
         raise Refusal(RefusalCode.SENDER_NOT_ENTITLED, sender=notice.sender)

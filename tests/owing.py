@@ -11,14 +11,38 @@ import contextlib
 import uuid
 from typing import TYPE_CHECKING
 
+from adapters.client import AgencyClient
+from hub.broker.memory import MemoryBroker
 from hub.broker.testing import next_delivery
 from hub.pipeline import process
 from schemas.samples import sample_event
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from contextlib import AsyncExitStack
+    from pathlib import Path
+
     from adapters.base import ReceivedEvent
-    from adapters.client import AgencyClient
+    from hub.broker.memory import MemoryNode
     from hub.context import HubContext
+    from hub.crypto.keys import KeyDirectory, PartyKeyring
+
+
+async def started_clients(  # noqa: PLR0913, PLR0917 - the parts every client is made of
+    stack: AsyncExitStack,
+    node: MemoryNode,
+    keyrings: Mapping[str, PartyKeyring],
+    directory: KeyDirectory,
+    folder: Path,
+    parties: Sequence[str],
+) -> dict[str, AgencyClient]:
+    """A started client per party on the memory ``node``, each with its state in ``folder``."""
+    clients = {}
+    for party in parties:
+        broker = MemoryBroker(node, user=party)
+        client = AgencyClient(keyrings[party], directory, broker, folder / f"{party}.db")
+        clients[party] = await stack.enter_async_context(client)
+    return clients
 
 
 async def hub_steps(ctx: HubContext, count: int) -> list[str]:

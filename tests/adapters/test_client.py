@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from owing import keep_waiting
+from owing import keep_waiting, started_clients
 from verifier import load_script
 
 from adapters import client as client_module
@@ -75,12 +75,8 @@ async def world(
     node = MemoryNode()
     async with AsyncExitStack() as stack:
         ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
-        clients = {}
-        for party in ("police", "health", "advocacy"):
-            client = AgencyClient(
-                keyrings[party], directory, MemoryBroker(node, user=party), tmp_path / f"{party}.db"
-            )
-            clients[party] = await stack.enter_async_context(client)
+        parties = ("police", "health", "advocacy")
+        clients = await started_clients(stack, node, keyrings, directory, tmp_path, parties)
         yield World(ctx, node, clients)
 
 
@@ -419,6 +415,25 @@ async def _disclosed_to_health(world: World, count: int) -> list[ReceivedEvent]:
     return await keep_waiting(world.clients["health"], 0.5)
 
 
+async def _send_signed(
+    client: AgencyClient,
+    item: ReceiptItem,
+    *,
+    erasure: bool = False,
+    kind: str | None = None,
+) -> None:
+    """Sign a receipt of one ``item`` as ``client``'s agency and publish it with AMQP ``kind``.
+
+    ``kind`` defaults to the one of the receipt's type.
+    """
+    body = seal_receipt(
+        uuid.uuid4(), [item], datetime.now(UTC), client._keyring, client._directory, "hub",
+        erasure=erasure,
+    )  # fmt: skip
+    kind = kind or ("erasure-receipt" if erasure else "delivery-receipt")
+    await client._send_receipt(str(uuid.uuid4()), body.encode(), kind)
+
+
 async def test_kept_deliveries_are_receipted_in_one_signed_receipt_the_ledger_records(
     world: World, directory: KeyDirectory
 ) -> None:
@@ -482,15 +497,8 @@ async def test_a_receipt_for_a_delivery_made_to_another_is_refused(world: World)
     received = await _disclosed_to_health(world, 1)
     assert await world.hub_step() == "receipted"
     advocacy = world.clients["advocacy"]
-    body = seal_receipt(
-        uuid.uuid4(),
-        [ReceiptItem(received[0].decision_id, "0" * 64, received[0].retain_until)],
-        datetime.now(UTC),
-        advocacy._keyring,
-        advocacy._directory,
-        "hub",
-    )
-    await advocacy._send_receipt(str(uuid.uuid4()), body.encode(), "delivery-receipt")
+    item = ReceiptItem(received[0].decision_id, "0" * 64, received[0].retain_until)
+    await _send_signed(advocacy, item)
     assert await world.hub_step() == "receipt.not_delivered"
 
 
@@ -514,15 +522,7 @@ async def test_a_receipt_with_another_retention_end_is_refused(world: World) -> 
     until = received[0].retain_until
     assert until is not None
     for later in (date.fromordinal(until.toordinal() + 1), None):
-        body = seal_receipt(
-            uuid.uuid4(),
-            [ReceiptItem(received[0].decision_id, "0" * 64, later)],
-            datetime.now(UTC),
-            health._keyring,
-            health._directory,
-            "hub",
-        )
-        await health._send_receipt(str(uuid.uuid4()), body.encode(), "delivery-receipt")
+        await _send_signed(health, ReceiptItem(received[0].decision_id, "0" * 64, later))
         assert await world.hub_step() == "receipt.retention_mismatch"
 
 
@@ -616,16 +616,7 @@ async def test_an_erasure_receipt_for_anothers_delivery_is_refused(world: World)
     received = await _disclosed_to_health(world, 1)
     assert await world.hub_step() == "receipted"
     advocacy = world.clients["advocacy"]
-    body = seal_receipt(
-        uuid.uuid4(),
-        [ReceiptItem(received[0].decision_id, "0" * 64)],
-        datetime.now(UTC),
-        advocacy._keyring,
-        advocacy._directory,
-        "hub",
-        erasure=True,
-    )
-    await advocacy._send_receipt(str(uuid.uuid4()), body.encode(), "erasure-receipt")
+    await _send_signed(advocacy, ReceiptItem(received[0].decision_id, "0" * 64), erasure=True)
     assert await world.hub_step() == "receipt.not_delivered"
 
 
@@ -634,15 +625,8 @@ async def test_a_delivery_receipt_sent_as_an_erasure_is_refused(world: World) ->
     received = await _disclosed_to_health(world, 1)
     assert await world.hub_step() == "receipted"
     health = world.clients["health"]
-    body = seal_receipt(
-        uuid.uuid4(),
-        [ReceiptItem(received[0].decision_id, "0" * 64, received[0].retain_until)],
-        datetime.now(UTC),
-        health._keyring,
-        health._directory,
-        "hub",
-    )
-    await health._send_receipt(str(uuid.uuid4()), body.encode(), "erasure-receipt")
+    item = ReceiptItem(received[0].decision_id, "0" * 64, received[0].retain_until)
+    await _send_signed(health, item, kind="erasure-receipt")
     assert await world.hub_step() == "envelope.malformed"
 
 

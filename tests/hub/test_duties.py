@@ -12,10 +12,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from owing import hub_steps, keep_waiting, publish_plans
+from owing import hub_steps, keep_waiting, publish_plans, started_clients
 
-from adapters.client import AgencyClient
-from hub.broker.memory import MemoryBroker, MemoryNode
+from hub.broker.memory import MemoryNode
 from hub.embedded import embedded_hub
 from hub.ledger import duties
 from hub.ledger.duties import Duties
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
+    from adapters.client import AgencyClient
     from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
 
@@ -58,12 +58,8 @@ async def world(
     node = MemoryNode()
     async with AsyncExitStack() as stack:
         ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
-        clients = {}
-        for party in ("advocacy", "police", "health"):
-            client = AgencyClient(
-                keyrings[party], directory, MemoryBroker(node, user=party), tmp_path / f"{party}.db"
-            )
-            clients[party] = await stack.enter_async_context(client)
+        parties = ("advocacy", "police", "health")
+        clients = await started_clients(stack, node, keyrings, directory, tmp_path, parties)
         yield World(ctx, clients)
 
 

@@ -11,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from owing import hub_steps, keep_waiting, publish_plans
+from owing import hub_steps, keep_waiting, publish_plans, started_clients
 
-from adapters.client import AgencyClient
 from hub.broker.memory import MemoryBroker
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from adapters.base import ReceivedEvent
+    from adapters.client import AgencyClient
     from hub.console.tokens import TokenStore
     from hub.context import HubContext
     from hub.crypto.keys import KeyDirectory, PartyKeyring
@@ -62,12 +62,8 @@ async def scene(
     assert isinstance(hub_ctx.broker, MemoryBroker)
     node = hub_ctx.broker.node
     async with AsyncExitStack() as stack:
-        clients = {}
-        for party in ("advocacy", "police"):
-            client = AgencyClient(
-                keyrings[party], directory, MemoryBroker(node, user=party), tmp_path / f"{party}.db"
-            )
-            clients[party] = await stack.enter_async_context(client)
+        parties = ("advocacy", "police")
+        clients = await started_clients(stack, node, keyrings, directory, tmp_path, parties)
         yield Scene(hub_ctx, clients)
 
 

@@ -6,10 +6,9 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from owing import hub_steps, keep_waiting, publish_plans
+from owing import hub_steps, keep_waiting, publish_plans, started_clients
 
-from adapters.client import AgencyClient
-from hub.broker.memory import MemoryBroker, MemoryNode
+from hub.broker.memory import MemoryNode
 from hub.console.base import Role
 from hub.console.deps import ConsoleDeps
 from hub.embedded import embedded_hub
@@ -36,11 +35,8 @@ async def test_the_operator_and_the_ig_officer_see_what_each_agency_owes(
     node = MemoryNode()
     async with AsyncExitStack() as stack:
         ctx = await embedded_hub(stack, tmp_path, keyrings["hub"], directory, node)
-        clients = {}
-        for party in ("advocacy", "police"):
-            broker = MemoryBroker(node, user=party)
-            client = AgencyClient(keyrings[party], directory, broker, tmp_path / f"{party}.db")
-            clients[party] = await stack.enter_async_context(client)
+        parties = ("advocacy", "police")
+        clients = await started_clients(stack, node, keyrings, directory, tmp_path, parties)
 
         for count in (1, 2):
             await publish_plans(ctx, clients["advocacy"], count)
