@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 import forge
 from forge import World, b64json, flip, fresh, good, regroup, take_apart, to_hub
 
-from hub.crypto import sdjwt
+from hub.crypto import compact, sdjwt
 from hub.crypto.base import MAX_ENVELOPE_CHARS
 from hub.crypto.jwe import seal
 
@@ -204,7 +204,7 @@ def _non_canonical(world: World) -> Built:
 def _header_not_json(world: World) -> Built:
     """A protected header that is not JSON."""
     parts = _parts(world)
-    parts[0] = sdjwt.b64url_encode(b"alg=ECDH-ES+A256KW")
+    parts[0] = compact.b64url_encode(b"alg=ECDH-ES+A256KW")
     return _dotted(parts)
 
 
@@ -212,8 +212,8 @@ def _header_not_json(world: World) -> Built:
 def _header_duplicate(world: World) -> Built:
     """A protected header naming ``alg`` twice: two readers could see two algorithms."""
     parts = _parts(world)
-    text = sdjwt.b64url_decode(parts[0]).decode()
-    parts[0] = sdjwt.b64url_encode(('{"alg":"dir",' + text[1:]).encode())
+    text = compact.b64url_decode(parts[0]).decode()
+    parts[0] = compact.b64url_encode(('{"alg":"dir",' + text[1:]).encode())
     return _dotted(parts)
 
 
@@ -221,7 +221,7 @@ def _header_duplicate(world: World) -> Built:
 def _header_deep(world: World) -> Built:
     """A protected header nested 5,000 arrays deep."""
     parts = _parts(world)
-    parts[0] = sdjwt.b64url_encode(b"[" * 5000 + b"]" * 5000)
+    parts[0] = compact.b64url_encode(b"[" * 5000 + b"]" * 5000)
     return _dotted(parts)
 
 
@@ -300,9 +300,9 @@ def _expired_hub(world: World) -> Built:
 def _flip_header(world: World) -> Built:
     """One bit flipped in the ephemeral public key of the protected header."""
     parts = _parts(world)
-    text = sdjwt.b64url_decode(parts[0]).decode()
+    text = compact.b64url_decode(parts[0]).decode()
     x = forge.json_of(parts[0])["epk"]["x"]
-    parts[0] = sdjwt.b64url_encode(text.replace(x, flip(x, 5)).encode())
+    parts[0] = compact.b64url_encode(text.replace(x, flip(x, 5)).encode())
     return _dotted(parts)
 
 
@@ -391,7 +391,7 @@ def _jws_hmac(world: World) -> Built:
     """An issuer JWT 'signed' with HS256 over a public key (key confusion)."""
     pieces = take_apart(world)
     header = pieces.header | {"alg": "HS256", "kid": world.signing_key("police").kid}
-    token = f"{b64json(header)}.{b64json(pieces.claims)}.{sdjwt.b64url_encode(b'x' * 32)}"
+    token = f"{b64json(header)}.{b64json(pieces.claims)}.{compact.b64url_encode(b'x' * 32)}"
     return Built(to_hub(world, forge.joined(token, list(pieces.disclosures.values()))))
 
 
@@ -455,7 +455,7 @@ def _enc_kid(world: World) -> Built:
     signer = world.signing_key("police")
     enc_kid = world.directory.encryption_key("police", world.now).kid
     header = {k: v for k, v in pieces.header.items() if k != "alg"} | {"kid": enc_kid}
-    token = forge.sign_raw(header, sdjwt.b64url_decode(b64json(pieces.claims)), signer)
+    token = forge.sign_raw(header, compact.b64url_decode(b64json(pieces.claims)), signer)
     return Built(to_hub(world, forge.joined(token, list(pieces.disclosures.values()))))
 
 
@@ -484,12 +484,12 @@ def _flip_jws_header(world: World) -> Built:
     """One bit flipped in the issuer JWT header's ``kid`` (a letter changes case)."""
     token, *rest = take_apart(world).sign(world.signing_key("police")).split("~")
     head, payload, signature = token.split(".")
-    text = sdjwt.b64url_decode(head).decode()
+    text = compact.b64url_decode(head).decode()
     kid = forge.json_of(head)["kid"]
     assert isinstance(kid, str)
     at = next(i for i, c in enumerate(kid) if c.isalpha())
     changed = kid[:at] + kid[at].swapcase() + kid[at + 1 :]
-    head = sdjwt.b64url_encode(text.replace(kid, changed).encode())
+    head = compact.b64url_encode(text.replace(kid, changed).encode())
     return Built(to_hub(world, "~".join([f"{head}.{payload}.{signature}", *rest])))
 
 
@@ -549,7 +549,7 @@ def _claims_huge(world: World) -> Built:
     """Claims holding a 401-digit integer (quadratic to convert)."""
     pieces = take_apart(world)
     text = b64json(pieces.claims)
-    raw = sdjwt.b64url_decode(text).replace(
+    raw = compact.b64url_decode(text).replace(
         b'"schema_version":2', b'"schema_version":1' + b"0" * 400
     )
     token = forge.sign_raw(_typ(pieces), raw, world.signing_key("police"))
@@ -560,7 +560,7 @@ def _claims_huge(world: World) -> Built:
 def _claims_duplicate(world: World) -> Built:
     """Claims naming ``iss`` twice."""
     pieces = take_apart(world)
-    raw = b'{"iss":"health",' + sdjwt.b64url_decode(b64json(pieces.claims))[1:]
+    raw = b'{"iss":"health",' + compact.b64url_decode(b64json(pieces.claims))[1:]
     token = forge.sign_raw(_typ(pieces), raw, world.signing_key("police"))
     return Built(to_hub(world, forge.joined(token, list(pieces.disclosures.values()))))
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from joserfc import jws
 
-from hub.crypto import sdjwt
+from hub.crypto import compact, sdjwt
 from hub.crypto.envelope import (
     EventClaims,
     issue_event,
@@ -116,21 +116,21 @@ def to_hub(world: World, text: str) -> bytes:
 
 def b64json(value: Any) -> str:
     """base64url of compact JSON."""
-    return sdjwt.b64url_encode(json.dumps(value, separators=(",", ":")).encode())
+    return compact.b64url_encode(json.dumps(value, separators=(",", ":")).encode())
 
 
 def json_of(part: str) -> dict[str, Any]:
     """The JSON object in a base64url part."""
-    value = json.loads(sdjwt.b64url_decode(part))
+    value = json.loads(compact.b64url_decode(part))
     assert isinstance(value, dict)
     return value
 
 
 def flip(part: str, index: int, bit: int = 0) -> str:
     """Flip one bit of the decoded bytes of a base64url part; re-encode canonically."""
-    data = bytearray(sdjwt.b64url_decode(part))
+    data = bytearray(compact.b64url_decode(part))
     data[index % len(data)] ^= 1 << bit
-    return sdjwt.b64url_encode(bytes(data))
+    return compact.b64url_encode(bytes(data))
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def take_apart(world: World, event: CaseEvent | None = None) -> Pieces:
     signer = world.signing_key(event.author_agency)
     text = issue_sd_jwt(event, signer, world.hub_sig(), world.now)
     token, disclosures, _ = sdjwt.split_sd_jwt(text)
-    header = json.loads(sdjwt.b64url_decode(token.split(".")[0]))
+    header = json.loads(compact.b64url_decode(token.split(".")[0]))
     claims = sdjwt.verify_jwt(token, signer.key)
     by_group = {sdjwt.decode_disclosure(d)[1] or "": d for d in disclosures}
     return Pieces(header, claims, by_group)
@@ -194,7 +194,7 @@ def sign_raw(header: Mapping[str, Any], payload: bytes, key: KeyRecord) -> str:
 
 def raw_disclosure(text: bytes) -> str:
     """A disclosure of arbitrary bytes (JSON or not)."""
-    return sdjwt.b64url_encode(text)
+    return compact.b64url_encode(text)
 
 
 def salt() -> str:

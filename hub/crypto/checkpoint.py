@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.crypto.base import MAX_CLOCK_SKEW_SECONDS, EnvelopeError, ErrorCode
-from hub.crypto.sdjwt import read_jwt_header, sign_jwt, verify_jwt
+from hub.crypto.sdjwt import read_jwt, sign_jwt
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -105,11 +105,12 @@ def verify_checkpoint(
             ``party``), ``signature.invalid``, ``key.not_valid`` (the key was not valid
             at the checkpoint's ``time``), ``clock.skew`` (``time`` in the future).
     """
-    header = read_jwt_header(token)
+    jwt = read_jwt(token)
+    header = jwt.header
     if header.get("typ") != CHECKPOINT_TYP:
         raise EnvelopeError(ErrorCode.MALFORMED, "JWS typ is not ledger-checkpoint+jwt")
     record = _signing_key(directory, party, header.get("kid"))
-    claims = verify_jwt(token, record.key)
+    claims = jwt.verify(record.key)
     _check_claims(claims)
     moment = _at(claims)
     if moment > (now or datetime.now(UTC)) + timedelta(seconds=MAX_CLOCK_SKEW_SECONDS):

@@ -239,13 +239,14 @@ def verify_issuer_jwt(
         EnvelopeError: ``algorithm.not_allowed``, ``envelope.malformed``,
             ``sender.unknown``, ``key.not_valid`` or ``signature.invalid``.
     """
-    header = sdjwt.read_jwt_header(token)
+    jwt = sdjwt.read_jwt(token)
+    header = jwt.header
     if header.get("typ") != ISSUANCE_TYP or not isinstance(header.get("kid"), str):
         raise EnvelopeError(ErrorCode.MALFORMED, "issuer JWT lacks typ or kid")
     key = directory.verification_key(header["kid"], at)
     if key.party == hub:  # the holder presents; it never issues (P2: withhold, never forge)
         raise EnvelopeError(ErrorCode.SIGNATURE, "the hub's key cannot issue events")
-    claims = sdjwt.verify_jwt(token, key.key)
+    claims = jwt.verify(key.key)
     if claims.get("iss") != key.party:
         raise EnvelopeError(ErrorCode.SIGNATURE, "iss is not the owner of the signing key")
     return _event_claims(claims, at), claims
@@ -411,11 +412,11 @@ def verify_key_binding(
         EnvelopeError: ``binding.invalid`` for any mismatch, ``clock.skew`` for a
             future ``iat``.
     """
-    header = sdjwt.read_jwt_header(kb_jwt)
-    if header.get("typ") != KB_TYP:
+    jwt = sdjwt.read_jwt(kb_jwt)
+    if jwt.header.get("typ") != KB_TYP:
         raise EnvelopeError(ErrorCode.BINDING, "key binding JWT has the wrong typ")
     try:
-        claims = sdjwt.verify_jwt(kb_jwt, holder_key)
+        claims = jwt.verify(holder_key)
     except EnvelopeError:
         raise EnvelopeError(ErrorCode.BINDING, "key binding signature does not verify") from None
     if claims.get("aud") != decision.recipient:

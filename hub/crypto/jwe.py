@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from joserfc import jwe
-from joserfc.errors import JoseError
-from joserfc.registry import HeaderParameter
-
 from hub import safejson
+from hub.crypto import compact
 from hub.crypto.base import (
     CONTENT_ALG,
     KEY_ALG,
@@ -23,7 +20,7 @@ from hub.crypto.base import (
     EnvelopeError,
     ErrorCode,
 )
-from hub.crypto.sdjwt import b64url_decode
+from hub.crypto.compact import b64url_decode
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,25 +29,21 @@ if TYPE_CHECKING:
     from hub.crypto.keys import KeyRecord, PartyKeyring
 
 #: Protected header members the hub adds to a delivery (docs/envelope.md).
-DELIVERY_HEADER: Final = {
-    "decision_id": HeaderParameter("Decision id (ledger)", "str"),
-    "agreement_id": HeaderParameter("Information-sharing agreement id", "str"),
-    "agreement_version": HeaderParameter("Agreement version", "int"),
-    "recipient": HeaderParameter("Recipient party id", "str"),
-}
+DELIVERY_HEADER: Final = frozenset(
+    {"decision_id", "agreement_id", "agreement_version", "recipient"}
+)
 #: Content types of what we seal: SD-JWT events and JWT refusal notices.
 CONTENT_TYPES: Final = frozenset({SD_JWT_CTY, NOTICE_CTY})
 _STANDARD_MEMBERS: Final = frozenset({"alg", "enc", "kid", "cty", "epk", "typ"})
-_ALLOWED_MEMBERS: Final = _STANDARD_MEMBERS | frozenset(DELIVERY_HEADER)
-
-
-def _registry() -> jwe.JWERegistry:
-    registry = jwe.JWERegistry(header_registry=DELIVERY_HEADER, algorithms=[KEY_ALG, CONTENT_ALG])
-    registry.max_ciphertext_length = MAX_ENVELOPE_CHARS
-    return registry
-
-
-_REGISTRY: Final = _registry()
+_ALLOWED_MEMBERS: Final = _STANDARD_MEMBERS | DELIVERY_HEADER
+#: The type of each optional member, as joserfc's header registry checked them.
+_MEMBER_TYPES: Final[dict[str, type]] = {
+    "typ": str,
+    "decision_id": str,
+    "agreement_id": str,
+    "agreement_version": int,
+    "recipient": str,
+}
 #: base64url length of a 32-byte X25519 public key.
 X25519_PUBLIC_CHARS: Final = 43
 
@@ -75,7 +68,7 @@ def seal(
     """
     header = {"alg": KEY_ALG, "enc": CONTENT_ALG, "kid": recipient.kid, "cty": cty}
     header.update(extra or {})
-    return jwe.encrypt_compact(header, plaintext.encode("ascii"), recipient.key, registry=_REGISTRY)
+    return compact.encrypt(header, plaintext.encode("ascii"), recipient.key)
 
 
 def read_header(envelope: str) -> dict[str, Any]:
@@ -85,13 +78,17 @@ def read_header(envelope: str) -> dict[str, Any]:
         EnvelopeError: ``payload.too_large``, ``envelope.malformed`` or
             ``algorithm.not_allowed``.
     """
+    return _read(envelope)[0]
+
+
+def _read(envelope: str) -> tuple[dict[str, Any], list[bytes]]:
+    """The checked header, and the four other parts decoded (:func:`read_header`)."""
     if len(envelope) > MAX_ENVELOPE_CHARS:
         raise EnvelopeError(ErrorCode.TOO_LARGE, f"envelope exceeds {MAX_ENVELOPE_CHARS} chars")
     parts = envelope.split(".")
     if len(parts) != 5:  # noqa: PLR2004 - compact JWE has five parts
         raise EnvelopeError(ErrorCode.MALFORMED, "JWE is not five parts")
-    for part in parts[1:]:
-        b64url_decode(part)
+    decoded = [b64url_decode(part) for part in parts[1:]]
     try:
         header = safejson.loads(b64url_decode(parts[0]))
     except ValueError:
@@ -105,7 +102,7 @@ def read_header(envelope: str) -> dict[str, Any]:
     if header.get("cty") not in CONTENT_TYPES or not isinstance(header.get("kid"), str):
         raise EnvelopeError(ErrorCode.MALFORMED, "JWE header lacks kid or a known cty")
     _check_epk(header.get("epk"))
-    return header
+    return header, decoded
 
 
 def _check_epk(epk: Any) -> None:
@@ -132,15 +129,16 @@ def unseal(
         EnvelopeError: any header error of :func:`read_header`, ``key.not_valid``
             for a key outside its validity, ``envelope.undecryptable`` otherwise.
     """
-    header = read_header(envelope)
+    header, decoded = _read(envelope)
     if header["cty"] != cty:
         raise EnvelopeError(ErrorCode.MALFORMED, f"JWE cty is not {cty}")
     key = keyring.encryption_key(header["kid"], at)
-    try:
-        plaintext = jwe.decrypt_compact(envelope, key.key, registry=_REGISTRY).plaintext
-    except (JoseError, ValueError, KeyError, TypeError):
-        # Any failure inside the JOSE library on attacker-chosen input is a refusal.
-        raise EnvelopeError(ErrorCode.UNDECRYPTABLE, "JWE does not decrypt") from None
-    if plaintext is None or not plaintext.isascii():
+    if not all(isinstance(header.get(m, kind()), kind) for m, kind in _MEMBER_TYPES.items()):
+        # What joserfc's header registry refused before the key was touched.
+        raise EnvelopeError(ErrorCode.UNDECRYPTABLE, "JWE header member has the wrong type")
+    epk = b64url_decode(header["epk"]["x"])
+    segment = envelope[: envelope.index(".")]
+    plaintext = compact.decrypt(segment, decoded, epk, key.key)
+    if not plaintext.isascii():
         raise EnvelopeError(ErrorCode.MALFORMED, "JWE plaintext is not an SD-JWT")
     return header, plaintext.decode("ascii")

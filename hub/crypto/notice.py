@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from hub.crypto.base import MAX_CLOCK_SKEW_SECONDS, NOTICE_CTY, NOTICE_TYP, EnvelopeError, ErrorCode
 from hub.crypto.jwe import seal, unseal
-from hub.crypto.sdjwt import read_jwt_header, sign_jwt, verify_jwt
+from hub.crypto.sdjwt import read_jwt, sign_jwt
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -125,13 +125,14 @@ def verified_claims(
             ``signature.invalid`` for a signature or signer that does not hold, and
             the key directory's errors for an unknown or expired key.
     """
-    header = read_jwt_header(token)
+    jwt = read_jwt(token)
+    header = jwt.header
     if header.get("typ") != typ or not isinstance(header.get("kid"), str):
         raise EnvelopeError(ErrorCode.MALFORMED, f"{typ} lacks typ or kid")
     key = directory.verification_key(header["kid"], at)
     if signer is not None and key.party != signer:
         raise EnvelopeError(ErrorCode.SIGNATURE, f"{typ} is not signed by {signer}")
-    claims = verify_jwt(token, key.key)
+    claims = jwt.verify(key.key)
     if claims.get("iss") != key.party:
         raise EnvelopeError(ErrorCode.SIGNATURE, f"{typ} iss is not its signer")
     return key.party, claims

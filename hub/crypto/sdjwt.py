@@ -10,19 +10,20 @@ except the salts, which callers may inject to reproduce test vectors.
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
-from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
 from hub import safejson
+from hub.crypto import compact
 from hub.crypto.base import SD_ALG, SIGNING_ALG, EnvelopeError, ErrorCode
+from hub.crypto.compact import b64url_decode, b64url_encode
 
 #: Claim names of disclosures: the field groups.
 GROUP_NAMES: Final = frozenset("ABCDEFGH")
@@ -31,47 +32,8 @@ SD_DIGEST_COUNT: Final = len(GROUP_NAMES)
 #: Salt length in bytes: 128 bits, as RFC 9901 section 9.3 recommends.
 SALT_BYTES: Final = 16
 
-_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
-#: base64url to the standard alphabet, which binascii reads, and back.
-_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
-_TO_URL: Final = bytes.maketrans(b"+/", b"-_")
-#: Each base64url character's six-bit value.
-_SEXTETS: Final = {
-    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-}
-#: By length modulo 4: the last character's bits that encode nothing (none at 0)...
-_STRAY_BITS: Final = {2: 0b001111, 3: 0b000011}
-#: ...and the padding binascii wants.
-_PADDING: Final = {0: b"", 2: b"==", 3: b"="}
-_JWS_REGISTRY: Final = jws.JWSRegistry(algorithms=[SIGNING_ALG])
 
 Salt = Callable[[], str]
-
-
-def b64url_encode(data: bytes) -> str:
-    """Base64url without padding (RFC 7515 section 2)."""
-    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    """Decode base64url without padding, refusing any other alphabet.
-
-    Raises:
-        EnvelopeError: ``envelope.malformed``.
-    """
-    tail = len(text) % 4
-    if tail == 1 or not _B64URL.fullmatch(text):
-        raise EnvelopeError(ErrorCode.MALFORMED, "not base64url")
-    # Refuse non-canonical encodings (stray bits in the last character): one byte
-    # string must have exactly one encoding, or a changed token could still verify.
-    if tail and _SEXTETS[text[-1]] & _STRAY_BITS[tail]:
-        raise EnvelopeError(ErrorCode.MALFORMED, "not canonical base64url")
-    try:
-        return binascii.a2b_base64(
-            text.encode("ascii").translate(_TO_STANDARD) + _PADDING[tail], strict_mode=True
-        )
-    except binascii.Error:
-        raise EnvelopeError(ErrorCode.MALFORMED, "not base64url") from None
 
 
 def random_salt() -> str:
@@ -208,12 +170,47 @@ def sd_digests(disclosures: Mapping[str, str], salt: Salt) -> list[str]:
 def sign_jwt(header: Mapping[str, Any], claims: Mapping[str, Any], key: OKPKey) -> str:
     """Sign ``claims`` as a compact JWS with alg ``Ed25519``."""
     protected = {"alg": SIGNING_ALG, **header}
-    payload = safejson.dumps(dict(claims)).encode("utf-8")
-    return jws.serialize_compact(protected, payload, key, registry=_JWS_REGISTRY)
+    return compact.sign(protected, safejson.dumps(dict(claims)).encode("utf-8"), key)
 
 
-def read_jwt_header(token: str) -> dict[str, Any]:
-    """Parse a compact JWS's protected header without verifying it; check the algorithm.
+@dataclass(frozen=True)
+class Jwt:
+    """A compact JWS parsed once: its checked header, and what verifying it needs.
+
+    Attributes:
+        header: the protected header, whose ``alg`` is ``Ed25519``.
+        signing_input: the header and payload segments as signed.
+        payload: the payload's bytes (not yet trusted).
+        signature: the signature's bytes.
+    """
+
+    header: dict[str, Any]
+    signing_input: str
+    payload: bytes
+    signature: bytes
+
+    def verify(self, key: OKPKey) -> dict[str, Any]:
+        """Verify the signature with ``key`` and return the claims.
+
+        Raises:
+            EnvelopeError: ``signature.invalid`` for a bad signature or a header
+                joserfc's registry refuses, ``envelope.malformed`` for claims that
+                are not a JSON object.
+        """
+        compact.check_jws_header(self.header, self.signing_input.partition(".")[0])
+        payload_chars = len(self.signing_input) - self.signing_input.index(".") - 1
+        compact.verify(self.signing_input, self.signature, payload_chars, key)
+        try:
+            claims = safejson.loads(self.payload)
+        except ValueError:
+            claims = None  # raised below, outside the handler: no chained error quoting content
+        if not isinstance(claims, dict):
+            raise EnvelopeError(ErrorCode.MALFORMED, "JWT claims are not an object")
+        return claims
+
+
+def read_jwt(token: str) -> Jwt:
+    """Parse a compact JWS without verifying it; check the algorithm.
 
     Raises:
         EnvelopeError: ``envelope.malformed`` for a broken token, ``algorithm.not_allowed``
@@ -222,8 +219,7 @@ def read_jwt_header(token: str) -> dict[str, Any]:
     parts = token.split(".")
     if len(parts) != 3:  # noqa: PLR2004 - header, payload, signature
         raise EnvelopeError(ErrorCode.MALFORMED, "JWS is not three parts")
-    for part in parts[1:]:
-        b64url_decode(part)
+    payload, signature = b64url_decode(parts[1]), b64url_decode(parts[2])
     try:
         header = safejson.loads(b64url_decode(parts[0]))
     except ValueError:
@@ -234,27 +230,21 @@ def read_jwt_header(token: str) -> dict[str, Any]:
         raise EnvelopeError(ErrorCode.ALGORITHM, "JWS alg is not Ed25519")
     if "crit" in header:
         raise EnvelopeError(ErrorCode.MALFORMED, "JWS crit header is not supported")
-    return header
+    return Jwt(header, token[: len(parts[0]) + len(parts[1]) + 1], payload, signature)
+
+
+def read_jwt_header(token: str) -> dict[str, Any]:
+    """The checked protected header of a compact JWS, unverified (:func:`read_jwt`)."""
+    return read_jwt(token).header
 
 
 def verify_jwt(token: str, key: OKPKey) -> dict[str, Any]:
-    """Verify a compact JWS with ``key`` and return its claims.
+    """Verify a compact JWS with ``key`` and return its claims (:meth:`Jwt.verify`).
 
     Raises:
-        EnvelopeError: ``signature.invalid`` for a bad signature, ``envelope.malformed``
-            for claims that are not a JSON object.
+        EnvelopeError: as :func:`read_jwt` and :meth:`Jwt.verify`.
     """
-    try:
-        payload = jws.deserialize_compact(token, key, registry=_JWS_REGISTRY).payload
-    except JoseError:
-        raise EnvelopeError(ErrorCode.SIGNATURE, "JWS signature does not verify") from None
-    try:
-        claims = safejson.loads(payload)
-    except ValueError:
-        claims = None  # raised below, outside the handler: no chained error quoting content
-    if not isinstance(claims, dict):
-        raise EnvelopeError(ErrorCode.MALFORMED, "JWT claims are not an object")
-    return claims
+    return read_jwt(token).verify(key)
 
 
 def match_disclosures(

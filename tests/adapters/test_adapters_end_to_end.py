@@ -16,7 +16,7 @@ from adapters.registry import translator_for
 from adapters.runner import AdapterSettings, deliver, publish_record
 from hub.broker.memory import MemoryBroker, MemoryNode
 from hub.broker.testing import next_delivery
-from hub.crypto import sdjwt
+from hub.crypto import compact, sdjwt
 from hub.crypto.jwe import unseal
 from hub.embedded import embedded_hub
 from hub.pipeline import process
@@ -120,7 +120,9 @@ async def test_health_never_sees_the_safe_address(
     [written] = (tmp_path / "out").glob("*.json")
     produced = written.read_bytes()
     assert json.loads(produced)["resourceType"] == "Communication"
-    decoded_disclosures = b"".join(sdjwt.b64url_decode(d) for d in sdjwt.split_sd_jwt(plaintext)[1])
+    decoded_disclosures = b"".join(
+        compact.b64url_decode(d) for d in sdjwt.split_sd_jwt(plaintext)[1]
+    )
     for secret in LOCATION_STRINGS:
         for blob in (raw.body, plaintext.encode(), decoded_disclosures, produced):
             assert secret.encode() not in blob

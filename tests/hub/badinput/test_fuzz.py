@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub import safejson
-from hub.crypto import sdjwt
+from hub.crypto import compact, sdjwt
 from hub.crypto.base import EnvelopeError
 from hub.crypto.envelope import DecisionHeader, open_delivery, open_ingress, present
 from hub.crypto.jwe import seal, unseal
@@ -237,7 +237,7 @@ def _char_flip(draw: st.DrawFn, text: str) -> str:
 def _part_bit_flip(draw: st.DrawFn, text: str) -> str:
     parts = text.split(".")
     index = draw(st.integers(0, len(parts) - 1))
-    data = sdjwt.b64url_decode(parts[index])
+    data = compact.b64url_decode(parts[index])
     if data:
         parts[index] = forge.flip(
             parts[index], draw(st.integers(0, len(data) - 1)), draw(st.integers(0, 7))

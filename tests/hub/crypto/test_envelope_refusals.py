@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from hub.crypto import sdjwt
+from hub.crypto import compact, sdjwt
 from hub.crypto.base import MAX_ENVELOPE_CHARS, EnvelopeError, ErrorCode
 from hub.crypto.envelope import (
     DecisionHeader,
@@ -45,7 +45,7 @@ def _code(call: Callable[[], object]) -> ErrorCode:
 
 
 def _b64(value: dict[str, object]) -> str:
-    return sdjwt.b64url_encode(json.dumps(value).encode())
+    return compact.b64url_encode(json.dumps(value).encode())
 
 
 @pytest.mark.parametrize("police", [EXPIRED, NOT_YET], ids=["expired", "not-yet-valid"])

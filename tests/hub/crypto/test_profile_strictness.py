@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hub.crypto import sdjwt
+from hub.crypto import compact, sdjwt
 from hub.crypto.base import EnvelopeError, ErrorCode
 from hub.crypto.envelope import (
     DecisionHeader,
@@ -48,7 +48,7 @@ def _parts(
         sample_event("ReferralReceived"), rings["police"].signing_key(NOW), hub_sig, NOW
     )
     token, disclosures, _ = sdjwt.split_sd_jwt(text)
-    header = json.loads(sdjwt.b64url_decode(token.split(".")[0]))
+    header = json.loads(compact.b64url_decode(token.split(".")[0]))
     claims = sdjwt.verify_jwt(token, rings["police"].signing_key(NOW).key)
     return header, claims, disclosures
 
@@ -160,7 +160,7 @@ def test_issuer_header_outside_the_profile_is_refused(
         _refused(keyrings, directory, header | {"typ": "JWT"}, claims, disclosures)
         is ErrorCode.MALFORMED
     )
-    crit = sdjwt.b64url_encode(json.dumps(header | {"crit": ["exp"], "exp": 1}).encode())
+    crit = compact.b64url_encode(json.dumps(header | {"crit": ["exp"], "exp": 1}).encode())
     with pytest.raises(EnvelopeError) as caught:
         sdjwt.read_jwt_header(f"{crit}.e30.c2ln")
     assert caught.value.code is ErrorCode.MALFORMED
@@ -273,12 +273,12 @@ def test_jwe_header_members_and_epk_are_checked(keyrings: Rings, directory: KeyD
     )
     envelope = seal(text, directory.encryption_key("hub", NOW))
     parts = envelope.split(".")
-    header = json.loads(sdjwt.b64url_decode(parts[0]))
+    header = json.loads(compact.b64url_decode(parts[0]))
     for changed in (
         header | {"zip": "DEF"},
         header | {"epk": {"kty": "EC", "crv": "P-256", "x": "A" * 43}},
     ):
-        forged = ".".join([sdjwt.b64url_encode(json.dumps(changed).encode()), *parts[1:]])
+        forged = ".".join([compact.b64url_encode(json.dumps(changed).encode()), *parts[1:]])
         with pytest.raises(EnvelopeError) as caught:
             open_ingress(forged, keyrings["hub"], directory)
         assert caught.value.code is ErrorCode.MALFORMED
@@ -301,8 +301,8 @@ def test_decrypting_with_a_signing_key_id_is_refused(
         sample_event("ReferralReceived"), keyrings["police"].signing_key(NOW), hub_sig, NOW
     )
     parts = seal(text, directory.encryption_key("hub", NOW)).split(".")
-    header = json.loads(sdjwt.b64url_decode(parts[0])) | {"kid": hub_sig.kid}
-    forged = ".".join([sdjwt.b64url_encode(json.dumps(header).encode()), *parts[1:]])
+    header = json.loads(compact.b64url_decode(parts[0])) | {"kid": hub_sig.kid}
+    forged = ".".join([compact.b64url_encode(json.dumps(header).encode()), *parts[1:]])
     with pytest.raises(EnvelopeError) as caught:
         open_ingress(forged, keyrings["hub"], directory)
     assert caught.value.code is ErrorCode.UNDECRYPTABLE
@@ -339,13 +339,13 @@ def test_private_key_set_with_a_public_key_is_refused(tmp_path: Path) -> None:
 def test_only_unpadded_base64url_is_read(text: str) -> None:
     """Padding, the standard alphabet, spaces and impossible lengths are malformed."""
     with pytest.raises(EnvelopeError) as caught:
-        sdjwt.b64url_decode(text)
+        compact.b64url_decode(text)
     assert caught.value.code is ErrorCode.MALFORMED
 
 
 def test_every_jws_part_must_be_base64url() -> None:
     """A JWS whose payload or signature part is not base64url is malformed before verification."""
-    header = sdjwt.b64url_encode(b'{"alg":"Ed25519"}')
+    header = compact.b64url_encode(b'{"alg":"Ed25519"}')
     for token in (f"{header}.!!.c2ln", f"{header}.e30.!!"):
         with pytest.raises(EnvelopeError) as caught:
             sdjwt.read_jwt_header(token)

@@ -9,8 +9,9 @@ import pytest
 
 from hub.crypto.base import EnvelopeError, ErrorCode
 from hub.crypto.checkpoint import CHECKPOINT_TYP, sign_checkpoint, verify_checkpoint
+from hub.crypto.compact import b64url_encode
 from hub.crypto.keys import KeyDirectory, PartyKeyring, generate_party_keys
-from hub.crypto.sdjwt import b64url_encode, sign_jwt
+from hub.crypto.sdjwt import sign_jwt
 from hub.ledger.checkpoints import claimed_size
 
 NOW = datetime.now(UTC)
