@@ -111,7 +111,7 @@ bench-quick: $(BENCH_STAMP)
 
 # Cost per envelope operation (bench/envelope_ops.py).
 bench-envelope: $(STAMP)
-	$(BIN)/python bench/envelope_ops.py
+	$(BIN)/python -m bench.envelope_ops
 
 schemas: $(STAMP)
 	$(BIN)/hub schemas export
@@ -133,23 +133,23 @@ bench-pipeline: $(STAMP)
 	amqp="$$(deploy/dev/rabbitmq.sh start $(SERVICES)/rabbitmq $(AMQP_PORT))"; \
 	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
 	HUB_BENCH_AMQP_URL="$$amqp" HUB_BENCH_POSTGRES_DSN="$$postgres" \
-		$(BIN)/python bench/pipeline_throughput.py --events 500
+		$(BIN)/python -m bench.pipeline_throughput --events 500
 
 # Good traffic alone against good interleaved with bad, in one process (ratios).
 bench-bad: $(STAMP)
-	$(BIN)/python bench/bad_traffic.py
+	$(BIN)/python -m bench.bad_traffic
 
 # Ledger appends per second: group commit against one at a time, SQLite and PostgreSQL.
 bench-ledger: $(STAMP)
 	@set -e; \
 	trap '$(MAKE) --no-print-directory services-down' EXIT; \
 	postgres="$$(deploy/dev/postgres.sh start $(SERVICES)/postgres $(PG_PORT))"; \
-	HUB_BENCH_POSTGRES_DSN="$$postgres" $(BIN)/python bench/ledger_append.py
+	HUB_BENCH_POSTGRES_DSN="$$postgres" $(BIN)/python -m bench.ledger_append
 
 # SQLite commits on the event loop against in a thread (ADR 0013), in one run.
 bench-commit: $(STAMP)
-	$(BIN)/python bench/commit_handoff.py
+	$(BIN)/python -m bench.commit_handoff
 
 # A worker's resident memory over 100,000 events (about 10 minutes).
 bench-memory: $(STAMP)
-	$(BIN)/python bench/memory_soak.py --events 100000
+	$(BIN)/python -m bench.memory_soak --events 100000

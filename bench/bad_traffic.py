@@ -1,6 +1,6 @@
 """Good events per second with and without bad traffic interleaved (issue 5, P6).
 
-Usage: ``.venv/bin/python bench/bad_traffic.py [--events N]``. Three runs on the
+Usage: ``.venv/bin/python -m bench.bad_traffic [--events N]``. Three runs on the
 embedded hub (in-memory broker, SQLite ledger, ``hub.worker.serve`` with prefetch
 64), each on a fresh hub in the same process: N good police referrals alone, then
 the same N with one bad message per good one (1:1), then with four (1:4). Bad

@@ -1,6 +1,6 @@
 """What handing a SQLite call to a thread costs, against running it on the loop.
 
-Usage: ``.venv/bin/python bench/commit_handoff.py [--calls N] [--rounds R]``
+Usage: ``.venv/bin/python -m bench.commit_handoff [--calls N] [--rounds R]``
 (``make bench-commit``). In a temporary folder, one call at a time, as at light
 load where nothing else shares a commit:
 

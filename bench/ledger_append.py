@@ -1,6 +1,6 @@
 """Ledger entries appended per second: group commit against one append at a time.
 
-Usage: ``.venv/bin/python bench/ledger_append.py [--entries N] [--out PATH]``
+Usage: ``.venv/bin/python -m bench.ledger_append [--entries N] [--out PATH]``
 measures a SQLite ledger in a temporary folder; with ``HUB_BENCH_POSTGRES_DSN``
 set it measures a PostgreSQL ledger too, in a fresh schema it drops afterwards.
 

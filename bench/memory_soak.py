@@ -1,6 +1,6 @@
 """A hub worker's resident memory over a long run: is it steady, and under 200 MiB?
 
-Usage: ``.venv/bin/python bench/memory_soak.py [--events 100000] [--every 5000]``.
+Usage: ``.venv/bin/python -m bench.memory_soak [--events 100000] [--every 5000]``.
 
 One process holds the worker (``hub.worker.serve``, prefetch 64, a SQLite ledger,
 the start-up heap frozen with ``hub.heap.settle`` as ``hub run`` does)

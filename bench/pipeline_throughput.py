@@ -1,6 +1,6 @@
 """Events per second through the whole hub pipeline, 3 recipients per event.
 
-Usage: ``.venv/bin/python bench/pipeline_throughput.py [--events N]`` for the
+Usage: ``.venv/bin/python -m bench.pipeline_throughput [--events N]`` for the
 in-memory broker with a SQLite ledger; set ``HUB_BENCH_AMQP_URL`` and
 ``HUB_BENCH_POSTGRES_DSN`` (``make bench-pipeline`` does) to measure RabbitMQ with
 a PostgreSQL ledger as well. Events are issued and sealed before the clock starts;

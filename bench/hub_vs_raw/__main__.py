@@ -10,6 +10,9 @@ and sets it), for K = 1, 3 and 6 recipients and 1 KiB and 16 KiB events:
 - ``faststream``: the raw relay written with FastStream, at K = 3.
 - ``hub-no-receipts``: the hub at K = 3 and the first size with its agencies'
   receipts off, right after the hub's own run there: what receipts cost.
+- ``hub-joserfc``, ``hub-single-acks``: the same point as before one lever (the
+  envelope on joserfc, ADR 0031; each delivery acked alone, ADR 0032), for what
+  the lever gains (``bench/hub_vs_raw/variants.py``).
 - ``*-fixed-rate``: raw and hub at a fixed offered load, for latency percentiles:
   half the hub's own flat-out rate at K = 3 and the first size in this run
   (``--rate`` gives a rate in events/s instead).
@@ -127,6 +130,10 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
             if "hub" in args.relays and k == 3 and size == args.sizes[0]:  # noqa: PLR2004
                 runs.append(
                     RunSpec("hub-no-receipts", "hub", k, size, events, warmup, receipts=False)
+                )
+                runs.extend(
+                    RunSpec(f"hub-{name}", "hub", k, size, events, warmup, variant=name)
+                    for name in ("joserfc", "single-acks")
                 )
             if not args.no_faststream and k == 3 and size in plan.faststream_sizes:  # noqa: PLR2004
                 runs.append(RunSpec("faststream", "faststream", k, size, events, warmup))
@@ -257,13 +264,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error.diagnostics(), file=sys.stderr)
         return 2
     print(f"bench: hub ÷ raw at K=3, 1 KiB: {document.get('ratio_hub_to_raw_k3_1k')}")
-    cost = document.get("receipts_cost_k3_1k")
-    if cost is not None:
-        print(
-            f"bench: receipts: hub with ÷ without at K=3, 1 KiB: {cost['with_to_without']};"
-            f" worker {cost['worker_cpu_ms_per_event']:+} ms/ev,"
-            f" agencies {cost['load_cpu_ms_per_event']:+} ms/ev"
-        )
+    for key, on, off, _ in report.LEVERS:
+        cost = document.get(key)
+        if cost is not None:
+            print(
+                f"bench: {on} ÷ {off} at K=3, 1 KiB: {cost['with_to_without']};"
+                f" worker {cost['worker_cpu_ms_per_event']:+} ms/ev,"
+                f" agencies {cost['load_cpu_ms_per_event']:+} ms/ev"
+            )
     for row in document.get("fixed_rate_load", []):
         busy = row.get("machine_busy_pct")
         cores = "" if busy is None else f", cores {busy:.0f}% busy"

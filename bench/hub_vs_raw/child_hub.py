@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from bench.hub_vs_raw.own_usage import say, usage
+from bench.hub_vs_raw.variants import variant
 from hub import heap
 from hub.broker.amqp import AmqpBroker
 from hub.context import build_context
@@ -63,6 +64,7 @@ async def run(config: dict[str, Any], stop: asyncio.Event, stack: AsyncExitStack
     ctx = await build_context(settings, stack, broker=broker, ledger=ledger)
     ctx = replace(ctx, require_user_id=False, trace=trace if stages_file else None)
     limits = WorkerLimits(prefetch=config["prefetch"], delivery_limit=5)
+    stack.enter_context(variant(config.get("variant", "as-built")))
     serving = asyncio.create_task(serve(ctx, limits, stop))
     # serve() has no started signal; a short pause lets it open its consumer first.
     await asyncio.sleep(0.2)

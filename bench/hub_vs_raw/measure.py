@@ -20,6 +20,7 @@ from bench.hub_vs_raw.fixture import all_parties, recipients, write_policy
 from bench.hub_vs_raw.gcpauses import GcPauses
 from bench.hub_vs_raw.relay import ROOT, RelayProcess
 from bench.hub_vs_raw.traffic import Tracker, drive
+from bench.hub_vs_raw.variants import variant
 from hub import heap
 from hub.broker.amqp import AmqpBroker
 from hub.broker.testing import delete_topologies
@@ -83,6 +84,8 @@ class RunSpec:
     rate: float | None = None
     #: The hub's agencies sign receipts for what they keep (the SDK's default).
     receipts: bool = True
+    #: The hub as built, or as before one lever (``bench.hub_vs_raw.variants``).
+    variant: str = "as-built"
     #: A fixed-rate run whose rate is this share of the hub's own flat-out rate at
     #: the same K and size in this run, for ``seconds`` (``at_share_of_hub``).
     share: float | None = None
@@ -216,6 +219,7 @@ def _child_config(
         "policy_dir": str(folder / "policy"),
         "ledger_url": setup.postgres_dsn or f"sqlite:///{folder / 'ledger.db'}",
         "schema": f"bench_{names.prefix.strip('.')}" if setup.postgres_dsn else None,
+        "variant": spec.variant,
     }
     if spec.relay == "hub":
         write_policy(folder / "policy", spec.recipients, RULES)
@@ -265,6 +269,7 @@ async def measure(spec: RunSpec, setup: Setup) -> dict[str, Any]:
             config["stages_file"] = str(stages_file)
         if config["schema"] and setup.postgres_dsn:
             stack.push_async_callback(_drop_schema, setup.postgres_dsn, config["schema"])
+        stack.enter_context(variant(spec.variant))  # the agencies', in this process
         relay = await stack.enter_async_context(RelayProcess(config, folder))
         agencies = await _agencies(spec, setup, names, tracker, folder)
         stack.push_async_callback(agencies.aclose)

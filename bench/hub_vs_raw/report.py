@@ -133,24 +133,24 @@ def budget(runs: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dic
     return rows
 
 
-def receipts_cost(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """What the agencies' signed receipts cost at K = 3, 1 KiB: the hub with and without.
+def lever_cost(runs: list[dict[str, Any]], on: str, off: str) -> dict[str, Any] | None:
+    """What one lever changes at K = 3, 1 KiB: scenario ``on`` against ``off``, in one run.
 
-    ``with_to_without`` is events/s with receipts over without; the rest are the
+    ``with_to_without`` is events/s with the lever over without; the rest are the
     differences in CPU per event (worker, load side with its adapters, RabbitMQ,
     all three), in milliseconds. None when either run is missing.
     """
-    on, off = (_throughput_run(runs, s, 3, 1024) for s in ("hub", "hub-no-receipts"))
-    if not on or not off or not off["events_per_s"]:
+    with_it, without = (_throughput_run(runs, s, 3, 1024) for s in (on, off))
+    if not with_it or not without or not without["events_per_s"]:
         return None
 
     def more_ms(part: str) -> float | None:
-        a, b = on.get(part), off.get(part)
+        a, b = with_it.get(part), without.get(part)
         return None if a is None or b is None else round((a - b) * 1000, 3)
 
-    machine_on, machine_off = _machine_cpu(on), _machine_cpu(off)
+    machine_on, machine_off = _machine_cpu(with_it), _machine_cpu(without)
     return {
-        "with_to_without": round(on["events_per_s"] / off["events_per_s"], 3),
+        "with_to_without": round(with_it["events_per_s"] / without["events_per_s"], 3),
         "worker_cpu_ms_per_event": more_ms("cpu_s_per_event"),
         "load_cpu_ms_per_event": more_ms("load_cpu_s_per_event"),
         "broker_cpu_ms_per_event": more_ms("broker_cpu_s_per_event"),
@@ -162,7 +162,32 @@ def receipts_cost(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def _receipts_line(cost: dict[str, Any] | None) -> list[str]:
+#: Each A/B pair of scenarios the plan runs at K = 3, 1 KiB: the key in
+#: ``results.json``, the scenario with the lever, the one without, and what the
+#: rendered line calls the pair.
+LEVERS: Final = (
+    (
+        "receipts_cost_k3_1k",
+        "hub",
+        "hub-no-receipts",
+        "Receipts (each agency signs for what it kept, ADR 0029): hub with ÷ without",
+    ),
+    (
+        "envelope_primitives_k3_1k",
+        "hub",
+        "hub-joserfc",
+        "The envelope on `cryptography`'s primitives (ADR 0031): hub ÷ hub on joserfc",
+    ),
+    (
+        "acks_in_runs_k3_1k",
+        "hub",
+        "hub-single-acks",
+        "Acks in runs (ADR 0032): hub ÷ hub acking each delivery alone",
+    ),
+)
+
+
+def _lever_line(label: str, cost: dict[str, Any] | None) -> list[str]:
     if cost is None:
         return []
     parts = (
@@ -174,10 +199,13 @@ def _receipts_line(cost: dict[str, Any] | None) -> list[str]:
     machine = cost["machine_cpu_ms_per_event"]
     total = "" if machine is None else f" **{machine:+.2f} ms** of CPU per event in all ({spent})"
     line = (
-        "Receipts (each agency signs for what it kept, ADR 0029): hub with ÷ without at"
-        f" K = 3, 1 KiB: **{cost['with_to_without']}** of the events per second;{total}."
+        f"{label} at K = 3, 1 KiB: **{cost['with_to_without']}** of the events per second;{total}."
     )
     return ["", line]
+
+
+def _lever_lines(document: dict[str, Any]) -> list[str]:
+    return [line for key, _, _, label in LEVERS for line in _lever_line(label, document.get(key))]
 
 
 def fixed_rate_load(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -225,7 +253,7 @@ def results(runs: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, An
         "ratio_hub_to_raw_k3_1k": ratio(runs, "hub", "raw"),
         "ratio_faststream_to_raw_k3_1k": ratio(runs, "faststream", "raw"),
         "ceiling_hub_to_raw_k3_1k": headline.get("ceiling_hub_to_raw"),
-        "receipts_cost_k3_1k": receipts_cost(runs),
+        **{key: lever_cost(runs, on, off) for key, on, off, _ in LEVERS},
         "budget": rows,
         "fixed_rate_load": fixed_rate_load(runs),
         "runs": runs,
@@ -426,7 +454,7 @@ def render(document: dict[str, Any]) -> str:
         *_table(document["runs"]),
         "",
         ratio_line,
-        *_receipts_line(document.get("receipts_cost_k3_1k")),
+        *_lever_lines(document),
         *_budget(document.get("budget", [])),
         *_load_lines(_load_rows(document)),
         *_stages(document["runs"]),

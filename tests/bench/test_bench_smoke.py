@@ -15,7 +15,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -24,8 +24,9 @@ import pytest
 from services import amqp_url
 from yarl import URL
 
+from adapters import client as client_module
 from bench.hub_vs_raw import __main__ as cli
-from bench.hub_vs_raw import report
+from bench.hub_vs_raw import report, variants
 from bench.hub_vs_raw.budget import (
     MIN_TICKS,
     BrokerCpu,
@@ -48,13 +49,21 @@ from bench.hub_vs_raw.fixture import (
 )
 from bench.hub_vs_raw.gcpauses import GcPauses
 from bench.hub_vs_raw.measure import STAGES, RunSpec, at_share_of_hub, stage_times
+from hub.broker import IncomingMessage, Outcome
+from hub.crypto import compact
+from hub.crypto.compact import sign as compact_sign
+from hub.crypto.envelope import issue_event, open_ingress
+from hub.crypto.keys import KeyDirectory, generate_party_keys
 from hub.policy.decide import decide
+from hub.worker import AckWindow
+from schemas.samples import sample_event
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "rules.toml"
+NOW = datetime.now(UTC)
 RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
     "scenario": str,
     "recipients": int,
@@ -122,7 +131,8 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     document = json.loads(out.read_text())
     scenarios = [r["scenario"] for r in document["runs"]]
     expected = [
-        "raw", "hub", "hub-no-receipts", *(["faststream"] if faststream else []), "raw-fixed-rate"
+        "raw", "hub", "hub-no-receipts", "hub-joserfc", "hub-single-acks",
+        *(["faststream"] if faststream else []), "raw-fixed-rate",
     ]  # fmt: skip
     assert scenarios == [*expected, "hub-fixed-rate"]
     for run in document["runs"]:
@@ -139,7 +149,8 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
         assert 0 < run["machine_busy_pct"] <= 100
     assert document["ledger"] == "sqlite"
     assert isinstance(document["ratio_hub_to_raw_k3_1k"], float)
-    assert isinstance(document["receipts_cost_k3_1k"]["with_to_without"], float)
+    for key, _, _, _ in report.LEVERS:  # each lever's A/B pair ran, and is reported
+        assert isinstance(document[key]["with_to_without"], float)
     # Six events flat out are no baseline for the fixed rate: said, not made up.
     load = document["fixed_rate_load"]
     assert [(r["scenario"], r["offered_to_flat_out"]) for r in load] == [
@@ -243,17 +254,22 @@ def _budget_runs(broker: float | None) -> list[dict[str, Any]]:
     return [run("raw", 800.0, 0.0005, 0.0005), run("hub", 200.0, 0.003, 0.004)]
 
 
-def test_what_receipts_cost_is_the_hub_with_them_against_without() -> None:
-    """The same hub run with the agencies' receipts off: the rate ratio and each CPU's delta."""
+@pytest.mark.parametrize(
+    ("key", "off_scenario", "label"), [(k, off, t) for k, _, off, t in report.LEVERS]
+)
+def test_each_lever_is_the_hub_with_it_against_without(
+    key: str, off_scenario: str, label: str
+) -> None:
+    """The same hub run without the lever: the rate ratio and each CPU's delta, rendered."""
     runs = _budget_runs(0.001)
-    off = {**runs[1], "scenario": "hub-no-receipts", "events_per_s": 250.0}
+    off = {**runs[1], "scenario": off_scenario, "events_per_s": 250.0}
     off |= {
         "cpu_s_per_event": 0.0025,
         "load_cpu_s_per_event": 0.0035,
         "broker_cpu_s_per_event": 0.0008,
     }
     document = report.results([*runs, off], {"settings": {}})
-    assert document["receipts_cost_k3_1k"] == {
+    assert document[key] == {
         "with_to_without": 0.8,
         "worker_cpu_ms_per_event": 0.5,
         "load_cpu_ms_per_event": 0.5,
@@ -263,9 +279,10 @@ def test_what_receipts_cost_is_the_hub_with_them_against_without() -> None:
     document["machine"] = _document()["machine"]
     document["generated_at"] = "2026-01-01T00:00:00+00:00"
     text = report.render(document)
-    assert "hub with ÷ without at K = 3, 1 KiB: **0.8** of the events per second" in text
+    assert f"{label} at K = 3, 1 KiB: **0.8** of the events per second" in text
     assert "**+1.20 ms** of CPU per event in all (the worker +0.50" in text
-    assert report.results(runs, {"settings": {}})["receipts_cost_k3_1k"] is None
+    assert text.count("of the events per second") == 1  # the other lever did not run
+    assert report.results(runs, {"settings": {}})[key] is None
 
 
 def test_the_budget_adds_each_process_and_bounds_the_ratio_by_the_checks() -> None:
@@ -613,3 +630,62 @@ def test_the_fixed_rate_is_half_the_hubs_flat_out_rate_in_the_same_run() -> None
     assert caught.value.code == "bench.no_flat_out_run"
     fixed = RunSpec("hub-fixed-rate", "hub", 3, 1024, 40, 5, 20.0)
     assert at_share_of_hub(fixed, runs) is fixed
+
+
+def test_single_acks_put_back_one_ack_per_delivery_and_are_undone() -> None:
+    """Inside the block the worker takes messages unwrapped and the SDK acks one by one."""
+    window = AckWindow(4)
+    taken = _acked_message([])
+    with variants.variant("single-acks"):
+        assert window.took(taken) is taken
+        calls: list[str] = []
+        asyncio.run(client_module._settle_group([_acked_message(calls), _acked_message(calls)]))
+        assert calls == ["ack", "ack"]
+    assert window.took(taken) is not taken
+    calls = []
+    asyncio.run(client_module._settle_group([_acked_message(calls), _acked_message(calls)]))
+    assert calls == ["through"]
+
+
+def _acked_message(calls: list[str]) -> IncomingMessage:
+    async def settle(outcome: Outcome) -> None:
+        calls.append(outcome.value)
+
+    async def through() -> None:
+        calls.append("through")
+
+    return IncomingMessage(
+        body=b"", headers={}, message_id=None, user_id=None, routing_key="", exchange="",
+        redelivered=False, delivery_count=0, persistent=True, settle=settle,
+        settle_through=through,
+    )  # fmt: skip
+
+
+def test_the_joserfc_engine_is_the_envelope_as_before_and_is_put_back() -> None:
+    """Inside the block joserfc seals and signs, and what it makes opens outside, and back."""
+    keys = {p: generate_party_keys(p, NOW - timedelta(days=1)) for p in ("hub", "police")}
+    directory = KeyDirectory.of(*keys.values())
+    event = sample_event("ReferralReceived")
+    with variants.joserfc_envelope():
+        assert compact.sign is not compact_sign
+        sealed = issue_event(event, keys["police"], directory)
+    assert compact.sign is compact_sign
+    assert open_ingress(sealed, keys["hub"], directory).claims.event_id == event.event_id
+    with variants.variant("joserfc"):
+        assert open_ingress(sealed, keys["hub"], directory).claims.event_id == event.event_id
+
+
+def test_make_bench_envelope_runs_and_sets_each_operation_against_joserfc() -> None:
+    """The script runs as ``make bench-envelope`` calls it, with a ratio per operation."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.envelope_ops", "--rounds", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line.split() for line in done.stdout.splitlines()[2:6]]
+    assert [" ".join(row[:-5]) for row in rows] == [
+        "issue+seal", "open+verify", "present+seal", "verify at recipient"
+    ]  # fmt: skip
+    for row in rows:
+        ours, theirs, ratio = float(row[-5]), float(row[-2]), float(row[-1])
+        assert ratio == pytest.approx(ours / theirs, abs=0.01)

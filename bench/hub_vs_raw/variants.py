@@ -1,0 +1,131 @@
+"""The hub as it was before a lever, for the benchmark's A/B runs in one invocation.
+
+Each variant is a context manager that puts one earlier way back for as long as it
+is entered, in the process that enters it (the hub's child and the load process
+each enter the run's variant):
+
+- ``joserfc``: :func:`joserfc_envelope` swaps :mod:`hub.crypto.compact`'s four
+  operations for joserfc's own, with the same wire format and registry, as before
+  ADR 0031. ``make bench-envelope`` times both engines too.
+- ``single-acks``: :func:`single_acks` makes the worker ack each delivery alone as
+  it finishes, and the SDK ack each delivery of a committed group alone, as before
+  ADR 0032.
+- ``as-built``: nothing changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Final
+
+from joserfc import jwe, jws
+from joserfc.errors import JoseError
+from joserfc.registry import HeaderParameter
+
+from adapters import client
+from hub import worker
+from hub.crypto import compact
+from hub.crypto.base import CONTENT_ALG, KEY_ALG, MAX_ENVELOPE_CHARS, EnvelopeError, ErrorCode
+from hub.crypto.jwe import DELIVERY_HEADER
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+    from joserfc.jwk import OKPKey
+
+    from hub.broker import IncomingMessage
+
+#: The envelope engines ``make bench-envelope`` sets side by side: ours, then before.
+ENGINES: Final = ("as-built", "joserfc")
+
+
+def _jwe_registry() -> jwe.JWERegistry:
+    registry = jwe.JWERegistry(
+        header_registry={
+            name: HeaderParameter(name, "int" if name == "agreement_version" else "str")
+            for name in DELIVERY_HEADER
+        },
+        algorithms=[KEY_ALG, CONTENT_ALG],
+    )
+    registry.max_ciphertext_length = MAX_ENVELOPE_CHARS
+    return registry
+
+
+_JWE_REGISTRY: Final = _jwe_registry()
+
+
+def _sign(header: Mapping[str, Any], payload: bytes, key: OKPKey) -> str:
+    return jws.serialize_compact(dict(header), payload, key, registry=compact.JWS_REGISTRY)
+
+
+def _verify(signing_input: str, signature: bytes, payload_chars: int, key: OKPKey) -> None:
+    del payload_chars  # joserfc checks the sizes itself
+    token = f"{signing_input}.{compact.b64url_encode(signature)}"
+    try:
+        jws.deserialize_compact(token, key, registry=compact.JWS_REGISTRY)
+    except JoseError:
+        raise EnvelopeError(ErrorCode.SIGNATURE, "JWS signature does not verify") from None
+
+
+def _encrypt(header: Mapping[str, Any], plaintext: bytes, recipient: OKPKey) -> str:
+    return jwe.encrypt_compact(dict(header), plaintext, recipient, registry=_JWE_REGISTRY)
+
+
+def _decrypt(header_segment: str, parts: list[bytes], epk: bytes, key: OKPKey) -> bytes:
+    del epk  # joserfc reads it from the header
+    envelope = ".".join([header_segment, *(compact.b64url_encode(p) for p in parts)])
+    try:
+        plaintext = jwe.decrypt_compact(envelope, key, registry=_JWE_REGISTRY).plaintext
+    except (JoseError, ValueError, KeyError, TypeError):
+        raise EnvelopeError(ErrorCode.UNDECRYPTABLE, "JWE does not decrypt") from None
+    return plaintext or b""
+
+
+@contextlib.contextmanager
+def joserfc_envelope() -> Iterator[None]:
+    """Within the block, the envelope signs, verifies, seals and opens with joserfc."""
+    saved = (compact.sign, compact.verify, compact.encrypt, compact.decrypt)
+    compact.sign, compact.verify, compact.encrypt, compact.decrypt = (
+        _sign,
+        _verify,
+        _encrypt,
+        _decrypt,
+    )
+    try:
+        yield
+    finally:
+        compact.sign, compact.verify, compact.encrypt, compact.decrypt = saved
+
+
+async def _each_alone(handled: list[IncomingMessage]) -> None:
+    for message in handled:
+        await client._settle(message)  # noqa: SLF001 - the SDK's own ack, one by one
+
+
+def _untouched(self: worker.AckWindow, message: IncomingMessage) -> IncomingMessage:
+    del self
+    return message
+
+
+@contextlib.contextmanager
+def single_acks() -> Iterator[None]:
+    """Within the block, the worker and the SDK ack each delivery alone."""
+    saved = (worker.AckWindow.took, client._settle_group)  # noqa: SLF001
+    worker.AckWindow.took, client._settle_group = _untouched, _each_alone  # type: ignore[method-assign]  # noqa: SLF001
+    try:
+        yield
+    finally:
+        worker.AckWindow.took, client._settle_group = saved  # type: ignore[method-assign]  # noqa: SLF001
+
+
+#: Every variant a run may ask for, by name.
+VARIANTS: Final[dict[str, Callable[[], contextlib.AbstractContextManager[None]]]] = {
+    "as-built": contextlib.nullcontext,
+    "joserfc": joserfc_envelope,
+    "single-acks": single_acks,
+}
+
+
+def variant(name: str) -> contextlib.AbstractContextManager[None]:
+    """The variant ``name`` (:data:`VARIANTS`) for the block."""
+    return VARIANTS[name]()
