@@ -37,28 +37,36 @@ def _plain(value: Any) -> bool:
     the same way, short forms and lowercase ``\u00xx``, and leave every other
     character as it is), and objects whose keys are ASCII (code point order is
     then UTF-16 order). Floats, other types and anything else take the full
-    RFC 8785 path.
+    RFC 8785 path. Types are matched exactly: a subclass (an enum member, say)
+    takes the full path too, as a float does.
     """
     stack = [value]
     while stack:
         node = stack.pop()
-        if node is None or isinstance(node, bool):
-            continue
-        if isinstance(node, int):
-            if not -_EXACT_INT < node < _EXACT_INT:
-                return False
-        elif isinstance(node, str):
+        kind = type(node)
+        if kind is str:
             if not node.isascii() and _SURROGATE.search(node):
                 return False
-        elif isinstance(node, dict):
-            if not all(isinstance(key, str) and key.isascii() for key in node):
+        elif kind is dict:
+            if not _ascii_keys(node):
                 return False
             stack.extend(node.values())
-        elif isinstance(node, list):
+        elif kind is list:
             stack.extend(node)
-        else:
+        elif kind is int:
+            if not -_EXACT_INT < node < _EXACT_INT:
+                return False
+        elif node is not None and kind is not bool:
             return False
     return True
+
+
+def _ascii_keys(node: dict[Any, Any]) -> bool:
+    """Whether every key of ``node`` is a ``str`` of ASCII only."""
+    try:
+        return "".join(node).isascii()
+    except TypeError:  # a key that is no str
+        return False
 
 
 def canonical(document: dict[str, Any]) -> str:
@@ -105,7 +113,8 @@ def seal_entry(draft: EntryDraft, seq: int, prev_hash: str) -> tuple[NewEntry, L
 
     The entry is built from the draft's validated fields rather than parsed back
     from the body the writer has just produced: :func:`parse` would re-hash,
-    re-parse and re-serialise bytes this function made a moment ago. Reads from
+    re-parse and re-serialise bytes this function made a moment ago, and
+    validating the fields again would check what the draft checked. Reads from
     a store still go through :func:`parse`.
     """
     # Only the draft's own fields: a committed entry passed in again must not
@@ -113,8 +122,11 @@ def seal_entry(draft: EntryDraft, seq: int, prev_hash: str) -> tuple[NewEntry, L
     own = draft.model_dump(mode="json", include=set(EntryDraft.model_fields))
     body = canonical({**own, "seq": seq, "prev_hash": prev_hash})
     row = NewEntry(seq, body, hash_body(body), draft.decision_id, draft.event_id)
-    entry = LedgerEntry.model_validate(
-        {**draft.draft_fields(), "seq": seq, "prev_hash": prev_hash, "entry_hash": row.entry_hash}
+    # The draft's fields were validated when it was made, and the three added here
+    # are this function's own: validating them all again would only cost time.
+    fields: dict[str, Any] = draft.draft_fields()
+    entry = LedgerEntry.model_construct(
+        **fields, seq=seq, prev_hash=prev_hash, entry_hash=row.entry_hash
     )
     return row, entry
 
