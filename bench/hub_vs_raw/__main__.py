@@ -12,7 +12,9 @@ and sets it), for K = 1, 3 and 6 recipients and 1 KiB and 16 KiB events:
   receipts off, right after the hub's own run there: what receipts cost.
 - ``hub-joserfc``, ``hub-single-acks``: the same point as before one lever (the
   envelope on joserfc, ADR 0031; each delivery acked alone, ADR 0032), for what
-  the lever gains (``bench/hub_vs_raw/variants.py``).
+  the lever gains (``bench/hub_vs_raw/variants.py``). The hub and the three
+  variants run as a group, ``--ab-rounds`` times (3 in the full plan), every
+  other round in the reverse order; each lever is the median of its rounds.
 - ``*-fixed-rate``: raw and hub at a fixed offered load, for latency percentiles:
   half the hub's own flat-out rate at K = 3 and the first size in this run
   (``--rate`` gives a rate in events/s instead).
@@ -66,12 +68,20 @@ class Plan:
     duration: float
     faststream_sizes: tuple[int, ...]
     checks_rounds: int
+    ab_rounds: int
 
 
 PLANS: Final = {
-    "full": Plan("full", 1000, 50, 0.5, 60.0, (1024, 16384), 40),
-    "quick": Plan("quick", 100, 10, 0.5, 4.0, (1024,), 4),
+    "full": Plan("full", 1000, 50, 0.5, 60.0, (1024, 16384), 40, 3),
+    "quick": Plan("quick", 100, 10, 0.5, 4.0, (1024,), 4, 1),
 }
+#: The hub and each lever's variant, the A/B group run at K = 3 and the first size.
+AB_GROUP: Final[tuple[tuple[str, dict[str, Any]], ...]] = (
+    ("hub", {}),
+    ("hub-no-receipts", {"receipts": False}),
+    ("hub-joserfc", {"variant": "joserfc"}),
+    ("hub-single-acks", {"variant": "single-acks"}),
+)
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -106,6 +116,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prefetch", type=int, default=32, help="relay and receiver prefetch")
     parser.add_argument("--no-faststream", action="store_true", help="skip the FastStream run")
     parser.add_argument(
+        "--ab-rounds", type=int, help="rounds of the levers' A/B group, order alternating (plan's)"
+    )
+    parser.add_argument(
         "--relays",
         type=_names,
         default=("raw", "hub"),
@@ -126,15 +139,14 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
     runs: list[RunSpec] = []
     for size in args.sizes:
         for k in args.recipients:
-            runs.extend(RunSpec(r, r, k, size, events, warmup) for r in args.relays)
             if "hub" in args.relays and k == 3 and size == args.sizes[0]:  # noqa: PLR2004
-                runs.append(
-                    RunSpec("hub-no-receipts", "hub", k, size, events, warmup, receipts=False)
-                )
                 runs.extend(
-                    RunSpec(f"hub-{name}", "hub", k, size, events, warmup, variant=name)
-                    for name in ("joserfc", "single-acks")
+                    RunSpec(r, r, k, size, events, warmup) for r in args.relays if r != "hub"
                 )
+                rounds = plan.ab_rounds if args.ab_rounds is None else max(1, args.ab_rounds)
+                runs.extend(_ab_group(k, size, events, warmup, rounds))
+            else:
+                runs.extend(RunSpec(r, r, k, size, events, warmup) for r in args.relays)
             if not args.no_faststream and k == 3 and size in plan.faststream_sizes:  # noqa: PLR2004
                 runs.append(RunSpec("faststream", "faststream", k, size, events, warmup))
     duration = args.duration or plan.duration
@@ -159,6 +171,22 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
         runs.extend(
             RunSpec(f"{relay}-fixed-rate", relay, k, size, count, warmup, args.rate)
             for relay in args.relays
+        )
+    return runs
+
+
+def _ab_group(k: int, size: int, events: int, warmup: int, rounds: int) -> list[RunSpec]:
+    """The hub and each lever's variant, ``rounds`` times, every other round backwards.
+
+    A later run in a round meets a host that has run longer; alternating the order
+    spreads that over both sides of each pair.
+    """
+    runs: list[RunSpec] = []
+    for number in range(rounds):
+        group = AB_GROUP if number % 2 == 0 else tuple(reversed(AB_GROUP))
+        runs.extend(
+            RunSpec(name, "hub", k, size, events, warmup, ab_round=number, **options)
+            for name, options in group
         )
     return runs
 
@@ -211,6 +239,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         raise BenchError("bench.faststream_missing", "FastStream is not installed")
     plan = specs(args)
     runs: list[dict[str, Any]] = []
+    ab_runs: list[dict[str, Any]] = []  # the levers' later rounds: beside the table, not in it
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         setup = _setup(args, url, Path(tmp))
         print(f"bench: {len(plan)} runs on RabbitMQ {rabbitmq} ({args.plan} plan)", flush=True)
@@ -222,7 +251,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 points.discard(point)
                 checks.append(_check_point(setup, *point, PLANS[args.plan].checks_rounds))
             result = await measure(at_share_of_hub(spec, runs), setup)
-            runs.append(result)
+            (ab_runs if spec.ab_round else runs).append(result)
             print(_progress(index, len(plan), result), flush=True)
     checks.sort(key=lambda c: (c["recipients"], c["payload_bytes"]))
     context = {
@@ -236,7 +265,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "prefetch": args.prefetch,
         },
     }
-    return report.results(runs, context)
+    return report.results(runs, context, ab_runs)
 
 
 def _broker_url() -> str:

@@ -86,6 +86,8 @@ class RunSpec:
     receipts: bool = True
     #: The hub as built, or as before one lever (``bench.hub_vs_raw.variants``).
     variant: str = "as-built"
+    #: Which round of the levers' A/B runs this is: 0 is the plan's own run.
+    ab_round: int = 0
     #: A fixed-rate run whose rate is this share of the hub's own flat-out rate at
     #: the same K and size in this run, for ``seconds`` (``at_share_of_hub``).
     share: float | None = None
@@ -146,6 +148,7 @@ def summarise(  # noqa: PLR0913, PLR0917 - the measurements, each one
     payload = setup.payloads[spec.payload_bytes]
     return {
         "scenario": spec.scenario,
+        "ab_round": spec.ab_round,
         "relay": spec.relay,
         "mode": "fixed_rate" if spec.rate else "throughput",
         "recipients": spec.recipients,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -133,16 +134,8 @@ def budget(runs: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dic
     return rows
 
 
-def lever_cost(runs: list[dict[str, Any]], on: str, off: str) -> dict[str, Any] | None:
-    """What one lever changes at K = 3, 1 KiB: scenario ``on`` against ``off``, in one run.
-
-    ``with_to_without`` is events/s with the lever over without; the rest are the
-    differences in CPU per event (worker, load side with its adapters, RabbitMQ,
-    all three), in milliseconds. None when either run is missing.
-    """
-    with_it, without = (_throughput_run(runs, s, 3, 1024) for s in (on, off))
-    if not with_it or not without or not without["events_per_s"]:
-        return None
+def _pair_cost(with_it: dict[str, Any], without: dict[str, Any]) -> dict[str, Any]:
+    """One round of a lever: events/s with over without, and each CPU's difference in ms."""
 
     def more_ms(part: str) -> float | None:
         a, b = with_it.get(part), without.get(part)
@@ -160,6 +153,37 @@ def lever_cost(runs: list[dict[str, Any]], on: str, off: str) -> dict[str, Any] 
             else None
         ),
     }
+
+
+def lever_cost(
+    runs: list[dict[str, Any]], on: str, off: str, ab_runs: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """What one lever changes at K = 3, 1 KiB: scenario ``on`` against ``off``, in one run.
+
+    Each round pairs ``on`` and ``off`` of the same A/B round (``runs`` holds round
+    0, ``ab_runs`` the later ones). ``with_to_without`` is the median over the
+    rounds of events/s with the lever over without; the rest are the medians of
+    the differences in CPU per event (worker, load side with its adapters,
+    RabbitMQ, all three), in milliseconds; ``rounds`` lists each round's
+    ``with_to_without`` and ``machine_cpu_rounds`` each round's machine
+    difference. None when no round has both runs.
+    """
+    every = [*runs, *(ab_runs or [])]
+    pairs = []
+    for number in sorted({r.get("ab_round", 0) for r in every}):
+        of_round = [r for r in every if r.get("ab_round", 0) == number]
+        with_it, without = (_throughput_run(of_round, s, 3, 1024) for s in (on, off))
+        if with_it and without and without["events_per_s"]:
+            pairs.append(_pair_cost(with_it, without))
+    if not pairs:
+        return None
+    cost: dict[str, Any] = {}
+    for key in pairs[0]:
+        values = [p[key] for p in pairs if p[key] is not None]
+        cost[key] = round(statistics.median(values), 3) if values else None
+    cost["rounds"] = [p["with_to_without"] for p in pairs]
+    cost["machine_cpu_rounds"] = [p["machine_cpu_ms_per_event"] for p in pairs]
+    return cost
 
 
 #: Each A/B pair of scenarios the plan runs at K = 3, 1 KiB: the key in
@@ -198,8 +222,15 @@ def _lever_line(label: str, cost: dict[str, Any] | None) -> list[str]:
     spent = ", ".join(f"{who} {ms:+.2f}" for who, ms in parts if ms is not None)
     machine = cost["machine_cpu_ms_per_event"]
     total = "" if machine is None else f" **{machine:+.2f} ms** of CPU per event in all ({spent})"
+    rounds = cost.get("rounds") or []
+    each = (
+        f" (the median of {len(rounds)} interleaved rounds: {', '.join(str(r) for r in rounds)})"
+        if len(rounds) > 1
+        else ""
+    )
     line = (
-        f"{label} at K = 3, 1 KiB: **{cost['with_to_without']}** of the events per second;{total}."
+        f"{label} at K = 3, 1 KiB: **{cost['with_to_without']}** of the events per second"
+        f"{each};{total}."
     )
     return ["", line]
 
@@ -240,8 +271,12 @@ def fixed_rate_load(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def results(runs: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
-    """The whole ``results.json`` document."""
+def results(
+    runs: list[dict[str, Any]],
+    context: dict[str, Any],
+    ab_runs: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The whole ``results.json`` document (``ab_runs``: the levers' later A/B rounds)."""
     rows = budget(runs, context.get("checks", []))
     headline = next(
         (r for r in rows if r["recipients"] == 3 and r["payload_bytes"] == 1024),  # noqa: PLR2004
@@ -253,10 +288,11 @@ def results(runs: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, An
         "ratio_hub_to_raw_k3_1k": ratio(runs, "hub", "raw"),
         "ratio_faststream_to_raw_k3_1k": ratio(runs, "faststream", "raw"),
         "ceiling_hub_to_raw_k3_1k": headline.get("ceiling_hub_to_raw"),
-        **{key: lever_cost(runs, on, off) for key, on, off, _ in LEVERS},
+        **{key: lever_cost(runs, on, off, ab_runs) for key, on, off, _ in LEVERS},
         "budget": rows,
         "fixed_rate_load": fixed_rate_load(runs),
         "runs": runs,
+        "ab_runs": ab_runs or [],
     }
 
 

@@ -275,6 +275,8 @@ def test_each_lever_is_the_hub_with_it_against_without(
         "load_cpu_ms_per_event": 0.5,
         "broker_cpu_ms_per_event": 0.2,
         "machine_cpu_ms_per_event": 1.2,
+        "rounds": [0.8],
+        "machine_cpu_rounds": [1.2],
     }
     document["machine"] = _document()["machine"]
     document["generated_at"] = "2026-01-01T00:00:00+00:00"
@@ -283,6 +285,39 @@ def test_each_lever_is_the_hub_with_it_against_without(
     assert "**+1.20 ms** of CPU per event in all (the worker +0.50" in text
     assert text.count("of the events per second") == 1  # the other lever did not run
     assert report.results(runs, {"settings": {}})[key] is None
+
+
+def test_a_lever_is_the_median_of_its_rounds_each_paired_within_its_round() -> None:
+    """Three rounds: each pairs its own two runs, and the median of the three is reported."""
+    runs = _budget_runs(0.001)  # round 0: hub at 200 events/s
+    off = {**runs[1], "scenario": "hub-single-acks", "events_per_s": 250.0}
+    later = [
+        {**runs[1], "ab_round": 1, "events_per_s": 180.0},
+        {**off, "ab_round": 1, "events_per_s": 150.0},
+        {**off, "ab_round": 2, "events_per_s": 200.0},
+        {**runs[1], "ab_round": 2, "events_per_s": 210.0},
+    ]
+    document = report.results([*runs, off], {"settings": {}}, later)
+    cost = document["acks_in_runs_k3_1k"]
+    assert cost["rounds"] == [0.8, 1.2, 1.05]
+    assert cost["with_to_without"] == 1.05
+    assert document["ab_runs"] == later
+    document["machine"] = _document()["machine"]
+    text = report.render(document)
+    assert (
+        "**1.05** of the events per second (the median of 3 interleaved rounds: 0.8, 1.2," in text
+    )
+    assert [r["scenario"] for r in document["runs"]] == ["raw", "hub", "hub-single-acks"]
+
+
+def test_the_ab_group_alternates_its_order_from_round_to_round() -> None:
+    """Round 0 in the group's order, round 1 backwards, each spec marked with its round."""
+    runs = cli._ab_group(3, 1024, 10, 1, 3)
+    names = [n for n, _ in cli.AB_GROUP]
+    assert [r.scenario for r in runs] == [*names, *reversed(names), *names]
+    assert [r.ab_round for r in runs] == [0] * 4 + [1] * 4 + [2] * 4
+    assert {r.variant for r in runs} == {"as-built", "joserfc", "single-acks"}
+    assert [r.receipts for r in runs if r.scenario == "hub-no-receipts"] == [False] * 3
 
 
 def test_the_budget_adds_each_process_and_bounds_the_ratio_by_the_checks() -> None:
