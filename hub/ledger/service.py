@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Self
@@ -47,7 +48,7 @@ from hub.logs import get_logger
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import Callable, Collection, Sequence
+    from collections.abc import Callable, Collection, Iterable, Sequence
     from types import TracebackType
 
     from hub.crypto import PartyKeyring
@@ -103,6 +104,11 @@ class _Request:
     seen: bool = False
 
 
+#: Entries this writer committed most recently, kept to answer :meth:`Ledger.decisions`
+#: without reading them back: a receipt comes within seconds of its deliveries.
+RECENT_ENTRIES: Final = 2048
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -146,6 +152,7 @@ class Ledger:
         self._closed = False
         self._unsigned = True  # entries may predate this process: check once the timer fires
         self._last_checkpoint = time.monotonic()
+        self._recent: OrderedDict[uuid.UUID, LedgerEntry] = OrderedDict()
 
     async def start(self) -> None:
         """Start the writer task (idempotent); :meth:`append` calls it when needed."""
@@ -284,12 +291,14 @@ class Ledger:
         try:
             results = await self._write(batch)
         except LedgerError as error:
+            self._recent.clear()  # whatever the store now holds is read from it
             if error.code is ErrorCode.CONFLICT and len(batch) > 1:
                 for request in batch:
                     await self._commit([request])
                 return
             _fail(batch, error)
         except Exception as error:  # noqa: BLE001 - any failure fails the batch, not the writer
+            self._recent.clear()
             _fail(batch, LedgerError(ErrorCode.UNAVAILABLE, f"append: {type(error).__name__}"))
         else:
             for request, result in zip(batch, results, strict=True):
@@ -311,9 +320,17 @@ class Ledger:
                 await tx.insert(rows, new_head)
                 self._unsigned = True
                 await self._checkpoint(tx, self._config.checkpoints.every_entries)
+        self._remember(known[row.decision_id] for row in rows)  # committed: the block is left
         if rows:
             _log.debug("ledger.appended", entries=len(rows), count=len(batch), seq=rows[0].seq)
         return results
+
+    def _remember(self, entries: Iterable[LedgerEntry]) -> None:
+        recent = self._recent
+        for entry in entries:
+            recent[entry.decision_id] = entry
+        while len(recent) > RECENT_ENTRIES:
+            recent.popitem(last=False)
 
     async def _checkpoint(self, tx: LedgerTransaction, min_new: int) -> StoredCheckpoint | None:
         if self._keyring is None:
@@ -410,14 +427,20 @@ class Ledger:
     async def decisions(self, decision_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, LedgerEntry]:
         """Return the entries recorded under ``decision_ids`` (those found), each checked.
 
-        As :meth:`decision`, in one read.
+        As :meth:`decision`, in one read. An entry this writer committed among the
+        last :data:`RECENT_ENTRIES` is the one it built from its validated draft
+        and wrote, so it is not read back (a store that fails a write forgets
+        them all).
 
         Raises:
             LedgerError: as :meth:`read`, and as :func:`chain.parse` for a row that
                 does not hold.
         """
-        found = {}
-        for decision_id, row in (await self.store.find_decisions(decision_ids)).items():
+        found = {d: self._recent[d] for d in decision_ids if d in self._recent}
+        missing = [d for d in decision_ids if d not in found]
+        if not missing:
+            return found
+        for decision_id, row in (await self.store.find_decisions(missing)).items():
             entry = chain.parse(row)
             if entry.decision_id == decision_id:
                 found[decision_id] = entry

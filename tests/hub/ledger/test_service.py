@@ -12,6 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from hub.ledger import chain
+from hub.ledger import service as service_module
 from hub.ledger.base import ErrorCode, LedgerError
 from hub.ledger.checkpoints import CheckpointPolicy
 from hub.ledger.entries import GENESIS_HASH
@@ -325,3 +326,67 @@ async def test_a_store_opening_beside_a_writer_waits_and_neither_fails(
     assert [e.seq for e in await asyncio.wait_for(appending, 30)] == [1]
     second = await asyncio.wait_for(opening, 30)
     assert await second.size() == 2
+
+
+async def test_decisions_this_writer_committed_are_not_read_back(
+    harness: Any, draft: Callable[..., EntryDraft], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What it wrote it answers itself; another writer's entries are read and checked."""
+    ledger, other = await harness.ledger(), await harness.ledger()
+    mine = await ledger.append([draft(), draft()])
+    theirs = await other.append([draft()])
+    reads: list[list[Any]] = []
+    find = ledger.store.find_decisions
+
+    async def counted(ids: Any) -> Any:
+        reads.append(list(ids))
+        return await find(ids)
+
+    monkeypatch.setattr(ledger.store, "find_decisions", counted)
+    asked = [e.decision_id for e in mine]
+    assert await ledger.decisions(asked) == {e.decision_id: e for e in mine}
+    assert reads == []
+    both = await ledger.decisions([*asked, theirs[0].decision_id])
+    assert both == {e.decision_id: e for e in [*mine, *theirs]}
+    assert reads == [[theirs[0].decision_id]]  # only what this writer did not commit
+
+
+async def test_a_failed_write_forgets_the_recent_entries(
+    harness: Any, draft: Callable[..., EntryDraft], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a write fails, every decision is read from the store again, and still found."""
+    ledger = await harness.ledger()
+    [entry] = await ledger.append([draft()])
+
+    @contextlib.asynccontextmanager
+    async def broken() -> AsyncIterator[Any]:
+        if ledger.store:  # always: the write fails on entering its transaction
+            raise OSError("disk gone")
+        yield
+
+    real_write = ledger.store.write
+    monkeypatch.setattr(ledger.store, "write", broken)
+    with pytest.raises(LedgerError):
+        await ledger.append([draft()])
+    monkeypatch.setattr(ledger.store, "write", real_write)
+    reads: list[Any] = []
+    find = ledger.store.find_decisions
+
+    async def counted(ids: Any) -> Any:
+        reads.append(list(ids))
+        return await find(ids)
+
+    monkeypatch.setattr(ledger.store, "find_decisions", counted)
+    assert await ledger.decisions([entry.decision_id]) == {entry.decision_id: entry}
+    assert reads == [[entry.decision_id]]
+
+
+async def test_the_recent_entries_are_bounded(
+    harness: Any, draft: Callable[..., EntryDraft], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the bound the oldest is let go (and read from the store when asked)."""
+    monkeypatch.setattr(service_module, "RECENT_ENTRIES", 3)
+    ledger = await harness.ledger()
+    entries = await ledger.append([draft() for _ in range(5)])
+    assert list(ledger._recent) == [e.decision_id for e in entries[2:]]
+    assert await ledger.decisions([entries[0].decision_id]) == {entries[0].decision_id: entries[0]}
