@@ -3,13 +3,17 @@
 Imported only by a child running the hub, so the raw relays' memory holds none of it.
 With ``stages_file`` in its config, the worker's ``trace`` stamps each stage of each
 event with ``time.perf_counter_ns()`` (one monotonic clock for every process on the
-machine), and the stamps go to that file when the worker stops.
+machine), and the stamps go to that file when the worker stops. With
+``HUB_BENCH_PROFILE=FILE`` in the environment the worker runs under ``cProfile``
+and writes its statistics to ``FILE`` (the last hub run's) when it stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -65,6 +69,12 @@ async def run(config: dict[str, Any], stop: asyncio.Event, stack: AsyncExitStack
     ctx = replace(ctx, require_user_id=False, trace=trace if stages_file else None)
     limits = WorkerLimits(prefetch=config["prefetch"], delivery_limit=5)
     stack.enter_context(variant(config.get("variant", "as-built")))
+    profile = os.environ.get("HUB_BENCH_PROFILE")
+    if profile:  # the worker's own profile, warm-up included, for finding its costs
+        profiler = cProfile.Profile()
+        profiler.enable()
+        stack.callback(profiler.dump_stats, profile)  # run last, after the disable below
+        stack.callback(profiler.disable)
     serving = asyncio.create_task(serve(ctx, limits, stop))
     # serve() has no started signal; a short pause lets it open its consumer first.
     await asyncio.sleep(0.2)

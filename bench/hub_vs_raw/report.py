@@ -208,6 +208,12 @@ LEVERS: Final = (
         "hub-single-acks",
         "Acks in runs (ADR 0032): hub ÷ hub acking each delivery alone",
     ),
+    (
+        "recent_entries_k3_1k",
+        "hub",
+        "hub-reread",
+        "Receipts checked against the entries just written: hub ÷ hub reading them back",
+    ),
 )
 
 

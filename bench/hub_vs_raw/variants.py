@@ -10,6 +10,8 @@ each enter the run's variant):
 - ``single-acks``: :func:`single_acks` makes the worker ack each delivery alone as
   it finishes, and the SDK ack each delivery of a committed group alone, as before
   ADR 0032.
+- ``reread``: :func:`reread` makes the ledger read back every decision a receipt
+  names, as before it answered those it had just committed itself.
 - ``as-built``: nothing changed.
 """
 
@@ -27,6 +29,7 @@ from hub import worker
 from hub.crypto import compact
 from hub.crypto.base import CONTENT_ALG, KEY_ALG, MAX_ENVELOPE_CHARS, EnvelopeError, ErrorCode
 from hub.crypto.jwe import DELIVERY_HEADER
+from hub.ledger import service
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -118,11 +121,23 @@ def single_acks() -> Iterator[None]:
         worker.AckWindow.took, client._settle_group = saved  # type: ignore[method-assign]  # noqa: SLF001
 
 
+@contextlib.contextmanager
+def reread() -> Iterator[None]:
+    """Within the block, the ledger keeps no recent entries: every decision is read back."""
+    saved = service.RECENT_ENTRIES
+    service.RECENT_ENTRIES = 0  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        service.RECENT_ENTRIES = saved  # type: ignore[misc]
+
+
 #: Every variant a run may ask for, by name.
 VARIANTS: Final[dict[str, Callable[[], contextlib.AbstractContextManager[None]]]] = {
     "as-built": contextlib.nullcontext,
     "joserfc": joserfc_envelope,
     "single-acks": single_acks,
+    "reread": reread,
 }
 
 

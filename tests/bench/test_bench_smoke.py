@@ -54,6 +54,7 @@ from hub.crypto import compact
 from hub.crypto.compact import sign as compact_sign
 from hub.crypto.envelope import issue_event, open_ingress
 from hub.crypto.keys import KeyDirectory, generate_party_keys
+from hub.ledger import service as ledger_service
 from hub.policy.decide import decide
 from hub.worker import AckWindow
 from schemas.samples import sample_event
@@ -131,7 +132,7 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     document = json.loads(out.read_text())
     scenarios = [r["scenario"] for r in document["runs"]]
     expected = [
-        "raw", "hub", "hub-no-receipts", "hub-joserfc", "hub-single-acks",
+        "raw", "hub", "hub-no-receipts", "hub-joserfc", "hub-single-acks", "hub-reread",
         *(["faststream"] if faststream else []), "raw-fixed-rate",
     ]  # fmt: skip
     assert scenarios == [*expected, "hub-fixed-rate"]
@@ -315,8 +316,8 @@ def test_the_ab_group_alternates_its_order_from_round_to_round() -> None:
     runs = cli._ab_group(3, 1024, 10, 1, 3)
     names = [n for n, _ in cli.AB_GROUP]
     assert [r.scenario for r in runs] == [*names, *reversed(names), *names]
-    assert [r.ab_round for r in runs] == [0] * 4 + [1] * 4 + [2] * 4
-    assert {r.variant for r in runs} == {"as-built", "joserfc", "single-acks"}
+    assert [r.ab_round for r in runs] == [0] * 5 + [1] * 5 + [2] * 5
+    assert {r.variant for r in runs} == {"as-built", "joserfc", "single-acks", "reread"}
     assert [r.receipts for r in runs if r.scenario == "hub-no-receipts"] == [False] * 3
 
 
@@ -694,6 +695,15 @@ def _acked_message(calls: list[str]) -> IncomingMessage:
         redelivered=False, delivery_count=0, persistent=True, settle=settle,
         settle_through=through,
     )  # fmt: skip
+
+
+def test_reread_keeps_no_recent_entries_and_is_undone() -> None:
+    """Inside the block the ledger remembers nothing it wrote; after it, as many as before."""
+    before: int = ledger_service.RECENT_ENTRIES
+    with variants.variant("reread"):
+        during: int = getattr(ledger_service, "RECENT_ENTRIES")  # noqa: B009 - read anew
+    assert (during, ledger_service.RECENT_ENTRIES) == (0, before)
+    assert before > 0
 
 
 def test_the_joserfc_engine_is_the_envelope_as_before_and_is_put_back() -> None:
