@@ -194,7 +194,9 @@ class AckWindow:
     run, because RabbitMQ's cost is per call. Nothing is acked sooner than before
     (P5): a held ack is only later. A delivery still in hand (a slow confirm, a
     retry) holds up the finished ones behind it, and they still count against the
-    prefetch window; past ``most_held`` of them, each further one is acked alone.
+    broker's prefetch window; past ``most_held`` of them, each further one is
+    acked alone, and :func:`serve` widens the broker's window by as many so that
+    held acks never keep it from taking new messages.
     Every settlement goes through one lock, so no ack or reject reaches the
     channel after an ack ``multiple`` that already covered it.
     """
@@ -310,7 +312,10 @@ async def serve(
     acks = AckWindow(limits.prefetch // 2)
     in_flight: set[asyncio.Task[None]] = set()
     sweeping = asyncio.create_task(keep_sweeping(ctx, stop), name="reconcile")
-    async with ctx.broker.consume(ctx.names.ingress_queue, limits.prefetch) as consumer:
+    # The broker's window holds the acks held back too, so that they never keep
+    # the worker from taking its next ``prefetch`` messages.
+    window = limits.prefetch + limits.prefetch // 2  # one in flight holds nothing back
+    async with ctx.broker.consume(ctx.names.ingress_queue, window) as consumer:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
