@@ -588,7 +588,8 @@ class AgencyClient:
         stopped asking); otherwise the timer sends it within ``receipt_seconds``.
         """
         await self._commit(upto)
-        await _settle_group(handled)
+        for message in handled:
+            await _settle(message)
         if self._receipts:
             if not self._kept:
                 self._kept_since = time.monotonic()
@@ -733,25 +734,15 @@ def _check_regions(regions: Mapping[str, str], hub: str) -> dict[str, str]:
     return dict(regions)
 
 
-async def _settle_group(handled: list[IncomingMessage]) -> None:
-    """Acknowledge a group handled in order with one ack of its last delivery.
-
-    Every earlier delivery of the consumer is in the group or settled already (a
-    duplicate, a rejected one, a notice), so ``ack_through`` covers exactly it.
-    """
-    if handled:
-        await _settle(handled[-1], through=True)
-
-
-async def _settle(message: IncomingMessage, *, through: bool = False) -> None:
-    """Acknowledge a delivery whose event id is remembered (``through``: and all before it).
+async def _settle(message: IncomingMessage) -> None:
+    """Acknowledge a delivery whose event id is remembered.
 
     If the broker connection dropped since the delivery arrived, the ack cannot
     reach it and the broker redelivers the message; it is recognised then by its
     event id. That is no reason to stop consuming.
     """
     try:
-        await (message.ack_through() if through else message.ack())
+        await message.ack()
     except BrokerError as error:
         if error.code is not BrokerErrorCode.STALE_DELIVERY:
             raise

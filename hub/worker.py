@@ -28,11 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
-from hub.broker import BrokerError, BrokerErrorCode, Outcome
+from hub.broker import BrokerError, BrokerErrorCode
 from hub.crypto import KeyDirectory
 from hub.errors import RefusalCode
 from hub.ledger import ErrorCode, LedgerError
@@ -185,67 +184,6 @@ async def _refuse_unprocessable(ctx: HubContext, message: IncomingMessage) -> No
         await _give_back(message)
 
 
-class AckWindow:
-    """The worker's acks, sent in the order its deliveries came, a run at a time.
-
-    Messages are handled concurrently and finish out of order. A finished
-    message's ack waits until every earlier delivery is settled; then one
-    :meth:`~hub.broker.IncomingMessage.ack_through` (AMQP ``multiple``) covers the
-    run, because RabbitMQ's cost is per call. Nothing is acked sooner than before
-    (P5): a held ack is only later. A delivery still in hand (a slow confirm, a
-    retry) holds up the finished ones behind it, and they still count against the
-    broker's prefetch window; past ``most_held`` of them, each further one is
-    acked alone, and :func:`serve` widens the broker's window by as many so that
-    held acks never keep it from taking new messages.
-    Every settlement goes through one lock, so no ack or reject reaches the
-    channel after an ack ``multiple`` that already covered it.
-    """
-
-    def __init__(self, most_held: int) -> None:
-        """Hold at most ``most_held`` finished deliveries behind an unfinished one."""
-        self.most_held = max(1, most_held)
-        self._order: deque[IncomingMessage] = deque()
-        self._finished: set[int] = set()
-        self._lock = asyncio.Lock()
-
-    def took(self, message: IncomingMessage) -> IncomingMessage:
-        """Note ``message``, just taken from the consumer; return it with its settling here."""
-        self._order.append(message)
-
-        async def settle(outcome: Outcome) -> None:
-            async with self._lock:
-                if outcome is not Outcome.ACK:
-                    await message.reject(requeue=outcome is Outcome.REQUEUE)
-                elif self._order[0] is message or len(self._finished) < self.most_held:
-                    self._finished.add(id(message))
-                else:
-                    await message.ack()
-                await self._advance()
-
-        return replace(message, settle=settle, settle_through=None)
-
-    async def _advance(self) -> None:
-        """Ack the finished run at the head of the order, in one call."""
-        last = None
-        while self._order and (self._order[0].settled or id(self._order[0]) in self._finished):
-            head = self._order.popleft()
-            if id(head) in self._finished:
-                self._finished.discard(id(head))
-                last = head
-        if last is not None:
-            await last.ack_through()
-
-    async def flush(self) -> None:
-        """Ack each finished delivery still held (stopping: the rest go back to the queue)."""
-        async with self._lock:
-            for message in self._order:
-                if id(message) in self._finished and not message.settled:
-                    with contextlib.suppress(BrokerError):  # gone with the channel: comes again
-                        await message.ack()
-            self._order.clear()
-            self._finished.clear()
-
-
 @dataclass
 class Reloader:
     """Policy and keys loaded anew when asked (``hub run`` asks on SIGHUP).
@@ -309,13 +247,9 @@ async def serve(
     With a ``reloader``, each message is handled under the context it gives.
     """
     slots = asyncio.Semaphore(limits.prefetch)
-    acks = AckWindow(limits.prefetch // 2)
     in_flight: set[asyncio.Task[None]] = set()
     sweeping = asyncio.create_task(keep_sweeping(ctx, stop), name="reconcile")
-    # The broker's window holds the acks held back too, so that they never keep
-    # the worker from taking its next ``prefetch`` messages.
-    window = limits.prefetch + limits.prefetch // 2  # one in flight holds nothing back
-    async with ctx.broker.consume(ctx.names.ingress_queue, window) as consumer:
+    async with ctx.broker.consume(ctx.names.ingress_queue, limits.prefetch) as consumer:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
@@ -330,8 +264,7 @@ async def serve(
                     break
                 if reloader is not None:
                     ctx = reloader.refresh(ctx)
-                message = acks.took(arrival.result())
-                task = asyncio.create_task(handle(ctx, message, limits, stop))
+                task = asyncio.create_task(handle(ctx, arrival.result(), limits, stop))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
                 task.add_done_callback(lambda _: slots.release())
@@ -341,7 +274,6 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeping
             await _finish(in_flight, limits.shutdown_grace)
-            await acks.flush()
 
 
 async def _finish(tasks: set[asyncio.Task[None]], grace: float) -> None:

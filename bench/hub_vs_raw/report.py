@@ -203,12 +203,6 @@ LEVERS: Final = (
         "The envelope on `cryptography`'s primitives (ADR 0031): hub ÷ hub on joserfc",
     ),
     (
-        "acks_in_runs_k3_1k",
-        "hub",
-        "hub-single-acks",
-        "Acks in runs (ADR 0032): hub ÷ hub acking each delivery alone",
-    ),
-    (
         "recent_entries_k3_1k",
         "hub",
         "hub-reread",

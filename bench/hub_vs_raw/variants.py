@@ -7,9 +7,6 @@ each enter the run's variant):
 - ``joserfc``: :func:`joserfc_envelope` swaps :mod:`hub.crypto.compact`'s four
   operations for joserfc's own, with the same wire format and registry, as before
   ADR 0031. ``make bench-envelope`` times both engines too.
-- ``single-acks``: :func:`single_acks` makes the worker ack each delivery alone as
-  it finishes, and the SDK ack each delivery of a committed group alone, as before
-  ADR 0032.
 - ``reread``: :func:`reread` makes the ledger read back every decision a receipt
   names, as before it answered those it had just committed itself.
 - ``as-built``: nothing changed.
@@ -24,8 +21,6 @@ from joserfc import jwe, jws
 from joserfc.errors import JoseError
 from joserfc.registry import HeaderParameter
 
-from adapters import client
-from hub import worker
 from hub.crypto import compact
 from hub.crypto.base import CONTENT_ALG, KEY_ALG, MAX_ENVELOPE_CHARS, EnvelopeError, ErrorCode
 from hub.crypto.jwe import DELIVERY_HEADER
@@ -35,8 +30,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from joserfc.jwk import OKPKey
-
-    from hub.broker import IncomingMessage
 
 #: The envelope engines ``make bench-envelope`` sets side by side: ours, then before.
 ENGINES: Final = ("as-built", "joserfc")
@@ -100,27 +93,6 @@ def joserfc_envelope() -> Iterator[None]:
         compact.sign, compact.verify, compact.encrypt, compact.decrypt = saved
 
 
-async def _each_alone(handled: list[IncomingMessage]) -> None:
-    for message in handled:
-        await client._settle(message)  # noqa: SLF001 - the SDK's own ack, one by one
-
-
-def _untouched(self: worker.AckWindow, message: IncomingMessage) -> IncomingMessage:
-    del self
-    return message
-
-
-@contextlib.contextmanager
-def single_acks() -> Iterator[None]:
-    """Within the block, the worker and the SDK ack each delivery alone."""
-    saved = (worker.AckWindow.took, client._settle_group)  # noqa: SLF001
-    worker.AckWindow.took, client._settle_group = _untouched, _each_alone  # type: ignore[method-assign]  # noqa: SLF001
-    try:
-        yield
-    finally:
-        worker.AckWindow.took, client._settle_group = saved  # type: ignore[method-assign]  # noqa: SLF001
-
-
 @contextlib.contextmanager
 def reread() -> Iterator[None]:
     """Within the block, the ledger keeps no recent entries: every decision is read back."""
@@ -136,7 +108,6 @@ def reread() -> Iterator[None]:
 VARIANTS: Final[dict[str, Callable[[], contextlib.AbstractContextManager[None]]]] = {
     "as-built": contextlib.nullcontext,
     "joserfc": joserfc_envelope,
-    "single-acks": single_acks,
     "reread": reread,
 }
 

@@ -49,7 +49,6 @@ from hub.broker.base import (
     BrokerErrorCode,
     IncomingMessage,
     Outcome,
-    Unsettled,
     delivery_count,
     readable_headers,
 )
@@ -474,31 +473,21 @@ async def _declare(channel: AbstractChannel, topology: Topology) -> None:
         await queues[binding.queue].bind(binding.exchange, binding.routing_key)
 
 
-def _incoming(message: AbstractIncomingMessage, held: Unsettled | None = None) -> IncomingMessage:
-    """Our view of an aio-pika delivery; ``held``: its consumer's, for ``ack_through``."""
+def _incoming(message: AbstractIncomingMessage) -> IncomingMessage:
     raw_headers: dict[str, Any] = dict(message.headers)
-    tag = message.delivery_tag
 
     async def settle(outcome: Outcome) -> None:
-        if held is not None and tag is not None:
-            held.release(tag)
         try:
             if outcome is Outcome.ACK:
                 await message.ack()
             else:
                 await message.reject(requeue=outcome is Outcome.REQUEUE)
         except _FAILURES as error:
-            raise _stale(error) from error
+            raise BrokerError(
+                BrokerErrorCode.STALE_DELIVERY, "the delivery's channel is gone"
+            ) from error
 
-    async def through() -> None:
-        if held is not None and tag is not None:
-            held.through(tag)
-        try:
-            await message.ack(multiple=True)
-        except _FAILURES as error:
-            raise _stale(error) from error
-
-    incoming = IncomingMessage(
+    return IncomingMessage(
         body=message.body,
         headers=readable_headers(raw_headers),
         message_id=message.message_id,
@@ -510,14 +499,7 @@ def _incoming(message: AbstractIncomingMessage, held: Unsettled | None = None) -
         persistent=message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT,
         settle=settle,
         timestamp=_aware(message.timestamp),
-        settle_through=None if held is None or tag is None else through,
     )
-    return incoming if held is None or tag is None else held.hold(tag, incoming)
-
-
-def _stale(error: BaseException) -> BrokerError:
-    del error  # chained by the caller; its text may name the channel, never content
-    return BrokerError(BrokerErrorCode.STALE_DELIVERY, "the delivery's channel is gone")
 
 
 def _aware(stamp: datetime | None) -> datetime | None:
@@ -537,8 +519,6 @@ class AmqpConsumer:
         self.prefetch = prefetch
         self._channel: AbstractChannel | None = None
         self._buffer: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
-        self._held = Unsettled()
-        self._delivering_on: object = None
         self._closed = False
 
     async def __aenter__(self) -> Self:
@@ -587,11 +567,7 @@ class AmqpConsumer:
         if message is None:
             self._buffer.put_nowait(None)
             raise StopAsyncIteration
-        if message.channel is not self._delivering_on:
-            # A robust channel reopened after a reconnect numbers its deliveries
-            # anew: an ack_through of a delivery from before covers only those.
-            self._delivering_on, self._held = message.channel, Unsettled()
-        return _incoming(message, self._held)
+        return _incoming(message)
 
     def waiting(self) -> int:
         """Deliveries received from RabbitMQ and not taken yet."""
@@ -604,7 +580,6 @@ class AmqpConsumer:
         self._closed = True
         self._broker._consumers.discard(self)  # noqa: SLF001 (one room, two classes)
         self._buffer.put_nowait(None)
-        self._held.clear()
         channel, self._channel = self._channel, None
         if channel is not None and not channel.is_closed:
             # The broker requeues a closed channel's deliveries, however it closes.

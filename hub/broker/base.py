@@ -217,8 +217,6 @@ class Outcome(enum.Enum):
 
 #: Settles one delivery on the broker it came from.
 Settle = Callable[[Outcome], Awaitable[None]]
-#: Acknowledges one delivery and every earlier one of its consumer still unsettled.
-SettleThrough = Callable[[], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -259,7 +257,6 @@ class IncomingMessage:
     settle: Settle = field(repr=False)
     _once: _Once = field(init=False, repr=False)
     timestamp: datetime | None = None
-    settle_through: SettleThrough | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         """Wrap ``settle`` so that a second settlement raises instead of confusing the broker."""
@@ -280,29 +277,6 @@ class IncomingMessage:
         """
         await self._finish(Outcome.ACK)
 
-    @property
-    def settled(self) -> bool:
-        """Whether it was acked or rejected, alone or by a later :meth:`ack_through`."""
-        return self._once.done
-
-    async def ack_through(self) -> None:
-        """Acknowledge this delivery and every earlier one of its consumer not yet settled.
-
-        One broker call for a run of deliveries settled in order (AMQP
-        ``basic.ack`` with ``multiple``): RabbitMQ's cost is per call, not per
-        message. Every delivery it covers counts as settled here too. A message
-        from no consumer (a browse, a stream read) is acked alone.
-
-        Raises:
-            BrokerError: as for :meth:`ack`.
-        """
-        if self.settle_through is None:
-            await self.ack()
-            return
-        if self._once.done:
-            raise BrokerError(BrokerErrorCode.ALREADY_SETTLED, "delivery already settled")
-        await self.settle_through()
-
     async def reject(self, *, requeue: bool) -> None:
         """Return the message to its queue (``requeue``) or dead-letter it.
 
@@ -319,40 +293,6 @@ class IncomingMessage:
             raise BrokerError(BrokerErrorCode.ALREADY_SETTLED, "delivery already settled")
         self._once.done = True
         await self._once.settle(outcome)
-
-
-class Unsettled:
-    """A consumer's deliveries not yet settled, by delivery tag: what ``multiple`` covers.
-
-    The consumer holds each delivery it hands out, lets go of one settled alone,
-    and on :meth:`through` marks every one up to a tag settled and returns their
-    tags, so that a later ack or reject of any of them raises instead of reaching
-    the broker (which would close the channel on an unknown tag).
-    """
-
-    def __init__(self) -> None:
-        """Hold nothing yet."""
-        self._held: dict[int, IncomingMessage] = {}
-
-    def hold(self, tag: int, message: IncomingMessage) -> IncomingMessage:
-        """Hold ``message``, delivered with ``tag``; return it."""
-        self._held[tag] = message
-        return message
-
-    def release(self, tag: int) -> None:
-        """Let go of the delivery with ``tag``, settled on its own."""
-        self._held.pop(tag, None)
-
-    def through(self, tag: int) -> list[int]:
-        """Mark every held delivery up to ``tag`` settled, let go of them, and return their tags."""
-        tags = [t for t in self._held if t <= tag]
-        for t in tags:
-            self._held.pop(t)._once.done = True  # noqa: SLF001 - settled by the ack that covers it
-        return tags
-
-    def clear(self) -> None:
-        """Let go of everything (the channel is gone: the broker gives them back)."""
-        self._held.clear()
 
 
 def delivery_count(headers: Mapping[str, object]) -> int:

@@ -47,7 +47,6 @@ from hub.broker.base import (
     IncomingMessage,
     Outcome,
     QueueStats,
-    Unsettled,
     readable_headers,
 )
 from hub.broker.topology import (
@@ -451,7 +450,6 @@ class MemoryConsumer:
         self.counted = counted
         self._queue: _MemoryQueue | None = None
         self._unsettled: dict[int, _Stored] = {}
-        self._held = Unsettled()
         self._closed = False
 
     async def __aenter__(self) -> Self:
@@ -522,32 +520,23 @@ class MemoryConsumer:
             self._queue.delivered.append(time.monotonic())
 
         async def settle(outcome: Outcome) -> None:
-            self._held.release(tag)
             await self._settle(tag, outcome)
 
-        async def through() -> None:
-            for covered in self._held.through(tag):
-                await self._settle(covered, Outcome.ACK)
-
-        return self._held.hold(
-            tag,
-            IncomingMessage(
-                body=message.body,
-                headers={
-                    **readable_headers(message.headers),
-                    "x-delivery-count": message.delivery_count,
-                },
-                message_id=message.message_id,
-                user_id=message.user_id,
-                routing_key=message.routing_key,
-                exchange=message.exchange,
-                redelivered=message.redelivered,
-                delivery_count=message.delivery_count,
-                persistent=True,
-                settle=settle,
-                timestamp=message.timestamp,
-                settle_through=through,
-            ),
+        return IncomingMessage(
+            body=message.body,
+            headers={
+                **readable_headers(message.headers),
+                "x-delivery-count": message.delivery_count,
+            },
+            message_id=message.message_id,
+            user_id=message.user_id,
+            routing_key=message.routing_key,
+            exchange=message.exchange,
+            redelivered=message.redelivered,
+            delivery_count=message.delivery_count,
+            persistent=True,
+            settle=settle,
+            timestamp=message.timestamp,
         )
 
     async def _settle(self, tag: int, outcome: Outcome) -> None:
@@ -568,7 +557,6 @@ class MemoryConsumer:
         self._closed = True
         self._broker._detach(self)  # noqa: SLF001 (one room, two classes)
         unsettled, self._unsettled = self._unsettled, {}
-        self._held.clear()
         if self._queue is not None:
             self._queue.unacked -= len(unsettled)
             # Each goes back to the head: the last first, so the first ends up first.

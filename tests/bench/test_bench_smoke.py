@@ -24,7 +24,6 @@ import pytest
 from services import amqp_url
 from yarl import URL
 
-from adapters import client as client_module
 from bench.hub_vs_raw import __main__ as cli
 from bench.hub_vs_raw import report, variants
 from bench.hub_vs_raw.budget import (
@@ -49,14 +48,12 @@ from bench.hub_vs_raw.fixture import (
 )
 from bench.hub_vs_raw.gcpauses import GcPauses
 from bench.hub_vs_raw.measure import STAGES, RunSpec, at_share_of_hub, stage_times
-from hub.broker import IncomingMessage, Outcome
 from hub.crypto import compact
 from hub.crypto.compact import sign as compact_sign
 from hub.crypto.envelope import issue_event, open_ingress
 from hub.crypto.keys import KeyDirectory, generate_party_keys
 from hub.ledger import service as ledger_service
 from hub.policy.decide import decide
-from hub.worker import AckWindow
 from schemas.samples import sample_event
 
 if TYPE_CHECKING:
@@ -132,7 +129,7 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     document = json.loads(out.read_text())
     scenarios = [r["scenario"] for r in document["runs"]]
     expected = [
-        "raw", "hub", "hub-no-receipts", "hub-joserfc", "hub-single-acks", "hub-reread",
+        "raw", "hub", "hub-no-receipts", "hub-joserfc", "hub-reread",
         *(["faststream"] if faststream else []), "raw-fixed-rate",
     ]  # fmt: skip
     assert scenarios == [*expected, "hub-fixed-rate"]
@@ -291,7 +288,7 @@ def test_each_lever_is_the_hub_with_it_against_without(
 def test_a_lever_is_the_median_of_its_rounds_each_paired_within_its_round() -> None:
     """Three rounds: each pairs its own two runs, and the median of the three is reported."""
     runs = _budget_runs(0.001)  # round 0: hub at 200 events/s
-    off = {**runs[1], "scenario": "hub-single-acks", "events_per_s": 250.0}
+    off = {**runs[1], "scenario": "hub-reread", "events_per_s": 250.0}
     later = [
         {**runs[1], "ab_round": 1, "events_per_s": 180.0},
         {**off, "ab_round": 1, "events_per_s": 150.0},
@@ -299,7 +296,7 @@ def test_a_lever_is_the_median_of_its_rounds_each_paired_within_its_round() -> N
         {**runs[1], "ab_round": 2, "events_per_s": 210.0},
     ]
     document = report.results([*runs, off], {"settings": {}}, later)
-    cost = document["acks_in_runs_k3_1k"]
+    cost = document["recent_entries_k3_1k"]
     assert cost["rounds"] == [0.8, 1.2, 1.05]
     assert cost["with_to_without"] == 1.05
     assert document["ab_runs"] == later
@@ -308,7 +305,7 @@ def test_a_lever_is_the_median_of_its_rounds_each_paired_within_its_round() -> N
     assert (
         "**1.05** of the events per second (the median of 3 interleaved rounds: 0.8, 1.2," in text
     )
-    assert [r["scenario"] for r in document["runs"]] == ["raw", "hub", "hub-single-acks"]
+    assert [r["scenario"] for r in document["runs"]] == ["raw", "hub", "hub-reread"]
 
 
 def test_the_ab_group_alternates_its_order_from_round_to_round() -> None:
@@ -316,8 +313,8 @@ def test_the_ab_group_alternates_its_order_from_round_to_round() -> None:
     runs = cli._ab_group(3, 1024, 10, 1, 3)
     names = [n for n, _ in cli.AB_GROUP]
     assert [r.scenario for r in runs] == [*names, *reversed(names), *names]
-    assert [r.ab_round for r in runs] == [0] * 5 + [1] * 5 + [2] * 5
-    assert {r.variant for r in runs} == {"as-built", "joserfc", "single-acks", "reread"}
+    assert [r.ab_round for r in runs] == [0] * 4 + [1] * 4 + [2] * 4
+    assert {r.variant for r in runs} == {"as-built", "joserfc", "reread"}
     assert [r.receipts for r in runs if r.scenario == "hub-no-receipts"] == [False] * 3
 
 
@@ -666,35 +663,6 @@ def test_the_fixed_rate_is_half_the_hubs_flat_out_rate_in_the_same_run() -> None
     assert caught.value.code == "bench.no_flat_out_run"
     fixed = RunSpec("hub-fixed-rate", "hub", 3, 1024, 40, 5, 20.0)
     assert at_share_of_hub(fixed, runs) is fixed
-
-
-def test_single_acks_put_back_one_ack_per_delivery_and_are_undone() -> None:
-    """Inside the block the worker takes messages unwrapped and the SDK acks one by one."""
-    window = AckWindow(4)
-    taken = _acked_message([])
-    with variants.variant("single-acks"):
-        assert window.took(taken) is taken
-        calls: list[str] = []
-        asyncio.run(client_module._settle_group([_acked_message(calls), _acked_message(calls)]))
-        assert calls == ["ack", "ack"]
-    assert window.took(taken) is not taken
-    calls = []
-    asyncio.run(client_module._settle_group([_acked_message(calls), _acked_message(calls)]))
-    assert calls == ["through"]
-
-
-def _acked_message(calls: list[str]) -> IncomingMessage:
-    async def settle(outcome: Outcome) -> None:
-        calls.append(outcome.value)
-
-    async def through() -> None:
-        calls.append("through")
-
-    return IncomingMessage(
-        body=b"", headers={}, message_id=None, user_id=None, routing_key="", exchange="",
-        redelivered=False, delivery_count=0, persistent=True, settle=settle,
-        settle_through=through,
-    )  # fmt: skip
 
 
 def test_reread_keeps_no_recent_entries_and_is_undone() -> None:

@@ -10,16 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from quarantined import quarantined_within
 from services import amqp_url, drop_schema, postgres_dsn
 from structlog.testing import capture_logs
 
 from hub.broker.amqp import AmqpBroker
-from hub.broker.base import IncomingMessage, Outcome, OutgoingMessage
+from hub.broker.base import OutgoingMessage
 from hub.broker.memory import MemoryBroker, MemoryNode
-from hub.broker.testing import delete_topologies, ingress_message, next_delivery
+from hub.broker.testing import delete_topologies, next_delivery
 from hub.broker.topology import TopologyNames, default_topology
 from hub.context import HubContext, build_context
 from hub.crypto.envelope import issue_event, open_delivery
@@ -27,7 +25,7 @@ from hub.embedded import embedded_hub, embedded_settings
 from hub.ledger.service import open_ledger
 from hub.ledger.verify import verify_store
 from hub.policy.base import PolicyError
-from hub.worker import AckWindow, Reloader, WorkerLimits, serve
+from hub.worker import Reloader, WorkerLimits, serve
 from schemas.base import new_event_id
 from schemas.samples import sample_event
 
@@ -236,105 +234,3 @@ def test_a_failed_reload_keeps_the_old_policy(
         assert reloader.refresh(ctx) is ctx
     assert [(e["event"], e["code"]) for e in logs] == [("worker.reload_failed", "policy.invalid")]
     assert not reloader.requested.is_set()
-
-
-async def _window_run(finish: list[int], outcomes: list[str], most_held: int) -> list[int]:
-    """Take 8 deliveries, settle them through an :class:`AckWindow` in ``finish`` order.
-
-    Returns the queue's unacked count after each settlement, minus the number of
-    deliveries whose settlement was not asked for yet: never below zero if the
-    window acks nothing early.
-    """
-    names = TopologyNames(prefix="aw.")
-    broker = MemoryBroker(MemoryNode(), user="hub")
-    await broker.connect()
-    await broker.apply(default_topology(AGENCIES, 9, names=names))
-    for _ in finish:
-        await broker.publish(ingress_message(names, user_id="hub"))
-    window = AckWindow(most_held)
-    margins = []
-    async with broker.consume(names.ingress_queue, len(finish)) as consumer:
-        taken = [window.took(await next_delivery(consumer)) for _ in finish]
-        for done, index in enumerate(finish, start=1):
-            if outcomes[index] == "ack":
-                await taken[index].ack()
-            else:
-                await taken[index].reject(requeue=True)
-            stats = (await broker.queue_stats([names.ingress_queue]))[names.ingress_queue]
-            assert stats.unacked is not None
-            margins.append(stats.unacked - (len(finish) - done))
-        await window.flush()
-        stats = (await broker.queue_stats([names.ingress_queue]))[names.ingress_queue]
-        assert (stats.unacked, stats.ready) == (0, outcomes.count("requeue"))
-    await broker.close()
-    return margins
-
-
-@settings(max_examples=80, deadline=None)
-@given(
-    finish=st.permutations(range(8)),
-    outcomes=st.lists(st.sampled_from(["ack", "ack", "ack", "requeue"]), min_size=8, max_size=8),
-    most_held=st.integers(1, 8),
-)
-def test_the_ack_window_acks_nothing_before_it_finished_and_everything_after(
-    finish: list[int], outcomes: list[str], most_held: int
-) -> None:
-    """In any finishing order, with returns among them: no delivery acked early, none left."""
-    margins = asyncio.run(_window_run(list(finish), outcomes, most_held))
-    assert min(margins) >= 0
-    assert margins[-1] == 0  # the last settlement lets the whole held run go
-
-
-def _noting(calls: list[str], count: int) -> list[IncomingMessage]:
-    """``count`` deliveries that note in ``calls`` how each is settled, by its tag."""
-    messages = []
-    for tag in range(count):
-
-        async def settle(outcome: Outcome, tag: int = tag) -> None:
-            calls.append(f"{outcome.value} {tag}")
-
-        async def through(tag: int = tag) -> None:
-            calls.append(f"through {tag}")
-
-        messages.append(
-            IncomingMessage(
-                body=b"",
-                headers={},
-                message_id=None,
-                user_id=None,
-                routing_key="",
-                exchange="",
-                redelivered=False,
-                delivery_count=0,
-                persistent=True,
-                settle=settle,
-                settle_through=through,
-            )
-        )
-    return messages
-
-
-async def test_the_ack_window_sends_one_ack_for_a_run_finished_out_of_order() -> None:
-    """Three finished back to front: nothing acked until the first, then one call for all."""
-    calls: list[str] = []
-    messages = _noting(calls, 3)
-    window = AckWindow(most_held=4)
-    taken = [window.took(m) for m in messages]
-    await taken[2].ack()
-    await taken[1].ack()
-    assert calls == []
-    await taken[0].ack()
-    assert calls == ["through 2"]
-
-
-async def test_a_delivery_stuck_at_the_head_holds_back_only_so_many() -> None:
-    """Past ``most_held`` finished behind an unfinished one, each further one is acked alone."""
-    calls: list[str] = []
-    messages = _noting(calls, 4)
-    window = AckWindow(most_held=2)
-    taken = [window.took(m) for m in messages]
-    for index in (1, 2, 3):
-        await taken[index].ack()
-    assert calls == ["ack 3"]  # 1 and 2 held behind 0; 3 past the bound
-    await window.flush()  # stopping: the held ones are acked, the unfinished one is not
-    assert calls == ["ack 3", "ack 1", "ack 2"]

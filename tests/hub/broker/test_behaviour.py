@@ -282,28 +282,3 @@ async def test_consuming_a_missing_queue_raises(harness: BrokerHarness) -> None:
         await next_delivery(consumer)
     assert caught.value.code is BrokerErrorCode.NOT_FOUND
     await consumer.aclose()
-
-
-async def test_ack_through_settles_a_run_in_one_call_and_leaves_what_came_after(
-    harness: BrokerHarness,
-) -> None:
-    """One ack covers every earlier unsettled delivery; one settled alone is left as it was."""
-    broker, _ = await ready(harness, delivery_limit=5)
-    sent = [event(harness) for _ in range(5)]
-    for message in sent:
-        await broker.publish(message)
-    async with broker.consume(harness.names.ingress_queue, prefetch=5) as consumer:
-        got = [await next_delivery(consumer) for _ in sent]
-        await got[1].reject(requeue=True)  # settled alone, before the run's ack
-        await got[3].ack_through()
-        assert [g.settled for g in got] == [True, True, True, True, False]
-        with pytest.raises(BrokerError) as caught:
-            await got[2].ack()  # covered: never sent to the broker a second time
-        assert caught.value.code is BrokerErrorCode.ALREADY_SETTLED
-        await got[4].ack()  # the channel is still open: no tag was acked twice
-        again = await next_delivery(consumer)
-        assert (again.message_id, again.redelivered) == (sent[1].message_id, True)
-        await again.ack_through()
-        assert await no_delivery_within(consumer)
-    async with broker.consume(harness.names.ingress_queue, prefetch=5) as consumer:
-        assert await no_delivery_within(consumer)  # all five acked, none given back
