@@ -47,10 +47,9 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Self
 
-import rfc8785
-
 from adapters.base import ReceivedEvent
 from adapters.state import Parameter, StateFile
+from hub import safejson
 from hub.broker import BrokerError, BrokerErrorCode, OutgoingMessage, TopologyNames
 from hub.crypto import (
     HUB_PARTY,
@@ -706,7 +705,7 @@ def _content(event: CaseEvent) -> str:
 
     It stays in this agency's own state file, beside the sealed event itself.
     """
-    return hashlib.sha256(rfc8785.dumps(event.model_dump(mode="json"))).hexdigest()
+    return hashlib.sha256(safejson.canonical(event.model_dump(mode="json")).encode()).hexdigest()
 
 
 def _day(value: object) -> date | None:

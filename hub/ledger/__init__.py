@@ -15,7 +15,7 @@ from hub.ledger.base import (
     StoredCheckpoint,
     StoredEntry,
 )
-from hub.ledger.chain import canonical, leaf_of
+from hub.ledger.chain import leaf_of
 from hub.ledger.checkpoints import DEFAULT_ORIGIN, CheckpointPolicy, LogName
 from hub.ledger.entries import (
     CASE_PSEUDONYM,
@@ -55,6 +55,7 @@ from hub.ledger.service import EventClaim, Ledger, LedgerConfig, open_ledger
 from hub.ledger.stores import open_store, store_for_url
 from hub.ledger.tiles import TreeTiles
 from hub.ledger.verify import VerifyReport, verify_ledger, verify_store
+from hub.safejson import canonical
 
 __all__ = [
     "CASE_PSEUDONYM",

@@ -12,76 +12,15 @@ so a verifier needs no Python and no trust in how the hub wrote them.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
-from typing import Any, Final
+from typing import Any
 
-import rfc8785
 from pydantic import ValidationError
 
 from hub import safejson
 from hub.ledger.base import ErrorCode, LedgerError, NewEntry, StoredEntry
 from hub.ledger.entries import EntryDraft, LedgerEntry
 from hub.ledger.merkle import leaf_hash
-
-#: Integers RFC 8785 writes as plain digits: those a double holds exactly.
-_EXACT_INT: Final = 2**53
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
-def _plain(value: Any) -> bool:
-    r"""Whether ``value`` holds only JSON on which RFC 8785 and sorted ``json.dumps`` agree.
-
-    They agree on ``null``, booleans, integers a double holds exactly, strings
-    without lone surrogates (both escape ``"``, ``\`` and control characters
-    the same way, short forms and lowercase ``\u00xx``, and leave every other
-    character as it is), and objects whose keys are ASCII (code point order is
-    then UTF-16 order). Floats, other types and anything else take the full
-    RFC 8785 path. Types are matched exactly: a subclass (an enum member, say)
-    takes the full path too, as a float does.
-    """
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is str:
-            if not node.isascii() and _SURROGATE.search(node):
-                return False
-        elif kind is dict:
-            if not _ascii_keys(node):
-                return False
-            stack.extend(node.values())
-        elif kind is list:
-            stack.extend(node)
-        elif kind is int:
-            if not -_EXACT_INT < node < _EXACT_INT:
-                return False
-        elif node is not None and kind is not bool:
-            return False
-    return True
-
-
-def _ascii_keys(node: dict[Any, Any]) -> bool:
-    """Whether every key of ``node`` is a ``str`` of ASCII only."""
-    try:
-        return "".join(node).isascii()
-    except TypeError:  # a key that is no str
-        return False
-
-
-def canonical(document: dict[str, Any]) -> str:
-    """RFC 8785 canonical JSON of ``document``, as text.
-
-    Ledger entries hold only ASCII keys, strings and small integers, for which
-    the standard library's sorted, compact ``json.dumps`` writes the RFC 8785
-    bytes at a tenth of the cost of the pure-Python ``rfc8785`` package (see
-    ``docs/performance.md``); any other document goes through ``rfc8785``.
-    """
-    if _plain(document):
-        return json.dumps(
-            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    return rfc8785.dumps(document).decode("utf-8")
+from hub.safejson import canonical
 
 
 def hash_body(body: str) -> str:

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import rfc8785
 from owing import keep_waiting, started_clients
 from verifier import load_script
 
@@ -31,7 +32,7 @@ from hub.ledger import EntryDraft, ErrorCode, verify_store, write_export
 from hub.pipeline import process
 from hub.policy.obligations import add_months
 from schemas.base import FieldGroup, split_groups
-from schemas.samples import sample_event
+from schemas.samples import all_samples, sample_event
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -847,3 +848,14 @@ async def test_the_receipt_timer_outlives_a_failure_and_signs_later(
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer
     assert failures == []
+
+
+def test_an_events_digest_is_the_rfc8785_digest_it_always_was() -> None:
+    """The outbox's event digest, now from the fast canonical JSON, is the RFC 8785 one.
+
+    State files written before keep digests that compare equal.
+    """
+    for event in all_samples():
+        data = event.model_dump(mode="json")
+        expected = hashlib.sha256(rfc8785.dumps(data)).hexdigest()
+        assert client_module._content(event) == expected

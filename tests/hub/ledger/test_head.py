@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from hub import safejson
 from hub.ledger import chain
 from hub.ledger.base import ErrorCode, LedgerError
 from hub.ledger.checkpoints import CheckpointPolicy
@@ -61,7 +62,7 @@ async def test_a_rewritten_unsigned_tail_is_refused_at_start(
     rows = await harness.rows()
     fields = json.loads(rows[5].body)
     fields["recipient"] = "advocacy"
-    body = chain.canonical(fields)
+    body = safejson.canonical(fields)
     await harness.put(5, body, chain.hash_body(body))
     with pytest.raises(LedgerError) as refused:
         await _open(harness)
