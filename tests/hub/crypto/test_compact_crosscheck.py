@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from joserfc import jwe as joserfc_jwe
 from joserfc import jws as joserfc_jws
 from joserfc.registry import HeaderParameter
+from json_values import json_objects
 from jwcrypto import jwe as jwcrypto_jwe
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
@@ -33,15 +34,7 @@ SIGNING = RING.signing_key(NOW)
 SEALING = next(k for k in RING.keys if k.use == "enc")
 HEADER_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=24)
 JSON_SCALARS = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | HEADER_TEXT
-CLAIMS = st.dictionaries(
-    HEADER_TEXT,
-    st.recursive(
-        JSON_SCALARS,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(HEADER_TEXT, inner, max_size=4),
-        max_leaves=12,
-    ),
-    max_size=8,
-)
+CLAIMS = json_objects(HEADER_TEXT, JSON_SCALARS, max_size=8)
 #: Plaintexts: never empty (an SD-JWT is not, and jwcrypto reads no empty ciphertext).
 ASCII = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=600)
 #: joserfc's JWS, allowing this profile's one algorithm.

@@ -10,6 +10,7 @@ import pytest
 import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
+from json_values import json_objects
 
 from hub import safejson
 from hub.ledger import chain
@@ -23,15 +24,7 @@ _SCALARS = (
     | st.text(max_size=12)
     | st.text(st.characters(max_codepoint=0x20), max_size=6)
 )
-_DOCUMENTS = st.dictionaries(
-    _KEYS,
-    st.recursive(
-        _SCALARS,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
-        max_leaves=12,
-    ),
-    max_size=6,
-)
+_DOCUMENTS = json_objects(_KEYS, _SCALARS, max_size=6)
 
 
 def _reference(document: dict[str, Any]) -> str | None:
