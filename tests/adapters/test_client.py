@@ -859,3 +859,35 @@ def test_an_events_digest_is_the_rfc8785_digest_it_always_was() -> None:
         data = event.model_dump(mode="json")
         expected = hashlib.sha256(rfc8785.dumps(data)).hexdigest()
         assert client_module._content(event) == expected
+
+
+@pytest.mark.parametrize(("wait", "groups"), [(0.5, [2]), (0.0, [1, 1])])
+async def test_a_delivery_that_comes_while_the_group_waits_joins_its_commit(
+    world: World, monkeypatch: pytest.MonkeyPatch, wait: float, groups: list[int]
+) -> None:
+    """With nothing at hand the recipient waits before it commits: what comes meanwhile joins."""
+    monkeypatch.setattr(client_module, "GROUP_WAIT_SECONDS", wait)
+    for _ in range(2):
+        await world.clients["police"].publish(_fresh("ReferralReceived"))
+    assert await world.hub_step() == "disclosed"  # the second waits on ingress
+    health = world.clients["health"]
+    sizes: list[int] = []
+    settle = AgencyClient._settle_remembered
+
+    async def counted(self: AgencyClient, handled: list[Any], *args: Any, **kwargs: Any) -> None:
+        if handled:
+            sizes.append(len(handled))
+        await settle(self, handled, *args, **kwargs)
+
+    monkeypatch.setattr(AgencyClient, "_settle_remembered", counted)
+
+    async def second_later() -> None:
+        await asyncio.sleep(0.05)  # while the first delivery's group waits, if it does
+        assert await world.hub_step() == "disclosed"
+
+    later = asyncio.create_task(second_later())
+    received = await keep_waiting(health, 1.5)
+    await later
+    assert len(received) == 2
+    assert sizes == groups
+    assert await world.inbox_counts("health") == (0, 0)
