@@ -10,10 +10,11 @@ and sets it), for K = 1, 3 and 6 recipients and 1 KiB and 16 KiB events:
 - ``faststream``: the raw relay written with FastStream, at K = 3.
 - ``hub-no-receipts``: the hub at K = 3 and the first size with its agencies'
   receipts off, right after the hub's own run there: what receipts cost.
-- ``hub-joserfc``, ``hub-reread``: the same point as before one lever (the
-  envelope on joserfc, ADR 0031; every decision a receipt names read back from
-  the store), for what the lever gains (``bench/hub_vs_raw/variants.py``). The
-  hub and the three variants run as a group, ``--ab-rounds`` times (3 in the full plan), every
+- ``hub-joserfc``, ``hub-reread``, ``hub-no-wait``: the same point as before one
+  lever (the envelope on joserfc, ADR 0031; every decision a receipt names read
+  back from the store; each agency committing its group as soon as nothing more
+  is at hand), for what the lever gains (``bench/hub_vs_raw/variants.py``). The
+  hub and the four variants run as a group, ``--ab-rounds`` times (3 in the full plan), every
   other round in the reverse order; each lever is the median of its rounds.
 - ``*-fixed-rate``: raw and hub at a fixed offered load, for latency percentiles:
   half the hub's own flat-out rate at K = 3 and the first size in this run
@@ -81,6 +82,7 @@ AB_GROUP: Final[tuple[tuple[str, dict[str, Any]], ...]] = (
     ("hub-no-receipts", {"receipts": False}),
     ("hub-joserfc", {"variant": "joserfc"}),
     ("hub-reread", {"variant": "reread"}),
+    ("hub-no-wait", {"variant": "no-wait"}),
 )
 
 

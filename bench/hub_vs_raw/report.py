@@ -208,6 +208,12 @@ LEVERS: Final = (
         "hub-reread",
         "Receipts checked against the entries just written: hub ÷ hub reading them back",
     ),
+    (
+        "group_wait_k3_1k",
+        "hub",
+        "hub-no-wait",
+        "Each agency waits 2 ms for more before it commits: hub ÷ hub committing at once",
+    ),
 )
 
 

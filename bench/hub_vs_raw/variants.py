@@ -9,6 +9,8 @@ each enter the run's variant):
   ADR 0031. ``make bench-envelope`` times both engines too.
 - ``reread``: :func:`reread` makes the ledger read back every decision a receipt
   names, as before it answered those it had just committed itself.
+- ``no-wait``: :func:`no_wait` makes each agency commit the deliveries it holds as
+  soon as none is at hand, as before it waited ``GROUP_WAIT_SECONDS`` for more.
 - ``as-built``: nothing changed.
 """
 
@@ -21,6 +23,7 @@ from joserfc import jwe, jws
 from joserfc.errors import JoseError
 from joserfc.registry import HeaderParameter
 
+from adapters import client
 from hub.crypto import compact
 from hub.crypto.base import CONTENT_ALG, KEY_ALG, MAX_ENVELOPE_CHARS, EnvelopeError, ErrorCode
 from hub.crypto.jwe import DELIVERY_HEADER
@@ -104,11 +107,23 @@ def reread() -> Iterator[None]:
         service.RECENT_ENTRIES = saved  # type: ignore[misc]
 
 
+@contextlib.contextmanager
+def no_wait() -> Iterator[None]:
+    """Within the block, an agency commits its group as soon as nothing more is at hand."""
+    saved = client.GROUP_WAIT_SECONDS
+    client.GROUP_WAIT_SECONDS = 0  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        client.GROUP_WAIT_SECONDS = saved  # type: ignore[misc]
+
+
 #: Every variant a run may ask for, by name.
 VARIANTS: Final[dict[str, Callable[[], contextlib.AbstractContextManager[None]]]] = {
     "as-built": contextlib.nullcontext,
     "joserfc": joserfc_envelope,
     "reread": reread,
+    "no-wait": no_wait,
 }
 
 

@@ -24,6 +24,7 @@ import pytest
 from services import amqp_url
 from yarl import URL
 
+from adapters import client as client_module
 from bench.hub_vs_raw import __main__ as cli
 from bench.hub_vs_raw import report, variants
 from bench.hub_vs_raw.budget import (
@@ -129,7 +130,7 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     document = json.loads(out.read_text())
     scenarios = [r["scenario"] for r in document["runs"]]
     expected = [
-        "raw", "hub", "hub-no-receipts", "hub-joserfc", "hub-reread",
+        "raw", "hub", "hub-no-receipts", "hub-joserfc", "hub-reread", "hub-no-wait",
         *(["faststream"] if faststream else []), "raw-fixed-rate",
     ]  # fmt: skip
     assert scenarios == [*expected, "hub-fixed-rate"]
@@ -313,8 +314,8 @@ def test_the_ab_group_alternates_its_order_from_round_to_round() -> None:
     runs = cli._ab_group(3, 1024, 10, 1, 3)
     names = [n for n, _ in cli.AB_GROUP]
     assert [r.scenario for r in runs] == [*names, *reversed(names), *names]
-    assert [r.ab_round for r in runs] == [0] * 4 + [1] * 4 + [2] * 4
-    assert {r.variant for r in runs} == {"as-built", "joserfc", "reread"}
+    assert [r.ab_round for r in runs] == [0] * 5 + [1] * 5 + [2] * 5
+    assert {r.variant for r in runs} == {"as-built", "joserfc", "reread", "no-wait"}
     assert [r.receipts for r in runs if r.scenario == "hub-no-receipts"] == [False] * 3
 
 
@@ -671,6 +672,15 @@ def test_reread_keeps_no_recent_entries_and_is_undone() -> None:
     with variants.variant("reread"):
         during: int = getattr(ledger_service, "RECENT_ENTRIES")  # noqa: B009 - read anew
     assert (during, ledger_service.RECENT_ENTRIES) == (0, before)
+    assert before > 0
+
+
+def test_no_wait_commits_at_once_and_is_undone() -> None:
+    """Inside the block an agency waits for nothing before it commits; after it, as before."""
+    before: float = client_module.GROUP_WAIT_SECONDS
+    with variants.variant("no-wait"):
+        during: float = getattr(client_module, "GROUP_WAIT_SECONDS")  # noqa: B009 - read anew
+    assert (during, client_module.GROUP_WAIT_SECONDS) == (0, before)
     assert before > 0
 
 
