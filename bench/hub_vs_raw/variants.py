@@ -17,7 +17,8 @@ each enter the run's variant):
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
+from unittest import mock
 
 from joserfc import jwe, jws
 from joserfc.errors import JoseError
@@ -96,26 +97,19 @@ def joserfc_envelope() -> Iterator[None]:
         compact.sign, compact.verify, compact.encrypt, compact.decrypt = saved
 
 
-@contextlib.contextmanager
-def reread() -> Iterator[None]:
+def _zeroed(module: object, name: str) -> contextlib.AbstractContextManager[None]:
+    """Within the block, ``module.name`` is 0 (a size or a wait turned off)."""
+    return cast("contextlib.AbstractContextManager[None]", mock.patch.object(module, name, 0))
+
+
+def reread() -> contextlib.AbstractContextManager[None]:
     """Within the block, the ledger keeps no recent entries: every decision is read back."""
-    saved = service.RECENT_ENTRIES
-    service.RECENT_ENTRIES = 0  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        service.RECENT_ENTRIES = saved  # type: ignore[misc]
+    return _zeroed(service, "RECENT_ENTRIES")
 
 
-@contextlib.contextmanager
-def no_wait() -> Iterator[None]:
+def no_wait() -> contextlib.AbstractContextManager[None]:
     """Within the block, an agency commits its group as soon as nothing more is at hand."""
-    saved = client.GROUP_WAIT_SECONDS
-    client.GROUP_WAIT_SECONDS = 0  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        client.GROUP_WAIT_SECONDS = saved  # type: ignore[misc]
+    return _zeroed(client, "GROUP_WAIT_SECONDS")
 
 
 #: Every variant a run may ask for, by name.

@@ -666,21 +666,21 @@ def test_the_fixed_rate_is_half_the_hubs_flat_out_rate_in_the_same_run() -> None
     assert at_share_of_hub(fixed, runs) is fixed
 
 
-def test_reread_keeps_no_recent_entries_and_is_undone() -> None:
-    """Inside the block the ledger remembers nothing it wrote; after it, as many as before."""
-    before: int = ledger_service.RECENT_ENTRIES
-    with variants.variant("reread"):
-        during: int = getattr(ledger_service, "RECENT_ENTRIES")  # noqa: B009 - read anew
-    assert (during, ledger_service.RECENT_ENTRIES) == (0, before)
-    assert before > 0
-
-
-def test_no_wait_commits_at_once_and_is_undone() -> None:
-    """Inside the block an agency waits for nothing before it commits; after it, as before."""
-    before: float = client_module.GROUP_WAIT_SECONDS
-    with variants.variant("no-wait"):
-        during: float = getattr(client_module, "GROUP_WAIT_SECONDS")  # noqa: B009 - read anew
-    assert (during, client_module.GROUP_WAIT_SECONDS) == (0, before)
+@pytest.mark.parametrize(
+    ("name", "module", "setting"),
+    [
+        ("reread", ledger_service, "RECENT_ENTRIES"),
+        ("no-wait", client_module, "GROUP_WAIT_SECONDS"),
+    ],
+)
+def test_a_variant_turns_its_setting_off_and_back_on(
+    name: str, module: object, setting: str
+) -> None:
+    """Inside the block the lever's setting is 0 (nothing kept, no wait); after it, as before."""
+    before = getattr(module, setting)
+    with variants.variant(name):
+        during = getattr(module, setting)
+    assert (during, getattr(module, setting)) == (0, before)
     assert before > 0
 
 
