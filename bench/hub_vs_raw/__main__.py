@@ -10,12 +10,14 @@ and sets it), for K = 1, 3 and 6 recipients and 1 KiB and 16 KiB events:
 - ``faststream``: the raw relay written with FastStream, at K = 3.
 - ``hub-no-receipts``: the hub at K = 3 and the first size with its agencies'
   receipts off, right after the hub's own run there: what receipts cost.
-- ``hub-joserfc``, ``hub-reread``, ``hub-no-wait``: the same point as before one
-  lever (the envelope on joserfc, ADR 0031; every decision a receipt names read
-  back from the store; each agency committing its group as soon as nothing more
-  is at hand), for what the lever gains (``bench/hub_vs_raw/variants.py``). The
-  hub and the four variants run as a group, ``--ab-rounds`` times (3 in the full plan), every
-  other round in the reverse order; each lever is the median of its rounds.
+- ``hub-joserfc``, ``hub-reread``, ``hub-no-wait``, ``hub-frame-writes``: the same
+  point as before one lever (the envelope on joserfc, ADR 0031; every decision a
+  receipt names read back from the store; each agency committing its group as soon
+  as nothing more is at hand; every AMQP frame written on its own), for what the
+  lever gains (``bench/hub_vs_raw/variants.py``). The hub and the variants run as
+  a group, ``--ab-rounds`` times (3 in the full plan), every other round in the
+  reverse order; each lever is the median of its rounds. ``--levers`` runs the hub
+  beside some of the variants only.
 - ``*-fixed-rate``: raw and hub at a fixed offered load, for latency percentiles:
   half the hub's own flat-out rate at K = 3 and the first size in this run
   (``--rate`` gives a rate in events/s instead).
@@ -34,7 +36,7 @@ import importlib.util
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -83,6 +85,7 @@ AB_GROUP: Final[tuple[tuple[str, dict[str, Any]], ...]] = (
     ("hub-joserfc", {"variant": "joserfc"}),
     ("hub-reread", {"variant": "reread"}),
     ("hub-no-wait", {"variant": "no-wait"}),
+    ("hub-frame-writes", {"variant": "frame-writes"}),
 )
 
 
@@ -121,6 +124,11 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--ab-rounds", type=int, help="rounds of the levers' A/B group, order alternating (plan's)"
     )
     parser.add_argument(
+        "--levers",
+        type=_lever_names,
+        help="the A/B group's variants to run beside the hub, e.g. hub-no-wait (default: all)",
+    )
+    parser.add_argument(
         "--relays",
         type=_names,
         default=("raw", "hub"),
@@ -146,7 +154,8 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
                     RunSpec(r, r, k, size, events, warmup) for r in args.relays if r != "hub"
                 )
                 rounds = plan.ab_rounds if args.ab_rounds is None else max(1, args.ab_rounds)
-                runs.extend(_ab_group(k, size, events, warmup, rounds))
+                base = RunSpec("hub", "hub", k, size, events, warmup)
+                runs.extend(_ab_group(_chosen(args.levers), base, rounds))
             else:
                 runs.extend(RunSpec(r, r, k, size, events, warmup) for r in args.relays)
             if not args.no_faststream and k == 3 and size in plan.faststream_sizes:  # noqa: PLR2004
@@ -177,18 +186,37 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
     return runs
 
 
-def _ab_group(k: int, size: int, events: int, warmup: int, rounds: int) -> list[RunSpec]:
-    """The hub and each lever's variant, ``rounds`` times, every other round backwards.
+def _lever_names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    known = {name for name, _ in AB_GROUP if name != "hub"}
+    if unknown := sorted(set(names) - known):
+        choices = ", ".join(sorted(known))
+        raise argparse.ArgumentTypeError(
+            f"no such variant: {','.join(unknown)} (choose from {choices})"
+        )
+    return names
+
+
+def _chosen(levers: tuple[str, ...] | None) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """The hub and the variants named in ``levers`` (every one when ``None``)."""
+    if levers is None:
+        return AB_GROUP
+    return tuple((name, o) for name, o in AB_GROUP if name == "hub" or name in levers)
+
+
+def _ab_group(
+    group: tuple[tuple[str, dict[str, Any]], ...], base: RunSpec, rounds: int
+) -> list[RunSpec]:
+    """``base`` as each run of ``group``, ``rounds`` times, every other round backwards.
 
     A later run in a round meets a host that has run longer; alternating the order
     spreads that over both sides of each pair.
     """
     runs: list[RunSpec] = []
     for number in range(rounds):
-        group = AB_GROUP if number % 2 == 0 else tuple(reversed(AB_GROUP))
+        order = group if number % 2 == 0 else tuple(reversed(group))
         runs.extend(
-            RunSpec(name, "hub", k, size, events, warmup, ab_round=number, **options)
-            for name, options in group
+            replace(base, scenario=name, ab_round=number, **options) for name, options in order
         )
     return runs
 
