@@ -214,6 +214,12 @@ LEVERS: Final = (
         "hub-no-wait",
         "Each agency waits 2 ms for more before it commits: hub ÷ hub committing at once",
     ),
+    (
+        "batched_writes_k3_1k",
+        "hub",
+        "hub-frame-writes",
+        "The frames of one turn of the loop in one write: hub ÷ hub writing each frame",
+    ),
 )
 
 

@@ -11,6 +11,9 @@ each enter the run's variant):
   names, as before it answered those it had just committed itself.
 - ``no-wait``: :func:`no_wait` makes each agency commit the deliveries it holds as
   soon as none is at hand, as before it waited ``GROUP_WAIT_SECONDS`` for more.
+- ``frame-writes``: :func:`frame_writes` makes every AMQP connection write each
+  frame as aiormq queues it, as before :mod:`hub.broker.frames` sent the frames of
+  one turn of the loop together.
 - ``as-built``: nothing changed.
 """
 
@@ -25,6 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.registry import HeaderParameter
 
 from adapters import client
+from hub.broker import amqp
 from hub.crypto import compact
 from hub.crypto.base import CONTENT_ALG, KEY_ALG, MAX_ENVELOPE_CHARS, EnvelopeError, ErrorCode
 from hub.crypto.jwe import DELIVERY_HEADER
@@ -112,12 +116,21 @@ def no_wait() -> contextlib.AbstractContextManager[None]:
     return _zeroed(client, "GROUP_WAIT_SECONDS")
 
 
+def frame_writes() -> contextlib.AbstractContextManager[None]:
+    """Within the block, each new AMQP connection writes every frame on its own."""
+    return cast(
+        "contextlib.AbstractContextManager[None]",
+        mock.patch.object(amqp, "BATCHED_WRITES", new=False),
+    )
+
+
 #: Every variant a run may ask for, by name.
 VARIANTS: Final[dict[str, Callable[[], contextlib.AbstractContextManager[None]]]] = {
     "as-built": contextlib.nullcontext,
     "joserfc": joserfc_envelope,
     "reread": reread,
     "no-wait": no_wait,
+    "frame-writes": frame_writes,
 }
 
 

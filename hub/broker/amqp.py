@@ -5,7 +5,10 @@ reopens its channels, re-applies their QoS and restarts their consumers by itsel
 Publishing uses one channel with publisher confirms and ``mandatory``; each consumer
 has its own channel, so its ``prefetch`` (``basic.qos``) is its own and closing it
 returns exactly its unsettled deliveries. Declarations use a short-lived channel, so
-a conflict (which closes the channel it happens on) touches nothing else.
+a conflict (which closes the channel it happens on) touches nothing else. A publish
+waits for its confirm but not for its frame to be written, nor does an ack, so the
+frames queued in one turn of the loop leave in one write (:mod:`hub.broker.frames`,
+ADR 0033).
 
 Across a reconnect: a publish whose confirm had not arrived when the link dropped
 fails (aio-pika does not replay it), and the broker may or may not have stored it.
@@ -35,9 +38,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, cast
 
 import aio_pika
+import aiormq
 from aio_pika import exceptions as amqp_errors
 from aiormq import exceptions as aiormq_errors
 from aiormq.exceptions import ChannelAccessRefused
@@ -52,6 +56,7 @@ from hub.broker.base import (
     delivery_count,
     readable_headers,
 )
+from hub.broker.frames import BatchedTransport
 from hub.broker.management import ManagementClient
 
 if TYPE_CHECKING:
@@ -62,6 +67,10 @@ if TYPE_CHECKING:
 
     from hub.broker.base import OutgoingMessage, QueueStats
     from hub.broker.topology import Topology
+
+
+#: Frames written in one turn of the event loop leave in one write (:mod:`hub.broker.frames`).
+BATCHED_WRITES: Final = True
 
 
 class FailoverConnection(aio_pika.RobustConnection):
@@ -76,6 +85,13 @@ class FailoverConnection(aio_pika.RobustConnection):
     endpoints: tuple[URL, ...] = ()
     _turn: int = 0
     _current: URL | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As aio-pika's, with frames written in one turn of the loop sent together."""
+        super().__init__(*args, **kwargs)
+        if BATCHED_WRITES:
+            # Passed through to aiormq's connection at every attempt (hub.broker.frames).
+            self.kwargs["transport_factory"] = BatchedTransport()
 
     def _next_url(self) -> URL:
         """The endpoint for the next connection attempt (the first, then each in turn)."""
@@ -322,8 +338,18 @@ class AmqpBroker:
         try:
             async with asyncio.timeout(self.confirm_timeout):
                 channel = await self._publish_channel(connection)
-                exchange = await channel.get_exchange(message.exchange, ensure=False)
-                await exchange.publish(amqp_message, message.routing_key, mandatory=True)
+                underlay = cast("aiormq.Channel", await channel.get_underlay_channel())
+                # aio-pika's Exchange.publish, without waiting for the frame to be
+                # written before the next publish may queue its own (hub.broker.frames);
+                # the confirm is what this waits for, as before.
+                await underlay.basic_publish(
+                    amqp_message.body,
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
+                    properties=amqp_message.properties,
+                    mandatory=True,
+                    wait=not BATCHED_WRITES,
+                )
         except _FAILURES as error:
             if not isinstance(error, amqp_errors.DeliveryError):
                 # A channel error (404, 406) closes the channel; the next publish opens
@@ -478,7 +504,11 @@ def _incoming(message: AbstractIncomingMessage) -> IncomingMessage:
 
     async def settle(outcome: Outcome) -> None:
         try:
-            if outcome is Outcome.ACK:
+            if outcome is Outcome.ACK and BATCHED_WRITES and message.delivery_tag is not None:
+                # aio-pika's ack, without waiting for the frame to be written: acks
+                # settled together leave in one write (hub.broker.frames).
+                await message.channel.basic_ack(message.delivery_tag, wait=False)
+            elif outcome is Outcome.ACK:
                 await message.ack()
             else:
                 await message.reject(requeue=outcome is Outcome.REQUEUE)

@@ -26,7 +26,7 @@ from yarl import URL
 
 from adapters import client as client_module
 from bench.hub_vs_raw import __main__ as cli
-from bench.hub_vs_raw import report, variants
+from bench.hub_vs_raw import measure, report, variants
 from bench.hub_vs_raw.budget import (
     MIN_TICKS,
     BrokerCpu,
@@ -49,6 +49,7 @@ from bench.hub_vs_raw.fixture import (
 )
 from bench.hub_vs_raw.gcpauses import GcPauses
 from bench.hub_vs_raw.measure import STAGES, RunSpec, at_share_of_hub, stage_times
+from hub.broker import amqp as amqp_module
 from hub.crypto import compact
 from hub.crypto.compact import sign as compact_sign
 from hub.crypto.envelope import issue_event, open_ingress
@@ -131,7 +132,7 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
     scenarios = [r["scenario"] for r in document["runs"]]
     expected = [
         "raw", "hub", "hub-no-receipts", "hub-joserfc", "hub-reread", "hub-no-wait",
-        *(["faststream"] if faststream else []), "raw-fixed-rate",
+        "hub-frame-writes", *(["faststream"] if faststream else []), "raw-fixed-rate",
     ]  # fmt: skip
     assert scenarios == [*expected, "hub-fixed-rate"]
     for run in document["runs"]:
@@ -311,12 +312,33 @@ def test_a_lever_is_the_median_of_its_rounds_each_paired_within_its_round() -> N
 
 def test_the_ab_group_alternates_its_order_from_round_to_round() -> None:
     """Round 0 in the group's order, round 1 backwards, each spec marked with its round."""
-    runs = cli._ab_group(3, 1024, 10, 1, 3)
+    base = measure.RunSpec("hub", "hub", 3, 1024, 10, 1)
+    runs = cli._ab_group(cli.AB_GROUP, base, 3)
     names = [n for n, _ in cli.AB_GROUP]
+    size = len(names)
     assert [r.scenario for r in runs] == [*names, *reversed(names), *names]
-    assert [r.ab_round for r in runs] == [0] * 5 + [1] * 5 + [2] * 5
-    assert {r.variant for r in runs} == {"as-built", "joserfc", "reread", "no-wait"}
+    assert [r.ab_round for r in runs] == [0] * size + [1] * size + [2] * size
+    assert {r.variant for r in runs} == {
+        "as-built",
+        "joserfc",
+        "reread",
+        "no-wait",
+        "frame-writes",
+    }
     assert [r.receipts for r in runs if r.scenario == "hub-no-receipts"] == [False] * 3
+    assert {(r.recipients, r.payload_bytes, r.events, r.warmup) for r in runs} == {(3, 1024, 10, 1)}
+
+
+def test_levers_picks_the_hub_and_the_named_variants_only() -> None:
+    """``--levers`` keeps the hub and the variants it names; an unknown name is refused."""
+    args = cli.parse(
+        ["--relays", "hub", "--levers", "hub-no-wait", "--rate", "0", "--no-faststream"]
+    )
+    runs = cli.specs(args)
+    k3 = [r for r in runs if r.recipients == 3 and r.payload_bytes == 1024]
+    assert {r.scenario for r in k3} == {"hub", "hub-no-wait"}
+    with pytest.raises(SystemExit):
+        cli.parse(["--levers", "hub-nothing"])
 
 
 def test_the_budget_adds_each_process_and_bounds_the_ratio_by_the_checks() -> None:
@@ -671,12 +693,13 @@ def test_the_fixed_rate_is_half_the_hubs_flat_out_rate_in_the_same_run() -> None
     [
         ("reread", ledger_service, "RECENT_ENTRIES"),
         ("no-wait", client_module, "GROUP_WAIT_SECONDS"),
+        ("frame-writes", amqp_module, "BATCHED_WRITES"),
     ],
 )
 def test_a_variant_turns_its_setting_off_and_back_on(
     name: str, module: object, setting: str
 ) -> None:
-    """Inside the block the lever's setting is 0 (nothing kept, no wait); after it, as before."""
+    """Inside the block the lever's setting is off (0 or False); after it, as before."""
     before = getattr(module, setting)
     with variants.variant(name):
         during = getattr(module, setting)
