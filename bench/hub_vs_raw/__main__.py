@@ -93,8 +93,13 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part.strip())
 
 
+def _parts(text: str) -> tuple[str, ...]:
+    """The comma-separated names in ``text``, stripped, without empty ones."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def _names(text: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    names = _parts(text)
     unknown = sorted(set(names) - {"raw", "hub"})
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"relays are raw and hub, not {','.join(unknown)}")
@@ -187,7 +192,7 @@ def specs(args: argparse.Namespace) -> list[RunSpec]:
 
 
 def _lever_names(text: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    names = _parts(text)
     known = {name for name, _ in AB_GROUP if name != "hub"}
     if unknown := sorted(set(names) - known):
         choices = ", ".join(sorted(known))
