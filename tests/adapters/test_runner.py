@@ -167,7 +167,12 @@ async def test_delivery_is_written_natively_by_decision(
 async def erasure_until_empty(
     client: AgencyClient, settings: AdapterSettings, until: date, folder: Path
 ) -> None:
-    """Run the adapter's erasure rounds on ``until`` until ``folder`` is empty (10 s at most)."""
+    """Run the adapter's erasure rounds on ``until`` until ``folder`` is empty (10 s at most).
+
+    A round removes the files before it publishes its erasure receipt, so the round
+    stopped here may have stored that receipt without sending it; it is then sent
+    as on the adapter's next start (``flush``).
+    """
     task = asyncio.create_task(erasure(client, settings, today=lambda: until))
     try:
         for _ in range(500):
@@ -178,6 +183,7 @@ async def erasure_until_empty(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await client.flush()
 
 
 async def test_deliveries_past_their_retention_are_erased_from_the_output_folder(
