@@ -60,12 +60,22 @@ def _case(alertname: str) -> dict[str, Any]:
 
 
 async def _settled(deps: ConsoleDeps, queue: str) -> None:
-    """Wait until the management API counts the deliveries (it samples every 5 s)."""
+    """Wait until the management API counts the deliveries and the consumers.
+
+    It samples every 5 s, and a quorum queue's message counts, consumer count and
+    publish count come from separate samples: one may be in the answer while
+    another is still missing.
+    """
     inspector = deps.hub.broker
     async with asyncio.timeout(30):
         while True:
             stats = (await inspector.queue_stats([queue])).get(queue)  # type: ignore[attr-defined]
-            if stats is not None and stats.ready == WAITING and stats.published is not None:
+            if (
+                stats is not None
+                and stats.ready == WAITING
+                and stats.consumers is not None
+                and stats.published is not None
+            ):
                 return
             await asyncio.sleep(0.5)
 
