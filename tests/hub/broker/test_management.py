@@ -58,11 +58,19 @@ async def inspected(
 async def _settled_stats(
     inspector: QueueInspector, queue: str, ready: int, consumers: int
 ) -> QueueStats:
-    """Poll until ``queue`` shows ``ready`` and ``consumers`` (RabbitMQ samples every 5 s)."""
+    """Poll until ``queue`` shows ``ready``, ``consumers`` and a publish rate.
+
+    RabbitMQ samples every 5 s, and the message counts, the consumer count and the
+    message rates come from separate samples: one may be in an answer without another.
+    """
     async with asyncio.timeout(30):
         while True:
             stats = (await inspector.queue_stats([queue])).get(queue)
-            if stats is not None and (stats.ready, stats.consumers) == (ready, consumers):
+            if (
+                stats is not None
+                and (stats.ready, stats.consumers) == (ready, consumers)
+                and stats.publish_rate is not None
+            ):
                 return stats
             await asyncio.sleep(0.5)
 
