@@ -167,6 +167,8 @@ def test_a_handful_of_events_gives_a_results_file_of_the_documented_shape(tmp_pa
         # 0.5 s of RabbitMQ's CPU each, where its boot alone takes seconds.
         assert all(0 <= r["broker_cpu_s_per_event"] < 0.5 for r in document["runs"])
         assert 0 < document["ceiling_hub_to_raw_k3_1k"] < 1
+        assert isinstance(document["hub_beyond_s_per_event_k3_1k"], float)
+        assert "bench: hub beyond raw + checks at K=3, 1 KiB: " in done.stdout
     assert {"cpu_model", "cores", "ram_gib", "python", "rabbitmq"} <= document["machine"].keys()
     # One progress line per run, and the broker's password nowhere.
     assert done.stdout.count("ev/s") == len(scenarios)
@@ -352,9 +354,22 @@ def test_the_budget_adds_each_process_and_bounds_the_ratio_by_the_checks() -> No
     assert row["hub_to_raw"] == 0.25
     assert row["ceiling_hub_to_raw"] == 0.5  # 2 ms ÷ (2 ms + 2 ms of checks)
     assert document["ceiling_hub_to_raw_k3_1k"] == 0.5
+    assert row["hub_beyond_s_per_event"] == pytest.approx(0.004)  # 8 - 2 raw - 2 checks
+    assert document["hub_beyond_s_per_event_k3_1k"] == row["hub_beyond_s_per_event"]
     document["machine"] = _document()["machine"]
     document["generated_at"] = "2026-01-01T00:00:00+00:00"
-    assert "| 3 | 1 KiB | 2.00 | 8.00 | 0.250 | 0.250 | 2.00 | 0.500 |" in report.render(document)
+    line = "| 3 | 1 KiB | 2.00 | 8.00 | 0.250 | 0.250 | 2.00 | 0.500 | 4.00 |"
+    assert line in report.render(document)
+
+
+def test_results_written_before_the_beyond_column_still_render_it() -> None:
+    """An older ``results.json`` has no ``hub_beyond_s_per_event``: it is derived."""
+    checks = [{"recipients": 3, "payload_bytes": 1024, "cpu_s_per_event": 0.002}]
+    document = report.results(_budget_runs(0.001), {"checks": checks, "settings": {}})
+    del document["budget"][0]["hub_beyond_s_per_event"]
+    document["machine"] = _document()["machine"]
+    document["generated_at"] = "2026-01-01T00:00:00+00:00"
+    assert "| 2.00 | 0.500 | 4.00 |" in report.render(document)
 
 
 def test_without_the_brokers_cpu_the_budget_says_what_it_cannot_tell() -> None:
@@ -365,9 +380,10 @@ def test_without_the_brokers_cpu_the_budget_says_what_it_cannot_tell() -> None:
     assert row["ceiling_hub_to_raw"] is None
     assert row["cpu_raw_to_hub"] is None
     assert row["hub_to_raw"] == 0.25
+    assert row["hub_beyond_s_per_event"] is None
     document["machine"] = _document()["machine"]
     document["generated_at"] = "2026-01-01T00:00:00+00:00"
-    assert "| 3 | 1 KiB | - | - | - | 0.250 | 2.00 | - |" in report.render(document)
+    assert "| 3 | 1 KiB | - | - | - | 0.250 | 2.00 | - | - |" in report.render(document)
 
 
 def test_the_broker_meter_reads_a_processs_cpu_from_proc(
@@ -518,6 +534,7 @@ def test_a_run_missing_one_processs_cpu_gives_no_budget() -> None:
     [row] = report.results(runs, {"checks": checks, "settings": {}})["budget"]
     assert row["raw_machine_cpu_s_per_event"] is None
     assert row["ceiling_hub_to_raw"] is None
+    assert row["hub_beyond_s_per_event"] is None
 
 
 @pytest.mark.parametrize("content", ["", "not-a-pid", "999999999"])
