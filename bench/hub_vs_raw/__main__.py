@@ -328,15 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error.diagnostics(), file=sys.stderr)
         return 2
     print(f"bench: hub ÷ raw at K=3, 1 KiB: {document.get('ratio_hub_to_raw_k3_1k')}")
-    headline = next(
-        (
-            r
-            for r in document.get("budget", [])
-            if (r["recipients"], r["payload_bytes"]) == (3, 1024)
-        ),
-        None,
-    )
-    spent = None if headline is None else report.beyond(headline)
+    spent = report.beyond(report.headline_row(document.get("budget", [])))
     if spent is not None:
         print(f"bench: hub beyond raw + checks at K=3, 1 KiB: {spent * 1000:.2f} ms/ev")
     for key, on, off, _ in report.LEVERS:

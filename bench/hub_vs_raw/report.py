@@ -300,6 +300,14 @@ def fixed_rate_load(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def headline_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``budget`` row at K = 3, 1 KiB, the headline point; empty if it did not run."""
+    return next(
+        (r for r in rows if r["recipients"] == 3 and r["payload_bytes"] == 1024),  # noqa: PLR2004
+        {},
+    )
+
+
 def results(
     runs: list[dict[str, Any]],
     context: dict[str, Any],
@@ -307,10 +315,7 @@ def results(
 ) -> dict[str, Any]:
     """The whole ``results.json`` document (``ab_runs``: the levers' later A/B rounds)."""
     rows = budget(runs, context.get("checks", []))
-    headline = next(
-        (r for r in rows if r["recipients"] == 3 and r["payload_bytes"] == 1024),  # noqa: PLR2004
-        {},
-    )
+    headline = headline_row(rows)
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **context,
