@@ -14,14 +14,14 @@ either.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.errors import HubError
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import Collection, Iterable, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
     from contextlib import AbstractAsyncContextManager
     from datetime import datetime
 
@@ -81,10 +81,17 @@ class StoredEntry:
 
 @dataclass(frozen=True)
 class NewEntry(StoredEntry):
-    """An entry about to be inserted, with the ids the store indexes."""
+    """An entry about to be inserted, with the ids the store indexes.
+
+    ``fields`` is the JSON object ``body`` is the canonical form of, when the
+    writer still holds it: the search index is derived from it instead of parsing
+    the body just made. It is no part of the entry (``hub audit verify`` checks the
+    index against the body).
+    """
 
     decision_id: uuid.UUID
     event_id: uuid.UUID | None
+    fields: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

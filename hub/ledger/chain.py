@@ -59,8 +59,9 @@ def seal_entry(draft: EntryDraft, seq: int, prev_hash: str) -> tuple[NewEntry, L
     # Only the draft's own fields: a committed entry passed in again must not
     # smuggle its old place (seq, hashes) into the new body.
     own = draft.model_dump(mode="json", include=set(EntryDraft.model_fields))
-    body = canonical({**own, "seq": seq, "prev_hash": prev_hash})
-    row = NewEntry(seq, body, hash_body(body), draft.decision_id, draft.event_id)
+    sealed = {**own, "seq": seq, "prev_hash": prev_hash}
+    body = canonical(sealed)
+    row = NewEntry(seq, body, hash_body(body), draft.decision_id, draft.event_id, sealed)
     # The draft's fields were validated when it was made, and the three added here
     # are this function's own: validating them all again would only cost time.
     fields: dict[str, Any] = draft.draft_fields()

@@ -50,7 +50,7 @@ from hub.ledger.base import (
     with_notes,
 )
 from hub.ledger.entries import GENESIS_HASH, stamp
-from hub.ledger.search import index_row, index_sql, stored_columns
+from hub.ledger.search import IndexRow, index_row, index_sql, new_index_rows, stored_columns
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -121,9 +121,8 @@ def _entries(rows: Sequence[Any]) -> list[StoredEntry]:
     return [StoredEntry(int(r["seq"]), str(r["body"]), str(r["entry_hash"])) for r in rows]
 
 
-async def _index(conn: Any, rows: Sequence[tuple[int, str]]) -> None:
-    """Write the search index of ``(seq, body)`` rows, in the caller's transaction."""
-    indexed = [index_row(seq, body) for seq, body in rows]
+async def _index(conn: Any, indexed: Sequence[IndexRow]) -> None:
+    """Write the search index rows ``indexed``, in the caller's transaction."""
     await conn.executemany(
         "INSERT INTO ledger_entry_times (seq, recorded_at) VALUES ($1, $2)"
         " ON CONFLICT (seq) DO UPDATE SET recorded_at = EXCLUDED.recorded_at",
@@ -146,7 +145,7 @@ async def _backfill(conn: Any) -> None:
         if not rows:
             return
         # Each page indexes every row it read, so the loop ends.
-        await _index(conn, [(int(r["seq"]), str(r["body"])) for r in rows])
+        await _index(conn, [index_row(int(r["seq"]), str(r["body"])) for r in rows])
 
 
 class _PostgresTransaction:
@@ -184,7 +183,7 @@ class _PostgresTransaction:
                 " VALUES ($1, $2, $3, $4, $5)",
                 [(e.seq, e.decision_id, e.event_id, e.entry_hash, e.body) for e in entries],
             )
-            await _index(self._conn, [(e.seq, e.body) for e in entries])
+            await _index(self._conn, new_index_rows(entries))
             await self._conn.execute(
                 "UPDATE ledger_head SET size = $1, last_entry_hash = $2, frontier = $3"
                 " WHERE id = 1",

@@ -37,7 +37,7 @@ from hub.logs import get_logger
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
-    from hub.ledger.base import LedgerStore, StoredEntry
+    from hub.ledger.base import LedgerStore, NewEntry, StoredEntry
     from hub.ledger.entries import EntryKind, LedgerEntry
 
 _log = get_logger("hub.ledger.search")
@@ -110,11 +110,28 @@ def index_row(seq: int, body: str) -> IndexRow:
         return IndexRow(seq, None, frozenset())
     if not isinstance(fields, dict):
         return IndexRow(seq, None, frozenset())
+    return _index_of(seq, fields)
+
+
+def _index_of(seq: int, fields: Mapping[str, Any]) -> IndexRow:
     try:
         at: datetime | None = parse_time(str(fields.get("recorded_at")))
     except ValueError:
         at = None
     return IndexRow(seq, at, terms_of(fields))
+
+
+def new_index_rows(entries: Sequence[NewEntry]) -> list[IndexRow]:
+    """The index rows of entries about to be inserted (pure).
+
+    Each is derived from the fields the writer sealed the entry from, when it
+    holds them, instead of parsing the body it has just made; the same as
+    :func:`index_row` of the body, since the body is those fields' canonical JSON.
+    """
+    return [
+        index_row(e.seq, e.body) if e.fields is None else _index_of(e.seq, e.fields)
+        for e in entries
+    ]
 
 
 def stored_columns(

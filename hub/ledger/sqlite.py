@@ -51,7 +51,7 @@ from hub.ledger.base import (
     with_notes,
 )
 from hub.ledger.entries import GENESIS_HASH, stamp
-from hub.ledger.search import index_row, index_sql, stored_columns
+from hub.ledger.search import IndexRow, index_row, index_sql, new_index_rows, stored_columns
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -145,9 +145,8 @@ def _entries(rows: Any) -> list[StoredEntry]:
     return [StoredEntry(int(seq), str(body), str(digest)) for seq, body, digest in rows]
 
 
-def _index(db: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> None:
-    """Write the search index of ``(seq, body)`` rows, in the caller's transaction."""
-    indexed = [index_row(seq, body) for seq, body in rows]
+def _index(db: sqlite3.Connection, indexed: Sequence[IndexRow]) -> None:
+    """Write the search index rows ``indexed``, in the caller's transaction."""
     db.executemany(
         "INSERT OR REPLACE INTO ledger_entry_times (seq, recorded_at) VALUES (?, ?)",
         [(r.seq, r.recorded_at and stamp(r.recorded_at)) for r in indexed],
@@ -169,7 +168,7 @@ def _backfill(db: sqlite3.Connection) -> None:
         if not rows:
             return
         # Each page indexes every row it read, so the loop ends.
-        _index(db, [(int(seq), str(body)) for seq, body in rows])
+        _index(db, [index_row(int(seq), str(body)) for seq, body in rows])
 
 
 def _open_writer(path: Path) -> sqlite3.Connection:
@@ -285,7 +284,7 @@ class _SqliteTransaction:
                 " VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
-            _index(self._db, [(e.seq, e.body) for e in entries])
+            _index(self._db, new_index_rows(entries))
             self._db.execute(
                 "UPDATE ledger_head SET size = ?, last_entry_hash = ?, frontier = ? WHERE id = 1",
                 (head.size, head.last_entry_hash, safejson.dumps(list(head.frontier))),

@@ -22,9 +22,11 @@ from hub.ledger.entries import (
     GrantRecord,
     LedgerEntry,
     PersonInEvent,
+    ReceiptRecord,
     WithheldGroup,
 )
 from hub.ledger.merkle import Frontier
+from hub.ledger.search import index_row, new_index_rows
 from hub.ledger.verify import verify_entries
 
 HUB: Final = generate_party_keys("hub", datetime.now(UTC) - timedelta(days=1))
@@ -211,3 +213,37 @@ def test_any_single_field_change_is_caught_at_that_entry(
     report = verify_entries(changed, [], DIRECTORY)
     assert not report.intact
     assert report.broken_at == index, (name, report)
+
+
+def _receipts(draw: st.DrawFn) -> EntryDraft:
+    """A receipt or an erasure receipt: the entries whose terms come from nested items."""
+    items = [
+        {"decision_id": str(draw(st.uuids())), "digest": "ef" * 32}
+        | ({"until": draw(st.dates()).isoformat()} if draw(st.booleans()) else {})
+        for _ in range(draw(st.integers(1, 3)))
+    ]
+    record = {
+        "receipt_id": str(draw(st.uuids())),
+        "signed_at": "2026-12-06T09:31:00.000000Z",
+        "items": items,
+        "signed": "eyJhbGciOiJFZERTQSJ9.eyJqdGkiOiJ4In0.c2lnbmF0dXJl",  # pragma: allowlist secret
+    }
+    return EntryDraft(
+        kind="receipt",
+        decision_id=draw(st.uuids()),
+        recorded_at=draw(_TIMES),
+        recipient=draw(_PARTY),
+        outcome=draw(st.sampled_from(["receipted", "erased"])),
+        receipt=ReceiptRecord.model_validate(record),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(drafts | st.composite(_receipts)(), st.integers(0, 10**9))
+def test_a_sealed_entry_is_indexed_as_its_body_would_be(draft: EntryDraft, seq: int) -> None:
+    """The writer indexes a new entry from the fields it sealed: the rows its body gives."""
+    row, _ = chain.seal_entry(draft, seq, GENESIS_HASH)
+    assert row.fields is not None  # the fields are used, not the body parsed again
+    [from_fields] = new_index_rows([row])
+    assert from_fields == index_row(seq, row.body)
+    assert from_fields.terms  # every entry has a kind at least
